@@ -1,0 +1,51 @@
+# Clearpane — the two commands: `make run` and `make test`.
+# Everything is installed by these targets; nothing is needed by hand on a fresh
+# Debian 12 machine with Python 3.11.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+DATA   ?= ./data
+PACKAGES := protocol audit certs broker agent cli
+
+SYSTEM_PACKAGES := chromium xvfb xauth xdotool libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 \
+	libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-render-util0 \
+	libxcb-image0 libegl1 libgl1
+
+.PHONY: run test lint typecheck venv system-deps bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Chromium and Xvfb come from Debian; installed only when missing.
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v Xvfb >/dev/null || ! dpkg -s libxcb-cursor0 >/dev/null 2>&1; then \
+		echo "Installing system packages: $(SYSTEM_PACKAGES)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
+
+run: venv
+	$(BIN)/clearpane broker --data-dir $(DATA)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy --strict $(PACKAGES)
+
+test: system-deps venv lint typecheck
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: system-deps venv
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

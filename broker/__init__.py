@@ -1,0 +1,4 @@
+"""The broker: aiohttp service with the HTTP API, WebSocket endpoints, relay,
+queue/SLA, tickets, users and the SQLAlchemy store."""
+
+__all__: list[str] = []

@@ -1,0 +1,112 @@
+"""Shared fixtures: real Chromium (Playwright, Debian's build), a real X server
+(Xvfb), and a folder for artifacts (screenshots) that tests keep."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-loopback-in-peer-connection",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_home() -> Iterator[None]:
+    """Chromium and Qt write under HOME/XDG dirs even with temporary profiles."""
+    home = tempfile.mkdtemp(prefix="clearpane-home-")
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    os.environ["XDG_CONFIG_HOME"] = os.path.join(home, ".config")
+    os.environ["XDG_CACHE_HOME"] = os.path.join(home, ".cache")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def artifacts_dir(request: pytest.FixtureRequest) -> Path:
+    """A folder under ``test-artifacts/`` named after the test, for screenshots."""
+    safe = request.node.nodeid.replace("/", "_").replace("::", "__").replace("[", "_").strip("]")
+    path = ARTIFACTS / safe
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """A real headless Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+async def page(browser: Any) -> AsyncIterator[Any]:
+    """A page in a fresh context that trusts any certificate (tests use their own CA)."""
+    context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 800})
+    pg = await context.new_page()
+    try:
+        yield pg
+    finally:
+        await context.close()
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    """A real X server (Xvfb) at 1920x1080x24; yields the DISPLAY string."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.fail("Xvfb is not installed: run `make test`, which installs it")
+    for n in range(99, 140):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            break
+    display = f":{n}"
+    proc = subprocess.Popen(
+        [xvfb, display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{n}").exists():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("Xvfb did not start")
+        time.sleep(0.05)
+    try:
+        yield display
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
