@@ -64,9 +64,7 @@ async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield b
         finally:
@@ -76,7 +74,9 @@ async def browser() -> AsyncIterator[Any]:
 @pytest.fixture
 async def page(browser: Any) -> AsyncIterator[Any]:
     """A page in a fresh context that trusts any certificate (tests use their own CA)."""
-    context = await browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 800})
+    context = await browser.new_context(
+        ignore_https_errors=True, viewport={"width": 1280, "height": 800}
+    )
     pg = await context.new_page()
     try:
         yield pg

@@ -1,0 +1,88 @@
+"""Test helpers for capture: a real X window of a known colour (Tk in a subprocess).
+
+A subprocess keeps Tk's Xlib error handler and event loop out of the test process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_TK_SCRIPT = r"""
+import sys, tkinter
+title, x, y, w, h, colour = sys.argv[1:7]
+root = tkinter.Tk()
+root.title(title)
+root.configure(background=colour, borderwidth=0, highlightthickness=0)
+root.geometry(f"{w}x{h}+{x}+{y}")
+inner = tkinter.Frame(root, background=colour, width=8, height=8)
+inner.place(x=10, y=10)
+root.update()
+print("ready", root.winfo_id(), root.wm_frame(), inner.winfo_id(), flush=True)
+for line in sys.stdin:
+    parts = line.split()
+    if parts and parts[0] == "move":
+        root.geometry(f"+{parts[1]}+{parts[2]}")
+    elif parts and parts[0] == "colour":
+        root.configure(background=parts[1])
+    root.update()
+    print("ok", flush=True)
+"""
+
+
+class XWindow:
+    """A running Tk window; ``move`` and ``set_colour`` return once Tk has applied them."""
+
+    def __init__(self, proc: subprocess.Popen[str], window_id: int, child_id: int) -> None:
+        self._proc = proc
+        #: The Tk top-level widget window (inside the titled wrapper ``xdotool`` finds).
+        self.window_id = window_id
+        #: A small child window 10 px inside it (tests "mask the whole top level").
+        self.child_id = child_id
+
+    def _command(self, line: str) -> None:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(line + "\n")
+        self._proc.stdin.flush()
+        reply = self._proc.stdout.readline()
+        if not reply.startswith("ok"):
+            raise RuntimeError(f"Tk helper failed: {reply!r}")
+
+    def move(self, x: int, y: int) -> None:
+        """Move the window's top-left corner to (x, y)."""
+        self._command(f"move {x} {y}")
+
+    def set_colour(self, colour: str) -> None:
+        """Change the background colour (e.g. ``#00ff00``)."""
+        self._command(f"colour {colour}")
+
+
+@contextmanager
+def x_window(
+    display: str, title: str, x: int, y: int, w: int, h: int, colour: str
+) -> Iterator[XWindow]:
+    """Show a ``w×h`` window filled with ``colour`` at (x, y) on ``display``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _TK_SCRIPT, title, str(x), str(y), str(w), str(h), colour],
+        env={**os.environ, "DISPLAY": display},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()
+        if len(line) != 4 or line[0] != "ready":
+            raise RuntimeError(f"Tk window did not start: {line!r}")
+        yield XWindow(proc, int(line[2], 0), int(line[3]))
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

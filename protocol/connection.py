@@ -1,0 +1,179 @@
+"""A Sans-I/O connection helper for one WebSocket (SPEC §1, §2, §7).
+
+Feed it frames with the current time; read events and text frames to send.
+It never raises for a peer's mistake: a fatal violation becomes a
+:class:`ConnectionClosed` event (close code and reason, SPEC §7) and a final
+``error`` message; a non-fatal one (``unknown_type``, ``invalid_field``)
+becomes an :class:`ErrorToSend` event and an ``error`` message while the
+connection stays open. Time is passed in; it never reads a clock::
+
+    conn = Connection(now_ms=now, require_hello=True)
+    conn.receive_text(frame, now_ms=now)
+    for event in conn.events_received(): ...
+    for text in conn.data_to_send(): await ws.send_str(text)
+"""
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from protocol.errors import ErrorCode, ProtocolError
+from protocol.limits import CONTROL_BURST, HANDSHAKE_TIMEOUT_S, MAX_CONTROL_RATE
+from protocol.media import BinaryMessage, parse_binary
+from protocol.messages import ControlMessage, ErrorMessage, parse_control, serialize_control
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    """``rate`` tokens per second up to ``burst``; time in milliseconds is passed in."""
+
+    rate: float
+    burst: float
+    tokens: float
+    last_ms: int
+
+    @classmethod
+    def full(cls, rate: float, burst: float, now_ms: int) -> "TokenBucket":
+        """A bucket that starts full."""
+        return cls(rate, burst, burst, now_ms)
+
+    def take(self, now_ms: int) -> bool:
+        """Take one token; ``False`` if the bucket is empty (the message is over the rate)."""
+        elapsed = max(0, now_ms - self.last_ms)
+        self.tokens = min(self.burst, self.tokens + elapsed * self.rate / 1000)
+        self.last_ms = max(self.last_ms, now_ms)
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class ControlReceived:
+    """A valid control message arrived."""
+
+    message: ControlMessage
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryReceived:
+    """A binary frame arrived (an ``UnknownBinary`` should be skipped)."""
+
+    message: BinaryMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorToSend:
+    """A non-fatal violation; an ``error`` message is queued, the connection stays open."""
+
+    error: ProtocolError
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """A fatal violation: close the WebSocket with ``code`` and ``reason``."""
+
+    code: int
+    reason: str
+    error: ProtocolError
+
+
+Event = Union[ControlReceived, BinaryReceived, ErrorToSend, ConnectionClosed]  # noqa: UP007
+
+
+@dataclass(slots=True)
+class Connection:
+    """Protocol state of one WebSocket connection (either side).
+
+    With ``require_hello`` (the broker's side) the first frame must be a
+    ``hello`` text frame, within ``HANDSHAKE_TIMEOUT_S`` (see :meth:`check_timeouts`).
+    """
+
+    now_ms: int
+    require_hello: bool = False
+    rate: float = MAX_CONTROL_RATE
+    burst: float = CONTROL_BURST
+    handshake_timeout_ms: int = HANDSHAKE_TIMEOUT_S * 1000
+    hello_received: bool = False
+    close_code: int | None = None
+    close_reason: str | None = None
+    _bucket: TokenBucket = field(init=False)
+    _events: list[Event] = field(default_factory=list, init=False)
+    _outgoing: list[str] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self._bucket = TokenBucket.full(self.rate, self.burst, self.now_ms)
+
+    @property
+    def closed(self) -> bool:
+        """Whether a fatal violation closed the connection (further input is ignored)."""
+        return self.close_code is not None
+
+    def receive_text(self, data: str | bytes, now_ms: int) -> None:
+        """Feed one text frame (a control message, SPEC §3)."""
+        if self.closed:
+            return
+        try:
+            if not self._bucket.take(now_ms):
+                raise ProtocolError.of(ErrorCode.RATE_LIMITED, "over MAX_CONTROL_RATE")
+            try:
+                message = parse_control(data)
+            except ProtocolError as exc:
+                if self.require_hello and not self.hello_received:
+                    raise ProtocolError.of(ErrorCode.UNAUTHORIZED, "hello must come first") from exc
+                raise
+            if self.require_hello and not self.hello_received:
+                if message.type != "hello":
+                    raise ProtocolError.of(ErrorCode.UNAUTHORIZED, "hello must come first")
+                self.hello_received = True
+            elif message.type == "hello" and self.require_hello:
+                raise ProtocolError.of(ErrorCode.UNAUTHORIZED, "second hello")
+        except ProtocolError as exc:
+            self._fail(exc)
+            return
+        self._events.append(ControlReceived(message))
+
+    def receive_binary(self, data: bytes | bytearray | memoryview, now_ms: int) -> None:
+        """Feed one binary frame (SPEC §4); the payload is not copied."""
+        if self.closed:
+            return
+        try:
+            if self.require_hello and not self.hello_received:
+                raise ProtocolError.of(ErrorCode.UNAUTHORIZED, "hello must come first")
+            message = parse_binary(data)
+        except ProtocolError as exc:
+            self._fail(exc)
+            return
+        self._events.append(BinaryReceived(message))
+
+    def check_timeouts(self, now_ms: int) -> None:
+        """Close with ``unauthorized`` if ``hello`` is late (SPEC §1)."""
+        if self.closed or not self.require_hello or self.hello_received:
+            return
+        if now_ms - self.now_ms >= self.handshake_timeout_ms:
+            self._fail(ProtocolError.of(ErrorCode.UNAUTHORIZED, "no hello in time"))
+
+    def fail(self, error: ProtocolError) -> None:
+        """Report a violation found by the caller (e.g. ``wrong_state`` from the machine)."""
+        if not self.closed:
+            self._fail(error)
+
+    def events_received(self) -> list[Event]:
+        """Return and clear the events produced since the last call."""
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[str]:
+        """Return and clear the text frames (``error`` messages) to send."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def _fail(self, error: ProtocolError) -> None:
+        self._outgoing.append(
+            serialize_control(ErrorMessage(code=error.code, message=error.message[:1000]))
+        )
+        if error.close_code is None:
+            self._events.append(ErrorToSend(error))
+            return
+        self.close_code = error.close_code
+        self.close_reason = error.code
+        self._events.append(ConnectionClosed(error.close_code, error.code, error))

@@ -1,0 +1,65 @@
+"""Protocol limits (SPEC §2).
+
+Every limit is a named constant; the parsers in :mod:`protocol.messages` and
+:mod:`protocol.media` enforce them and turn a violation into a
+:class:`protocol.errors.ProtocolError`, never a crash.
+"""
+
+from typing import Final
+
+MAX_TEXT_MESSAGE: Final = 64 * 1024
+"""One JSON control message, encoded (bytes of UTF-8)."""
+MAX_BINARY_MESSAGE: Final = 8 * 1024 * 1024
+"""One binary frame, bytes."""
+MAX_CHAT_CHARS: Final = 4_000
+"""Chat text, characters."""
+MAX_RECTS: Final = 4_096
+"""Rectangles in one screen update."""
+MAX_TILES: Final = MAX_RECTS
+"""Alias of :data:`MAX_RECTS` (SPEC §2 names both)."""
+MAX_IMAGES: Final = 64
+"""Images in one screen update."""
+MAX_SCREEN_DIM: Final = 8_192
+"""Screen width or height, pixels."""
+MAX_FRAME_AREA: Final = 8_192 * 8_192
+"""Sum of rectangle areas in one screen update, pixels."""
+MAX_INPUT_EVENTS: Final = 256
+"""Events in one input batch."""
+MAX_MASK_REGIONS: Final = 64
+"""Masked rectangles (and masked windows, SPEC §3.5 ``mask.update``)."""
+MAX_SDP_CHARS: Final = 32_000
+"""WebRTC SDP, characters."""
+HANDSHAKE_TIMEOUT_S: Final = 10
+"""Seconds until the ``hello`` must have arrived."""
+HEARTBEAT_INTERVAL_S: Final = 15
+"""WebSocket ping interval, seconds."""
+CONSENT_TIMEOUT_S: Final = 60
+"""A consent prompt left unanswered this long is a deny."""
+MAX_CONTROL_RATE: Final = 50
+"""Control messages per second per connection (token bucket refill rate)."""
+CONTROL_BURST: Final = 100
+"""Token bucket size for :data:`MAX_CONTROL_RATE`."""
+MAX_INFLIGHT_UPDATES: Final = 2
+"""Unacknowledged screen updates per viewer (SPEC §6)."""
+
+# Field-level limits of SPEC §3 (not in the §2 table but enforced by the parser).
+MAX_IDENTIFIER_CHARS: Final = 64
+"""Identifiers: at most 64 chars of ``[A-Za-z0-9_.:-]``."""
+MAX_NOTE_CHARS: Final = 200
+"""``permission.request`` note."""
+MAX_COMMENT_CHARS: Final = 1_000
+"""``rating`` comment."""
+MAX_RESOLUTION_CHARS: Final = 4_000
+"""``end`` resolution."""
+MAX_SHORT_TEXT_CHARS: Final = 256
+"""Other short strings: names, titles, reasons, client, token, error message."""
+MAX_TOKEN_CHARS: Final = 4_096
+"""``hello`` token (a JWT)."""
+MAX_CANDIDATE_CHARS: Final = 1_024
+"""``rtc.candidate`` candidate line."""
+MAX_PEM_CHARS: Final = 16_000
+"""``audit.recipient`` certificate PEM."""
+MAX_VIEWERS: Final = 64
+"""Viewers listed in one ``session.state``."""
+MAX_U32: Final = 0xFFFF_FFFF
+MAX_U64: Final = 0xFFFF_FFFF_FFFF_FFFF
