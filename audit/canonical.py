@@ -25,7 +25,7 @@ from typing import Any
 
 from audit.errors import CanonicalError
 
-__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "canonical_json", "check_canonical"]
+__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "canonical_json", "check_canonical", "unique_keys"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_DEPTH = 32
@@ -81,3 +81,15 @@ def _mapping_as_dict(obj: object) -> dict[str, Any]:
     if isinstance(obj, Mapping):
         return dict(obj)
     raise TypeError(type(obj).__name__)
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads(..., object_pairs_hook=unique_keys)``: refuse repeated keys.
+
+    ``{"detail": A, "detail": B}`` hashes as B in Python and JavaScript but reads as
+    A in a first-wins parser; evidence must have one meaning (G10).
+    """
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("repeated key in a JSON object")
+    return obj

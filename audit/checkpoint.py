@@ -32,7 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from audit.canonical import MAX_SAFE_INTEGER, canonical_json
+from audit.canonical import MAX_SAFE_INTEGER, canonical_json, unique_keys
 from audit.chain import (
     ChainHead,
     Problem,
@@ -69,9 +69,15 @@ def _b64u(data: bytes) -> str:
 
 
 def _unb64u(text: str) -> bytes:
+    # Strict: only the canonical encoding is accepted (the stdlib decoder skips
+    # stray characters and ignores the unused tail bits, so 16 different strings
+    # would otherwise carry one signature).
     if not text or any(c in text for c in "=+/ \n"):
         raise ValueError("not base64url without padding")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    if _b64u(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,11 +245,11 @@ def load_checkpoint(path: Path) -> Checkpoint:
     except (OSError, UnicodeDecodeError) as exc:
         raise RecordFormatError(f"cannot read {path}: {exc}") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=unique_keys)
     except ValueError:
         lines = [line for line in text.splitlines() if line.strip()]
         try:
-            data = json.loads(lines[-1]) if lines else None
+            data = json.loads(lines[-1], object_pairs_hook=unique_keys) if lines else None
         except ValueError:
             raise RecordFormatError(f"{path}: not a checkpoint file") from None
     return Checkpoint.from_dict(data)

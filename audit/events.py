@@ -3,7 +3,7 @@
 Teleport style: a name says what happened (``consent.granted``), a stable numeric code
 identifies it in exports and dashboards, and a code is never reused or renumbered.
 Codes are grouped by thousands: 1xxx session lifecycle, 2xxx viewers and consent,
-3xxx input, 4xxx live-session actions, 5xxx video call, 6xxx keys, 7xxx evidence,
+3xxx input, 4xxx live-session actions, 5xxx video call, 6xxx keys, 7xxx evidence, 8xxx the CA,
 9xxx records that exist only in the client's own chain.
 
 ``sources`` says who may originate the event:
@@ -74,6 +74,7 @@ _TABLE: tuple[EventType, ...] = (
     EventType("kill.triggered", 1005, _AB, "the client pressed the kill switch"),
     EventType("session.escalated", 1006, _B, "the SLA deadline is near: supervisors told"),
     EventType("session.reconnected", 1007, _B, "the agent reconnected with its resume token"),
+    EventType("session.interrupted", 1008, _B, "the agent's connection dropped; grace period runs"),
     # 2xxx viewers and consent
     EventType("viewer.joined", 2000, _B, "a verified engineer or observer joined"),
     EventType("viewer.left", 2001, _B, "a viewer left (reason)"),
@@ -86,6 +87,9 @@ _TABLE: tuple[EventType, ...] = (
     # 3xxx input
     EventType("input.applied", 3000, _A, "engineer input applied (counts, special keys)"),
     EventType("input.dropped", 3001, _AB, "engineer input refused (no control)"),
+    EventType(
+        "input.forwarded", 3002, _B, "engineer input relayed to the agent (counts per second)"
+    ),
     # 4xxx live session
     EventType("chat.sent", 4000, _AB, "a chat message"),
     EventType("mask.changed", 4001, _AB, "masked regions/windows changed (counts only)"),
@@ -106,6 +110,15 @@ _TABLE: tuple[EventType, ...] = (
     EventType("log.verified", 7003, _A, "the agent verified the broker's signed log"),
     EventType("recording.deleted", 7004, _B, "a recording was deleted (retention, admin)"),
     EventType("log.exported", 7005, _B, "an evidence bundle of the session was exported"),
+    # 8xxx certificate authority (DATA_DIR/ca/audit.jsonl; written by certs-admin)
+    EventType("ca.initialized", 8000, _B, "the admin created the root and issuing CA"),
+    EventType("cert.issued", 8001, _B, "a certificate was issued (profile, serial, names)"),
+    EventType("cert.revoked", 8002, _B, "a certificate was revoked; the CRL was republished"),
+    EventType("ca.rotation_started", 8003, _B, "a new root is trusted beside the old one"),
+    EventType("ca.leaves_reissued", 8004, _B, "broker leaves were reissued under the new CA"),
+    EventType("ca.rotated", 8005, _B, "the old root was retired: rotation finished"),
+    EventType("enrollment.created", 8006, _B, "an agent enrollment file was written"),
+    EventType("crl.published", 8007, _B, "the CRL was re-signed (e.g. before it went stale)"),
     # 9xxx client chain only
     EventType("broker.record", 9000, _A, "the client chain's reference to a broker record"),
 )

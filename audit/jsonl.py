@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from audit.canonical import unique_keys
 from audit.chain import AuditChain, ChainHead, Record, verify_chain
 from audit.errors import AuditError, ChainError, LogFileError, TornTailError
 
@@ -52,7 +53,7 @@ def read_jsonl(path: Path) -> JsonlContents:
     records: list[Record] = []
     for number, line in enumerate(data[:end].splitlines(), start=1):
         try:
-            records.append(Record.from_dict(json.loads(line)))
+            records.append(Record.from_dict(json.loads(line, object_pairs_hook=unique_keys)))
         except (ValueError, AuditError) as exc:  # JSONDecodeError, UnicodeDecodeError too
             raise LogFileError(path, number, f"not a record: {exc}") from None
     return JsonlContents(tuple(records), end, len(data) - end)

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,7 @@ def write_session_log(
     signing_key: ed25519.Ed25519PrivateKey,
     events: Sequence[tuple[str, str, dict[str, Any]]] = DEFAULT_EVENTS,
     *,
-    start_ms: int = 1_700_000_000_000,
+    start_ms: int | None = None,
     checkpoint_every: int = 4,
     final: bool = True,
 ) -> Path:
@@ -68,6 +69,8 @@ def write_session_log(
     with ``final``, one right after the last record. Returns the session folder."""
     folder = Path(data_dir) / "sessions" / session_id
     folder.mkdir(parents=True, exist_ok=True)
+    if start_ms is None:  # now: the signer certificate must be valid at signing time
+        start_ms = int(time.time() * 1000) - 60_000
     cps: list[bytes] = []
     with JsonlChainWriter(folder / "log.jsonl") as writer:
         for n, (event, actor, detail) in enumerate(events, start=1):
@@ -88,6 +91,30 @@ def solid_jpeg(width: int, height: int, rgb: tuple[int, int, int], quality: int 
     draw = ImageDraw.Draw(img)
     dark = tuple(max(0, c - 80) for c in rgb)
     draw.rectangle((width // 4, height // 4, width // 2, height // 2), fill=dark)
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def office_jpeg(width: int, height: int, seed: int, quality: int = 80) -> bytes:
+    """A screen-like JPEG: a coloured title bar and lines of "text" (random dark
+    strokes on white), which compresses like a real office screen, not like a flat fill."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    img = Image.new("RGB", (width, height), (250, 250, 252))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, width, max(8, height // 20)), fill=_colour(seed))
+    y = height // 20 + 10
+    while y < height - 12:
+        x = 12
+        while x < width - 40:
+            w = rng.randint(8, 60)
+            draw.rectangle((x, y, x + w, y + 9), fill=(rng.randint(20, 90),) * 3)
+            x += w + rng.randint(5, 12)
+        y += 18
     out = io.BytesIO()
     img.save(out, format="JPEG", quality=quality)
     return out.getvalue()
@@ -122,12 +149,14 @@ def synthetic_recording(
     tile: int = 64,
     started_ms: int = 1_700_000_000_000,
     epoch_every_s: int = 0,
+    office: bool = False,
 ) -> SyntheticRecording:
     """Write a recording of ``duration_s`` seconds at ``fps`` updates per second.
 
     Every update is sealed with the epoch's content key (protocol.e2e), exactly as the
     agent sends it; FULL frames (a whole-screen colour, changing each keyframe) come
-    every ``keyframe_every_s``; other updates repaint one tile. ``epoch_every_s`` > 0
+    every ``keyframe_every_s``; other updates repaint one tile (``office``: screen-like
+    text content instead of flat colours, for benchmarks). ``epoch_every_s`` > 0
     starts a new epoch (new key, new ``key.audit``) that often.
     """
     from protocol.e2e import FrameSealer, wrap_for_audit
@@ -136,7 +165,10 @@ def synthetic_recording(
     writer = RecordingWriter(folder, session_id, started_ms)
     keys: dict[int, bytes] = {}
     colours: list[tuple[int, tuple[int, int, int]]] = []
-    tiles = [solid_jpeg(tile, tile, _colour(i + 7)) for i in range(8)]
+    if office:
+        tiles = [office_jpeg(tile, tile, 100 + i) for i in range(16)]
+    else:
+        tiles = [solid_jpeg(tile, tile, _colour(i + 7)) for i in range(8)]
     fulls: dict[int, bytes] = {}
     epoch = 1
     keys[1] = os.urandom(32)
@@ -171,7 +203,11 @@ def synthetic_recording(
             k = t // (keyframe_every_s * 1000)
             colour = _colour(k % 8)  # eight distinct keyframes, encoded once each
             if k % 8 not in fulls:
-                fulls[k % 8] = solid_jpeg(width, height, colour)
+                fulls[k % 8] = (
+                    office_jpeg(width, height, k % 8)
+                    if office
+                    else solid_jpeg(width, height, colour)
+                )
             image = fulls[k % 8]
             colours.append((t, colour))
             update = ScreenUpdate(

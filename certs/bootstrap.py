@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from certs import tls
 from certs.ca import CertificateAuthority, Clock, IssuedCert, utc_now
 from certs.errors import CertError, CertVerificationError, IssuanceError, KeyFileError
+from certs.index import record_issued
 from certs.keys import (
     PrivateKey,
     SigningKey,
@@ -107,7 +108,11 @@ class BrokerPki:
         return tls.client_context(self.ca_cert_path)
 
     def ca_pem(self) -> str:
-        """The root certificate as PEM text (the enrollment file's ``ca_pem``)."""
+        """The roots agents must trust as PEM text (the enrollment file's ``ca_pem``):
+        the trust bundle during a staged rotation (``bundle.pem``), else the root."""
+        bundle = self.ca_dir / "bundle.pem"
+        if bundle.exists():
+            return bundle.read_text("ascii")
         return self.ca_cert_path.read_text("ascii")
 
     def signing_cert_pem(self) -> str:
@@ -183,6 +188,17 @@ def _load_signing_key(path: Path, passphrase: bytes) -> SigningKey:
     return key
 
 
+def _publish_crl(layout: CaLayout, issuing: CertificateAuthority) -> None:
+    """A CRL for a fresh intermediate (mutual TLS refuses clients without one)."""
+    from certs.crl import build_crl, load_crls, write_crls
+    from certs.index import load_revoked
+
+    previous = {c.issuer: c for c in load_crls(layout.crl)}
+    revoked = load_revoked(layout)
+    crl = build_crl(issuing, revoked.values(), previous=previous.get(issuing.cert.subject))
+    write_crls(layout.crl, [crl])
+
+
 def _expiring(cert: x509.Certificate, now: dt.datetime, margin: dt.timedelta) -> bool:
     return cert.not_valid_after_utc - now < margin
 
@@ -194,8 +210,10 @@ def _save_ca(ca: CertificateAuthority, cert_path: Path, key_path: Path, pw: byte
 
 def _load_or_create_cas(
     layout: CaLayout, pw: bytes, clock: Clock
-) -> tuple[CertificateAuthority, CertificateAuthority, bool]:
-    """Root and issuing CA; the bool says the intermediate is new (reissue leaves)."""
+) -> tuple[x509.Certificate, CertificateAuthority, bool]:
+    """Root certificate and issuing CA; the bool says the intermediate is new (reissue
+    leaves). The root *key* is read only when a CA must be created: after ``certs
+    init`` an admin may keep it offline."""
     now = clock()
     if not layout.root_cert.exists():
         if layout.issuing_cert.exists() or layout.root_key.exists():
@@ -204,27 +222,31 @@ def _load_or_create_cas(
             f"{ORGANIZATION} Root CA", organization=ORGANIZATION, clock=clock
         )
         _save_ca(root, layout.root_cert, layout.root_key, pw)
+        root_cert = root.cert
     else:
-        root = CertificateAuthority(
-            cert=load_certificate(layout.root_cert),
-            key=_load_signing_key(layout.root_key, pw),
-            clock=clock,
-        )
-        if root.cert.not_valid_after_utc <= now:
+        root_cert = load_certificate(layout.root_cert)
+        if root_cert.not_valid_after_utc <= now:
             raise KeyFileError(layout.root_cert, "the root CA has expired: rotate the CA")
     if layout.issuing_cert.exists():
         issuing = CertificateAuthority(
             cert=load_certificate(layout.issuing_cert),
             key=_load_signing_key(layout.issuing_key, pw),
-            parents=(root.cert,),
+            parents=(root_cert,),
             clock=clock,
         )
-        chained = issuing.cert.issuer == root.cert.subject
+        chained = issuing.cert.issuer == root_cert.subject
         if chained and not _expiring(issuing.cert, now, INTERMEDIATE_RENEW_BEFORE):
-            return root, issuing, False
+            return root_cert, issuing, False
+    if not layout.root_key.exists():
+        raise KeyFileError(
+            layout.root_key, "the issuing CA must be renewed: bring the root key back online"
+        )
+    root = CertificateAuthority(
+        cert=root_cert, key=_load_signing_key(layout.root_key, pw), clock=clock
+    )
     issuing = root.create_intermediate(f"{ORGANIZATION} Issuing CA {now:%Y%m%d}")
     _save_ca(issuing, layout.issuing_cert, layout.issuing_key, pw)
-    return root, issuing, True
+    return root_cert, issuing, True
 
 
 def _normalise_names(
@@ -242,7 +264,7 @@ def _normalise_names(
 
 def _server_cert_ok(
     layout: CaLayout,
-    root: CertificateAuthority,
+    root: x509.Certificate,
     issuing: CertificateAuthority,
     dns: list[str],
     ips: list[str],
@@ -267,7 +289,7 @@ def _server_cert_ok(
     if (have_dns, have_ips) != (dns, ips):
         return False
     try:  # chains to the *current* intermediate and root, for the first name
-        verify_server_chain(leaf, [issuing.cert], [root.cert], (dns or ips)[0], at=now)
+        verify_server_chain(leaf, [issuing.cert], [root], (dns or ips)[0], at=now)
     except CertVerificationError:
         return False
     return True
@@ -297,6 +319,7 @@ def _ensure_leaf_cert(
         if key is None:
             write_private_key(key_path, issued.key, pw)
         write_certificates(cert_path, issued.fullchain)
+        record_issued(CaLayout(cert_path.parent), issued.cert)
         key = issued.key
     assert key is not None
     return key
@@ -328,6 +351,7 @@ def ensure_broker_pki(
             server = issuing.issue_server(dns, ips)
             write_private_key_unencrypted(layout.server_key, server.key)
             write_certificates(layout.server_cert, server.fullchain)
+            record_issued(layout, server.cert)
 
         def issue_audit(key: PrivateKey | None) -> IssuedCert:
             if key is not None and not isinstance(key, x25519.X25519PrivateKey):
@@ -354,7 +378,9 @@ def ensure_broker_pki(
         assert isinstance(signing_key, ed25519.Ed25519PrivateKey)
         # The signer certificate must verify: this also proves the files agree.
         signer_chain = load_certificates(layout.checkpoint_cert)
-        verify_checkpoint_signer(signer_chain[0], signer_chain[1:], [root.cert], at=now)
+        verify_checkpoint_signer(signer_chain[0], signer_chain[1:], [root], at=now)
+        if new_issuing or not layout.crl.exists():
+            _publish_crl(layout, issuing)
 
     return BrokerPki(
         ca_dir=layout.ca_dir,

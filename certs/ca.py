@@ -258,6 +258,27 @@ class CertificateAuthority:
             cert=cert, key=key, parents=(self.cert, *self.parents), clock=self.clock
         )
 
+    def cross_certify(
+        self, other: x509.Certificate, *, lifetime: dt.timedelta = INTERMEDIATE_LIFETIME
+    ) -> x509.Certificate:
+        """Certify another CA's name and public key under this CA (a cross-certificate).
+
+        Used by staged rotation (:mod:`certs.rotation`): the old root vouches for the new
+        root (agents accept a new root only with such a proof) and for the new issuing
+        CA (so one leaf chains to either root while both are trusted). The copy keeps
+        ``other``'s basic constraints and key usage; its lifetime is clamped to ours.
+        """
+        constraints = other.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if not constraints.ca:
+            raise IssuanceError("only CA certificates can be cross-certified")
+        usage = other.extensions.get_extension_for_class(x509.KeyUsage).value
+        return self._build(
+            subject=other.subject,
+            public_key=other.public_key(),
+            lifetime=_bounded(lifetime, ROOT_LIFETIME),
+            extensions=[(constraints, True), (usage, True)],
+        )
+
     def with_clock(self, clock: Clock) -> CertificateAuthority:
         """This CA with another clock (tests; the admin CLI's ``--not-before``)."""
         return dataclasses.replace(self, clock=clock)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "CaStateError",
     "CertError",
     "CertVerificationError",
     "IssuanceError",
@@ -65,3 +66,15 @@ class CertVerificationError(CertError):
 
     def __str__(self) -> str:
         return f"certificate {self.subject!r} rejected: {self.reason}"
+
+
+class CaStateError(CertError):
+    """The CA is not in a state that allows the action (not initialised, already
+    initialised, unknown or already revoked serial, no rotation in progress, ...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason

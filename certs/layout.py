@@ -16,11 +16,18 @@ file                      content                                               
 ``checkpoint.pem``        checkpoint-signer certificate (Ed25519)                0644
 ``checkpoint.key``        checkpoint-signing Ed25519 key, encrypted              0600
 ``.lock``                 ``flock`` so two starting brokers do not race          0600
+``crl.pem``               CRL(s) of the issuing CA(s), published by the broker   0644
+``revoked.json``          revoked serials with time and reason (CRL source)      0644
+``issued/SERIAL.pem``     every certificate the CA issued (``certs list``)       0644
+``bundle.pem``            trust bundle: every root agents should trust now       0644
+``rotation/``             a staged rotation in progress (see certs.rotation)     0700
+``retired/STAMP/``        retired roots, intermediates and leaf keys: old        0700
+                          recordings still decrypt, old checkpoints verify
+``audit.jsonl``           hash-chained log of every CA action                    0600
 ========================  =====================================================  ======
 
-The folder itself is mode 0700. The admin workflow (later) adds ``crl.pem``,
-``issued/`` (an index of issued certificates) and ``retired/`` (rotated keys kept to
-decrypt old recordings and verify old checkpoints) here.
+The folder itself is mode 0700. The root key may be moved offline after ``certs init``:
+only ``rotate begin`` (cross-signing) and renewing the intermediate need it.
 """
 
 from __future__ import annotations
@@ -89,3 +96,31 @@ class CaLayout:
     @property
     def lock(self) -> Path:
         return self.ca_dir / ".lock"
+
+    @property
+    def crl(self) -> Path:
+        return self.ca_dir / "crl.pem"
+
+    @property
+    def revoked(self) -> Path:
+        return self.ca_dir / "revoked.json"
+
+    @property
+    def issued_dir(self) -> Path:
+        return self.ca_dir / "issued"
+
+    @property
+    def bundle(self) -> Path:
+        return self.ca_dir / "bundle.pem"
+
+    @property
+    def rotation_dir(self) -> Path:
+        return self.ca_dir / "rotation"
+
+    @property
+    def retired_dir(self) -> Path:
+        return self.ca_dir / "retired"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.ca_dir / "audit.jsonl"

@@ -5,6 +5,12 @@
 * :func:`verify_audit_recipient`: the audit-recipient certificate the agent receives in
   ``audit.recipient`` (SPEC §3.4, §8.2) before it wraps content keys for it.
 * :func:`verify_checkpoint_signer`: the certificate of the key that signs checkpoints.
+* :func:`verify_root_endorsement`: a new root offered during a staged rotation is
+  vouched for by a root already trusted (a cross-certificate, :mod:`certs.rotation`).
+
+The server and client verifiers take optional ``crls``: after ``PolicyBuilder`` built
+the chain, the leaf is checked against its (verified) issuer's CRL
+(:func:`certs.crl.check_not_revoked`) — a missing or stale CRL is a refusal.
 
 The last two also go through ``PolicyBuilder`` (client verifier) with the webpki CA
 policy unchanged and an end-entity policy that requires *our* EKU and key usage instead
@@ -26,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.x509 import verification as v
 
 from certs.ca import AUDIT_RECIPIENT_EKU, CHECKPOINT_SIGNER_EKU
+from certs.crl import check_not_revoked
 from certs.errors import CertVerificationError
 
 __all__ = [
@@ -35,8 +42,11 @@ __all__ = [
     "verify_audit_recipient",
     "verify_checkpoint_signer",
     "verify_client_chain",
+    "verify_root_endorsement",
     "verify_server_chain",
 ]
+
+Crls = Sequence[x509.CertificateRevocationList]
 
 
 def fingerprint(cert: x509.Certificate) -> str:
@@ -63,22 +73,27 @@ def verify_server_chain(
     host: str,
     *,
     at: dt.datetime | None = None,
+    crls: Crls | None = None,
 ) -> list[x509.Certificate]:
     """Verify a TLS server chain for ``host`` (a DNS name or an IP literal).
 
     Returns the verified chain, leaf first, root last; raises
-    :class:`CertVerificationError` otherwise.
+    :class:`CertVerificationError` otherwise (also when ``crls`` revoke the leaf).
     """
     subject: x509.DNSName | x509.IPAddress
     try:
         subject = x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
         subject = x509.DNSName(host)
-    builder = v.PolicyBuilder().store(v.Store(list(roots))).time(_now(at))
+    when = _now(at)
+    builder = v.PolicyBuilder().store(v.Store(list(roots))).time(when)
     try:
-        return builder.build_server_verifier(subject).verify(leaf, list(intermediates))
+        chain = builder.build_server_verifier(subject).verify(leaf, list(intermediates))
     except v.VerificationError as exc:
         raise CertVerificationError(_subject(leaf), str(exc)) from None
+    if crls is not None:
+        check_not_revoked(leaf, chain[1], crls, at=when)
+    return chain
 
 
 def verify_client_chain(
@@ -87,13 +102,21 @@ def verify_client_chain(
     roots: Sequence[x509.Certificate],
     *,
     at: dt.datetime | None = None,
+    crls: Crls | None = None,
 ) -> v.VerifiedClient:
-    """Verify a mutual-TLS client chain (clientAuth EKU). Returns SANs and chain."""
-    builder = v.PolicyBuilder().store(v.Store(list(roots))).time(_now(at))
+    """Verify a mutual-TLS client chain (clientAuth EKU). Returns SANs and chain.
+
+    With ``crls`` a revoked leaf (or one whose issuer has no current CRL) is refused.
+    """
+    when = _now(at)
+    builder = v.PolicyBuilder().store(v.Store(list(roots))).time(when)
     try:
-        return builder.build_client_verifier().verify(leaf, list(intermediates))
+        verified = builder.build_client_verifier().verify(leaf, list(intermediates))
     except v.VerificationError as exc:
         raise CertVerificationError(_subject(leaf), str(exc)) from None
+    if crls is not None:
+        check_not_revoked(leaf, verified.chain[1], crls, at=when)
+    return verified
 
 
 def _ee_policy(eku: x509.ObjectIdentifier, usage: str) -> v.ExtensionPolicy:
@@ -195,3 +218,46 @@ def verify_checkpoint_signer(
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise CertVerificationError(_subject(cert), "checkpoint signer key is not Ed25519")
     return VerifiedCheckpointSigner(cert, key, tuple(chain))
+
+
+def verify_root_endorsement(
+    new_root: x509.Certificate,
+    cross_cert: x509.Certificate,
+    trusted_roots: Sequence[x509.Certificate],
+    *,
+    at: dt.datetime | None = None,
+) -> x509.Certificate:
+    """Accept ``new_root`` only if ``cross_cert`` (same subject and public key) is a CA
+    certificate issued by one of ``trusted_roots``; return the endorsing root.
+
+    This is how an agent learns a rotated root without being reinstalled: the old
+    root's key vouches for the new one, checked by ``PolicyBuilder`` with the
+    cross-certificate as the end entity.
+    """
+    if new_root.subject != cross_cert.subject or new_root.public_key() != cross_cert.public_key():
+        raise CertVerificationError(_subject(new_root), "the cross-certificate is for another key")
+
+    def check_ca(_p: v.Policy, _c: x509.Certificate, ext: x509.BasicConstraints) -> None:
+        if not ext.ca:
+            raise ValueError("a root endorsement must certify a CA")
+
+    def check_usage(_p: v.Policy, _c: x509.Certificate, ext: x509.KeyUsage) -> None:
+        if not ext.key_cert_sign:
+            raise ValueError("a root endorsement must allow keyCertSign")
+
+    ee = (
+        v.ExtensionPolicy.permit_all()
+        .require_present(x509.BasicConstraints, v.Criticality.CRITICAL, check_ca)
+        .require_present(x509.KeyUsage, v.Criticality.CRITICAL, check_usage)
+    )
+    builder = (
+        v.PolicyBuilder()
+        .store(v.Store(list(trusted_roots)))
+        .time(_now(at))
+        .extension_policies(ca_policy=v.ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee)
+    )
+    try:
+        chain = builder.build_client_verifier().verify(cross_cert, []).chain
+    except v.VerificationError as exc:
+        raise CertVerificationError(_subject(new_root), f"not endorsed: {exc}") from None
+    return chain[-1]

@@ -7,6 +7,7 @@ validating every field, or raises :class:`protocol.errors.ProtocolError` with
 """
 
 import json
+import re
 import typing
 from typing import Any, Final, Union
 
@@ -106,8 +107,32 @@ MESSAGE_TYPES: Final[dict[str, type[Any]]] = {
 """``type`` tag → dataclass, for every control message of SPEC §3."""
 
 
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The path of the first string holding a lone surrogate (``"\\ud800"``), if any.
+
+    ``json`` joins escaped surrogate *pairs*, so any surrogate left is lone: not a
+    Unicode scalar value, not encodable as UTF-8 (SPEC §3: strings are UTF-8).
+    """
+    if isinstance(value, str):
+        return None if value.isascii() or not _SURROGATE.search(value) else path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = _lone_surrogate(key, f"{path}.<key>") or _lone_surrogate(item, f"{path}.{key}")
+            if where is not None:
+                return where
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            where = _lone_surrogate(item, f"{path}[{i}]")
+            if where is not None:
+                return where
+    return None
 
 
 def parse_control(data: str | bytes) -> ControlMessage:
@@ -128,6 +153,10 @@ def parse_control(data: str | bytes) -> ControlMessage:
         raise ProtocolError.of(ErrorCode.MALFORMED_JSON, "not valid JSON") from exc
     if not isinstance(obj, dict):
         raise ProtocolError.of(ErrorCode.MALFORMED_JSON, "not a JSON object")
+    if "\\u" in text or not isinstance(data, bytes):
+        where = _lone_surrogate(obj, "$")
+        if where is not None:  # would crash whoever encodes it for the wire later
+            raise ProtocolError.of(ErrorCode.INVALID_FIELD, f"{where[:80]}: not valid Unicode")
     tag = obj.get("type")
     if not isinstance(tag, str):
         raise ProtocolError.of(ErrorCode.MALFORMED_JSON, "no string type")

@@ -12,6 +12,7 @@ from audit.chain import AuditChain, Reason, verify_chain
 from audit.checkpoint import (
     Checkpoint,
     key_id,
+    load_checkpoint,
     sign_checkpoint,
     verify_checkpoint,
     verify_sealed_log,
@@ -178,3 +179,30 @@ def test_hand_built_checkpoint_with_bad_types_is_malformed(
         assert info.value.reason == Reason.MALFORMED
         report = verify_sealed_log(session_chain().records, bad, key.public_key(), session_id=SID)
         assert report.problem is not None and report.problem.reason is Reason.MALFORMED
+
+
+def test_only_the_canonical_signature_string_verifies(key: ed25519.Ed25519PrivateKey) -> None:
+    # The 86th character of a base64url Ed25519 signature has 4 unused bits; a
+    # lenient decoder lets 16 different strings carry one signature (G10: one form).
+    cp = sign_checkpoint(key, "s1", session_chain().head, 5_000)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(cp.signature[-1])
+    variant = cp.signature[:-1] + alphabet[last ^ 1]
+    forged = Checkpoint.from_dict({**cp.to_dict(), "signature": variant})
+    with pytest.raises(CheckpointError) as err:
+        verify_checkpoint(forged, key.public_key())
+    assert err.value.reason == Reason.FORGED
+    verify_checkpoint(cp, key.public_key())
+
+
+def test_a_checkpoint_file_with_a_repeated_key_is_refused(
+    key: ed25519.Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    cp = sign_checkpoint(key, "s1", session_chain().head, 5_000)
+    body = json.dumps(cp.to_dict(), sort_keys=True)
+    path = tmp_path / "checkpoint.json"
+    path.write_text('{"session_id": "another",' + body[1:])
+    with pytest.raises(RecordFormatError):
+        load_checkpoint(path)
+    path.write_text(body)
+    assert load_checkpoint(path) == cp

@@ -127,3 +127,18 @@ def test_closed_writer_refuses(tmp_path: Path) -> None:
     with pytest.raises(LogFileError, match="closed"):
         fill(writer, 1)
     assert writer.head.seq == 0  # nothing accepted
+
+
+def test_a_line_with_a_repeated_key_is_refused(tmp_path: Path) -> None:
+    # G10: '{"detail": A, ..., "detail": B}' hashes as B in Python and JavaScript but
+    # reads as A in a first-wins parser; a log line must have one meaning.
+    path = tmp_path / "s.jsonl"
+    with JsonlChainWriter(path) as writer:
+        fill(writer, 2)
+    lines = path.read_bytes().split(b"\n")
+    assert lines[1].startswith(b'{"actor"')
+    lines[1] = b'{"detail":{"text":"something else"},' + lines[1][1:]
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(LogFileError) as info:
+        read_jsonl(path)
+    assert info.value.line == 2 and "repeated key" in str(info.value)

@@ -37,7 +37,11 @@ def mode(path: Path) -> int:
 
 
 def snapshot(ca_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(ca_dir.iterdir()) if p.name != ".lock"}
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(ca_dir.iterdir())
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 def test_first_start_creates_a_verifiable_pki(tmp_path: Path) -> None:
@@ -152,9 +156,21 @@ def test_wrong_or_missing_passphrase_is_refused(tmp_path: Path) -> None:
 
 def test_too_open_key_file_is_refused(tmp_path: Path) -> None:
     pki = ensure_broker_pki(tmp_path, ["localhost"], [], PW)
-    os.chmod(pki.ca_dir / "root.key", 0o644)
+    os.chmod(pki.ca_dir / "issuing.key", 0o644)
     with pytest.raises(KeyFileError, match="too open"):
         ensure_broker_pki(tmp_path, ["localhost"], [], PW)
+
+
+def test_root_key_can_be_kept_offline(tmp_path: Path) -> None:
+    pki = ensure_broker_pki(tmp_path, ["localhost"], [], PW)
+    offline = tmp_path / "offline-root.key"
+    (pki.ca_dir / "root.key").rename(offline)
+    again = ensure_broker_pki(tmp_path, ["localhost", "other.example"], [], PW)
+    assert again.signing_key_id == pki.signing_key_id
+    # Renewing the intermediate needs the root key: a clear error, nothing changed.
+    later = fixed_clock(dt.datetime.now(dt.UTC) + dt.timedelta(days=3 * 365 - 100))
+    with pytest.raises(KeyFileError, match="root key back online"):
+        ensure_broker_pki(tmp_path, ["localhost"], [], PW, clock=later)
 
 
 def test_bad_names_are_refused_before_anything_is_written(tmp_path: Path) -> None:

@@ -253,3 +253,29 @@ def test_known_type_with_arbitrary_fields_parses_or_raises(tag: str, data: st.Da
 def test_deeply_nested_json_is_malformed_not_a_crash() -> None:
     assert code_of("[" * 50_000 + "]" * 50_000) in {"malformed_json", "too_large"}
     assert code_of('{"type":"chat","text":' + "[" * 20_000 + "]" * 20_000 + "}") in DOCUMENTED
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"type":"chat","text":"\\ud800x"}',
+        '{"type":"rtc.offer","sdp":"v=0 \\udfff"}',
+        '{"type":"rtc.candidate","candidate":"\\udc00","sdp_mid":null,"sdp_mline_index":null}',
+        '{"type":"log.event","record":{"seq":1,"at_ms":1,"event":"a.b","actor":"x",'
+        '"detail":{"\\ud800":1},"prev":"p","hash":"h"}}',
+    ],
+)
+def test_lone_surrogates_are_not_unicode(raw: str) -> None:
+    # SPEC §3: strings are UTF-8. A lone surrogate parsed into a message could not
+    # be encoded for the next hop (the broker would crash forwarding it).
+    with pytest.raises(ProtocolError) as err:
+        parse_control(raw)
+    assert err.value.code == "invalid_field"
+    with pytest.raises(ProtocolError):
+        parse_control(raw.encode())
+
+
+def test_escaped_surrogate_pairs_are_fine() -> None:
+    msg = parse_control('{"type":"chat","text":"\\ud83d\\ude00 ok"}')
+    assert isinstance(msg, Chat) and msg.text == "\U0001f600 ok"
+    assert serialize_control(msg).encode("utf-8")

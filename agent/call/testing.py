@@ -1,0 +1,44 @@
+"""Test helpers for calls: a media factory that counts what it opened, and loopback ICE.
+
+aioice leaves 127.0.0.1 out of its host addresses, so on a loopback-only machine an
+aiortc peer offers no candidate at all; :func:`use_loopback_ice` makes it offer
+127.0.0.1 (MACHINE-NOTES "WebRTC on loopback").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aioice.ice
+
+from agent.call.media import LocalMedia, MediaFactory, media_factory
+
+
+class CountingMediaFactory:
+    """Opens synthetic media (small and slow: cheap to encode) and keeps every
+    :class:`LocalMedia` it returned, so a test can check that nothing was opened, or
+    that everything opened has stopped."""
+
+    def __init__(self, video: str = "synthetic:320x240@10", audio: str = "synthetic") -> None:
+        self._factory: MediaFactory = media_factory(video, audio)
+        self.opened: list[LocalMedia] = []
+
+    def __call__(self) -> LocalMedia:
+        media = self._factory()
+        self.opened.append(media)
+        return media
+
+    @property
+    def any_live(self) -> bool:
+        """True while some opened track still produces frames."""
+        return any(m.live for m in self.opened)
+
+
+def _loopback_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    return ["127.0.0.1"] if use_ipv4 else []
+
+
+def use_loopback_ice(monkeypatch: Any) -> None:
+    """Make aiortc (aioice) gather a 127.0.0.1 host candidate; ``monkeypatch`` is
+    pytest's fixture, which undoes the patch after the test."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", _loopback_addresses)

@@ -1,0 +1,154 @@
+"""The agent's configuration: one frozen dataclass, from the environment and flags.
+
+Environment variables (flags win over them):
+
+| variable | flag | meaning |
+|---|---|---|
+| ``CLEARPANE_ENROLLMENT`` | ``--enrollment`` | enrollment file ``{"broker_url", "ca_pem"}`` from the admin |
+| ``CLEARPANE_BROKER_URL`` | ``--broker`` | broker base URL (``https://host:port``), instead of an enrollment file |
+| ``CLEARPANE_CA`` | ``--ca`` | the organisation CA (PEM file) to trust — the only CA trusted |
+| ``CLEARPANE_CLIENT_NAME`` | ``--name`` | the client's name shown to the engineer |
+| ``CLEARPANE_SOURCE`` | ``--source`` | ``screen`` (default), ``pattern``, ``sequence:DIR`` |
+| ``CLEARPANE_LOG_DIR`` | ``--log-dir`` | where session logs are kept (default ``~/.local/share/clearpane/sessions``) |
+| ``CLEARPANE_INJECTOR`` | ``--injector`` | ``auto`` (XTest, else xdotool), ``xtest``, ``xdotool``, ``none`` |
+| ``CLEARPANE_MAX_FPS`` | ``--max-fps`` | upper bound of the adaptive frame rate (default 20) |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from agent.consent import Permission, parse_permissions
+from agent.errors import ConfigError
+
+_INJECTORS = ("auto", "xtest", "xdotool", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """Everything ``clearpane agent`` needs; validated by :meth:`check`."""
+
+    broker_url: str = ""
+    ca_pem: str = field(default="", repr=False)
+    #: The broker's checkpoint-signer certificate (optional, from the enrollment file):
+    #: lets the agent check the signature of the log's checkpoint.
+    checkpoint_signer_pem: str = field(default="", repr=False)
+    #: The enrollment file the pin came from; a CA rotation endorsed by a pinned root
+    #: is written back to it (``agent.trust``).
+    enrollment_path: Path | None = None
+    client_name: str = ""
+    describe: str | None = None
+    code: str | None = None
+    headless: bool = False
+    source: str = "screen"
+    log_dir: Path | None = None
+    injector: str = "auto"
+    max_fps: float = 20.0
+    consent_timeout_s: float = 60.0
+    #: Tests and demos only: answer every prompt with these permissions. Never
+    #: offered by the window; the flag is named so nobody mistakes it for a feature.
+    auto_consent_for_tests: tuple[Permission, ...] | None = None
+    notify_timeout_s: float = 1.0
+    #: After a normal end, keep the socket open this long for the client's rating.
+    rating_wait_s: float = 0.0
+    reconnect_max_s: float = 30.0
+
+    @property
+    def ws_url(self) -> str:
+        """``wss://host:port/ws/agent`` derived from the broker URL."""
+        parts = urlsplit(self.broker_url)
+        return f"wss://{parts.netloc}/ws/agent"
+
+    def check(self) -> AgentConfig:
+        """Raise ``ConfigError`` naming the first problem; return self when sound."""
+        parts = urlsplit(self.broker_url)
+        if parts.scheme != "https" or not parts.netloc:
+            raise ConfigError("the broker URL must be https://HOST[:PORT] (--broker or enrollment)")
+        if "BEGIN CERTIFICATE" not in self.ca_pem:
+            raise ConfigError("the organisation CA is missing (--ca FILE or enrollment file)")
+        if self.describe is not None and self.code is not None:
+            raise ConfigError("give either a description or a code, not both")
+        if self.injector not in _INJECTORS:
+            raise ConfigError(f"--injector must be one of {', '.join(_INJECTORS)}")
+        if not 0.5 <= self.max_fps <= 60:
+            raise ConfigError("--max-fps must be between 0.5 and 60")
+        if not 1 <= self.consent_timeout_s <= 60:
+            raise ConfigError("the consent timeout must be between 1 and 60 seconds")
+        return self
+
+    def with_overrides(self, **changes: Any) -> AgentConfig:
+        """A copy with the non-None ``changes`` applied."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> AgentConfig:
+        """Build from ``CLEARPANE_*`` variables, then apply ``overrides`` (flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        enrollment = overrides.pop("enrollment", None) or env.get("CLEARPANE_ENROLLMENT")
+        if enrollment:
+            url, pem, signer = load_enrollment(Path(enrollment))
+            values.update(
+                broker_url=url,
+                ca_pem=pem,
+                checkpoint_signer_pem=signer,
+                enrollment_path=Path(enrollment),
+            )
+        if env.get("CLEARPANE_BROKER_URL"):
+            values["broker_url"] = env["CLEARPANE_BROKER_URL"]
+        ca = overrides.pop("ca", None) or env.get("CLEARPANE_CA")
+        if ca:
+            values["ca_pem"] = _read(Path(ca), "CA file")
+        for var, key in (
+            ("CLEARPANE_CLIENT_NAME", "client_name"),
+            ("CLEARPANE_SOURCE", "source"),
+            ("CLEARPANE_INJECTOR", "injector"),
+        ):
+            if env.get(var):
+                values[key] = env[var]
+        if env.get("CLEARPANE_LOG_DIR"):
+            values["log_dir"] = Path(env["CLEARPANE_LOG_DIR"])
+        if env.get("CLEARPANE_MAX_FPS"):
+            try:
+                values["max_fps"] = float(env["CLEARPANE_MAX_FPS"])
+            except ValueError as exc:
+                raise ConfigError("CLEARPANE_MAX_FPS must be a number") from exc
+        if not values.get("client_name"):
+            values["client_name"] = env.get("USER") or env.get("LOGNAME") or "client"
+        auto = overrides.pop("auto_consent_for_tests", None)
+        if auto is not None:
+            try:
+                values["auto_consent_for_tests"] = parse_permissions(auto)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} {path}: {exc.strerror}") from exc
+
+
+def load_enrollment(path: Path) -> tuple[str, str, str]:
+    """Read an enrollment file; return ``(broker_url, ca_pem, checkpoint_signer_pem)``
+    (the last is optional in the file, ``""`` when absent)."""
+    try:
+        data = json.loads(_read(path, "enrollment file"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"the enrollment file {path} is not JSON") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"the enrollment file {path} is not a JSON object")
+    url, pem = data.get("broker_url"), data.get("ca_pem")
+    if not isinstance(url, str) or not isinstance(pem, str):
+        raise ConfigError(f"the enrollment file {path} needs 'broker_url' and 'ca_pem'")
+    signer = data.get("checkpoint_signer_pem")
+    return url.rstrip("/"), pem, signer if isinstance(signer, str) else ""

@@ -1,0 +1,185 @@
+"""Dialling out to the broker (G1, G8): HTTPS REST, then WSS ``/ws/agent``.
+
+The agent never listens. It trusts ONLY the organisation CA (from the enrollment
+file or ``--ca``), never the system store, so a public CA cannot vouch for a fake
+broker. Errors fall into two kinds: network trouble (``ConnectionLost`` — retry with
+``Backoff``) and final refusals (``FinalError`` — auth failure, session ended,
+killed: never a silent reconnect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
+
+from agent.errors import AgentError, FinalError
+from protocol.errors import ProtocolError
+from protocol.messages import ErrorMessage, Hello, Welcome, parse_control, serialize_control
+
+SUBPROTOCOL = Subprotocol("clearpane.v1")
+CLIENT_ID = "clearpane-agent/0.1"
+#: Close codes after which reconnecting is pointless (SPEC §7).
+FINAL_CLOSE_CODES = {4000: "session_ended", 4401: "unauthorized", 4403: "forbidden"}
+
+
+class ConnectionLost(AgentError):
+    """A network error: the session may reconnect after a backoff."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTicket:
+    """What REST returns for a new request or a redeemed code."""
+
+    session_id: str
+    ticket_id: str
+    token: str
+
+    def __repr__(self) -> str:  # never print the token
+        return f"SessionTicket(session_id={self.session_id!r}, ticket_id={self.ticket_id!r})"
+
+
+def make_ssl_context(ca_pem: str) -> ssl.SSLContext:
+    """A client TLS context that trusts only ``ca_pem`` and checks the host name."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+class Backoff:
+    """Exponential backoff with jitter; ``random`` is injectable for tests."""
+
+    def __init__(
+        self, first_s: float = 0.5, max_s: float = 30.0, rng: random.Random | None = None
+    ) -> None:
+        self._first, self._max = first_s, max_s
+        self._rng = rng or random.Random()
+        self.attempts = 0
+
+    def next_delay(self) -> float:
+        """The delay before the next attempt (grows ×2 up to ``max_s``, ±20 % jitter)."""
+        base = min(self._max, self._first * (2**self.attempts))
+        self.attempts += 1
+        return float(base * (0.8 + 0.4 * self._rng.random()))
+
+    def reset(self) -> None:
+        """After a successful connection."""
+        self.attempts = 0
+
+
+async def _post(
+    base_url: str, path: str, body: dict[str, Any], ssl_ctx: ssl.SSLContext, timeout_s: float
+) -> dict[str, Any]:
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.post(base_url.rstrip("/") + path, json=body, ssl=ssl_ctx) as resp,
+        ):
+            data = await resp.json(content_type=None)
+            if resp.status >= 400:
+                err = data.get("error", {}) if isinstance(data, dict) else {}
+                message = err.get("message") or f"HTTP {resp.status}"
+                code = err.get("code") or "http_error"
+                if resp.status in (400, 401, 403, 404, 409, 410, 422):
+                    raise FinalError(f"the broker refused: {message}", code)
+                raise ConnectionLost(f"the broker failed: {message}")
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        raise ConnectionLost(f"cannot reach the broker: {exc}") from exc
+    except aiohttp.ClientError as exc:
+        raise ConnectionLost(f"HTTP error talking to the broker: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConnectionLost("the broker answered something that is not a JSON object")
+    return data
+
+
+def _ticket(data: dict[str, Any]) -> SessionTicket:
+    try:
+        return SessionTicket(str(data["session_id"]), str(data["ticket_id"]), str(data["token"]))
+    except KeyError as exc:
+        raise ConnectionLost(f"the broker's answer lacks {exc}") from exc
+
+
+async def request_help(
+    base_url: str,
+    ssl_ctx: ssl.SSLContext,
+    description: str,
+    client_name: str,
+    timeout_s: float = 10.0,
+) -> SessionTicket:
+    """``POST /api/v1/agent/requests``: a new ticket and a queued request."""
+    body = {"description": description, "client_name": client_name}
+    return _ticket(await _post(base_url, "/api/v1/agent/requests", body, ssl_ctx, timeout_s))
+
+
+async def redeem_code(
+    base_url: str, ssl_ctx: ssl.SSLContext, code: str, client_name: str, timeout_s: float = 10.0
+) -> SessionTicket:
+    """``POST /api/v1/agent/redeem``: join an existing ticket with an invitation code."""
+    body = {"code": code.strip(), "client_name": client_name}
+    return _ticket(await _post(base_url, "/api/v1/agent/redeem", body, ssl_ctx, timeout_s))
+
+
+async def open_agent_socket(
+    ws_url: str, token: str, ssl_ctx: ssl.SSLContext, timeout_s: float = 10.0
+) -> tuple[ClientConnection, Welcome]:
+    """Connect to ``/ws/agent``, send ``hello`` first, return the socket and ``welcome``.
+
+    Raises ``FinalError`` when the broker refuses the token or the session is over,
+    ``ConnectionLost`` on network trouble.
+    """
+    try:
+        ws = await connect(
+            ws_url,
+            ssl=ssl_ctx,
+            subprotocols=[SUBPROTOCOL],
+            compression=None,  # payloads are JPEG or ciphertext (SPEC §1)
+            origin=None,
+            open_timeout=timeout_s,
+            ping_interval=15,
+            ping_timeout=20,
+            close_timeout=1,
+            max_size=8 * 1024 * 1024,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        if status in (401, 403, 404, 410):
+            raise FinalError("the broker refused the connection", f"http_{status}") from exc
+        raise ConnectionLost(f"WebSocket upgrade failed: HTTP {status}") from exc
+    except ssl.SSLCertVerificationError as exc:
+        # A broker whose certificate the organisation CA did not sign is not ours.
+        raise FinalError("the broker's certificate is not from the organisation CA", "tls") from exc
+    except (OSError, TimeoutError, InvalidHandshake) as exc:
+        raise ConnectionLost(f"cannot connect to the broker: {exc}") from exc
+    try:
+        await ws.send(serialize_control(Hello(token=token, client=CLIENT_ID)))
+        raw = await asyncio.wait_for(ws.recv(), timeout_s)
+    except Exception as exc:
+        await ws.close()
+        code = ws.close_code
+        if code in FINAL_CLOSE_CODES:
+            raise FinalError("the broker refused the session", FINAL_CLOSE_CODES[code]) from exc
+        raise ConnectionLost(f"lost the connection during the handshake: {exc}") from exc
+    try:
+        msg = parse_control(raw)
+    except ProtocolError as exc:
+        await ws.close()
+        raise ConnectionLost(f"bad handshake message: {exc}") from exc
+    if isinstance(msg, ErrorMessage):
+        await ws.close()
+        if msg.code in ("unauthorized", "forbidden", "session_ended"):
+            raise FinalError(f"the broker refused the session: {msg.message}", msg.code)
+        raise ConnectionLost(f"the broker answered with an error: {msg.code}")
+    if not isinstance(msg, Welcome):
+        await ws.close()
+        raise ConnectionLost(f"expected welcome, got {msg.type}")
+    return ws, msg

@@ -1,0 +1,207 @@
+"""Terminal mode for servers without a display.
+
+The same consent, asked on the terminal: one y/n question per permission; no
+answer before the deadline is a deny (the session's consent timer decides, the
+terminal only proposes). While the session runs, these commands are read from
+standard input: ``kill`` (or Ctrl+C — the kill switch), ``pause``, ``resume``,
+``revoke control``, ``revoke all``, ``say TEXT`` (chat).
+
+``--auto-consent-for-tests PERMS`` (set in the config, never offered by the
+window) answers every prompt with those permissions — for tests and demos only,
+and loudly announced on the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import threading
+import time
+from typing import TextIO
+
+from agent.config import AgentConfig
+from agent.consent import Decision, Prompt
+from agent.inject import Injector, InjectorError, open_injector
+from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
+from agent.session import AgentSession, load_call_config
+
+_PERMISSION_QUESTION = {
+    "view": "see your screen",
+    "control": "use your mouse and keyboard",
+    "video": "start a video call",
+}
+
+
+class TerminalUI(SessionObserver):
+    """Prints what happens and asks consent questions on a text terminal."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.session: AgentSession | None = None
+        self._lock = threading.Lock()
+        self._question: tuple[Prompt, int, list[str]] | None = None
+        self._queue: list[Prompt] = []
+
+    def say(self, text: str) -> None:
+        """Print one line (flushed: this is a live view)."""
+        print(text, file=self.out, flush=True)
+
+    # -- session → terminal -------------------------------------------------------
+
+    def status(self, status: SessionStatus) -> None:
+        if status.message:
+            self.say(f"* {status.message}")
+
+    def prompt(self, prompt: Prompt) -> None:
+        with self._lock:
+            self._queue.append(prompt)
+            if self._question is None:
+                self._next_question()
+
+    def _next_question(self) -> None:
+        # caller holds the lock
+        while self._queue and self._question is None:
+            prompt = self._queue.pop(0)
+            self.say("")
+            self.say(
+                f"=== {prompt.user_name} ({prompt.role}, verified by your help desk) asks to "
+                f"connect for ticket {prompt.ticket_id}: {prompt.ticket_title}"
+            )
+            secs = max(0, prompt.remaining_ms(time.time_ns() // 1_000_000) // 1000)
+            self.say(f"    Answer within {secs} s; no answer means no.")
+            if self.session is not None:
+                self.session.mark_shown(prompt.request_id)
+            self._question = (prompt, 0, [])
+            self._ask()
+
+    def _ask(self) -> None:
+        assert self._question is not None
+        prompt, index, _ = self._question
+        perm = prompt.permissions[index]
+        self.say(f"    Allow {prompt.user_name} to {_PERMISSION_QUESTION[perm]}? [y/N]")
+
+    def prompt_closed(self, decision: Decision) -> None:
+        with self._lock:
+            if self._question is not None and self._question[0].request_id == decision.request_id:
+                self._question = None
+            self._queue = [p for p in self._queue if p.request_id != decision.request_id]
+            if decision.reason == "timed_out":
+                self.say("    No answer in time: denied.")
+            elif decision.granted:
+                self.say(f"    Allowed: {', '.join(decision.granted)}")
+            else:
+                self.say("    Denied.")
+            self._next_question()
+
+    def log_line(self, line: LogLine) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(line.at_ms / 1000))
+        self.say(f"[{stamp}] {line.text}")
+
+    def chat(self, sender: str, text: str, at_ms: int) -> None:
+        self.say(f"<{sender}> {text}")
+
+    def verification_code(self, viewer_id: str, name: str, code: str) -> None:
+        self.say(f"* Verification code with {name}: {code} (compare it with theirs)")
+
+    def notice(self, text: str) -> None:
+        self.say(f"* {text}")
+
+    def call_requested(self, viewer_id: str, name: str) -> None:
+        self.say(f"* {name} asks for a video call: type 'call accept' or 'call decline'")
+
+    def ended(self, outcome: SessionOutcome) -> None:
+        self.say(f"=== {outcome.final_text}")
+        if outcome.verification is not None:
+            self.say(f"    {outcome.verification.summary}")
+            for problem in outcome.verification.problems:
+                self.say(f"    - {problem}")
+        if outcome.log_dir:
+            self.say(f"    Your copy of the log: {outcome.log_dir}")
+
+    # -- terminal → session -------------------------------------------------------
+
+    def handle_line(self, line: str) -> None:
+        """One line typed by the client: an answer to the current question or a command."""
+        text = line.strip()
+        session = self.session
+        if session is None:
+            return
+        with self._lock:
+            question = self._question
+            if question is not None and text.lower() in ("y", "yes", "n", "no", ""):
+                prompt, index, allowed = question
+                if text.lower() in ("y", "yes"):
+                    allowed.append(prompt.permissions[index])
+                if index + 1 < len(prompt.permissions):
+                    self._question = (prompt, index + 1, allowed)
+                    self._ask()
+                else:
+                    session.answer(prompt.request_id, allowed)
+                return
+        word, _, rest = text.partition(" ")
+        if word == "kill":
+            session.kill("terminal")
+        elif word == "pause":
+            session.pause()
+        elif word == "resume":
+            session.resume()
+        elif word == "revoke":
+            perms = ["view", "control", "video"] if rest.strip() == "all" else rest.split()
+            for viewer_id in list(session.consent.viewers()):
+                session.revoke(viewer_id, perms)
+        elif word == "say" and rest.strip():
+            session.send_chat(rest)
+        elif word == "call" and rest.strip() in ("start", "accept", "decline", "hangup"):
+            getattr(session, f"call_{rest.strip()}")()
+        elif text:
+            self.say(
+                "* Commands: kill, pause, resume, revoke control|all, say TEXT, "
+                "call start|accept|decline|hangup"
+            )
+
+
+def _stdin_reader(ui: TerminalUI, stop: threading.Event) -> None:
+    while not stop.is_set():
+        line = sys.stdin.readline()
+        if not line:
+            return
+        ui.handle_line(line)
+
+
+def run_headless(config: AgentConfig, out: TextIO | None = None) -> SessionOutcome:
+    """Run a session on the terminal; Ctrl+C or SIGTERM is the kill switch."""
+    ui = TerminalUI(out)
+    session = AgentSession(config, ui, injector=_injector(config), call_config=load_call_config())
+    ui.session = session
+    if config.auto_consent_for_tests is not None:
+        ui.say(
+            "!!! TEST MODE: every consent prompt is answered automatically with "
+            f"{', '.join(config.auto_consent_for_tests) or 'nothing'} !!!"
+        )
+    ui.say("Clearpane agent — type 'kill' or press Ctrl+C to stop everything at any time.")
+    stop = threading.Event()
+    if sys.stdin is not None and sys.stdin.isatty():
+        threading.Thread(target=_stdin_reader, args=(ui, stop), daemon=True).start()
+
+    async def main() -> SessionOutcome:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, session.kill, "signal")
+        return await session.run()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        stop.set()
+
+
+def _injector(config: AgentConfig) -> Injector | None:
+    if config.injector == "none":
+        return None
+    try:
+        return open_injector(config.injector)
+    except InjectorError:
+        return None  # no display: input cannot be applied (it is refused and logged)

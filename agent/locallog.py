@@ -1,0 +1,269 @@
+"""The client's own copy of the session log (G7, G10).
+
+Everything the client should see goes through here: every ``log.event`` record the
+broker sends (the company's chain, kept verbatim so it can be verified) and every
+action the agent itself takes (consent answers, input applied, pause, masks, kill).
+Files, under ``<log_dir>/<session_id>/`` (default
+``~/.local/share/clearpane/sessions/<session_id>/``):
+
+- ``client.jsonl`` — the client's own hash chain (``audit.chain``), fsync'd: local
+  actions plus a reference (seq, hash, event) to every broker record received;
+- ``broker.jsonl`` — the broker's records exactly as received;
+- ``checkpoint.json`` — the broker's signed checkpoint at the end.
+
+At the end ``verify(checkpoint)`` checks the broker's chain, that its head is the
+signed checkpoint, and the client's own chain, and says in plain words what differs.
+Listeners get a ``LogLine`` for the live view within the same loop iteration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from agent.observer import LogLine, LogVerification
+from audit.chain import Record, verify_chain
+from audit.checkpoint import Checkpoint, verify_checkpoint
+from audit.errors import CheckpointError
+from audit.jsonl import JsonlChainWriter
+
+#: Where session logs go unless configured otherwise.
+DEFAULT_LOG_ROOT = Path("~/.local/share/clearpane/sessions")
+
+_PHRASES: dict[str, str] = {
+    "session.requested": "Help requested",
+    "session.started": "Session started",
+    "viewer.joined": "joined",
+    "viewer.left": "left",
+    "consent.requested": "asked for permission",
+    "consent.granted": "Permission granted",
+    "consent.denied": "Permission denied",
+    "consent.revoked": "Permission revoked",
+    "input.applied": "used the mouse/keyboard",
+    "input.dropped": "Input blocked (no control permission)",
+    "chat.sent": "Chat",
+    "session.paused": "Screen sharing paused",
+    "session.resumed": "Screen sharing resumed",
+    "mask.changed": "Masked areas changed",
+    "call.started": "Video call started",
+    "call.ended": "Video call ended",
+    "kill.triggered": "Session stopped with the kill switch",
+    "session.ended": "Session ended",
+    "checkpoint.signed": "Log sealed by the company",
+}
+
+
+NameLookup = Callable[[str], "str | None"]
+
+
+def _perms(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def describe(
+    event: str, actor: str, detail: Mapping[str, Any], names: NameLookup | None = None
+) -> str:
+    """A short sentence for the live log, naming people by their verified names
+    (never shows typed characters: the records do not contain them)."""
+    phrase = _PHRASES.get(event, event)
+    who = str(detail.get("name") or "")
+    if not who and names is not None:
+        for key in (str(detail.get("viewer_id") or ""), actor):
+            found = names(key) if key else None
+            if found:
+                who = found
+                break
+    if not who and detail.get("viewer_id"):
+        who = f"viewer {detail['viewer_id']}"
+    if not who:
+        who = "the engineer" if actor.startswith(("engineer", "observer")) else actor
+    perms = _perms(detail.get("permissions", ""))
+    if event == "input.applied":
+        bits = []
+        for key, label in (("clicks", "clicks"), ("keys", "keys typed"), ("scrolls", "scrolls")):
+            if detail.get(key):
+                bits.append(f"{detail[key]} {label}")
+        if detail.get("special"):
+            bits.append(str(detail["special"]))
+        return f"{who} used your mouse/keyboard: " + (", ".join(bits) or "pointer moved")
+    if event == "input.dropped":
+        return f"Input from {who} blocked ({detail.get('reason', 'no control permission')})"
+    if event in {"viewer.joined", "viewer.left"}:
+        return f"{who} {phrase}"
+    if event in {"consent.requested", "permission.requested"}:
+        return f"{who} asks for: {perms}"
+    if event == "consent.granted":
+        return f"Allowed {who}: {perms}"
+    if event == "consent.denied":
+        return f"Denied {who}: {perms}" + (
+            " (no answer in time)" if detail.get("reason") == "timed_out" else ""
+        )
+    if event in {"consent.revoked", "permission.released"}:
+        return f"{who} no longer has: {perms}"
+    if event == "chat.sent":
+        return f"Chat message from {who}"
+    if event == "session.ended" and detail.get("reason"):
+        return f"{phrase} ({detail['reason']})"
+    if event == "key.exchanged":
+        ok = detail.get("ok", True)
+        return f"Encryption keys agreed with {who}" if ok else f"Key agreement with {who} FAILED"
+    return phrase
+
+
+def default_session_dir(session_id: str, root: Path | None = None) -> Path:
+    """``<root>/<session_id>`` with ``~`` expanded (the root defaults to the XDG data dir)."""
+    if root is None:
+        xdg = os.environ.get("XDG_DATA_HOME")
+        root = Path(xdg) / "clearpane" / "sessions" if xdg else DEFAULT_LOG_ROOT
+    return root.expanduser() / session_id
+
+
+class LocalLog:
+    """Append-only, hash-chained local log of one session, with live listeners."""
+
+    def __init__(self, directory: Path, session_id: str, names: NameLookup | None = None) -> None:
+        self.directory = directory
+        self._names = names
+        self.session_id = session_id
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Reopening the same session's folder continues its chain (repairing a torn
+        # last line left by a crash).
+        self._writer = JsonlChainWriter(directory / "client.jsonl", repair_torn_tail=True)
+        self._broker_path = directory / "broker.jsonl"
+        self._broker_records: list[dict[str, Any]] = []
+        self._lines: list[LogLine] = []
+        self._listeners: list[Callable[[LogLine], None]] = []
+        self._shown_local: set[str] = set()
+
+    # -- live view -----------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[LogLine], None]) -> None:
+        """Call ``listener(line)`` for every new line (and replay the existing ones)."""
+        for line in self._lines:
+            listener(line)
+        self._listeners.append(listener)
+
+    @property
+    def lines(self) -> tuple[LogLine, ...]:
+        """Every line so far, oldest first."""
+        return tuple(self._lines)
+
+    def _emit(self, line: LogLine) -> None:
+        self._lines.append(line)
+        for listener in list(self._listeners):
+            listener(line)
+
+    # -- appending -----------------------------------------------------------------
+
+    def record_local(
+        self,
+        event: str,
+        detail: Mapping[str, Any],
+        at_ms: int,
+        actor: str = "client",
+        *,
+        show: bool = True,
+    ) -> LogLine:
+        """Append an action the agent took (fsync'd before returning: fail closed) and
+        show it at once (the broker's echo of a client action is then not shown again)."""
+        self._writer.append_event(event, actor, dict(detail), at_ms)
+        line = LogLine(at_ms, "client", event, describe(event, actor, detail, self._names))
+        if show:
+            self._shown_local.add(event)
+            self._emit(line)
+        return line
+
+    def record_broker(self, record: Mapping[str, Any], at_ms: int) -> LogLine:
+        """Keep a broker record verbatim and reference it from the client's chain."""
+        raw = dict(record)
+        if any(r.get("seq") == raw.get("seq") for r in self._broker_records[-64:]):
+            # the broker re-sends its backlog after a reconnect: keep one copy
+            return LogLine(at_ms, "broker", str(raw.get("event", "?")), "")
+        self._broker_records.append(raw)
+        with self._broker_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(raw, sort_keys=True, separators=(",", ":")) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        event = str(raw.get("event", "?"))
+        ref = {"seq": raw.get("seq"), "hash": raw.get("hash"), "event": event}
+        self._writer.append_event("broker.record", "broker", ref, at_ms)
+        detail = raw.get("detail")
+        text = describe(
+            event, str(raw.get("actor", "")), detail if isinstance(detail, dict) else {}
+        )
+        line = LogLine(int(raw.get("at_ms", at_ms) or at_ms), "broker", event, text)
+        if not (raw.get("actor") == "client" and event in self._shown_local):
+            self._emit(line)  # (a client action already shown from our side is not repeated)
+        return line
+
+    @property
+    def broker_records(self) -> tuple[dict[str, Any], ...]:
+        """The broker's records received so far (the client's copy of its chain)."""
+        return tuple(self._broker_records)
+
+    @property
+    def client_records(self) -> tuple[Record, ...]:
+        """The client's own chain."""
+        return self._writer.records
+
+    # -- the end -------------------------------------------------------------------
+
+    def save_checkpoint(self, checkpoint: Mapping[str, Any]) -> Path:
+        """Keep the broker's signed checkpoint next to the logs."""
+        path = self.directory / "checkpoint.json"
+        path.write_text(json.dumps(dict(checkpoint), sort_keys=True, indent=2) + "\n")
+        return path
+
+    def verify(
+        self,
+        checkpoint: Mapping[str, Any] | None,
+        signer: ed25519.Ed25519PublicKey | None = None,
+    ) -> LogVerification:
+        """Check our copy of the broker's chain against its signed checkpoint (with
+        ``signer``, the key from a verified checkpoint-signer certificate), and our own
+        chain. Says in plain words what differs."""
+        problems: list[str] = []
+        notes: list[str] = []
+        own = verify_chain(self._writer.records)
+        if not own.ok:
+            problems.append(f"the log kept on this computer is damaged: {own}")
+        cp: Checkpoint | None = None
+        if checkpoint is None:
+            problems.append("the company did not send a signed checkpoint")
+        else:
+            try:
+                cp = Checkpoint.from_dict(checkpoint)
+            except ValueError as exc:
+                problems.append(f"the checkpoint is malformed: {exc}")
+        if cp is not None:
+            if cp.session_id != self.session_id:
+                problems.append("the checkpoint belongs to another session")
+            if signer is not None:
+                try:
+                    verify_checkpoint(cp, signer, session_id=self.session_id)
+                except CheckpointError as exc:
+                    problems.append(f"the checkpoint's signature is not genuine: {exc}")
+            else:
+                notes.append("signature not checked: no checkpoint-signer certificate")
+        report = verify_chain(self._broker_records, checkpoint=cp, allow_gaps=True)
+        if not report.ok:
+            problems.append(f"the company's log does not match: {report}")
+        for first, last in report.gaps:
+            notes.append(f"records {first}-{last} were not received (disconnected)")
+        if problems:
+            return LogVerification(False, "log NOT verified", tuple(problems))
+        summary = f"log verified: {len(self._broker_records)} records match the signed copy"
+        if notes:
+            summary += " (" + "; ".join(notes) + ")"
+        return LogVerification(True, summary)
+
+    def close(self) -> None:
+        """Close the files."""
+        self._writer.close()

@@ -1,0 +1,160 @@
+"""What the session tells its user interface (Qt window or terminal).
+
+The session calls these methods from its own asyncio thread; a UI in another
+thread must hand them over to its own thread (the Qt window uses signals).
+Every method has a no-op default so a UI overrides only what it shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from agent.consent import Decision, Permission, Prompt
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line of the live log, for people."""
+
+    at_ms: int
+    source: str  # "broker" or "client"
+    event: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogVerification:
+    """The result of checking the logs at the end of the session."""
+
+    ok: bool
+    summary: str
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerStatus:
+    """One connected viewer as the client sees it."""
+
+    viewer_id: str
+    name: str
+    role: str
+    permissions: frozenset[Permission]
+    verification_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    """A snapshot for the control bar."""
+
+    phase: str  # "connecting", "waiting", "live", "paused", "reconnecting", "ended"
+    session_id: str | None = None
+    ticket_id: str | None = None
+    ticket_title: str | None = None
+    viewers: tuple[ViewerStatus, ...] = ()
+    sending: bool = False  # screen images are leaving the machine right now
+    controlled_by: tuple[str, ...] = ()  # names of viewers holding control
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOutcome:
+    """How the session ended, for the last screen."""
+
+    reason: str  # killed_by_client, ended_by_engineer, denied, timed_out, failed, auth_failed, ...
+    by: str = ""
+    session_id: str | None = None
+    verification: LogVerification | None = None
+    log_dir: str | None = None
+    details: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def final_text(self) -> str:
+        """One sentence for people."""
+        texts = {
+            "killed_by_client": "You stopped the session with the kill switch.",
+            "ended_by_engineer": "The engineer ended the session.",
+            "denied": "The session ended: access was denied.",
+            "timed_out": "The session timed out.",
+            "auth_failed": "The broker refused this agent (expired or invalid code).",
+            "broker_shutdown": "The help desk service shut down.",
+        }
+        return texts.get(self.reason, f"The session ended ({self.reason}).")
+
+
+class SessionObserver:
+    """Callbacks from the session to its UI (all optional)."""
+
+    def status(self, status: SessionStatus) -> None:
+        """The control bar must show ``status``."""
+
+    def prompt(self, prompt: Prompt) -> None:
+        """Ask the client; answer with ``session.answer(request_id, allowed)``."""
+
+    def prompt_closed(self, decision: Decision) -> None:
+        """A prompt was answered or timed out: take it off the screen."""
+
+    def log_line(self, line: LogLine) -> None:
+        """A new line for the live log."""
+
+    def chat(self, sender: str, text: str, at_ms: int) -> None:
+        """A chat message (from the engineer, or our own echoed back)."""
+
+    def verification_code(self, viewer_id: str, name: str, code: str) -> None:
+        """The code the client can compare with the engineer's."""
+
+    def call_requested(self, viewer_id: str, name: str) -> None:
+        """The engineer asks for a video call (the client decides)."""
+
+    def notice(self, text: str) -> None:
+        """Something the client should read (warnings, reconnecting, …)."""
+
+    def ended(self, outcome: SessionOutcome) -> None:
+        """The session is over; show the outcome and offer a rating."""
+
+
+class AgentController(Protocol):
+    """What a UI may ask of the session (``AgentSession`` implements it; every method
+    is safe to call from the UI thread)."""
+
+    def kill(self, source: str = "button") -> object:
+        """Stop capture now, then tell the broker and close."""
+
+    def answer(self, request_id: str, allowed: Sequence[str]) -> None:
+        """Answer a prompt: ``allowed`` permissions granted, the rest denied."""
+
+    def mark_shown(self, request_id: str) -> None:
+        """The prompt is on screen."""
+
+    def revoke(self, viewer_id: str, permissions: Sequence[str]) -> None:
+        """Take permissions back."""
+
+    def pause(self) -> None:
+        """Pause the stream."""
+
+    def resume(self) -> None:
+        """Resume the stream."""
+
+    def send_chat(self, text: str) -> None:
+        """Send a chat line."""
+
+    def set_masks(
+        self, regions: Sequence[tuple[int, int, int, int]], windows: Sequence[str] = ()
+    ) -> None:
+        """Blank regions and windows."""
+
+    def rate(self, score: int, comment: str = "") -> None:
+        """Rate the help."""
+
+    def call_start(self) -> None:
+        """Start a video call (the client's camera and microphone open)."""
+
+    def call_accept(self) -> None:
+        """Accept the engineer's call request."""
+
+    def call_decline(self) -> None:
+        """Decline the engineer's call request."""
+
+    def call_hangup(self) -> None:
+        """Hang up."""

@@ -1,0 +1,81 @@
+"""Running the asyncio session next to Qt.
+
+Choice (documented in the package docstring): the session runs on its **own
+asyncio loop in a background thread** (``SessionThread``); the Qt event loop
+stays in the main thread. Nothing new is needed (no qasync):
+
+- session → UI: ``QtObserver`` is a ``SessionObserver`` whose methods emit Qt
+  signals; signals emitted from the session thread are queued to the window's
+  thread by Qt;
+- UI → session: the window calls ``AgentSession`` methods, which are thread-safe
+  (they hop onto the session loop with ``call_soon_threadsafe``) — except the
+  kill switch and pause, whose local stop happens synchronously in the Qt thread
+  before anything else (G5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from agent.consent import Decision, Prompt
+from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
+
+
+class QtObserver(QObject, SessionObserver):
+    """Turns session callbacks (any thread) into Qt signals (delivered in the GUI thread)."""
+
+    status_changed = Signal(object)
+    prompt_shown = Signal(object)
+    prompt_done = Signal(object)
+    log_added = Signal(object)
+    chat_received = Signal(str, str, object)  # ms do not fit a C int
+    code_ready = Signal(str, str, str)
+    call_asked = Signal(str, str)
+    notice_posted = Signal(str)
+    session_ended = Signal(object)
+
+    def status(self, status: SessionStatus) -> None:
+        self.status_changed.emit(status)
+
+    def prompt(self, prompt: Prompt) -> None:
+        self.prompt_shown.emit(prompt)
+
+    def prompt_closed(self, decision: Decision) -> None:
+        self.prompt_done.emit(decision)
+
+    def log_line(self, line: LogLine) -> None:
+        self.log_added.emit(line)
+
+    def chat(self, sender: str, text: str, at_ms: int) -> None:
+        self.chat_received.emit(sender, text, at_ms)
+
+    def verification_code(self, viewer_id: str, name: str, code: str) -> None:
+        self.code_ready.emit(viewer_id, name, code)
+
+    def call_requested(self, viewer_id: str, name: str) -> None:
+        self.call_asked.emit(viewer_id, name)
+
+    def notice(self, text: str) -> None:
+        self.notice_posted.emit(text)
+
+    def ended(self, outcome: SessionOutcome) -> None:
+        self.session_ended.emit(outcome)
+
+
+class SessionThread(threading.Thread):
+    """Runs ``coroutine_factory()`` on a fresh asyncio loop in a daemon thread."""
+
+    def __init__(self, coroutine_factory: Callable[[], object]) -> None:
+        super().__init__(name="clearpane-session", daemon=True)
+        self._factory = coroutine_factory
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._factory())  # type: ignore[arg-type]
+        except BaseException as exc:  # reported by the session's own outcome
+            self.error = exc

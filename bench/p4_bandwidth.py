@@ -1,0 +1,236 @@
+"""P4: average bandwidth of a scripted 1080p office scenario (target ≤ 50 KB/s).
+
+A real Chromium window under an Xvfb of our own is typed into, scrolled and switched
+(bench.office); the agent pipeline (mss capture → mask → tile diff → pack → JPEG) runs
+at ``--fps`` and every update is sealed with protocol.e2e.FrameSealer, exactly as the
+agent sends it.  Bandwidth = bytes of the SPEC §4.1 frames (header + ciphertext) / s.
+
+Baselines in the same run, on the very same captured frames:
+- ``full JPEG every tick``: a whole-screen JPEG (same quality, 4:2:0) every tick, what
+  a naive screen streamer sends;
+- ``full JPEG on change``: a whole-screen JPEG only when something changed (what the
+  diff saves beyond change detection).
+
+Also records pairs of consecutive frames (with the scenario phase) under
+``bench/results/frames/`` for P3.
+
+Usage: ``python -m bench.p4_bandwidth [--duration S] [--fps N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simplejpeg
+from PIL import Image
+
+from agent.capture.base import CaptureSource, Frame
+from bench.common import RESULTS, env_float, isolated_home, print_table, write_result, xvfb
+from bench.office import Office, chromium_office, drive
+from protocol.e2e import FrameSealer
+from protocol.media import FLAG_FULL
+
+TARGET_KBPS = 50.0
+#: A change with at least this many dirty 64×64 tiles (of 510) counts as "large"
+#: (a tab switch or a scroll of most of the screen) when pairs are kept for P3.
+LARGE_TILES = 200
+FRAMES_DIR = RESULTS / "frames"
+
+
+class TeeSource(CaptureSource):
+    """Delegates to a real source and keeps the last frame for the baselines."""
+
+    def __init__(self, inner: CaptureSource) -> None:
+        self.inner = inner
+        self.last: Frame | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.inner.size
+
+    def grab(self) -> Frame:
+        self.last = self.inner.grab()
+        return self.last
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class Capture:
+    """The capture thread: pipeline + sealer + baselines, one tick every 1/fps s."""
+
+    def __init__(self, display: str, fps: float, office: Office, pairs_wanted: int) -> None:
+        from agent.capture.screen import ScreenSource
+        from agent.pipeline import ScreenPipeline
+
+        self.source = TeeSource(ScreenSource(display))
+        self.pipe = ScreenPipeline(self.source)
+        self.sealer = FrameSealer("bench-p4", 1, os.urandom(32))
+        self.fps = fps
+        self.office = office
+        self.stop = threading.Event()
+        self.ticks = 0
+        self.updates = 0
+        self.first_full_bytes = 0
+        self.diff_bytes = 0
+        self.base_every_tick = 0
+        self.base_on_change = 0
+        self.per_phase: dict[str, list[int]] = {}
+        self.pipeline_ms: list[float] = []
+        self.late_ticks = 0
+        self.pairs: list[tuple[str, Frame, Frame]] = []
+        self.pairs_wanted = pairs_wanted
+        self.kept: dict[str, int] = {}
+        self.elapsed = 0.0
+
+    def run(self) -> None:
+        interval = 1.0 / self.fps
+        prev: Frame | None = None
+        started = time.monotonic()
+        next_tick = started
+        while not self.stop.is_set():
+            full = self.ticks == 0
+            phase = self.office.phase
+            t0 = time.perf_counter()
+            update = self.pipe.next_update(full=full)
+            size = 0
+            if update is not None:
+                frame = self.sealer.seal(FLAG_FULL if full else 0, bytes(update))
+                size = len(bytes(frame))
+            self.pipeline_ms.append((time.perf_counter() - t0) * 1e3)
+            cur = self.source.last
+            assert cur is not None
+            # Baselines on the same frame (not timed as pipeline work).
+            jpeg = len(simplejpeg.encode_jpeg(cur, quality=70, colorspace="BGRA",
+                                              colorsubsampling="420"))  # fmt: skip
+            self.base_every_tick += jpeg
+            if update is not None:
+                self.base_on_change += jpeg
+                self.updates += 1
+                if full:
+                    self.first_full_bytes = size
+                else:
+                    self.diff_bytes += size
+            self.per_phase.setdefault(phase, []).append(size)
+            # Keep consecutive pairs for P3: up to pairs_wanted per kind of change,
+            # every other changed tick so they spread over the run.
+            st = self.pipe.last_stats
+            if prev is not None and update is not None and st is not None and not full:
+                kind = "large" if st.dirty_tiles >= LARGE_TILES else phase
+                if self.kept.get(kind, 0) < self.pairs_wanted and self.ticks % 2 == 0:
+                    self.kept[kind] = self.kept.get(kind, 0) + 1
+                    self.pairs.append((kind, prev, cur.copy()))
+            prev = cur.copy()
+            self.ticks += 1
+            next_tick += interval
+            delay = next_tick - time.monotonic()
+            if delay > 0:
+                self.stop.wait(delay)
+            else:
+                self.late_ticks += 1
+                next_tick = time.monotonic()
+        self.elapsed = time.monotonic() - started
+        self.source.close()
+
+
+def save_pairs(pairs: list[tuple[str, Frame, Frame]]) -> None:
+    """Write the frame pairs as PNG with a manifest (for bench.p3_pipeline)."""
+    if FRAMES_DIR.exists():
+        for f in FRAMES_DIR.glob("*"):
+            f.unlink()
+    FRAMES_DIR.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    for i, (phase, a, b) in enumerate(pairs):
+        names = []
+        for tag, arr in (("a", a), ("b", b)):
+            name = f"{i:03d}{tag}.png"
+            rgb = np.ascontiguousarray(arr[:, :, [2, 1, 0]])
+            Image.fromarray(rgb).save(FRAMES_DIR / name, compress_level=1)
+            names.append(name)
+        manifest.append({"phase": phase, "before": names[0], "after": names[1]})
+    (FRAMES_DIR / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+async def scenario(duration: float, fps: float, pairs: int) -> Capture:
+    """Run Xvfb + Chromium + the driver + the capture thread for ``duration`` s."""
+    with xvfb() as disp, isolated_home(), tempfile.TemporaryDirectory() as tmp:
+        async with chromium_office(disp.name, Path(tmp)) as office:
+            await asyncio.sleep(1.0)  # first paint
+            cap = Capture(disp.name, fps, office, pairs)
+            thread = threading.Thread(target=cap.run, name="capture", daemon=True)
+            stop = asyncio.Event()
+            thread.start()
+            driver = asyncio.create_task(drive(office, stop))
+            await asyncio.sleep(duration)
+            stop.set()
+            await driver
+            cap.stop.set()
+            await asyncio.to_thread(thread.join)
+            return cap
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run P4; print the table; write bench/results/p4.json."""
+    ap = argparse.ArgumentParser(description="P4 office-scenario bandwidth")
+    ap.add_argument("--duration", type=float, default=env_float("BENCH_P4_DURATION", 40.0))
+    ap.add_argument("--fps", type=float, default=env_float("BENCH_P4_FPS", 10.0))
+    ap.add_argument("--pairs", type=int, default=8, help="frame pairs per kind kept for P3")
+    args = ap.parse_args(argv)
+
+    cap = asyncio.run(scenario(args.duration, args.fps, args.pairs))
+    save_pairs(cap.pairs)
+    secs = cap.elapsed
+    total = cap.first_full_bytes + cap.diff_bytes
+    rows = [
+        {"stream": "clearpane pipeline (sealed)", "KB/s": total / secs / 1000,
+         "KB/s excl. first full": cap.diff_bytes / secs / 1000, "updates": cap.updates},
+        {"stream": "baseline: full JPEG every tick", "KB/s": cap.base_every_tick / secs / 1000,
+         "KB/s excl. first full": None, "updates": cap.ticks},
+        {"stream": "baseline: full JPEG on change", "KB/s": cap.base_on_change / secs / 1000,
+         "KB/s excl. first full": None, "updates": cap.updates},
+    ]  # fmt: skip
+    phases = []
+    for phase, sizes in sorted(cap.per_phase.items()):
+        phases.append({
+            "phase": phase, "ticks": len(sizes), "updates": sum(1 for s in sizes if s),
+            "KB/s": sum(sizes) / (len(sizes) / args.fps) / 1000,
+            "median update bytes": int(np.median([s for s in sizes if s] or [0])),
+        })  # fmt: skip
+    print_table(f"P4 bandwidth, {secs:.0f} s at {args.fps:g} fps, 1920x1080 Chromium under Xvfb",
+                rows, ["stream", "KB/s", "KB/s excl. first full", "updates"])  # fmt: skip
+    print_table("P4 by scenario phase (pipeline)", phases,
+                ["phase", "ticks", "updates", "KB/s", "median update bytes"])  # fmt: skip
+    kbps = total / secs / 1000
+    data = {
+        "command": "python -m bench.p4_bandwidth " + " ".join(argv or []),
+        "duration_s": round(secs, 1),
+        "fps": args.fps,
+        "ticks": cap.ticks,
+        "late_ticks": cap.late_ticks,
+        "pipeline_ms_median": round(float(np.median(cap.pipeline_ms)), 2),
+        "pipeline_ms_p95": round(float(np.percentile(cap.pipeline_ms, 95)), 2),
+        "first_full_bytes": cap.first_full_bytes,
+        "rows": rows,
+        "phases": phases,
+        "result_kbps": round(kbps, 1),
+        "target_kbps": TARGET_KBPS,
+        "baseline_kbps": round(cap.base_every_tick / secs / 1000, 1),
+        "pass": kbps <= TARGET_KBPS,
+    }
+    dest = write_result("P4", data)
+    print(f"P4 {kbps:.1f} KB/s (target ≤ {TARGET_KBPS:g}) "
+          f"{'PASS' if data['pass'] else 'FAIL'}; wrote {dest}")  # fmt: skip
+    return data
+
+
+if __name__ == "__main__":
+    main()

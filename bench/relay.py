@@ -1,0 +1,643 @@
+"""P1 / P2 / P7: the broker relay under the office profile, against a bare forwarder.
+
+One server process at a time — the **real broker** (``broker.testing.running_broker``:
+TLS, SQLite, session logs fsync'd) or the **baseline**, a bare aiohttp WebSocket
+forwarder with the same TLS that pairs a sender and a receiver and forwards binary
+frames both ways — and load from separate worker processes (``multiprocessing``):
+scripted agents and viewers (aiohttp client).  Every session sends SPEC §4.1 frames
+of the office profile (``--frame-bytes`` ≈ 2,250 B at ``--rate`` 10/s ≈ 180 kbit/s);
+an agent sends only while it has fewer than ``MAX_INFLIGHT_UPDATES`` unacknowledged
+updates (SPEC §6), viewers ack every update they receive.  The ciphertext of each
+fake frame starts with the sender's ``time.monotonic_ns()`` (a system-wide clock, so
+comparable across processes): the viewer's receive time minus it is the latency
+through the relay, loopback and both client stacks included.
+
+Broker sessions are made through the public REST API (``POST /agent/requests``, staff
+``POST /sessions/{id}/join``); the scripted agent answers ``consent.request`` with
+``consent.grant``.
+
+Measured: delivered frames/s, latency p50/p95/p99, server CPU (``/proc/PID/stat``)
+per session and per frame, server RSS (``VmRSS``) before and with N sessions, and in
+``stalled`` mode RSS over time while every session also has a viewer that never reads.
+
+Usage: ``python -m bench.relay [--sessions N] [--duration S] [--workers W]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import multiprocessing as mp
+import os
+import ssl
+import struct
+import tempfile
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bench.common import (
+    RESULTS,
+    env_float,
+    env_int,
+    percentile,
+    print_table,
+    start_profiler,
+    top_frames,
+    write_result,
+)
+
+SUBPROTOCOL = "clearpane.v1"
+FRAME_BYTES = 2250  # 180 kbit/s at 10 updates/s
+RATE = 10.0
+MAX_INFLIGHT = 2  # protocol.limits.MAX_INFLIGHT_UPDATES
+P1_TARGET_SESSIONS = 2000
+P1_TARGET_P99_MS = 25.0
+P2_TARGET_RATIO = 0.7
+P7_TARGET_KB = 256.0
+HEADER = struct.Struct(">BBIQQ")  # kind, flags, epoch, seq, then the send time (ciphertext)
+ACK = struct.Struct(">BQ")
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def _proc_stat(pid: int) -> tuple[float, int]:
+    """(CPU seconds user+system, RSS in KB) of ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+    return cpu, rss
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A P-256 certificate for 127.0.0.1 (the forwarder's TLS, like the broker's)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench-forwarder")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certfile, keyfile = folder / "fwd.pem", folder / "fwd.key"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certfile, keyfile
+
+
+def _tune(variant: str) -> Callable[[Any], None]:
+    """Apply a server variant (``+uvloop``, ``+sslbuf``) in the server process; return
+    the runner to use instead of ``asyncio.run``."""
+    if "+sslbuf" in variant:
+        from asyncio import sslproto
+
+        # asyncio allocates (and zero-fills) a 256 KiB read buffer per TLS connection;
+        # one TLS record is at most 16 KiB + overhead.
+        sslproto.SSLProtocol.max_size = 32 * 1024
+    if "+uvloop" in variant:
+        import uvloop
+
+        return uvloop.run
+    return asyncio.run
+
+
+def forwarder_main(conn: Connection, certfile: str | None, keyfile: str | None,
+                   variant: str = "") -> None:  # fmt: skip
+    """The baseline: pairs ``/fwd/send/{pair}`` with ``/fwd/recv/{pair}`` and forwards
+    binary frames both ways, awaiting each send (no queue, no parsing)."""
+
+    async def run() -> None:
+        slots: dict[str, dict[str, web.WebSocketResponse]] = {}
+
+        async def handler(request: web.Request) -> web.WebSocketResponse:
+            role, pair = request.match_info["role"], request.match_info["pair"]
+            ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), compress=False,
+                                       max_msg_size=8 << 20)  # fmt: skip
+            await ws.prepare(request)
+            slot = slots.setdefault(pair, {})
+            slot[role] = ws
+            other = "recv" if role == "send" else "send"
+            async for msg in ws:
+                if msg.type is aiohttp.WSMsgType.BINARY:
+                    peer = slot.get(other)
+                    if peer is not None and not peer.closed:
+                        try:
+                            await peer.send_bytes(msg.data)
+                        except ConnectionError:  # the peer went away (end of a run)
+                            break
+            slot.pop(role, None)
+            return ws
+
+        app = web.Application()
+        app.router.add_get("/fwd/{role}/{pair}", handler)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        ctx = None
+        if certfile and keyfile:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(certfile, keyfile)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
+        await site.start()
+        port = int(runner.addresses[0][1])
+        scheme = "wss" if ctx else "ws"
+        conn.send({"url": f"{scheme}://127.0.0.1:{port}", "cafile": certfile, "pid": os.getpid()})
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        await runner.cleanup()
+
+    _tune(variant)(run())
+
+
+def broker_main(conn: Connection, data_dir: str, variant: str = "") -> None:
+    """The real broker (``broker.testing.running_broker``) until told to stop."""
+
+    async def run() -> None:
+        from broker.testing import running_broker
+
+        async with running_broker(
+            Path(data_dir),
+            agent_requests_per_minute=1_000_000,
+            viewer_token_ttl_s=3600,
+            agent_token_ttl_s=3600,
+            log_level="WARNING",
+        ) as b:
+            conn.send({
+                "url": b.ws_url, "base_url": b.base_url, "cafile": str(b.ca_cert_path),
+                "admin": [b.admin_username, b.admin_password], "pid": os.getpid(),
+            })  # fmt: skip
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+    _tune(variant)(run())
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+async def make_broker_sessions(info: dict[str, Any], n: int, stalled: bool) -> list[dict[str, Any]]:
+    """Create ``n`` sessions through the REST API: a request (agent token) and a join
+    (viewer token) by an engineer; with ``stalled`` also a supervisor's observer join."""
+    ctx = ssl.create_default_context(cafile=info["cafile"])
+    base = info["base_url"] + "/api/v1"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx, limit=8)) as http:
+
+        async def call(method: str, path: str, token: str | None, body: Any) -> Any:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with http.request(method, base + path, json=body, headers=headers) as r:
+                data = await r.json()
+                if r.status >= 300:
+                    raise RuntimeError(f"{method} {path}: {r.status} {data}")
+                return data
+
+        admin = (await call("POST", "/auth/login", None,
+                            {"username": info["admin"][0], "password": info["admin"][1]}))["token"]  # fmt: skip
+        users = {}
+        for role in ("engineer", "supervisor"):
+            pw = "bench-password-" + os.urandom(6).hex()
+            uname = f"bench-{role}-{os.urandom(3).hex()}"
+            await call("POST", "/users", admin,
+                       {"username": uname, "name": f"Bench {role}", "role": role, "password": pw})  # fmt: skip
+            users[role] = (await call("POST", "/auth/login", None,
+                                      {"username": uname, "password": pw}))["token"]  # fmt: skip
+
+        async def one(i: int) -> dict[str, Any]:
+            req = await call("POST", "/agent/requests", None,
+                             {"description": f"bench session {i}", "client_name": f"client {i}"})  # fmt: skip
+            sid = req["session_id"]
+            viewers = [
+                (await call("POST", f"/sessions/{sid}/join", users["engineer"], {}))["ws_token"]
+            ]
+            if stalled:
+                viewers.append((await call("POST", f"/sessions/{sid}/join", users["supervisor"],
+                                           {"as": "observer"}))["ws_token"])  # fmt: skip
+            return {"sid": sid, "agent": req["token"], "viewers": viewers}
+
+        out = []
+        for start in range(0, n, 16):
+            out += await asyncio.gather(*(one(i) for i in range(start, min(n, start + 16))))
+        return out
+
+
+# --------------------------------------------------------------------------- load
+
+
+class Stats:
+    """One worker's counters."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.sent = 0
+        self.received = 0
+        self.skipped = 0
+        self.errors: list[str] = []
+        self.measuring = False
+
+
+async def _agent(
+    http: aiohttp.ClientSession, spec: dict[str, Any], sess: dict[str, Any], stats: Stats,
+    ready: asyncio.Event, go: asyncio.Event, stop: asyncio.Event, idx: int,
+) -> None:  # fmt: skip
+    """A scripted agent: hello, grant every consent, then frames at ``rate``."""
+    from protocol.messages import (
+        ConsentGrant,
+        ConsentRequest,
+        Hello,
+        parse_control,
+        serialize_control,
+    )
+
+    broker = spec["mode"] == "broker"
+    url = spec["url"] + ("/ws/agent" if broker else f"/fwd/send/{sess['sid']}")
+    ws = await http.ws_connect(url, protocols=(SUBPROTOCOL,), max_msg_size=8 << 20, heartbeat=None)
+    if broker:
+        await ws.send_str(serialize_control(Hello(token=sess["agent"], client="bench-agent/1")))
+    inflight: set[int] = set()
+    acked = 0
+    granted = asyncio.Event()
+    welcomed = asyncio.Event()
+    want = len(sess["viewers"]) if broker else 0
+    grants = 0
+    if not broker:
+        granted.set()
+        welcomed.set()
+
+    async def reader() -> None:
+        nonlocal acked, grants
+        async for msg in ws:
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                head = msg.data[:40]
+                if '"welcome"' in head:
+                    welcomed.set()
+                if '"consent.request"' not in head:
+                    if '"error"' in head:
+                        stats.errors.append(f"agent: {msg.data[:200]}")
+                    continue
+                m = parse_control(msg.data)
+                if isinstance(m, ConsentRequest):
+                    await ws.send_str(serialize_control(ConsentGrant(
+                        request_id=m.request_id, viewer_id=m.viewer_id, permissions=m.permissions)))  # fmt: skip
+                    grants += 1
+                    if grants >= want:
+                        granted.set()
+            elif msg.type is aiohttp.WSMsgType.BINARY:
+                kind, seq = ACK.unpack_from(msg.data)
+                if kind == 3 and seq > acked:
+                    acked = seq
+                    inflight.difference_update([s for s in inflight if s <= seq])
+
+    read_task = asyncio.create_task(reader())
+    await asyncio.wait_for(welcomed.wait(), 30)  # the relay knows the agent now
+    sess["_granted"] = granted
+    ready.set()
+    await go.wait()
+    filler = os.urandom(spec["frame_bytes"] - HEADER.size)
+    interval = 1.0 / spec["rate"]
+    loop = asyncio.get_running_loop()
+    # Stagger the sessions over one interval so they do not all send at once.
+    next_at = loop.time() + (idx % 97) / 97 * interval
+    seq = 0
+    flood = spec.get("flood", False)
+    while not stop.is_set() and not ws.closed:
+        if flood:
+            if len(inflight) >= MAX_INFLIGHT:
+                await asyncio.sleep(0.001)
+                continue
+        else:
+            delay = next_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            next_at += interval
+            if len(inflight) >= MAX_INFLIGHT:
+                stats.skipped += stats.measuring
+                continue
+        seq += 1
+        inflight.add(seq)
+        try:
+            await ws.send_bytes(HEADER.pack(1, 0, 1, seq, time.monotonic_ns()) + filler)
+        except (ConnectionError, RuntimeError):
+            break
+        stats.sent += stats.measuring
+    read_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await read_task
+    await ws.close()
+
+
+async def _viewer(
+    http: aiohttp.ClientSession, spec: dict[str, Any], sess: dict[str, Any], token: str,
+    stats: Stats, ready: asyncio.Event, stop: asyncio.Event, stalled: bool,
+) -> None:  # fmt: skip
+    """A scripted viewer: hello, then ack every update and record its latency.
+    A ``stalled`` viewer says hello and never reads again."""
+    from protocol.messages import Hello, serialize_control
+
+    broker = spec["mode"] == "broker"
+    url = spec["url"] + ("/ws/viewer" if broker else f"/fwd/recv/{sess['sid']}")
+    origin = spec.get("base_url", "")
+    ws = await http.ws_connect(url, protocols=(SUBPROTOCOL,), max_msg_size=8 << 20,
+                               heartbeat=None, origin=origin or None)  # fmt: skip
+    if broker:
+        await ws.send_str(serialize_control(Hello(token=token, client="bench-viewer/1")))
+    ready.set()
+    if stalled:
+        await stop.wait()
+        await ws.close()
+        return
+    lat = stats.latencies
+    while not stop.is_set():
+        try:
+            msg = await ws.receive(timeout=0.5)
+        except TimeoutError:
+            continue
+        if msg.type is aiohttp.WSMsgType.BINARY:
+            data = msg.data
+            if data[0] == 1:
+                now = time.monotonic_ns()
+                _, _, _, seq, sent_ns = HEADER.unpack_from(data)
+                try:
+                    await ws.send_bytes(ACK.pack(3, seq))
+                except (ConnectionError, RuntimeError, aiohttp.ClientError):
+                    break
+                if stats.measuring:
+                    stats.received += 1
+                    lat.append((now - sent_ns) / 1e6)
+        elif msg.type is aiohttp.WSMsgType.TEXT:
+            if '"error"' in msg.data[:40]:
+                stats.errors.append(f"viewer: {msg.data[:200]}")
+        elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                          aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):  # fmt: skip
+            stats.errors.append(f"viewer closed: {ws.close_code}")
+            break
+    await ws.close()
+
+
+async def _worker(spec: dict[str, Any], ctl: Connection) -> dict[str, Any]:
+    stats = Stats()
+    ctx = ssl.create_default_context(cafile=spec["cafile"]) if spec["cafile"] else False
+    connector = aiohttp.TCPConnector(ssl=ctx, limit=0)
+    go, stop = asyncio.Event(), asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    async with aiohttp.ClientSession(connector=connector) as http:
+        for i, sess in enumerate(spec["sessions"]):
+            ready = asyncio.Event()
+            tasks.append(asyncio.create_task(_agent(http, spec, sess, stats, ready, go, stop, i)))
+            await ready.wait()
+            granted_wait = []
+            for j, token in enumerate(sess["viewers"]):
+                vready = asyncio.Event()
+                stalled = spec.get("stalled", False) and j > 0
+                tasks.append(asyncio.create_task(
+                    _viewer(http, spec, sess, token, stats, vready, stop, stalled)))  # fmt: skip
+                await vready.wait()
+            granted_wait.append(sess["_granted"].wait())
+            await asyncio.wait_for(asyncio.gather(*granted_wait), 30)
+        loop = asyncio.get_running_loop()
+        ctl.send("ready")
+        await loop.run_in_executor(None, ctl.recv)  # "go"
+        go.set()
+        await loop.run_in_executor(None, ctl.recv)  # "measure"
+        stats.measuring = True
+        await loop.run_in_executor(None, ctl.recv)  # "stop"
+        stats.measuring = False
+        stop.set()
+        await asyncio.wait(tasks, timeout=5)
+    failed = [t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
+    errs = stats.errors + [repr(t.exception()) for t in failed]
+    return {"latencies": stats.latencies, "sent": stats.sent, "received": stats.received,
+            "skipped": stats.skipped, "errors": errs[:20], "n_errors": len(errs)}  # fmt: skip
+
+
+def worker_main(spec: dict[str, Any], ctl: Connection) -> None:
+    """A load process: runs its share of the sessions, reports through ``ctl``."""
+    try:
+        result = asyncio.run(_worker(spec, ctl))
+    except Exception as exc:  # reported to the parent, which fails the figure
+        import traceback
+
+        result = {"fatal": "".join(traceback.format_exception(exc))[-1500:]}
+    ctl.send(result)
+
+
+# --------------------------------------------------------------------------- a run
+
+
+def run_load(
+    mode: str, sessions: int, duration: float, workers: int, *, warmup: float = 3.0,
+    stalled: bool = False, flood: bool = False, frame_bytes: int = FRAME_BYTES,
+    rate: float = RATE, sample: Callable[[float, int], None] | None = None,
+    profile: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Start the server (``broker`` or ``forwarder``), drive ``sessions`` from
+    ``workers`` processes for ``warmup`` + ``duration`` s, and measure."""
+    ctx = mp.get_context("spawn")
+    tmp = tempfile.TemporaryDirectory(prefix="clearpane-bench-")
+    parent, child = ctx.Pipe()
+    base, _, rest = mode.partition("+")
+    variant = "+" + rest if rest else ""
+    if base == "broker":
+        server = ctx.Process(target=broker_main, args=(child, tmp.name, variant), daemon=True)
+    elif base == "forwarder":
+        certfile, keyfile = _self_signed(Path(tmp.name))
+        server = ctx.Process(target=forwarder_main,
+                             args=(child, str(certfile), str(keyfile), variant), daemon=True)  # fmt: skip
+    else:  # "forwarder-plain": no TLS, to show what TLS costs
+        server = ctx.Process(target=forwarder_main, args=(child, None, None, variant), daemon=True)
+    server.start()
+    procs: list[Any] = []
+    try:
+        deadline = time.monotonic() + 90
+        while not parent.poll(0.2):
+            if not server.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{mode} did not start")
+        info = parent.recv()
+        pid = info["pid"]
+        time.sleep(0.5)
+        _, rss_idle = _proc_stat(pid)
+        if base == "broker":
+            sess = asyncio.run(make_broker_sessions(info, sessions, stalled))
+        else:
+            sess = [{"sid": f"p{i}", "agent": "", "viewers": [""]} for i in range(sessions)]
+        _, rss_after_rest = _proc_stat(pid)
+        spec_base = {"mode": base, "url": info["url"], "cafile": info["cafile"],
+                     "base_url": info.get("base_url", ""), "frame_bytes": frame_bytes,
+                     "rate": rate, "stalled": stalled, "flood": flood}  # fmt: skip
+        pipes = []
+        for w in range(workers):
+            a, b = ctx.Pipe()
+            spec = {**spec_base, "sessions": sess[w::workers]}
+            p = ctx.Process(target=worker_main, args=(spec, b), daemon=True)
+            p.start()
+            procs.append(p)
+            pipes.append(a)
+        for a in pipes:
+            if not a.poll(180):
+                raise RuntimeError("workers did not connect in time")
+            msg = a.recv()
+            if msg != "ready":
+                raise RuntimeError(f"worker failed: {msg}")
+        _, rss_connected = _proc_stat(pid)
+        for a in pipes:
+            a.send("go")
+        time.sleep(warmup)
+        cpu0, rss0 = _proc_stat(pid)
+        t0 = time.monotonic()
+        for a in pipes:
+            a.send("measure")
+        prof = start_profiler(pid, duration, profile) if profile is not None else None
+        rss_series = []
+        while time.monotonic() - t0 < duration:
+            time.sleep(min(1.0, max(0.0, duration - (time.monotonic() - t0))))
+            _, rss = _proc_stat(pid)
+            rss_series.append((round(time.monotonic() - t0, 1), rss))
+            if sample is not None:
+                sample(time.monotonic() - t0, rss)
+        cpu1, rss1 = _proc_stat(pid)
+        t1 = time.monotonic()
+        if prof is not None:
+            prof.wait(timeout=30)
+        for a in pipes:
+            a.send("stop")
+        results = []
+        for a in pipes:
+            if not a.poll(30):
+                raise RuntimeError("a worker did not report")
+            results.append(a.recv())
+        fatal = [r["fatal"] for r in results if "fatal" in r]
+        if fatal:
+            raise RuntimeError(f"worker failed: {fatal[0]}")
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+        with contextlib.suppress(Exception):
+            parent.send("stop")
+        server.join(timeout=15)
+        if server.is_alive():
+            server.kill()
+        recorded = sum(f.stat().st_size for f in Path(tmp.name).rglob("recording.cprec"))
+        tmp.cleanup()
+    lat = [x for r in results for x in r["latencies"]]
+    secs = t1 - t0
+    received = sum(r["received"] for r in results)
+    cores = (cpu1 - cpu0) / secs
+    return {
+        "mode": mode, "sessions": sessions, "duration_s": round(secs, 1),
+        "frames_per_s": round(received / secs, 1),
+        "offered_per_s": round(sum(r["sent"] for r in results) / secs, 1),
+        "skipped_no_credit": sum(r["skipped"] for r in results),
+        "p50_ms": round(percentile(lat, 0.5), 2), "p95_ms": round(percentile(lat, 0.95), 2),
+        "p99_ms": round(percentile(lat, 0.99), 2), "max_ms": round(max(lat, default=0), 2),
+        "server_cores": round(cores, 3),
+        "cpu_us_per_frame": round((cpu1 - cpu0) / max(1, received) * 1e6, 1),
+        "rss_idle_kb": rss_idle, "rss_after_rest_kb": rss_after_rest,
+        "rss_connected_kb": rss_connected, "rss_start_kb": rss0, "rss_end_kb": rss1,
+        "rss_series": rss_series,
+        "kb_per_session": round((rss1 - rss_after_rest) / max(1, sessions), 1),
+        "recorded_bytes": recorded,
+        "errors": sum(r["n_errors"] for r in results),
+        "error_samples": [e for r in results for e in r["errors"]][:5],
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """P1/P2 (office profile, broker vs forwarder) and P7 (memory, stalled viewer)."""
+    ap = argparse.ArgumentParser(description="P1/P2/P7 relay capacity, efficiency, memory")
+    ap.add_argument("--sessions", type=int, default=env_int("BENCH_SESSIONS", 200))
+    ap.add_argument("--duration", type=float, default=env_float("BENCH_RELAY_DURATION", 20.0))
+    ap.add_argument("--workers", type=int, default=env_int("BENCH_WORKERS", 2))
+    ap.add_argument("--flood-sessions", type=int, default=env_int("BENCH_FLOOD_SESSIONS", 20))
+    ap.add_argument("--stalled-sessions", type=int, default=env_int("BENCH_STALLED_SESSIONS", 50))
+    ap.add_argument("--stalled-duration", type=float,
+                    default=env_float("BENCH_STALLED_DURATION", 30.0))  # fmt: skip
+    ap.add_argument("--only", choices=["office", "flood", "stalled"], action="append")
+    ap.add_argument("--profile", action="store_true", default=bool(os.environ.get("BENCH_PROFILE")),
+                    help="sample the server with py-spy during the office runs")  # fmt: skip
+    args = ap.parse_args(argv)
+    only = set(args.only or ["office", "flood", "stalled"])
+    out: dict[str, Any] = {"command": "python -m bench.relay " + " ".join(argv or []),
+                           "frame_bytes": FRAME_BYTES, "rate": RATE}  # fmt: skip
+    cols = ["mode", "sessions", "frames_per_s", "offered_per_s", "skipped_no_credit", "p50_ms",
+            "p95_ms", "p99_ms", "server_cores", "cpu_us_per_frame", "kb_per_session", "errors"]  # fmt: skip
+    if "office" in only:
+        modes = ("forwarder-plain", "forwarder", "broker", "broker+sslbuf")
+        rows = []
+        for m in modes:
+            prof = RESULTS / f"profile_{m.replace('+', '_')}.txt" if args.profile else None
+            rows.append(run_load(m, args.sessions, args.duration, args.workers, profile=prof))
+            if prof is not None:
+                rows[-1]["profile_top"] = top_frames(prof, 25)
+        print_table(f"P1/P2 office profile ({FRAME_BYTES} B x {RATE:g}/s per session)", rows, cols)
+        by = {r["mode"]: r for r in rows}
+        fwd, brk = by["forwarder"], by["broker"]
+        out["office"] = rows
+        # Sessions one core could carry at this per-session CPU cost (linear).
+        out["p1_sessions_per_core_extrapolated"] = (
+            round(args.sessions / brk["server_cores"]) if brk["server_cores"] else None)  # fmt: skip
+        out["p1_fwd_sessions_per_core_extrapolated"] = (
+            round(args.sessions / fwd["server_cores"]) if fwd["server_cores"] else None)  # fmt: skip
+        out["p1_added_p50_ms"] = round(brk["p50_ms"] - fwd["p50_ms"], 2)
+        out["p1_added_p99_ms"] = round(brk["p99_ms"] - fwd["p99_ms"], 2)
+        out["p2_cpu_efficiency_ratio"] = round(fwd["cpu_us_per_frame"] / brk["cpu_us_per_frame"], 3)
+        out["p7_kb_per_session"] = brk["kb_per_session"]
+        out["p7_kb_per_session_sslbuf"] = by["broker+sslbuf"]["kb_per_session"]
+    if "flood" in only:
+        rows = [run_load(m, args.flood_sessions, min(args.duration, 10.0), args.workers, flood=True)
+                for m in ("forwarder", "broker")]  # fmt: skip
+        print_table(f"P2 flood: {args.flood_sessions} sessions, ack-paced, as fast as credit allows",
+                    rows, cols)  # fmt: skip
+        out["flood"] = rows
+        out["p2_flood_throughput_ratio"] = (
+            round(rows[1]["frames_per_s"] / rows[0]["frames_per_s"], 3) if rows[0]["frames_per_s"] else None)  # fmt: skip
+    if "stalled" in only:
+        row = run_load("broker", args.stalled_sessions, args.stalled_duration, args.workers,
+                       stalled=True)  # fmt: skip
+        series = row["rss_series"]
+        half = series[len(series) // 2 :]
+        slope = ((half[-1][1] - half[0][1]) / (half[-1][0] - half[0][0])
+                 if len(half) > 1 and half[-1][0] > half[0][0] else 0.0)  # fmt: skip
+        row["rss_slope_kb_per_s_second_half"] = round(slope, 1)
+        print_table(f"P7 stalled viewers: {args.stalled_sessions} sessions, each with one viewer "
+                    "that never reads", [row], [*cols, "rss_start_kb", "rss_end_kb"])  # fmt: skip
+        print("RSS over time (s, KB):", " ".join(f"{t:g}:{r}" for t, r in series))
+        out["stalled"] = row
+    dest = write_result("P1_P2_P7", out)
+    print(f"wrote {dest}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

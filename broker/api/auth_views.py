@@ -1,0 +1,69 @@
+"""Log in, log out, who am I."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from broker import keys
+from broker.api.body import read_body
+from broker.api.serialize import user_json
+from broker.auth.passwords import PasswordService
+from broker.auth.policy import COOKIE_NAME, client_address
+from broker.clock import iso_ms
+from broker.errors import Unauthorized
+from broker.store import queries
+
+__all__ = ["login", "logout", "me"]
+
+
+async def login(request: web.Request) -> web.Response:
+    """``POST /api/v1/auth/login``: check the password (throttled), issue an access
+    token, set the session cookie."""
+    body = await read_body(
+        request, allowed={"username", "password"}, required={"username", "password"}
+    )
+    username = body.text("username", max_len=64).lower()
+    password = body.text("password", max_len=1024)
+    app = request.app
+    address = client_address(request)
+    throttle = app[keys.LOGIN_THROTTLE]
+    await throttle.check(username, address)
+    found = await queries.get_credentials(app[keys.DB], username)
+    passwords: PasswordService = app[keys.PASSWORDS]
+    ok = await passwords.verify_async(found[1] if found else None, password)
+    if not found or not ok or found[0].disabled:
+        await throttle.failure(username, address)
+        raise Unauthorized("wrong username or password")
+    await throttle.success(username, address)
+    user = found[0]
+    config = app[keys.CONFIG]
+    tokens = app[keys.TOKENS]
+    token = tokens.issue(user.id, user.role, "access", ttl_s=config.access_token_ttl_s)
+    expires_ms = tokens.expires_at_ms(token)
+    response = web.json_response(
+        {"token": token, "expires_at": iso_ms(expires_ms), "user": user_json(user)}
+    )
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=config.access_token_ttl_s,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    """``POST /api/v1/auth/logout``: clear the session cookie."""
+    response = web.json_response({"status": "logged_out"})
+    response.set_cookie(
+        COOKIE_NAME, "", max_age=0, path="/", secure=True, httponly=True, samesite="Strict"
+    )
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    """``GET /api/v1/me``: the current user."""
+    return web.json_response(user_json(request[keys.USER]))

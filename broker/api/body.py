@@ -1,0 +1,178 @@
+"""Reading request bodies and query strings strictly: the body must be a JSON object,
+unknown fields are refused, each field is read with its type and limits. Handlers read
+every field before they change anything (validate before you mutate)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from broker.errors import BadRequest, InvalidField
+
+__all__ = ["Body", "Query", "read_body"]
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+async def read_body(
+    request: web.Request, *, allowed: Collection[str], required: Collection[str] = ()
+) -> Body:
+    """Parse the JSON object body; refuse unknown fields and missing required ones.
+    An empty body counts as ``{}``."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
+    if raw.strip():
+        ctype = request.content_type
+        if ctype not in ("application/json", "application/octet-stream", ""):
+            raise BadRequest("send the body as application/json")
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"body is not valid JSON: {exc}") from None
+    else:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON object")
+    for name in data:
+        if name not in allowed:
+            raise InvalidField(name, "unknown field")
+    for name in required:
+        if name not in data:
+            raise InvalidField(name, "is required")
+    return Body(data)
+
+
+class Body:
+    """Typed access to a parsed JSON object."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._data
+
+    def text(self, name: str, *, max_len: int = 1000, min_len: int = 1) -> str:
+        """A required string (stripped of surrounding blanks)."""
+        value = self._data.get(name)
+        if not isinstance(value, str):
+            raise InvalidField(name, "must be a string")
+        value = value.strip()
+        if len(value) < min_len:
+            raise InvalidField(
+                name,
+                "must not be empty" if min_len == 1 else f"needs at least {min_len} characters",
+            )
+        if len(value) > max_len:
+            raise InvalidField(name, f"must be at most {max_len} characters")
+        if "\0" in value:
+            raise InvalidField(name, "must not contain NUL characters")
+        return value
+
+    def opt_text(self, name: str, *, max_len: int = 1000, min_len: int = 0) -> str | None:
+        """An optional string: None if absent or null."""
+        if self._data.get(name) is None:
+            return None
+        return self.text(name, max_len=max_len, min_len=min_len)
+
+    def choice(self, name: str, choices: Collection[str]) -> str:
+        """A required string that must be one of ``choices``."""
+        value = self._data.get(name)
+        if not isinstance(value, str) or value not in choices:
+            raise InvalidField(name, f"must be one of {', '.join(sorted(choices))}")
+        return value
+
+    def opt_choice(self, name: str, choices: Collection[str]) -> str | None:
+        """An optional :meth:`choice`."""
+        if self._data.get(name) is None:
+            return None
+        return self.choice(name, choices)
+
+    def opt_int(self, name: str, *, low: int, high: int) -> int | None:
+        """An optional integer in ``[low, high]`` (booleans are not integers)."""
+        value = self._data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidField(name, "must be an integer")
+        if not low <= value <= high:
+            raise InvalidField(name, f"must be between {low} and {high}")
+        return value
+
+    def opt_bool(self, name: str) -> bool | None:
+        """An optional boolean."""
+        value = self._data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            raise InvalidField(name, "must be true or false")
+        return value
+
+    def opt_str_list(
+        self,
+        name: str,
+        *,
+        max_items: int = 32,
+        max_len: int = 64,
+        choices: Collection[str] | None = None,
+    ) -> list[str] | None:
+        """An optional list of short non-empty strings (optionally from ``choices``)."""
+        value = self._data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, list) or len(value) > max_items:
+            raise InvalidField(name, f"must be a list of at most {max_items} strings")
+        out: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip() or len(item) > max_len:
+                raise InvalidField(
+                    name, f"items must be non-empty strings of at most {max_len} characters"
+                )
+            if choices is not None and item not in choices:
+                raise InvalidField(name, f"items must be among {', '.join(sorted(choices))}")
+            out.append(item.strip())
+        return out
+
+
+class Query:
+    """Typed access to the query string, refusing unknown parameters."""
+
+    def __init__(self, request: web.Request, allowed: Collection[str]) -> None:
+        self._q = request.query
+        for name in self._q:
+            if name not in allowed:
+                raise InvalidField(name, "unknown query parameter")
+
+    def opt_text(self, name: str, *, max_len: int = 200) -> str | None:
+        """A parameter's value, or None if absent or empty."""
+        value = self._q.get(name)
+        if not value:
+            return None
+        if len(value) > max_len:
+            raise InvalidField(name, f"must be at most {max_len} characters")
+        return value
+
+    def opt_choice(self, name: str, choices: Collection[str]) -> str | None:
+        """A parameter that must be one of ``choices`` when present."""
+        value = self.opt_text(name)
+        if value is not None and value not in choices:
+            raise InvalidField(name, f"must be one of {', '.join(sorted(choices))}")
+        return value
+
+    def integer(self, name: str, *, default: int, low: int, high: int) -> int:
+        """An integer parameter in ``[low, high]``."""
+        value = self._q.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise InvalidField(name, "must be an integer") from None
+        if not low <= number <= high:
+            raise InvalidField(name, f"must be between {low} and {high}")
+        return number

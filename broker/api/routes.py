@@ -1,0 +1,77 @@
+"""The route table: every HTTP route of the API, with the roles allowed to call it.
+This is the one place where roles are declared (enforced by
+:func:`broker.auth.policy.guard`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from broker.api import admin_certs, agent, auth_views, meta, sessions, tickets, users
+from broker.auth.policy import (
+    ADMIN,
+    ENGINEERS,
+    ESCALATION_READERS,
+    JOINERS,
+    PUBLIC,
+    QUEUE_READERS,
+    STAFF,
+    Handler,
+    guard,
+)
+
+__all__ = ["API_PREFIX", "ROUTES", "Route", "setup_routes"]
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One API route: method, path under :data:`API_PREFIX`, handler, allowed roles
+    (``None`` = public) and the roles in words for docs and OpenAPI."""
+
+    method: str
+    path: str
+    handler: Handler
+    roles: frozenset[str] | None
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", meta.health, PUBLIC),
+    Route("POST", "/auth/login", auth_views.login, PUBLIC),
+    Route("POST", "/auth/logout", auth_views.logout, PUBLIC),
+    Route("GET", "/me", auth_views.me, STAFF),
+    Route("GET", "/tickets", tickets.list_tickets, STAFF),
+    Route("POST", "/tickets", tickets.create_ticket, ENGINEERS),
+    Route("GET", "/tickets/{ticket_id}", tickets.get_ticket, STAFF),
+    Route("PATCH", "/tickets/{ticket_id}", tickets.update_ticket, ENGINEERS),
+    Route("POST", "/tickets/{ticket_id}/invitations", tickets.create_invitation, ENGINEERS),
+    Route("GET", "/queue", sessions.queue, QUEUE_READERS),
+    Route("GET", "/sessions", sessions.list_sessions, STAFF),
+    Route("GET", "/sessions/{session_id}", sessions.get_session, STAFF),
+    Route("POST", "/sessions/{session_id}/join", sessions.join_session, JOINERS),
+    Route("POST", "/sessions/{session_id}/end", sessions.end_session, JOINERS),
+    Route("GET", "/escalations", sessions.list_escalations, ESCALATION_READERS),
+    Route("POST", "/agent/requests", agent.create_request, PUBLIC),
+    Route("POST", "/agent/redeem", agent.redeem_invitation, PUBLIC),
+    Route("GET", "/users", users.list_users, ADMIN),
+    Route("POST", "/users", users.create_user, ADMIN),
+    Route("PATCH", "/users/{user_id}", users.update_user, ADMIN),
+    Route("GET", "/sla-tiers", users.list_tiers, STAFF),
+    Route("PUT", "/sla-tiers/{name}", users.put_tier, ADMIN),
+    # certs-admin: the CA (broker/api/admin_certs.py)
+    Route("GET", "/crl", admin_certs.crl, PUBLIC),
+    Route("GET", "/trust-bundle", admin_certs.trust_bundle, PUBLIC),
+    Route("GET", "/admin/certs", admin_certs.list_certs, ADMIN),
+    Route("POST", "/admin/certs", admin_certs.issue_cert, ADMIN),
+    Route("POST", "/admin/certs/{serial}/revoke", admin_certs.revoke_cert, ADMIN),
+)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register every route of :data:`ROUTES`, each behind its role guard."""
+    for route in ROUTES:
+        app.router.add_route(
+            route.method, API_PREFIX + route.path, guard(route.handler, route.roles)
+        )

@@ -1,0 +1,146 @@
+"""Tickets and invitations."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+
+from broker import keys
+from broker.api.body import Query, read_body
+from broker.api.serialize import session_json, ticket_json
+from broker.clock import iso_ms
+from broker.errors import Conflict, InvalidField, NotFound
+from broker.store import queries
+
+__all__ = [
+    "create_invitation",
+    "create_ticket",
+    "get_ticket",
+    "hash_invitation_code",
+    "list_tickets",
+    "normalise_code",
+    "update_ticket",
+]
+
+_TICKET_FIELDS = {"title", "description", "organisation", "tier", "external_ref", "skills"}
+
+
+def normalise_code(code: str) -> str:
+    """The 8 digits of an invitation code typed as ``4821-7730``, ``4821 7730`` …"""
+    digits = "".join(ch for ch in code if ch.isdigit())
+    if len(digits) != 8 or len(code) > 20:
+        raise InvalidField("code", "an invitation code has 8 digits, like 4821-7730")
+    return digits
+
+
+def hash_invitation_code(digits: str) -> str:
+    """What the store keeps instead of the code."""
+    return hashlib.sha256(b"clearpane-invitation\0" + digits.encode()).hexdigest()
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    """``GET /api/v1/tickets?status=&organisation=&q=&limit=&offset=``"""
+    query = Query(request, {"status", "organisation", "q", "limit", "offset"})
+    tickets = await queries.list_tickets(
+        request.app[keys.DB],
+        status=query.opt_choice("status", queries.TICKET_STATUSES),
+        organisation=query.opt_text("organisation"),
+        q=query.opt_text("q"),
+        limit=query.integer("limit", default=100, low=1, high=500),
+        offset=query.integer("offset", default=0, low=0, high=1_000_000),
+    )
+    return web.json_response({"tickets": [ticket_json(t) for t in tickets]})
+
+
+async def create_ticket(request: web.Request) -> web.Response:
+    """``POST /api/v1/tickets``"""
+    body = await read_body(request, allowed=_TICKET_FIELDS, required={"title"})
+    app = request.app
+    ticket = await queries.create_ticket(
+        app[keys.DB],
+        title=body.text("title", max_len=200),
+        description=body.opt_text("description", max_len=10_000) or "",
+        organisation=body.opt_text("organisation", max_len=200) or "",
+        tier=body.opt_text("tier", max_len=32) or app[keys.CONFIG].default_tier,
+        external_ref=body.opt_text("external_ref", max_len=200),
+        skills=body.opt_str_list("skills") or [],
+        created_by=request[keys.USER].id,
+        at=app[keys.CLOCK].now_ms(),
+    )
+    return web.json_response(ticket_json(ticket), status=201)
+
+
+async def _ticket_or_404(request: web.Request) -> queries.Ticket:
+    ticket = await queries.get_ticket(request.app[keys.DB], request.match_info["ticket_id"])
+    if ticket is None:
+        raise NotFound("no such ticket")
+    return ticket
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    """``GET /api/v1/tickets/{ticket_id}``: the ticket with its sessions."""
+    ticket = await _ticket_or_404(request)
+    sessions = await queries.list_sessions(request.app[keys.DB], ticket_id=ticket.id)
+    data = ticket_json(ticket)
+    data["sessions"] = [session_json(s) for s in sessions]
+    return web.json_response(data)
+
+
+async def update_ticket(request: web.Request) -> web.Response:
+    """``PATCH /api/v1/tickets/{ticket_id}``"""
+    body = await read_body(request, allowed=_TICKET_FIELDS | {"status", "resolution"})
+    changes = {
+        "title": body.opt_text("title", max_len=200, min_len=1),
+        "description": body.opt_text("description", max_len=10_000),
+        "organisation": body.opt_text("organisation", max_len=200),
+        "tier": body.opt_text("tier", max_len=32, min_len=1),
+        "external_ref": body.opt_text("external_ref", max_len=200),
+        "status": body.opt_choice("status", queries.TICKET_STATUSES),
+        "resolution": body.opt_text("resolution", max_len=10_000),
+    }
+    skills = body.opt_str_list("skills")
+    ticket = await queries.update_ticket(
+        request.app[keys.DB],
+        request.match_info["ticket_id"],
+        at=request.app[keys.CLOCK].now_ms(),
+        skills=skills,
+        **changes,
+    )
+    return web.json_response(ticket_json(ticket))
+
+
+async def create_invitation(request: web.Request) -> web.Response:
+    """``POST /api/v1/tickets/{ticket_id}/invitations`` ``{ttl_s?}`` → a single-use
+    code for the client (shown once; only its hash is stored)."""
+    config = request.app[keys.CONFIG]
+    body = await read_body(request, allowed={"ttl_s"})
+    ttl_s = (
+        body.opt_int("ttl_s", low=60, high=config.invitation_max_ttl_s) or config.invitation_ttl_s
+    )
+    ticket = await _ticket_or_404(request)
+    now = request.app[keys.CLOCK].now_ms()
+    for _ in range(5):  # a fresh code may collide with an old one's hash: draw again
+        digits = f"{secrets.randbelow(10**8):08d}"
+        try:
+            invitation = await queries.create_invitation(
+                request.app[keys.DB],
+                ticket_id=ticket.id,
+                code_hash=hash_invitation_code(digits),
+                created_by=request[keys.USER].id,
+                at=now,
+                expires_at=now + ttl_s * 1000,
+            )
+        except IntegrityError:
+            continue
+        return web.json_response(
+            {
+                "code": f"{digits[:4]}-{digits[4:]}",
+                "ticket_id": ticket.id,
+                "expires_at": iso_ms(invitation.expires_at_ms),
+            },
+            status=201,
+        )
+    raise Conflict("could not draw a free invitation code; try again")

@@ -1,0 +1,113 @@
+"""User management (admins) and SLA tiers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from broker import keys
+from broker.api.body import Query, read_body
+from broker.api.serialize import user_json
+from broker.auth.passwords import PasswordService, random_password
+from broker.errors import InvalidField
+from broker.store import queries
+
+__all__ = ["create_user", "list_tiers", "list_users", "put_tier", "update_user"]
+
+USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def check_username(username: str) -> str:
+    """Usernames are 2–64 lower-case letters, digits, dot, dash, underscore."""
+    if not 2 <= len(username) <= 64 or not set(username) <= USERNAME_CHARS:
+        raise InvalidField("username", "use 2-64 characters from a-z 0-9 . _ -")
+    return username
+
+
+def check_password(password: str) -> str:
+    """Passwords have at least :attr:`PasswordService.MIN_LENGTH` characters."""
+    if len(password) < PasswordService.MIN_LENGTH:
+        raise InvalidField("password", f"needs at least {PasswordService.MIN_LENGTH} characters")
+    return password
+
+
+async def list_users(request: web.Request) -> web.Response:
+    """``GET /api/v1/users``"""
+    Query(request, ())
+    users = await queries.list_users(request.app[keys.DB])
+    return web.json_response({"users": [user_json(u) for u in users]})
+
+
+async def create_user(request: web.Request) -> web.Response:
+    """``POST /api/v1/users`` ``{username, name, role, skills?, password?}``; without a
+    password one is generated and returned once."""
+    body = await read_body(
+        request,
+        allowed={"username", "name", "role", "skills", "password"},
+        required={"username", "name", "role"},
+    )
+    username = check_username(body.text("username", max_len=64))
+    name = body.text("name", max_len=200)
+    role = body.choice("role", queries.ROLES)
+    skills = body.opt_str_list("skills") or []
+    given = body.opt_text("password", max_len=1024)
+    password = check_password(given) if given is not None else random_password()
+    app = request.app
+    user = await queries.create_user(
+        app[keys.DB],
+        username=username,
+        name=name,
+        role=role,
+        skills=skills,
+        password_hash=await app[keys.PASSWORDS].hash_async(password),
+        at=app[keys.CLOCK].now_ms(),
+    )
+    data: dict[str, object] = {"user": user_json(user)}
+    if given is None:
+        data["password"] = password
+    return web.json_response(data, status=201)
+
+
+async def update_user(request: web.Request) -> web.Response:
+    """``PATCH /api/v1/users/{user_id}`` ``{name?, role?, skills?, disabled?, password?}``"""
+    body = await read_body(request, allowed={"name", "role", "skills", "disabled", "password"})
+    name = body.opt_text("name", max_len=200, min_len=1)
+    role = body.opt_choice("role", queries.ROLES)
+    skills = body.opt_str_list("skills")
+    disabled = body.opt_bool("disabled")
+    password = body.opt_text("password", max_len=1024)
+    if password is not None:
+        check_password(password)
+    if disabled and request.match_info["user_id"] == request[keys.USER].id:
+        raise InvalidField("disabled", "you cannot disable yourself")
+    app = request.app
+    user = await queries.update_user(
+        app[keys.DB],
+        request.match_info["user_id"],
+        name=name,
+        role=role,
+        skills=skills,
+        disabled=disabled,
+        password_hash=None if password is None else await app[keys.PASSWORDS].hash_async(password),
+    )
+    return web.json_response(user_json(user))
+
+
+async def list_tiers(request: web.Request) -> web.Response:
+    """``GET /api/v1/sla-tiers``"""
+    Query(request, ())
+    tiers = await queries.list_tiers(request.app[keys.DB])
+    return web.json_response(
+        {"tiers": [{"name": t.name, "answer_within_s": t.answer_within_s} for t in tiers]}
+    )
+
+
+async def put_tier(request: web.Request) -> web.Response:
+    """``PUT /api/v1/sla-tiers/{name}`` ``{answer_within_s}``: create or change a tier."""
+    name = request.match_info["name"]
+    if not 1 <= len(name) <= 32 or not set(name) <= USERNAME_CHARS:
+        raise InvalidField("name", "use 1-32 characters from a-z 0-9 . _ -")
+    body = await read_body(request, allowed={"answer_within_s"}, required={"answer_within_s"})
+    seconds = body.opt_int("answer_within_s", low=60, high=30 * 24 * 3600)
+    assert seconds is not None
+    tier = await queries.set_tier(request.app[keys.DB], name, seconds)
+    return web.json_response({"name": tier.name, "answer_within_s": tier.answer_within_s})

@@ -1,0 +1,116 @@
+"""The one place where callers are authenticated and roles are checked.
+
+Every route in broker/api/routes.py declares the roles allowed to call it (or
+``PUBLIC``); :func:`guard` wraps the handler accordingly. Staff authenticate with an
+``access`` token sent as ``Authorization: Bearer …`` (API clients) or in the
+``clearpane_session`` cookie (browsers). Cookie-authenticated requests that change
+state must carry ``X-Clearpane-CSRF: 1``: a cross-site page cannot set that header
+without a CORS preflight, which the broker never grants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from aiohttp import web
+
+from broker import keys
+from broker.auth.tokens import AuthError
+from broker.errors import Forbidden, Unauthorized
+from broker.store import queries
+
+__all__ = [
+    "ADMIN",
+    "COOKIE_NAME",
+    "CSRF_HEADER",
+    "ENGINEERS",
+    "ESCALATION_READERS",
+    "PUBLIC",
+    "QUEUE_READERS",
+    "ROLES_ATTRIBUTE",
+    "STAFF",
+    "Handler",
+    "authenticate",
+    "client_address",
+    "guard",
+]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+COOKIE_NAME = "clearpane_session"
+CSRF_HEADER = "X-Clearpane-CSRF"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Set on every guarded handler: the roles it allows (None: public). Lets tests and docs
+# read the roles of the running app's routes.
+ROLES_ATTRIBUTE = "clearpane_roles"
+
+PUBLIC: frozenset[str] | None = None
+STAFF = frozenset({"engineer", "supervisor", "reviewer", "admin"})
+ENGINEERS = frozenset({"engineer", "supervisor", "admin"})  # may create/change tickets
+QUEUE_READERS = frozenset({"engineer", "supervisor"})
+JOINERS = frozenset({"engineer", "supervisor"})
+ESCALATION_READERS = frozenset({"supervisor", "admin"})
+ADMIN = frozenset({"admin"})
+
+
+def client_address(request: web.Request) -> str:
+    """The caller's IP address (the first ``X-Forwarded-For`` hop only when the
+    broker is configured to trust its proxy)."""
+    if request.app[keys.CONFIG].trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        first = forwarded.split(",")[0].strip()
+        if first:
+            return first
+    return request.remote or "unknown"
+
+
+async def authenticate(request: web.Request) -> queries.User:
+    """The staff user making ``request``; :class:`Unauthorized` if none."""
+    header = request.headers.get("Authorization", "")
+    token: str | None
+    via_cookie = False
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("use 'Authorization: Bearer <token>'")
+        token = token.strip()
+    else:
+        token = request.cookies.get(COOKIE_NAME)
+        via_cookie = True
+    if not token:
+        raise Unauthorized("log in first")
+    try:
+        claims = request.app[keys.TOKENS].verify(token, "access")
+    except AuthError as exc:
+        raise Unauthorized(f"{exc.message}; log in again") from None
+    if (
+        via_cookie
+        and request.method not in _SAFE_METHODS
+        and request.headers.get(CSRF_HEADER) != "1"
+    ):
+        raise Forbidden(f"cookie-authenticated requests that change state need '{CSRF_HEADER}: 1'")
+    user = await queries.get_user(request.app[keys.DB], claims.sub)
+    if user is None or user.disabled:
+        raise Unauthorized("this account is disabled or gone")
+    return user
+
+
+def guard(handler: Handler, roles: frozenset[str] | None) -> Handler:
+    """Wrap ``handler`` so that only callers with one of ``roles`` reach it (``None``:
+    anyone). The user is stored in ``request[keys.USER]``."""
+    if roles is None:
+        setattr(handler, ROLES_ATTRIBUTE, None)
+        return handler
+
+    @wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        user = await authenticate(request)
+        if user.role not in roles:
+            raise Forbidden(f"role {user.role!r} may not do this")
+        request[keys.USER] = user
+        return await handler(request)
+
+    setattr(guarded, ROLES_ATTRIBUTE, roles)
+    return guarded

@@ -1,0 +1,2 @@
+"""Alembic migrations of the broker's store (applied on start by
+``Database.migrate``)."""

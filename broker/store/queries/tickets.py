@@ -1,0 +1,251 @@
+"""Tickets and invitations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.errors import Gone, InvalidField, NotFound
+from broker.store.db import Database
+from broker.store.models import InvitationModel, SessionModel, SlaTierModel, TicketModel
+from broker.store.queries.values import (
+    TICKET_STATUSES,
+    Invitation,
+    SessionInfo,
+    Ticket,
+    new_id,
+    session_with_names,
+    to_ticket,
+)
+
+__all__ = [
+    "create_invitation",
+    "create_ticket",
+    "get_ticket",
+    "list_tickets",
+    "new_ticket",
+    "redeem_invitation",
+    "update_ticket",
+]
+
+
+# --- tickets -------------------------------------------------------------------------
+
+
+async def create_ticket(
+    db: Database,
+    *,
+    title: str,
+    description: str,
+    organisation: str,
+    tier: str,
+    external_ref: str | None,
+    skills: Sequence[str],
+    created_by: str | None,
+    at: int,
+) -> Ticket:
+    """Open a ticket; :class:`InvalidField` if the tier does not exist."""
+    async with db.sessions.begin() as s:
+        m = await new_ticket(
+            s,
+            title=title,
+            description=description,
+            organisation=organisation,
+            tier=tier,
+            external_ref=external_ref,
+            skills=skills,
+            created_by=created_by,
+            at=at,
+        )
+        return to_ticket(m)
+
+
+async def new_ticket(
+    s: AsyncSession,
+    *,
+    title: str,
+    description: str,
+    organisation: str,
+    tier: str,
+    external_ref: str | None,
+    skills: Sequence[str],
+    created_by: str | None,
+    at: int,
+) -> TicketModel:
+    if await s.get(SlaTierModel, tier) is None:
+        raise InvalidField("tier", f"unknown SLA tier {tier!r}")
+    m = TicketModel(
+        id=new_id(),
+        title=title,
+        description=description,
+        organisation=organisation,
+        tier=tier,
+        external_ref=external_ref,
+        status="open",
+        skills=sorted(set(skills)),
+        resolution=None,
+        created_by=created_by,
+        created_at_ms=at,
+        updated_at_ms=at,
+    )
+    s.add(m)
+    await s.flush()
+    return m
+
+
+async def get_ticket(db: Database, ticket_id: str) -> Ticket | None:
+    """The ticket with this id, or None."""
+    async with db.sessions() as s:
+        m = await s.get(TicketModel, ticket_id)
+        return to_ticket(m) if m else None
+
+
+async def list_tickets(
+    db: Database,
+    *,
+    status: str | None = None,
+    organisation: str | None = None,
+    q: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Ticket]:
+    """Tickets, newest first, filtered by exact status and organisation and by a
+    case-insensitive substring ``q`` of title, description or external reference."""
+    query = select(TicketModel)
+    if status is not None:
+        query = query.where(TicketModel.status == status)
+    if organisation is not None:
+        query = query.where(TicketModel.organisation == organisation)
+    if q:
+        pattern = (
+            "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(
+            or_(
+                func.lower(TicketModel.title).like(pattern, escape="\\"),
+                func.lower(TicketModel.description).like(pattern, escape="\\"),
+                func.lower(TicketModel.external_ref).like(pattern, escape="\\"),
+            )
+        )
+    query = (
+        query.order_by(TicketModel.created_at_ms.desc(), TicketModel.id).limit(limit).offset(offset)
+    )
+    async with db.sessions() as s:
+        return [to_ticket(m) for m in await s.scalars(query)]
+
+
+async def update_ticket(
+    db: Database,
+    ticket_id: str,
+    *,
+    at: int,
+    title: str | None = None,
+    description: str | None = None,
+    organisation: str | None = None,
+    tier: str | None = None,
+    external_ref: str | None = None,
+    status: str | None = None,
+    skills: Sequence[str] | None = None,
+    resolution: str | None = None,
+) -> Ticket:
+    """Change some fields of a ticket (``None`` leaves a field as it is)."""
+    if status is not None and status not in TICKET_STATUSES:
+        raise InvalidField("status", f"must be one of {', '.join(TICKET_STATUSES)}")
+    async with db.sessions.begin() as s:
+        m = await s.get(TicketModel, ticket_id)
+        if m is None:
+            raise NotFound("no such ticket")
+        if tier is not None and await s.get(SlaTierModel, tier) is None:
+            raise InvalidField("tier", f"unknown SLA tier {tier!r}")
+        for attr, value in (
+            ("title", title),
+            ("description", description),
+            ("organisation", organisation),
+            ("tier", tier),
+            ("external_ref", external_ref),
+            ("status", status),
+            ("resolution", resolution),
+        ):
+            if value is not None:
+                setattr(m, attr, value)
+        if skills is not None:
+            m.skills = sorted(set(skills))
+        m.updated_at_ms = at
+        return to_ticket(m)
+
+
+# --- invitations ---------------------------------------------------------------------
+
+
+async def create_invitation(
+    db: Database,
+    *,
+    ticket_id: str,
+    code_hash: str,
+    created_by: str,
+    at: int,
+    expires_at: int,
+) -> Invitation:
+    """Store an invitation by the hash of its code."""
+    async with db.sessions.begin() as s:
+        if await s.get(TicketModel, ticket_id) is None:
+            raise NotFound("no such ticket")
+        m = InvitationModel(
+            id=new_id(),
+            code_hash=code_hash,
+            ticket_id=ticket_id,
+            created_by=created_by,
+            created_at_ms=at,
+            expires_at_ms=expires_at,
+        )
+        s.add(m)
+        await s.flush()
+        return Invitation(m.id, m.ticket_id, m.created_by, m.created_at_ms, m.expires_at_ms)
+
+
+async def redeem_invitation(
+    db: Database, *, code_hash: str, client_name: str, at: int
+) -> tuple[Ticket, SessionInfo]:
+    """Use an invitation once: create a session on its ticket, assigned to the
+    engineer who invited. :class:`NotFound` for an unknown code, :class:`Gone` for a
+    used or expired one. Single use holds under concurrency (a guarded UPDATE)."""
+    async with db.sessions.begin() as s:
+        inv = await s.scalar(select(InvitationModel).where(InvitationModel.code_hash == code_hash))
+        if inv is None:
+            raise NotFound("no such invitation code")
+        if inv.used_at_ms is not None:
+            raise Gone("this invitation code was already used")
+        if inv.expires_at_ms <= at:
+            raise Gone("this invitation code has expired")
+        claimed = await s.execute(
+            update(InvitationModel)
+            .where(InvitationModel.id == inv.id, InvitationModel.used_at_ms.is_(None))
+            .values(used_at_ms=at)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            raise Gone("this invitation code was already used")
+        ticket = await s.get(TicketModel, inv.ticket_id)
+        assert ticket is not None
+        sla = await s.get(SlaTierModel, ticket.tier)
+        answer_within_s = sla.answer_within_s if sla else 1800
+        session = SessionModel(
+            id=new_id(),
+            ticket_id=ticket.id,
+            state="requested",
+            origin="invitation",
+            client_name=client_name,
+            created_at_ms=at,
+            state_changed_at_ms=at,
+            deadline_ms=at + answer_within_s * 1000,
+            assigned_engineer_id=inv.created_by,
+        )
+        s.add(session)
+        await s.flush()
+        await s.execute(
+            update(InvitationModel)
+            .where(InvitationModel.id == inv.id)
+            .values(session_id=session.id)
+        )
+        return to_ticket(ticket), await session_with_names(s, session)

@@ -1,0 +1,237 @@
+"""Test helpers for everyone who needs a broker: :func:`running_broker` starts the
+REAL broker (TLS from certs.bootstrap, SQLite, 127.0.0.1, random port) in the current
+event loop; :class:`FakeClock` lets tests move time without sleeping.
+
+Usage (pytest, asyncio_mode=auto)::
+
+    async def test_x(tmp_path):
+        async with running_broker(tmp_path) as b:
+            token = await b.login(b.admin_username, b.admin_password)
+            async with b.client() as http:
+                async with http.get(b.base_url + "/api/v1/me",
+                                    headers={"Authorization": f"Bearer {token}"}) as r:
+                    ...
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from argon2 import PasswordHasher
+
+from broker import keys
+from broker.auth.passwords import PasswordService, random_password
+from broker.clock import SystemClock
+from broker.config import BrokerConfig
+from broker.server import RunningServer, start_server
+from broker.store import queries
+
+__all__ = [
+    "FakeClock",
+    "FakeRelay",
+    "RunningBroker",
+    "fast_passwords",
+    "running_broker",
+    "test_config",
+]
+
+
+class FakeClock:
+    """A clock that only moves when told (epoch milliseconds)."""
+
+    def __init__(self, start_ms: int | None = None) -> None:
+        self._now = start_ms if start_ms is not None else SystemClock().now_ms()
+
+    def now_ms(self) -> int:
+        """The current fake time."""
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self._now += int(seconds * 1000)
+
+
+class FakeRelay:
+    """Stands in for the relay in API tests: records ``end_session`` calls and marks
+    the session ended in the store as the real relay does."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self.ended: list[tuple[str, str, str | None, str | None]] = []
+
+    async def end_session(
+        self, sid: str, *, reason: str, by: queries.User | None, resolution: str | None
+    ) -> bool:
+        """Record the call and end the session in the store."""
+        self.ended.append((sid, reason, by.id if by else None, resolution))
+        app = self._app
+        await queries.mark_ended(app[keys.DB], sid, reason, app[keys.CLOCK].now_ms(), resolution)
+        return True
+
+
+def fast_passwords() -> PasswordService:
+    """argon2id with small cost parameters: real hashing, fast enough for tests.
+    Never use outside tests."""
+    return PasswordService(PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1))
+
+
+def test_config(data_dir: Path, **overrides: Any) -> BrokerConfig:
+    """A config for tests: data in ``data_dir``, 127.0.0.1, a random port, TLS on."""
+    base = BrokerConfig(
+        data_dir=data_dir,
+        host="127.0.0.1",
+        port=0,
+        hostnames=("localhost",),
+        ip_addresses=("127.0.0.1",),
+        escalation_interval_s=3600.0,  # tests call Escalator.run_once() themselves
+    )
+    return base.with_overrides(**overrides) if overrides else base
+
+
+test_config.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+@dataclass
+class RunningBroker:
+    """What :func:`running_broker` yields (CONTRACTS.md)."""
+
+    server: RunningServer
+    base_url: str
+    ws_url: str
+    ca_cert_path: Path
+    admin_username: str
+    admin_password: str
+    _ssl: ssl.SSLContext = field(repr=False)
+    _http: aiohttp.ClientSession | None = field(default=None, repr=False)
+
+    @property
+    def app(self) -> web.Application:
+        """The running aiohttp application."""
+        return self.server.app
+
+    @property
+    def config(self) -> BrokerConfig:
+        """The broker's configuration."""
+        return self.app[keys.CONFIG]
+
+    @property
+    def data_dir(self) -> Path:
+        """The broker's data directory."""
+        return self.config.data_dir
+
+    @property
+    def enrollment_path(self) -> Path:
+        """``DATA_DIR/enrollment.json``."""
+        return self.server.enrollment_path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context that trusts only the broker's CA."""
+        return self._ssl
+
+    def client(self, **kwargs: Any) -> aiohttp.ClientSession:
+        """An HTTP client session that trusts the broker's CA (caller closes it)."""
+        connector = aiohttp.TCPConnector(ssl=self._ssl)
+        return aiohttp.ClientSession(connector=connector, **kwargs)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        data: str | bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any, Mapping[str, str]]:
+        """One HTTPS request to ``base_url + path``; returns ``(status, parsed JSON or
+        text, headers)``. ``token`` is sent as a bearer token."""
+        if self._http is None:
+            self._http = self.client()
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        async with self._http.request(
+            method, self.base_url + path, json=json, data=data, headers=all_headers
+        ) as response:
+            body: Any
+            if response.content_type == "application/json":
+                body = await response.json()
+            else:
+                body = await response.text()
+            return response.status, body, response.headers
+
+    async def create_user(
+        self,
+        username: str,
+        role: str,
+        skills: Sequence[str] = (),
+        *,
+        name: str | None = None,
+        password: str | None = None,
+    ) -> tuple[str, str]:
+        """Add a user directly in the store; return ``(username, password)``."""
+        password = password or random_password()
+        app = self.app
+        await queries.create_user(
+            app[keys.DB],
+            username=username,
+            name=name or username.title(),
+            role=role,
+            skills=list(skills),
+            password_hash=await app[keys.PASSWORDS].hash_async(password),
+            at=app[keys.CLOCK].now_ms(),
+        )
+        return username, password
+
+    async def login(self, username: str, password: str) -> str:
+        """Log in over HTTPS; return the access token (raises on failure)."""
+        async with (
+            self.client() as http,
+            http.post(
+                self.base_url + "/api/v1/auth/login",
+                json={"username": username, "password": password},
+            ) as response,
+        ):
+            data = await response.json()
+            if response.status != 200:
+                raise AssertionError(f"login failed: {response.status} {data}")
+            token = data["token"]
+            assert isinstance(token, str)
+            return token
+
+
+@asynccontextmanager
+async def running_broker(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningBroker]:
+    """Start the real broker under ``tmp_path/broker-data``; ``overrides`` replace
+    config fields, except ``clock`` and ``passwords`` which are passed to
+    :func:`broker.app.create_app` (by default a cheap argon2id, see
+    :func:`fast_passwords`)."""
+    clock = overrides.pop("clock", None)
+    passwords = overrides.pop("passwords", None) or fast_passwords()
+    config = test_config(tmp_path / "broker-data", **overrides)
+    server = await start_server(config, clock=clock, passwords=passwords)
+    try:
+        assert server.first_admin is not None and server.ca_cert_path is not None
+        base_url = f"https://127.0.0.1:{server.port}"
+        ctx = ssl.create_default_context(cafile=str(server.ca_cert_path))
+        broker = RunningBroker(
+            server=server,
+            base_url=base_url,
+            ws_url=f"wss://127.0.0.1:{server.port}",
+            ca_cert_path=server.ca_cert_path,
+            admin_username=server.first_admin[0],
+            admin_password=server.first_admin[1],
+            _ssl=ctx,
+        )
+        yield broker
+    finally:
+        if broker._http is not None:
+            await broker._http.close()
+        await server.stop()

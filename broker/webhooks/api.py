@@ -1,0 +1,141 @@
+"""Admin API for webhook endpoints (all routes admin only; broker/openapi.yaml):
+
+* ``GET    /api/v1/webhooks`` — the registered endpoints (never their secrets).
+* ``POST   /api/v1/webhooks`` ``{url, events, description?}`` — register one; the
+  answer carries the signing ``secret``, shown this once.
+* ``DELETE /api/v1/webhooks/{webhook_id}`` — remove one and drop its pending deliveries.
+* ``GET    /api/v1/webhooks/{webhook_id}/deliveries?status=&limit=`` — recent
+  deliveries with attempts, next attempt, last error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from broker import keys
+from broker.api.body import Query, read_body
+from broker.clock import iso_ms
+from broker.errors import InvalidField, NotFound
+from broker.store import webhook_models as store
+from broker.webhooks.events import EVENT_TYPES
+from broker.webhooks.signing import new_secret
+
+__all__ = [
+    "check_url",
+    "create_webhook",
+    "delete_webhook",
+    "list_deliveries",
+    "list_webhooks",
+]
+
+MAX_URL_LEN = 2000
+DELIVERY_STATUSES = ("pending", "delivered", "dead")
+
+
+def check_url(url: str, *, allow_http_loopback: bool) -> str:
+    """Accept ``https://host[:port]/path``; ``http://127.0.0.1[:port]/…`` only when the
+    development flag allows it. No credentials or fragment in the URL."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a bad port
+    except ValueError:
+        raise InvalidField("url", "is not a valid URL") from None
+    if parts.username is not None or parts.password is not None:
+        raise InvalidField("url", "must not contain credentials")
+    if parts.fragment:
+        raise InvalidField("url", "must not contain a #fragment")
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname == "127.0.0.1" and allow_http_loopback:
+        return url
+    hint = " (or http://127.0.0.1 with webhook_allow_http_loopback)" if parts.scheme else ""
+    raise InvalidField("url", f"must be an https:// URL with a host{hint}")
+
+
+def endpoint_json(e: store.WebhookEndpoint) -> dict[str, Any]:
+    """An endpoint, without its secret."""
+    return {
+        "id": e.id,
+        "url": e.url,
+        "events": list(e.events),
+        "description": e.description,
+        "created_by": e.created_by,
+        "created_at": iso_ms(e.created_at_ms),
+    }
+
+
+def delivery_json(d: store.WebhookDelivery) -> dict[str, Any]:
+    """A delivery's state."""
+    return {
+        "id": d.id,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "subject_id": d.subject_id,
+        "status": d.status,
+        "attempts": d.attempts,
+        "created_at": iso_ms(d.created_at_ms),
+        "next_attempt_at": iso_ms(d.next_attempt_at_ms),
+        "delivered_at": iso_ms(d.delivered_at_ms),
+        "dead_at": iso_ms(d.dead_at_ms),
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+    }
+
+
+async def list_webhooks(request: web.Request) -> web.Response:
+    """``GET /api/v1/webhooks``"""
+    Query(request, ())
+    endpoints = await store.list_endpoints(request.app[keys.DB])
+    return web.json_response({"webhooks": [endpoint_json(e) for e in endpoints]})
+
+
+async def create_webhook(request: web.Request) -> web.Response:
+    """``POST /api/v1/webhooks`` ``{url, events, description?}`` → the endpoint and
+    its secret (shown once)."""
+    app = request.app
+    body = await read_body(
+        request, allowed={"url", "events", "description"}, required={"url", "events"}
+    )
+    url = check_url(
+        body.text("url", max_len=MAX_URL_LEN),
+        allow_http_loopback=app[keys.CONFIG].webhook_allow_http_loopback,
+    )
+    events = body.opt_str_list("events", max_items=len(EVENT_TYPES), choices=EVENT_TYPES)
+    if not events:
+        raise InvalidField("events", f"list at least one of {', '.join(EVENT_TYPES)}")
+    description = body.opt_text("description", max_len=200) or ""
+    secret = new_secret()
+    endpoint = await store.create_endpoint(
+        app[keys.DB],
+        url=url,
+        events=events,
+        secret=secret,
+        description=description,
+        created_by=request[keys.USER].id,
+        at=app[keys.CLOCK].now_ms(),
+    )
+    return web.json_response({"webhook": endpoint_json(endpoint), "secret": secret}, status=201)
+
+
+async def delete_webhook(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/webhooks/{webhook_id}``"""
+    webhook_id = request.match_info["webhook_id"]
+    if not await store.delete_endpoint(request.app[keys.DB], webhook_id):
+        raise NotFound("no such webhook")
+    return web.json_response({"deleted": webhook_id})
+
+
+async def list_deliveries(request: web.Request) -> web.Response:
+    """``GET /api/v1/webhooks/{webhook_id}/deliveries?status=&limit=``"""
+    query = Query(request, {"status", "limit"})
+    status = query.opt_choice("status", DELIVERY_STATUSES)
+    limit = query.integer("limit", default=100, low=1, high=500)
+    db = request.app[keys.DB]
+    webhook_id = request.match_info["webhook_id"]
+    if await store.get_endpoint(db, webhook_id) is None:
+        raise NotFound("no such webhook")
+    deliveries = await store.list_deliveries(db, webhook_id, status=status, limit=limit)
+    return web.json_response({"deliveries": [delivery_json(d) for d in deliveries]})

@@ -1,0 +1,84 @@
+"""Wiring the webhooks into the broker application: the admin routes and one cleanup
+context that installs the outbox capture on the database and runs the delivery
+worker (started after the database, stopped before it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from broker import keys
+from broker.api.routes import API_PREFIX
+from broker.auth.policy import ADMIN, guard
+from broker.config import BrokerConfig
+from broker.webhooks import api
+from broker.webhooks.capture import OutboxCapture
+from broker.webhooks.delivery import (
+    AiohttpTransport,
+    DeliverySettings,
+    Transport,
+    WebhookDispatcher,
+    client_ssl_context,
+)
+
+__all__ = ["TRANSPORT", "WEBHOOKS", "settings_from", "setup_webhooks", "webhooks_ctx"]
+
+log = logging.getLogger(__name__)
+
+# The running delivery worker (its wake(), deliver_due(), settings).
+WEBHOOKS = web.AppKey[WebhookDispatcher]("webhooks")
+# Optional: set before start to replace the real HTTP client (tests, proxies).
+TRANSPORT = web.AppKey[Transport]("webhooks_transport")
+
+
+def settings_from(config: BrokerConfig) -> DeliverySettings:
+    """The worker's settings from the broker configuration."""
+    return DeliverySettings(
+        max_attempts=config.webhook_max_attempts,
+        timeout_s=config.webhook_timeout_s,
+        backoff_base_s=config.webhook_backoff_base_s,
+        backoff_max_s=config.webhook_backoff_max_s,
+        poll_interval_s=config.webhook_poll_interval_s,
+    )
+
+
+async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Install the outbox capture, start the delivery worker; on shutdown stop the
+    worker (undelivered rows stay in the outbox for the next start) and close the
+    HTTP client."""
+    config = app[keys.CONFIG]
+    owned: AiohttpTransport | None = None
+    transport = app.get(TRANSPORT)
+    if transport is None:
+        owned = AiohttpTransport(client_ssl_context(config.webhook_ca_file))
+        transport = owned
+    dispatcher = WebhookDispatcher(app[keys.DB], app[keys.CLOCK], transport, settings_from(config))
+    OutboxCapture(app[keys.CLOCK], dispatcher.wake).install(app[keys.DB])
+    app[WEBHOOKS] = dispatcher
+    task = asyncio.create_task(dispatcher.run(), name="webhook-delivery")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if owned is not None:
+            await owned.close()
+
+
+def setup_webhooks(app: web.Application) -> None:
+    """Add the admin routes and the cleanup context (call after the database
+    context is registered and before the static catch-all route)."""
+    routes = (
+        ("GET", "/webhooks", api.list_webhooks),
+        ("POST", "/webhooks", api.create_webhook),
+        ("DELETE", "/webhooks/{webhook_id}", api.delete_webhook),
+        ("GET", "/webhooks/{webhook_id}/deliveries", api.list_deliveries),
+    )
+    for method, path, handler in routes:
+        app.router.add_route(method, API_PREFIX + path, guard(handler, ADMIN))
+    app.cleanup_ctx.append(webhooks_ctx)

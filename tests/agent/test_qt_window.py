@@ -1,0 +1,214 @@
+"""The client's window, offscreen: its buttons drive the real consent and kill machines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QRadioButton
+
+from agent.observer import LogLine, LogVerification, SessionOutcome
+from agent.testing import MachineController
+from agent.ui.bridge import QtObserver
+from agent.ui.qt_window import AgentWindow
+
+NOW = 1_700_000_000_000
+
+
+@pytest.fixture(scope="module")
+def app() -> QApplication:
+    existing = QApplication.instance()
+    return existing if isinstance(existing, QApplication) else QApplication([])
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.controller: MachineController | None = None
+        self.started: list[tuple[str | None, str | None]] = []
+        self.now = NOW
+
+    def start(self, describe: str | None, code: str | None, observer: QtObserver) -> Any:
+        self.started.append((describe, code))
+        self.controller = MachineController(observer, clock_ms=lambda: self.now)
+        return self.controller
+
+
+def make_window(app: QApplication) -> tuple[AgentWindow, Harness]:
+    h = Harness()
+    w = AgentWindow(h.start, clock_ms=lambda: h.now)
+    w.show()
+    app.processEvents()
+    return w, h
+
+
+def click(app: QApplication, button: QPushButton | QRadioButton) -> None:
+    # A real mouse click; on a radio button, on its indicator (the hit area).
+    pos = (
+        QPoint(6, button.height() // 2)
+        if isinstance(button, QRadioButton)
+        else button.rect().center()
+    )
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+    app.processEvents()
+
+
+def snap(w: AgentWindow, path: Path) -> None:
+    assert w.grab().save(str(path))
+    assert path.stat().st_size > 1000
+
+
+def test_get_help_then_consent_per_permission(app: QApplication, artifacts_dir: Path) -> None:
+    w, h = make_window(app)
+    snap(w, artifacts_dir / "1-start.png")
+    click(app, w.get_help)  # empty description: refused, nothing starts
+    assert h.started == [] and "describe" in w.start_error.text()
+    w.describe_edit.setPlainText("My printer is offline")
+    click(app, w.get_help)
+    assert h.started == [("My printer is offline", None)]
+    c = h.controller
+    assert c is not None
+    c.offer("c1", "v1", "Alice Engineer", "view", "control")
+    app.processEvents()
+    panel = w.panels["c1"]
+    assert c.shown == ["c1"]  # the window told the machine the prompt is on screen
+    text = " ".join(lbl.text() for lbl in panel.findChildren(QLabel))
+    assert "Alice Engineer" in text and "T-42" in text and "Printer offline" in text
+    assert "60 s" in panel.countdown.text()
+    snap(w, artifacts_dir / "2-consent.png")
+    # allow view, leave control on deny, confirm
+    click(app, panel.findChild(QRadioButton, "allow_view"))
+    click(app, panel.confirm)
+    assert c.consent.may("v1", "view") and not c.consent.may("v1", "control")
+    assert "c1" not in w.panels
+    assert "Alice Engineer" in w.who_label.text() and "view" in w.who_label.text()
+    assert not w.banner.isVisible()
+    snap(w, artifacts_dir / "3-live.png")
+
+
+def test_control_banner_revoke_pause_and_kill_button(
+    app: QApplication, artifacts_dir: Path
+) -> None:
+    w, h = make_window(app)
+    w.code_edit.setText("4821-7730")
+    click(app, w.code_button)
+    assert h.started == [(None, "4821-7730")]
+    c = h.controller
+    assert c is not None
+    c.offer("c1", "v1", "Alice Engineer", "view", "control")
+    app.processEvents()
+    panel = w.panels["c1"]
+    click(app, panel.findChild(QRadioButton, "allow_view"))
+    click(app, panel.findChild(QRadioButton, "allow_control"))
+    click(app, panel.confirm)
+    assert c.consent.may("v1", "control")
+    assert w.banner.isVisible() and "Alice Engineer" in w.banner.text()
+    snap(w, artifacts_dir / "1-in-control.png")
+    click(app, w.revoke_control)
+    assert not c.consent.may("v1", "control") and c.consent.may("v1", "view")
+    assert not w.banner.isVisible()
+    click(app, w.pause_button)
+    assert c.killswitch.paused and w.pause_button.text() == "Resume"
+    click(app, w.pause_button)
+    assert not c.killswitch.paused
+    c.offer("c2", "v2", "Bob Observer", "view")
+    app.processEvents()
+    click(app, w.kill_button)
+    assert c.killswitch.killed and not c.killswitch.capture_allowed()
+    assert not c.consent.may("v1", "view")  # everything revoked
+    assert "c2" not in w.panels  # the pending prompt was closed as a deny
+    assert not w.kill_button.isEnabled()
+    snap(w, artifacts_dir / "2-killed.png")
+
+
+def test_kill_shortcut_and_deny_all(app: QApplication) -> None:
+    w, h = make_window(app)
+    w.describe_edit.setPlainText("help")
+    click(app, w.get_help)
+    c = h.controller
+    assert c is not None
+    c.offer("c1", "v1", "Alice", "view")
+    app.processEvents()
+    click(app, w.panels["c1"].deny_all)
+    assert not c.consent.may("v1", "view") and c.consent.pending == ()
+    w.activateWindow()
+    QTest.keyClick(
+        w, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    app.processEvents()
+    if not c.killswitch.killed:  # offscreen focus can be absent: fire the shortcut itself
+        w.kill_shortcut.activated.emit()
+        app.processEvents()
+    assert c.killswitch.killed and c.killswitch.record is not None
+    assert c.killswitch.record.source == "shortcut"
+
+
+def test_countdown_timeout_disables_confirm(app: QApplication) -> None:
+    w, h = make_window(app)
+    w.describe_edit.setPlainText("help")
+    click(app, w.get_help)
+    c = h.controller
+    assert c is not None
+    c.offer("c1", "v1", "Alice", "view")
+    app.processEvents()
+    h.now += 61_000
+    w.panels["c1"].tick()
+    assert not w.panels["c1"].confirm.isEnabled()
+    (d,) = c.consent.expire(h.now)
+    assert d.reason == "timed_out" and not c.consent.may("v1", "view")
+
+
+def test_live_log_chat_masks_end_and_rating(app: QApplication, artifacts_dir: Path) -> None:
+    w, h = make_window(app)
+    w.describe_edit.setPlainText("help")
+    click(app, w.get_help)
+    c = h.controller
+    assert c is not None
+    w.observer.log_line(LogLine(NOW, "broker", "viewer.joined", "Alice joined"))
+    w.observer.chat("Alice", "Hello!", NOW)
+    w.observer.verification_code("v1", "Alice", "123 456")
+    app.processEvents()
+    assert w.log_list.count() == 1 and "Alice joined" in w.log_list.item(0).text()
+    assert "123 456" in w.code_label.text()
+    w.chat_edit.setText("Hi, thanks")
+    click(app, w.findChild(QPushButton, "chatSend"))
+    assert c.chats == ["Hi, thanks"] and w.chat_view.count() == 2
+    w.mask_windows.setText("Bank, Mail")
+    w.mask_regions.setText("0,0,100,50; 10,10,5,5")
+    click(app, w.mask_apply)
+    assert c.masks == [([(0, 0, 100, 50), (10, 10, 5, 5)], ["Bank", "Mail"])]
+    snap(w, artifacts_dir / "1-log-chat.png")
+    w.observer.ended(
+        SessionOutcome("ended_by_engineer", "Alice", "s-1",
+                       LogVerification(True, "log verified: 12 records match"), "/tmp/x")
+    )  # fmt: skip
+    app.processEvents()
+    assert w.stack.currentIndex() == 2
+    assert "log verified" in w.verify_label.text()
+    w.rating_comment.setText("quick and kind")
+    click(app, w.findChild(QPushButton, "rate5"))
+    assert c.ratings == [(5, "quick and kind")]
+    snap(w, artifacts_dir / "2-end.png")
+
+
+def test_video_call_only_on_the_clients_click(app: QApplication) -> None:
+    w, h = make_window(app)
+    w.describe_edit.setPlainText("help")
+    click(app, w.get_help)
+    c = h.controller
+    assert c is not None
+    assert not w.ring_box.isVisible()
+    w.observer.call_requested("v1", "Alice Engineer")
+    app.processEvents()
+    assert w.ring_box.isVisible() and "Alice Engineer" in w.ring_label.text()
+    assert c.calls == []  # asking opens nothing
+    click(app, w.ring_decline)
+    assert c.calls == ["decline"] and not w.ring_box.isVisible()
+    w.observer.call_requested("v1", "Alice Engineer")
+    app.processEvents()
+    click(app, w.ring_accept)
+    assert c.calls == ["decline", "accept"] and w.call_button.text() == "Hang up"
+    click(app, w.call_button)
+    assert c.calls[-1] == "hangup"

@@ -1,0 +1,362 @@
+"""broker/openapi.yaml is a valid OpenAPI 3.1 document, documents exactly the routes
+of the running app with the roles of the route table, and real responses match it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from broker import keys
+from broker.api.routes import API_PREFIX, ROUTES
+from broker.app import create_app
+from broker.auth.policy import ROLES_ATTRIBUTE
+from broker.store import queries
+from broker.testing import FakeClock, RunningBroker, test_config
+from tests.broker.conftest import staff
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "broker" / "openapi.yaml"
+METHODS = {"get", "post", "patch", "put", "delete"}
+
+
+def _spec() -> dict[str, Any]:
+    spec = yaml.safe_load(SPEC_PATH.read_text())
+    assert isinstance(spec, dict)
+    return spec
+
+
+def test_spec_is_valid_openapi_31() -> None:
+    spec = _spec()
+    assert spec["openapi"].startswith("3.1")
+    validate(spec)
+
+
+def _app_routes(tmp_path: Path) -> dict[tuple[str, str], Any]:
+    """(method, path) -> the handler, for every route of the running app."""
+    app = create_app(test_config(tmp_path))
+    found = {}
+    for resource in app.router.resources():
+        path = resource.canonical
+        if path.startswith("/ws/") or path == "/{path}":
+            continue  # WebSockets: protocol/SPEC.md; viewer files: served by path
+        for route in resource:
+            if route.method != "HEAD":
+                found[(route.method.lower(), path)] = route.handler
+    return found
+
+
+def test_every_route_documented_and_vice_versa(tmp_path: Path) -> None:
+    spec = _spec()
+    documented = {(m, p) for p, item in spec["paths"].items() for m in item if m in METHODS}
+    assert set(_app_routes(tmp_path)) == documented
+
+
+def test_documented_roles_match_the_guards(tmp_path: Path) -> None:
+    spec = _spec()
+    api_routes = {k: h for k, h in _app_routes(tmp_path).items() if k[1].startswith(API_PREFIX)}
+    assert {(r.method.lower(), API_PREFIX + r.path) for r in ROUTES} <= set(api_routes)
+    for (method, path), handler in api_routes.items():
+        assert hasattr(handler, ROLES_ATTRIBUTE), f"{method} {path} is not behind the role guard"
+        roles = getattr(handler, ROLES_ATTRIBUTE)
+        op = spec["paths"][path][method]
+        assert sorted(op["x-roles"]) == sorted(roles or ()), path
+        assert (op.get("security") == []) == (roles is None), path
+
+
+class Checker:
+    """Validates responses against the spec and remembers which operations it saw."""
+
+    def __init__(self) -> None:
+        self.spec = _spec()
+        resource = Resource.from_contents(self.spec, default_specification=DRAFT202012)
+        self.registry = Registry().with_resource("urn:clearpane:openapi", resource)
+        self.seen: set[tuple[str, str]] = set()
+
+    def schema_for(self, method: str, template: str, status: int) -> dict[str, Any]:
+        op = self.spec["paths"][template][method.lower()]
+        responses = op["responses"]
+        assert str(status) in responses, f"{method} {template} -> {status} is not documented"
+        response = responses[str(status)]
+        if "$ref" in response:
+            response = self.spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+        if "text/html" in response["content"]:
+            return {"type": "string"}
+        schema = response["content"]["application/json"]["schema"]
+        return {
+            "$ref": "urn:clearpane:openapi#"
+            + _pointer(op_path=(template, method.lower(), status), schema=schema, spec=self.spec)
+        }
+
+    async def call(
+        self,
+        broker: RunningBroker,
+        method: str,
+        template: str,
+        params: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> tuple[int, Any]:
+        path = template.format(**(params or {}))
+        status, body, _ = await broker.request(method, path, **kwargs)
+        schema = self.schema_for(method, template, status)
+        validator = Draft202012Validator(
+            schema, registry=self.registry, format_checker=FormatChecker()
+        )
+        errors = sorted(validator.iter_errors(body), key=str)
+        assert not errors, f"{method} {path} -> {status}: {errors[0]}"
+        if status < 400:
+            self.seen.add((method.lower(), template))
+        return status, body
+
+
+def _pointer(*, op_path: tuple[str, str, int], schema: dict[str, Any], spec: dict[str, Any]) -> str:
+    """JSON pointer of the response schema inside the spec."""
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        assert isinstance(ref, str)
+        return ref.removeprefix("#")
+    template, method, status = op_path
+    escaped = template.replace("~", "~0").replace("/", "~1")
+    return f"/paths/{escaped}/{method}/responses/{status}/content/application~1json/schema"
+
+
+async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeClock) -> None:
+    c = Checker()
+    await c.call(broker, "GET", "/api/v1/health")
+    status, login = await c.call(
+        broker,
+        "POST",
+        "/api/v1/auth/login",
+        json={"username": "admin", "password": broker.admin_password},
+    )
+    admin = login["token"]
+    await c.call(
+        broker,
+        "POST",
+        "/api/v1/auth/login",
+        json={"username": "admin", "password": "wrong-password"},
+    )
+    await c.call(broker, "POST", "/api/v1/auth/login", json={"username": "admin"})
+    await c.call(broker, "POST", "/api/v1/auth/logout")
+    await c.call(broker, "GET", "/api/v1/me", token=admin)
+    await c.call(broker, "GET", "/api/v1/me")
+    status, created = await c.call(
+        broker,
+        "POST",
+        "/api/v1/users",
+        token=admin,
+        json={"username": "erin", "name": "Erin", "role": "engineer", "skills": ["windows"]},
+    )
+    assert status == 201
+    await c.call(
+        broker,
+        "POST",
+        "/api/v1/users",
+        token=admin,
+        json={"username": "erin", "name": "E", "role": "engineer"},
+    )
+    await c.call(broker, "GET", "/api/v1/users", token=admin)
+    await c.call(
+        broker,
+        "PATCH",
+        "/api/v1/users/{user_id}",
+        {"user_id": created["user"]["id"]},
+        token=admin,
+        json={"name": "Erin E"},
+    )
+    await c.call(
+        broker,
+        "PATCH",
+        "/api/v1/users/{user_id}",
+        {"user_id": "nobody"},
+        token=admin,
+        json={"name": "X"},
+    )
+    await c.call(
+        broker,
+        "PUT",
+        "/api/v1/sla-tiers/{name}",
+        {"name": "gold"},
+        token=admin,
+        json={"answer_within_s": 120},
+    )
+    await c.call(
+        broker,
+        "PUT",
+        "/api/v1/sla-tiers/{name}",
+        {"name": "gold"},
+        token=admin,
+        json={"answer_within_s": 1},
+    )
+    eng = await broker.login("erin", created["password"])
+    await c.call(broker, "GET", "/api/v1/users", token=eng)
+    await c.call(broker, "GET", "/api/v1/sla-tiers", token=eng)
+    status, ticket = await c.call(
+        broker, "POST", "/api/v1/tickets", token=eng, json={"title": "Printer", "tier": "premium"}
+    )
+    await c.call(broker, "POST", "/api/v1/tickets", token=eng, json={"title": 1})
+    await c.call(broker, "GET", "/api/v1/tickets", token=eng)
+    tid = {"ticket_id": ticket["id"]}
+    await c.call(
+        broker,
+        "PATCH",
+        "/api/v1/tickets/{ticket_id}",
+        tid,
+        token=eng,
+        json={"status": "in_progress"},
+    )
+    status, inv = await c.call(
+        broker, "POST", "/api/v1/tickets/{ticket_id}/invitations", tid, token=eng
+    )
+    status, redeemed = await c.call(
+        broker, "POST", "/api/v1/agent/redeem", json={"code": inv["code"], "client_name": "Ann"}
+    )
+    await c.call(
+        broker, "POST", "/api/v1/agent/redeem", json={"code": inv["code"], "client_name": "Ann"}
+    )
+    await c.call(
+        broker, "POST", "/api/v1/agent/redeem", json={"code": "1234-5678", "client_name": "Ann"}
+    )
+    status, req = await c.call(
+        broker, "POST", "/api/v1/agent/requests", json={"description": "Mail", "client_name": "Bo"}
+    )
+    await c.call(broker, "GET", "/api/v1/queue", token=eng)
+    sid = {"session_id": redeemed["session_id"]}
+    await c.call(
+        broker,
+        "POST",
+        "/api/v1/sessions/{session_id}/join",
+        sid,
+        token=eng,
+        json={"permissions": ["view", "control"]},
+    )
+    erin = await queries.get_user_by_username(broker.app[keys.DB], "erin")
+    assert erin is not None
+    await queries.mark_answered(
+        broker.app[keys.DB], redeemed["session_id"], erin.id, at=clock.now_ms()
+    )
+    await queries.set_rating(broker.app[keys.DB], redeemed["session_id"], 4, None)
+    await c.call(broker, "GET", "/api/v1/sessions", token=eng)
+    await c.call(broker, "GET", "/api/v1/sessions/{session_id}", sid, token=eng)
+    await c.call(
+        broker,
+        "POST",
+        "/api/v1/sessions/{session_id}/end",
+        sid,
+        token=eng,
+        json={"resolution": "done"},
+    )
+    await c.call(
+        broker,
+        "POST",
+        "/api/v1/sessions/{session_id}/end",
+        sid,
+        token=eng,
+        json={"resolution": "done"},
+    )
+    await c.call(broker, "GET", "/api/v1/tickets/{ticket_id}", tid, token=eng)
+    await c.call(broker, "GET", "/api/v1/tickets/{ticket_id}", {"ticket_id": "nope"}, token=eng)
+    sup = await staff(broker, "sue", "supervisor")
+    clock.advance(3600)
+    await broker.app[keys.ESCALATOR].run_once()
+    status, esc = await c.call(broker, "GET", "/api/v1/escalations", token=sup)
+    assert [e["session_id"] for e in esc["escalations"]] == [req["session_id"]]
+    # certs-admin: the CA routes (broker/api/admin_certs.py)
+    await c.call(broker, "GET", "/api/v1/trust-bundle")
+    await c.call(broker, "GET", "/api/v1/admin/certs", token=admin)
+    cert_body = {"profile": "client", "name": "laptop-1", "days": 30}
+    status, issued = await c.call(
+        broker, "POST", "/api/v1/admin/certs", token=admin, json=cert_body
+    )
+    await c.call(broker, "POST", "/api/v1/admin/certs", token=admin, json={**cert_body, "days": 0})
+    serial = {"serial": issued["certificate"]["serial"]}
+    revoke = "/api/v1/admin/certs/{serial}/revoke"
+    await c.call(broker, "POST", revoke, serial, token=admin, json={"reason": "superseded"})
+    await c.call(broker, "POST", revoke, serial, token=admin, json={})  # 409: already revoked
+    await c.call(broker, "POST", revoke, {"serial": "abc"}, token=admin, json={})  # 404
+    status, crl_pem, _ = await broker.request("GET", "/api/v1/crl")
+    assert status == 200 and "BEGIN X509 CRL" in crl_pem
+    c.seen.add(("get", "/api/v1/crl"))  # PEM, not JSON
+    status, _ = await c.call(broker, "GET", "/", headers={})  # HTML: not validated as JSON
+    documented = {(m, p) for p, item in c.spec["paths"].items() for m in item if m in METHODS}
+    # Quality review (broker/api/review.py) on the ended session.
+    reviewer = await staff(broker, "rita", "reviewer")
+    await c.call(
+        broker,
+        "POST",
+        "/api/v1/review/sessions/{session_id}/reviews",
+        sid,
+        token=reviewer,
+        json={"overall": 4, "competence": 5, "notes": "clear"},
+    )
+    await c.call(
+        broker,
+        "POST",
+        "/api/v1/review/sessions/{session_id}/reviews",
+        sid,
+        token=reviewer,
+        json={"overall": 9, "competence": 5},
+    )
+    status, listed = await c.call(broker, "GET", "/api/v1/review/sessions", token=reviewer)
+    assert [x["id"] for x in listed["sessions"]] == [redeemed["session_id"]]
+    await c.call(broker, "GET", "/api/v1/review/dashboard", token=reviewer)
+    await c.call(broker, "GET", "/api/v1/review/dashboard", token=eng)
+    # Outbound webhooks (broker/webhooks/api.py; delivery: tests/broker/test_webhooks.py).
+    status, hook = await c.call(
+        broker,
+        "POST",
+        "/api/v1/webhooks",
+        token=admin,
+        json={"url": "https://helpdesk.example.com/hook", "events": ["session.ended"]},
+    )
+    assert status == 201
+    await c.call(broker, "POST", "/api/v1/webhooks", token=admin, json={"url": "http://x"})
+    await c.call(broker, "GET", "/api/v1/webhooks", token=admin)
+    await c.call(broker, "GET", "/api/v1/webhooks", token=eng)
+    wid = {"webhook_id": hook["webhook"]["id"]}
+    await c.call(broker, "GET", "/api/v1/webhooks/{webhook_id}/deliveries", wid, token=admin)
+    await c.call(broker, "DELETE", "/api/v1/webhooks/{webhook_id}", wid, token=admin)
+    await c.call(broker, "DELETE", "/api/v1/webhooks/{webhook_id}", wid, token=admin)
+    # The recording routes need a recorded session: covered by the recording tests.
+    missing = {(m, p) for m, p in documented - c.seen if not p.startswith("/api/v1/recordings/")}
+    assert missing == set()
+
+
+async def test_ice_servers_with_turn_credentials_match_schemas(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    import json
+
+    from broker.testing import running_broker
+
+    servers = [
+        {"urls": ["stun:turn.example.com:3478"]},
+        {"urls": ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"]},
+        {"urls": "turn:fixed.example.com:3478", "username": "cp", "credential": "pw"},
+    ]
+    async with running_broker(
+        tmp_path, clock=clock, ice_servers=json.dumps(servers), turn_secret="s3cret"
+    ) as broker:
+        c = Checker()
+        status, req = await c.call(
+            broker,
+            "POST",
+            "/api/v1/agent/requests",
+            json={"description": "Call me", "client_name": "Bo"},
+        )
+        assert status == 201 and len(req["ice_servers"]) == 3
+        eng = await staff(broker, "erin", "engineer")
+        status, joined = await c.call(
+            broker,
+            "POST",
+            "/api/v1/sessions/{session_id}/join",
+            {"session_id": req["session_id"]},
+            token=eng,
+            json={"permissions": ["view", "control", "video"]},
+        )
+        assert status == 200 and joined["permissions"] == ["view", "control", "video"]
+        assert [bool(s.get("credential")) for s in joined["ice_servers"]] == [False, True, True]

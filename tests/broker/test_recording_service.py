@@ -1,0 +1,109 @@
+"""The recorder service: what it keeps, when it writes, what it refuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from audit.bundle import review_log_id
+from audit.checkpoint import Checkpoint, verify_checkpoint
+from audit.recording import (
+    DIR_AGENT,
+    DIR_VIEWER,
+    FLUSH_INTERVAL_MS,
+    FRAME_BINARY,
+    FRAME_TEXT,
+    Recording,
+)
+from broker.recording import KEYFRAME_INTERVAL_MS, RecordingService
+
+T0 = 1_700_000_000_000
+
+
+def _update(flags: int, seq: int) -> bytes:
+    return bytes([1, flags]) + (1).to_bytes(4, "big") + seq.to_bytes(8, "big") + b"c" * 16
+
+
+def _service(tmp_path: Path) -> tuple[RecordingService, ed25519.Ed25519PrivateKey]:
+    key = ed25519.Ed25519PrivateKey.generate()
+    return RecordingService(tmp_path, key, now_ms=lambda: T0), key
+
+
+def test_records_updates_and_control_but_never_input_or_acks(tmp_path: Path) -> None:
+    svc, _ = _service(tmp_path)
+    svc.record("s1", "agent", _update(1, 1), T0)
+    svc.record("s1", "viewer", bytes([2]) + b"\0" * 40, T0 + 10)  # input batch
+    svc.record("s1", "viewer", bytes([3]) + (1).to_bytes(8, "big"), T0 + 20)  # ack
+    svc.record("s1", "viewer", '{"type":"chat","text":"hi"}', T0 + 30)
+    svc.record("s1", "agent", _update(0, 2), T0 + 40)
+    svc.finish("s1")
+    rec = Recording(tmp_path / "sessions" / "s1")
+    assert [(f.direction, f.frame_type) for f in rec.frames] == [
+        (DIR_AGENT, FRAME_BINARY),
+        (DIR_VIEWER, FRAME_TEXT),
+        (DIR_AGENT, FRAME_BINARY),
+    ]
+    assert [f.t_ms for f in rec.frames] == [0, 30, 40]
+
+
+def test_key_audit_messages_are_kept_beside_the_recording(tmp_path: Path) -> None:
+    svc, _ = _service(tmp_path)
+    msg = {"type": "key.audit", "epoch": 1, "ephemeral_public": "A" * 43, "wrapped_key": "B" * 64}
+    svc.record("s1", "agent", json.dumps(msg), T0)
+    svc.finish("s1")
+    summary = svc.index_summary("s1")
+    assert summary["audit_keys"] == [msg] and summary["frames"] == 1
+
+
+def test_tick_writes_within_a_second_and_closes_idle_recordings(tmp_path: Path) -> None:
+    svc, _ = _service(tmp_path)
+    folder = tmp_path / "sessions" / "s1"
+    svc.record("s1", "agent", _update(1, 1), T0)
+    svc.tick(T0 + FLUSH_INTERVAL_MS - 1)
+    assert Recording(folder).frames == []
+    svc.tick(T0 + FLUSH_INTERVAL_MS)
+    assert len(Recording(folder).frames) == 1
+    svc.tick(T0 + 31_000)  # idle: closed, and reopened by the next frame
+    svc.record("s1", "agent", _update(0, 2), T0 + 32_000)
+    svc.finish("s1")
+    assert [f.seq for f in Recording(folder).frames] == [1, 2]
+
+
+def test_wants_a_keyframe_every_interval(tmp_path: Path) -> None:
+    svc, _ = _service(tmp_path)
+    assert not svc.wants_keyframe("s1", T0)
+    svc.record("s1", "agent", _update(0, 1), T0)
+    assert svc.wants_keyframe("s1", T0)  # no FULL update yet
+    svc.record("s1", "agent", _update(1, 2), T0 + 10)
+    assert not svc.wants_keyframe("s1", T0 + 10 + KEYFRAME_INTERVAL_MS - 1)
+    assert svc.wants_keyframe("s1", T0 + 10 + KEYFRAME_INTERVAL_MS)
+
+
+def test_a_recording_that_cannot_be_written_stops_quietly(tmp_path: Path) -> None:
+    svc, _ = _service(tmp_path)
+    (tmp_path / "sessions").mkdir()
+    (tmp_path / "sessions" / "s1").write_text("a file where the folder should be")
+    svc.record("s1", "agent", _update(1, 1), T0)  # does not raise into the relay
+    svc.record("s1", "agent", _update(0, 2), T0 + 1)
+    assert not svc.has_recording("s1")
+
+
+def test_review_events_are_chained_and_signed(tmp_path: Path) -> None:
+    svc, key = _service(tmp_path)
+    r1 = svc.review_event("s1", "replay.viewed", "user:u1", {"user": "u1"}, T0)
+    r2 = svc.review_event("s1", "replay.viewed", "user:u2", {"user": "u2"}, T0 + 5)
+    assert (r1["seq"], r2["seq"], r2["prev"]) == (1, 2, r1["hash"])
+    lines = (tmp_path / "sessions" / "s1" / "review-checkpoints.jsonl").read_text().splitlines()
+    cps = [Checkpoint.from_dict(json.loads(x)) for x in lines]
+    assert [c.seq for c in cps] == [1, 2] and cps[-1].hash == r2["hash"]
+    for cp in cps:
+        verify_checkpoint(cp, key.public_key(), session_id=review_log_id("s1"))
+
+
+def test_unsafe_session_ids_are_refused(tmp_path: Path) -> None:
+    svc, _ = _service(tmp_path)
+    svc.record("../evil", "agent", _update(1, 1), T0)
+    assert not (tmp_path / "evil").exists()
+    assert not any(tmp_path.rglob("recording.cprec"))

@@ -1,0 +1,163 @@
+"""Replay shows the same pixels the live session showed at the same moment.
+
+A real agent (moving test pattern), the real broker recording, an engineer watching in
+Chromium. At two moments the client pauses (the picture stands still): the engineer's
+canvas is captured. Later a reviewer replays the recording in Chromium and seeks to
+those two moments (the pause markers): the replay canvas equals the live canvas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from agent.capture.pattern import PatternSource
+from agent.config import AgentConfig
+from agent.session import AgentSession
+from agent.testing import RecordingInjector, RecordingObserver
+from audit.cli import main as audit_main
+from audit.recording import Recording
+from broker.recording import RECORDER
+from tests.viewer.conftest import ui_login, watch_console
+from tests.viewer.test_replay import login
+
+WIDTH, HEIGHT = 480, 300
+
+
+async def canvas(page: Any, selector: str) -> np.ndarray:
+    url = await page.evaluate("(s) => document.querySelector(s).toDataURL('image/png')", selector)
+    png = base64.b64decode(url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int16)
+
+
+async def frames(page: Any) -> int:
+    return int(
+        await page.evaluate("() => Number(document.querySelector('#screen').dataset.frames || 0)")
+    )
+
+
+async def settle(page: Any, quiet_s: float = 0.5) -> None:
+    """Wait until the live canvas has drawn nothing new for ``quiet_s``."""
+    last = -1
+    for _ in range(40):
+        now = await frames(page)
+        if now == last:
+            return
+        last = now
+        await asyncio.sleep(quiet_s)
+    raise AssertionError("the live picture never settled")
+
+
+async def test_replay_shows_the_live_pixels_at_the_same_moments(
+    broker: Any, browser: Any, page: Any, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    problems = watch_console(page)
+    source = PatternSource(WIDTH, HEIGHT, motion=True)
+    config = AgentConfig(
+        broker_url=broker.base_url,
+        ca_pem=broker.ca_cert_path.read_text(),
+        client_name="Bob Client",
+        describe="replay pixels",
+        headless=True,
+        source="pattern",
+        log_dir=tmp_path / "agent-logs",
+        injector="none",
+        auto_consent_for_tests=("view",),
+    ).check()
+    session = AgentSession(
+        config, RecordingObserver(), source_factory=lambda: source, injector=RecordingInjector()
+    )
+    task = asyncio.create_task(session.run())
+    try:
+        for _ in range(300):
+            if session.session_id:
+                break
+            await asyncio.sleep(0.05)
+        sid = session.session_id
+        assert sid
+        user, password = await broker.create_user("erin", "engineer", [], name="Erin Engineer")
+        await ui_login(page, broker.base_url, user, password)
+        item = page.locator(f'.queue-item[data-session="{sid}"]')
+        await item.wait_for(timeout=10_000)
+        await item.locator("button.join").click()
+        await page.wait_for_function(
+            "() => Number(document.querySelector('#screen').dataset.frames || 0) >= 5",
+            timeout=15_000,
+        )
+        live: list[np.ndarray] = []
+        for moment in range(2):
+            source.set_page(moment + 1)  # a window switch: the document changes
+            source.scroll(3 * moment)
+            source.type_text(f"moment {moment}")
+            await asyncio.sleep(0.5)  # and the pattern moves
+            source.motion = False
+            await settle(page)
+            session.pause()
+            await page.wait_for_selector("#overlay[data-kind]", state="visible")
+            await asyncio.sleep(0.3)
+            live.append(await canvas(page, "#screen"))
+            session.resume()
+            source.motion = True
+            await page.wait_for_selector("#overlay", state="hidden")
+        await page.screenshot(path=str(artifacts_dir / "live-before-kill.png"))
+        session.kill("test: end of the live part")
+        await asyncio.wait_for(task, 10)
+    finally:
+        if not task.done():
+            session.kill("test teardown")
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, 10)
+    moved = (np.abs(live[0] - live[1]).max(axis=2) > 40).sum()
+    assert moved > 50, f"the two moments must differ ({moved} pixels)"
+
+    # The reviewer replays in a fresh browser context.
+    folder = broker.data_dir / "sessions" / sid
+    broker.app[RECORDER].flush_all()
+    rec = Recording(folder)
+    log = [json.loads(x) for x in (folder / "log.jsonl").read_text().splitlines()]
+    pauses = [r["at_ms"] - rec.started_ms for r in log if r["event"] == "session.paused"]
+    assert len(pauses) == 2
+    key_file = tmp_path / "audit-key.json"
+    assert (
+        audit_main(["reviewer-key", "--data-dir", str(broker.data_dir), "-o", str(key_file)]) == 0
+    )
+    user, password = await broker.create_user("rita", "reviewer", name="Rita Reviewer")
+    context = await browser.new_context(
+        ignore_https_errors=True, viewport={"width": 1280, "height": 800}
+    )
+    try:
+        reviewer = await context.new_page()
+        problems += watch_console(reviewer)
+        await login(reviewer, broker.base_url, user, password)
+        await reviewer.goto(f"{broker.base_url}/#/replay/{sid}")
+        await reviewer.wait_for_selector("#replay-key-box", state="visible")
+        await reviewer.set_input_files("#replay-key", str(key_file))
+        await reviewer.wait_for_selector("#app[data-ready='1']", timeout=15_000)
+        for i, t in enumerate(pauses):
+            # The pause marker seeks to exactly the moment the client paused.
+            await reviewer.evaluate(
+                "(i) => document.querySelectorAll('#replay-markers .marker[title^=\"session.paused\"]')[i].click()",
+                i,
+            )
+            await reviewer.wait_for_function(
+                "(t) => document.getElementById('replay-status').dataset.target === String(t)",
+                arg=t,
+            )
+            replayed = await canvas(reviewer, "#replay-canvas")
+            assert replayed.shape == live[i].shape == (HEIGHT, WIDTH, 3)
+            diff = np.abs(replayed - live[i])
+            assert diff.mean() < 0.5, (i, diff.mean())
+            assert (diff.max(axis=2) <= 2).mean() > 0.999, i
+        await reviewer.screenshot(path=str(artifacts_dir / "replay-at-second-pause.png"))
+    finally:
+        await context.close()
+    assert [r["event"] for r in broker.app[RECORDER].review_records(sid)] == ["replay.viewed"]
+    assert problems == []

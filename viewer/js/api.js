@@ -1,0 +1,136 @@
+/**
+ * REST client for the broker's HTTP API (docs/API.md), same origin, cookie auth.
+ *
+ * Every state-changing request carries `X-Clearpane-CSRF: 1`. Errors come back as
+ * {@link ApiError} with the broker's stable code and a message meant for people.
+ * @module api
+ */
+
+const PREFIX = '/api/v1';
+
+/** An HTTP error from the broker (`{"error": {"code", "message"}}`). */
+export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   */
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * One JSON request.
+ * @param {string} method
+ * @param {string} path under /api/v1
+ * @param {object} [body]
+ * @returns {Promise<any>} the parsed JSON body (null for 204)
+ */
+export async function request(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD') headers['X-Clearpane-CSRF'] = '1';
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let resp;
+  try {
+    resp = await fetch(PREFIX + path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', 'Cannot reach the broker. Check your connection and try again.');
+  }
+  if (resp.status === 204) return null;
+  let data = null;
+  const text = await resp.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch (e) { data = null; }
+  }
+  if (!resp.ok) {
+    const err = data && data.error ? data.error : {};
+    throw new ApiError(resp.status, err.code || `http_${resp.status}`, err.message || `The broker answered ${resp.status}.`);
+  }
+  return data;
+}
+
+const q = (params) => {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null && v !== '') s.set(k, String(v));
+  const t = s.toString();
+  return t ? `?${t}` : '';
+};
+
+/**
+ * Log in; the broker sets the session cookie.
+ * @param {string} username
+ * @param {string} password
+ * @returns {Promise<{token: string, expires_at: any, user: {id: string, username: string, name: string, role: string, skills: string[]}}>}
+ */
+export const login = (username, password) => request('POST', '/auth/login', { username, password });
+/** @returns {Promise<null>} */
+export const logout = () => request('POST', '/auth/logout');
+/** @returns {Promise<any>} the current user (401 when logged out) */
+export const me = () => request('GET', '/me');
+/** @returns {Promise<any>} waiting requests ordered by SLA deadline */
+export const queue = () => request('GET', '/queue');
+/**
+ * @param {{state?: string}} [params]
+ * @returns {Promise<any>} sessions
+ */
+export const sessions = (params) => request('GET', `/sessions${q(params)}`);
+/**
+ * @param {string} id
+ * @returns {Promise<any>} one session with its log
+ */
+export const session = (id) => request('GET', `/sessions/${encodeURIComponent(id)}`);
+/**
+ * Join a session; returns the short-lived WebSocket token.
+ * @param {string} id
+ * @param {'engineer'|'observer'} as
+ * @param {string[]} permissions
+ * @returns {Promise<{ws_token: string, viewer_id?: string}>}
+ */
+export const join = (id, as, permissions) => request('POST', `/sessions/${encodeURIComponent(id)}/join`, { as, permissions });
+/**
+ * End a session with a resolution note for the ticket.
+ * @param {string} id
+ * @param {string} resolution
+ * @returns {Promise<any>}
+ */
+export const endSession = (id, resolution) => request('POST', `/sessions/${encodeURIComponent(id)}/end`, { resolution });
+/**
+ * @param {{status?: string, q?: string, organisation?: string}} [params]
+ * @returns {Promise<any>} tickets
+ */
+export const tickets = (params) => request('GET', `/tickets${q(params)}`);
+/**
+ * @param {string} id
+ * @returns {Promise<any>} a ticket with its sessions
+ */
+export const ticket = (id) => request('GET', `/tickets/${encodeURIComponent(id)}`);
+/** @returns {Promise<any>} SLA escalations (supervisors), newest first */
+export const escalations = () => request('GET', '/escalations');
+/**
+ * @param {string} id
+ * @param {number} [ttl_s]
+ * @returns {Promise<{code: string, expires_at: any}>}
+ */
+export const invite = (id, ttl_s) => request('POST', `/tickets/${encodeURIComponent(id)}/invitations`, ttl_s ? { ttl_s } : {});
+
+/**
+ * Unwrap list responses that may be a bare array or `{items: [...]}` / `{<key>: [...]}`.
+ * @param {any} data
+ * @param {string} key
+ * @returns {any[]}
+ */
+export function listOf(data, key) {
+  if (Array.isArray(data)) return data;
+  if (data && Array.isArray(data[key])) return data[key];
+  if (data && Array.isArray(data.items)) return data.items;
+  return [];
+}

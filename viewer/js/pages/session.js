@@ -1,0 +1,467 @@
+/**
+ * Live session page: the remote screen, verification code, chat, the session log as the
+ * client sees it, control request/release, and unmistakable overlays for consent, pause
+ * and end. Engineers end with a resolution note; observers (supervisors) only watch.
+ * @module pages/session
+ */
+
+import * as api from '../api.js';
+import { Transport } from '../transport.js';
+import { Display } from '../display.js';
+import { SessionClient, END_REASONS } from '../client.js';
+import { InputCapture } from '../input.js';
+import { CallClient, createCallPanel } from '../call.js';
+import { h, clear, pick, chip, stateChip, clock, toast } from '../dom.js';
+
+/** People's words for log events (audit/ event names). */
+const EVENT_LABELS = {
+  'session.requested': 'Help requested',
+  'session.started': 'Session started',
+  'viewer.joined': 'Joined',
+  'viewer.left': 'Left',
+  'consent.requested': 'Permission asked',
+  'consent.granted': 'Permission granted',
+  'consent.denied': 'Permission denied',
+  'consent.revoked': 'Permission revoked',
+  'permission.released': 'Permission given back',
+  'input.applied': 'Input used',
+  'input.dropped': 'Input blocked',
+  'chat.sent': 'Chat message',
+  'session.paused': 'Paused by the client',
+  'session.resumed': 'Resumed by the client',
+  'mask.changed': 'Masking changed',
+  'call.started': 'Video call started',
+  'call.ended': 'Video call ended',
+  'kill.triggered': 'Kill switch pressed',
+  'session.ended': 'Session ended',
+  'checkpoint.signed': 'Log sealed',
+};
+
+/**
+ * A short, plain-text summary of a log record's detail (never markup).
+ * @param {any} detail
+ * @returns {string}
+ */
+export function detailText(detail) {
+  if (detail === null || detail === undefined) return '';
+  if (typeof detail !== 'object') return String(detail);
+  return Object.entries(detail)
+    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${Array.isArray(v) ? v.join(', ') : typeof v === 'object' ? JSON.stringify(v) : v}`)
+    .join(' · ');
+}
+
+/** Retry interval while the client's agent is not connected (close code 1013). */
+const RETRY_MS = 3000;
+
+/**
+ * The first 8 characters of a long identifier, for headings.
+ * @param {string} [id]
+ * @returns {string}
+ */
+function shortId(id) {
+  if (!id) return '—';
+  return id.length > 12 ? `${id.slice(0, 8)}…` : id;
+}
+
+/**
+ * Render the live session page and join the session.
+ * @param {HTMLElement} root
+ * @param {Record<string, string>} params `id`, optional `as` = observer
+ * @param {any} app
+ * @returns {() => void} cleanup
+ */
+export function renderSession(root, params, app) {
+  const sessionId = params.id;
+  const as = params.as === 'observer' ? 'observer' : 'engineer';
+  const isObserver = as === 'observer';
+
+  /* ------------------------------------------------------------ layout */
+  const title = h('h1', { class: 'session-title', id: 'session-title', text: 'Session' });
+  const subtitle = h('p', { class: 'session-sub muted', id: 'session-sub' });
+  const stateBox = h('span', { id: 'session-state' }, stateChip('requested'));
+  const roleChip = chip(isObserver ? 'Observer' : 'Engineer', isObserver ? 'accent' : 'info');
+  roleChip.id = 'session-role';
+  const verify = h('div', { class: 'verify', id: 'verify', hidden: true, title: 'Ask the client to read the code on their screen. It must match.' },
+    h('span', { class: 'verify-label', text: 'Verification code' }),
+    h('span', { class: 'verify-code', id: 'verify-code' }));
+  const permsBox = h('span', { class: 'perms', id: 'perms' });
+  const btnControl = h('button', { type: 'button', class: 'btn btn-primary', id: 'btn-control', text: 'Request control', disabled: true, hidden: isObserver });
+  const btnCad = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-cad', text: 'Ctrl+Alt+Del', hidden: true, title: 'Send Ctrl+Alt+Delete to the client’s computer' });
+  const btnRefresh = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-refresh', text: 'Refresh', title: 'Ask for a full screen image' });
+  const btnFull = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-fullscreen', text: 'Full screen' });
+  const btnEnd = h('button', { type: 'button', class: 'btn btn-danger', id: 'btn-end', text: 'End session', hidden: isObserver });
+  const btnLeave = h('button', { type: 'button', class: 'btn btn-secondary', id: 'btn-leave', text: 'Leave' });
+
+  const canvas = h('canvas', { id: 'screen', class: 'screen', width: '1', height: '1', 'aria-label': 'Client screen' });
+  const overlayIcon = h('div', { class: 'overlay-icon', 'aria-hidden': 'true' });
+  const overlayTitle = h('h2', { class: 'overlay-title', id: 'overlay-title' });
+  const overlayText = h('p', { class: 'overlay-text', id: 'overlay-text' });
+  const overlayActions = h('div', { class: 'overlay-actions' });
+  const overlay = h('div', { class: 'overlay', id: 'overlay', role: 'alert' }, overlayIcon, overlayTitle, overlayText, overlayActions);
+  const controlBanner = h('div', { class: 'control-banner', id: 'control-banner', hidden: true, text: 'You are controlling the client’s computer. Every click and key is shown to the client.' });
+  const maskNote = h('div', { class: 'mask-note', id: 'mask-note', hidden: true });
+  const stage = h('div', { class: 'stage', id: 'stage' }, canvas, overlay, controlBanner, maskNote);
+
+  const chatList = h('ol', { class: 'chat-list', id: 'chat-list', 'aria-live': 'polite' });
+  const chatInput = h('textarea', { id: 'chat-input', rows: '2', maxlength: '4000', placeholder: 'Message the client…' });
+  const chatSend = h('button', { type: 'submit', class: 'btn btn-primary', id: 'chat-send', text: 'Send' });
+  const chatForm = h('form', { class: 'chat-form', id: 'chat-form' }, chatInput, chatSend);
+  const logList = h('ol', { class: 'log-list', id: 'log-list' });
+  const tabChat = h('button', { type: 'button', class: 'tab active', id: 'tab-chat', text: 'Chat' });
+  const tabLog = h('button', { type: 'button', class: 'tab', id: 'tab-log', text: 'Session log' });
+  const paneChat = h('div', { class: 'pane', id: 'pane-chat' }, chatList, chatForm);
+  const paneLog = h('div', { class: 'pane', id: 'pane-log', hidden: true },
+    h('p', { class: 'muted small', text: 'Exactly what the client sees in their live log.' }), logList);
+  const viewersBox = h('ul', { class: 'viewers', id: 'viewers' });
+  const callBox = h('div', { class: 'sidebar-section call-box', id: 'call-box', hidden: isObserver }, h('h3', { text: 'Video call' }));
+
+  const resolution = h('textarea', { id: 'resolution', rows: '5', maxlength: '4000', required: true, placeholder: 'What was the problem and what fixed it? This goes on the ticket.' });
+  const endError = h('p', { class: 'form-error', hidden: true });
+  const endConfirm = h('button', { type: 'submit', class: 'btn btn-danger', id: 'end-confirm', text: 'End session' });
+  const endCancel = h('button', { type: 'button', class: 'btn btn-ghost', id: 'end-cancel', text: 'Cancel' });
+  const endDialog = h('dialog', { class: 'dialog', id: 'end-dialog' },
+    h('form', { method: 'dialog', id: 'end-form' },
+      h('h2', { text: 'End this session' }),
+      h('label', { for: 'resolution', text: 'Resolution note' }), resolution, endError,
+      h('div', { class: 'dialog-actions' }, endCancel, endConfirm)));
+
+  root.appendChild(h('section', { class: 'session-page' },
+    h('div', { class: 'session-bar' },
+      h('div', { class: 'session-row' },
+        h('a', { href: '#/queue', class: 'back', text: '← Queue' }),
+        h('div', { class: 'session-heading' }, title, subtitle),
+        h('div', { class: 'session-status' }, stateBox, roleChip, permsBox, verify)),
+      h('div', { class: 'session-toolbar' },
+        h('div', { class: 'session-actions' }, btnControl, btnCad, btnRefresh, btnFull),
+        h('div', { class: 'session-actions' }, btnLeave, btnEnd))),
+    h('div', { class: 'session-body' },
+      stage,
+      h('aside', { class: 'sidebar' },
+        h('div', { class: 'sidebar-section' }, h('h3', { text: 'In this session' }), viewersBox),
+        callBox,
+        h('div', { class: 'tabs', role: 'tablist' }, tabChat, tabLog),
+        paneChat, paneLog)),
+    endDialog));
+
+  let left = false;
+  let retryTimer = null;
+
+  /* ------------------------------------------------------------ overlay */
+  const showOverlay = (kind, heading, text, actions = []) => {
+    overlay.dataset.kind = kind;
+    overlay.hidden = false;
+    overlayTitle.textContent = heading;
+    overlayText.textContent = text || '';
+    clear(overlayActions);
+    overlayActions.append(...actions);
+  };
+  const hideOverlay = () => {
+    overlay.hidden = true;
+    overlay.dataset.kind = '';
+  };
+  showOverlay('connecting', 'Connecting…', 'Joining the session through the broker.');
+
+  /* ------------------------------------------------------------ client */
+  const display = new Display(canvas, stage);
+  let client = null;
+  const transport = new Transport({
+    onText: (t) => client.onText(t),
+    onBinary: (b) => client.onBinary(b),
+    onClose: (code, reason) => client.onClose(code, reason),
+  });
+  client = new SessionClient({ transport, display });
+  const input = new InputCapture(canvas, display, (events) => client.sendInput(events));
+  // Observers watch only: no call (the broker relays rtc.* only for a viewer holding video).
+  const call = isObserver ? null : new CallClient({
+    send: (m) => client.send(m),
+    hasVideoPermission: () => client.permissions.has('video'),
+  });
+  const callPanel = call ? createCallPanel(callBox, call) : null;
+  if (call) {
+    client.on('rtc', (m) => call.handle(m));
+    call.on('error', (e) => toast(`Video call: ${e.message}`, 'error'));
+  }
+  let controlAsked = false;
+  let viewGranted = false;
+  let clientName = 'the client';
+
+  const paintState = () => {
+    clear(stateBox);
+    stateBox.appendChild(stateChip(client.state || 'requested'));
+    document.body.dataset.sessionState = client.state || '';
+  };
+
+  const paintPerms = (perms) => {
+    clear(permsBox);
+    for (const p of ['view', 'control', 'video']) if (perms.has(p)) permsBox.appendChild(chip(p === 'view' ? 'Viewing' : p === 'control' ? 'In control' : 'Video', p === 'control' ? 'accent' : 'ok'));
+    const control = perms.has('control') && !client.ended;
+    if (control && !client.paused) input.enable(); else input.disable();
+    controlBanner.hidden = !control;
+    btnCad.hidden = !control;
+    stage.classList.toggle('in-control', control);
+    btnControl.disabled = client.ended !== null || !viewGranted || (controlAsked && !control);
+    btnControl.textContent = control ? 'Release control' : controlAsked ? 'Waiting for the client…' : 'Request control';
+    btnControl.classList.toggle('btn-warning', control);
+    btnControl.dataset.mode = control ? 'release' : 'request';
+  };
+
+  const paintOverlay = () => {
+    if (client.ended) {
+      const reason = client.ended.reason;
+      const text = END_REASONS[reason] || 'The session has ended';
+      const link = client.ticket && client.ticket.id ? h('a', { class: 'btn btn-secondary', href: `#/ticket/${encodeURIComponent(client.ticket.id)}`, text: 'Open the ticket' }) : null;
+      showOverlay(reason === 'killed_by_client' ? 'killed' : 'ended', text,
+        reason === 'killed_by_client' ? `${clientName} pressed the kill switch. The screen stopped and the session cannot be resumed.` : 'No more screen images will arrive.',
+        [link, h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
+      return;
+    }
+    if (client.paused || client.state === 'paused') {
+      showOverlay('paused', 'Paused by the client', `${clientName} paused the screen. It resumes when they choose.`);
+      return;
+    }
+    if (!viewGranted && client.state === 'requested') {
+      showOverlay('consent', 'Waiting for the client to connect', `${clientName}’s agent is not connected yet. The consent prompt appears as soon as it is.`);
+      return;
+    }
+    if (!viewGranted) {
+      showOverlay('consent', 'Waiting for the client’s consent', `${clientName} sees your name, the ticket and the permissions you asked for, and decides.`);
+      return;
+    }
+    if (display.framesDrawn === 0) {
+      showOverlay('loading', 'Receiving the screen…', 'The first image is on its way.');
+      return;
+    }
+    hideOverlay();
+  };
+
+  client.on('welcome', (m) => {
+    const t = m.ticket || {};
+    title.textContent = t.title || 'Session';
+    subtitle.textContent = `Ticket ${shortId(t.id)} · session ${shortId(m.session_id)}`;
+    subtitle.title = `Ticket ${t.id || '—'} · session ${m.session_id}`;
+    paintState();
+    paintOverlay();
+  });
+  client.on('state', (s) => {
+    paintState();
+    clear(viewersBox);
+    for (const v of s.viewers || client.viewers) {
+      viewersBox.appendChild(h('li', {},
+        h('span', { class: 'viewer-name', text: v.viewer_id === client.viewerId ? `${v.name || 'You'} (you)` : v.name || v.viewer_id }),
+        chip(v.role === 'observer' ? 'Observer' : 'Engineer', v.role === 'observer' ? 'accent' : 'info')));
+    }
+    if (!viewersBox.firstChild) viewersBox.appendChild(h('li', { class: 'muted', text: 'Connecting…' }));
+    paintOverlay();
+  });
+  client.on('permissions', (perms) => {
+    viewGranted = perms.has('view');
+    if (perms.has('control')) controlAsked = false;
+    paintPerms(perms);
+    paintOverlay();
+  });
+  client.on('consent', ({ result, permissions }) => {
+    if (result === 'denied' && permissions.includes('control')) {
+      controlAsked = false;
+      toast('The client declined control.', 'error');
+    } else if (result === 'denied' && permissions.includes('view')) {
+      showOverlay('denied', 'The client declined', 'The request stays in the queue. You can try again later.', [h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
+    } else if (result === 'revoked' && permissions.includes('control')) {
+      toast('The client took back control.', 'info');
+    } else if (result === 'granted' && permissions.includes('control')) {
+      toast('The client granted control.', 'ok');
+    }
+    if (call && permissions.includes('video')) {
+      // The client's consent prompt for `video` is the call prompt (call.js); the
+      // agent then starts the call (call.start, rtc.offer).
+      if (result === 'denied') call.requestDenied();
+      else if (result === 'revoked') call.end('revoked');
+    }
+    paintPerms(client.permissions);
+    if (!(result === 'denied' && permissions.includes('view'))) paintOverlay();
+  });
+  client.on('paused', () => { paintPerms(client.permissions); paintOverlay(); paintState(); });
+  client.on('ended', () => {
+    input.disable();
+    if (call) call.end('session_ended');
+    paintPerms(new Set());
+    paintState();
+    paintOverlay();
+    btnEnd.disabled = true;
+    chatSend.disabled = true;
+    btnLeave.textContent = 'Close';
+  });
+  client.on('verification', (code) => {
+    verify.hidden = false;
+    document.getElementById('verify-code').textContent = code;
+  });
+  client.on('frame', (seq) => {
+    canvas.dataset.frames = String(display.framesDrawn);
+    canvas.dataset.seq = String(seq);
+    if (overlay.dataset.kind === 'loading') paintOverlay();
+  });
+  client.on('mask', (m) => {
+    const n = (m.regions || 0) + (m.windows || 0);
+    maskNote.hidden = n === 0;
+    maskNote.textContent = `The client masked ${m.windows || 0} window(s) and ${m.regions || 0} region(s).`;
+  });
+  const addChat = (m, local) => {
+    const from = m.from || {};
+    const mine = from.kind === 'viewer' && from.viewer_id === client.viewerId;
+    // The broker does not echo our own messages; they are shown when sent.
+    if (mine && !local) return;
+    const who = mine ? 'You' : from.kind === 'agent' ? from.name || clientName : from.name || 'Engineer';
+    if (from.kind === 'agent' && from.name) clientName = from.name;
+    chatList.appendChild(h('li', { class: `chat-msg ${mine ? 'mine' : from.kind === 'agent' ? 'theirs' : 'other'}` },
+      h('div', { class: 'chat-head' }, h('span', { class: 'chat-who', text: who }), h('span', { class: 'chat-time', text: clock(m.at_ms || Date.now()) })),
+      h('div', { class: 'chat-text', text: m.text })));
+    chatList.scrollTop = chatList.scrollHeight;
+    if (!mine && paneChat.hidden) tabChat.classList.add('unread');
+  };
+  client.on('chat', (m) => addChat(m, false));
+  const seenLog = new Set();
+  client.on('log', (r) => {
+    if (!r) return;
+    const key = `${r.seq}:${r.hash || ''}`;
+    if (seenLog.has(key)) return; // the REST backlog and the live feed may overlap
+    seenLog.add(key);
+    const event = String(r.event || '');
+    logList.appendChild(h('li', { class: `log-item ev-${event.replace(/[^a-z0-9]/gi, '-')}`, dataset: { event, seq: String(r.seq ?? '') } },
+      h('span', { class: 'log-time', text: clock(r.at_ms) }),
+      h('span', { class: 'log-event', text: EVENT_LABELS[event] || event }),
+      h('span', { class: 'log-actor', text: typeof r.actor === 'object' ? pick(r.actor, 'name', 'id') || '' : r.actor || '' }),
+      h('span', { class: 'log-detail', text: detailText(r.detail) })));
+    logList.scrollTop = logList.scrollHeight;
+  });
+  client.on('error', (e) => {
+    if (!client.sessionId) return; // before welcome the close reason says it all
+    if (e.code === 'forbidden' || e.code === 'not_granted' || e.code === 'wrong_state') toast(e.message || e.code, 'error');
+    else console.warn('clearpane:', e.code, e.message);
+  });
+  client.on('close', ({ code, reason }) => {
+    input.disable();
+    if (call) call.end('connection_lost');
+    if (!client.ended && code === 1013 && !left) {
+      // The broker says "try again later": the client's agent is not connected yet.
+      showOverlay('consent', 'Waiting for the client to connect', `${clientName}’s agent is not connected yet. Trying again…`,
+        [h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
+      retryTimer = setTimeout(() => { if (!left) app.route(); }, RETRY_MS);
+      return;
+    }
+    if (!client.ended) {
+      showOverlay('lost', code === 4401 ? 'Not authorised' : 'Connection lost',
+        reason || 'The connection to the broker closed.',
+        [h('button', { type: 'button', class: 'btn btn-primary', text: 'Rejoin', on: { click: () => app.route() } }),
+          h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
+    }
+  });
+
+  /* ------------------------------------------------------------ actions */
+  btnControl.addEventListener('click', () => {
+    if (client.permissions.has('control')) {
+      input.disable();
+      client.releasePermissions(['control']);
+    } else {
+      controlAsked = true;
+      client.requestPermissions(['control']);
+    }
+    paintPerms(client.permissions);
+  });
+  btnRefresh.addEventListener('click', () => client.refresh());
+  btnCad.addEventListener('click', () => {
+    // Browsers never deliver this combination to a page, so it gets a button.
+    const [ctrl, alt, del] = [0xffe3, 0xffe9, 0xffff];
+    client.sendInput([
+      { type: 'key_down', keysym: ctrl, modifiers: 0 },
+      { type: 'key_down', keysym: alt, modifiers: 2 },
+      { type: 'key_down', keysym: del, modifiers: 6 },
+      { type: 'key_up', keysym: del, modifiers: 6 },
+      { type: 'key_up', keysym: alt, modifiers: 6 },
+      { type: 'key_up', keysym: ctrl, modifiers: 2 },
+    ]);
+  });
+  btnFull.addEventListener('click', () => {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else stage.requestFullscreen().catch(() => toast('Full screen is not available.', 'error'));
+  });
+  btnLeave.addEventListener('click', () => app.navigate('#/queue'));
+  btnEnd.addEventListener('click', () => {
+    endError.hidden = true;
+    endDialog.showModal();
+    resolution.focus();
+  });
+  endCancel.addEventListener('click', () => endDialog.close());
+  endDialog.querySelector('form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const note = resolution.value.trim();
+    if (!note) {
+      endError.textContent = 'Please write a resolution note for the ticket.';
+      endError.hidden = false;
+      return;
+    }
+    endConfirm.disabled = true;
+    try {
+      await api.endSession(sessionId, note);
+      endDialog.close();
+    } catch (e) {
+      endError.textContent = e.message;
+      endError.hidden = false;
+    } finally {
+      endConfirm.disabled = false;
+    }
+  });
+  chatForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = chatInput.value;
+    if (!text.trim() || client.ended) return;
+    const sentText = client.sendChat(text);
+    if (sentText) addChat({ text: sentText, at_ms: Date.now(), from: { kind: 'viewer', viewer_id: client.viewerId } }, true);
+    chatInput.value = '';
+  });
+  chatInput.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey) { ev.preventDefault(); chatForm.requestSubmit(); }
+  });
+  const selectTab = (chat) => {
+    tabChat.classList.toggle('active', chat);
+    tabLog.classList.toggle('active', !chat);
+    paneChat.hidden = !chat;
+    paneLog.hidden = chat;
+    if (chat) tabChat.classList.remove('unread');
+  };
+  tabChat.addEventListener('click', () => selectTab(true));
+  tabLog.addEventListener('click', () => selectTab(false));
+
+  /* ------------------------------------------------------------ join */
+  (async () => {
+    try {
+      const info = await api.session(sessionId).catch(() => null);
+      const s = info ? pick(info, 'session') || info : null;
+      if (s) {
+        clientName = pick(s, 'client_name', 'ticket.client_name') || clientName;
+        title.textContent = pick(s, 'ticket.title', 'title') || title.textContent;
+        const backlog = pick(s, 'log', 'records', 'log.records');
+        if (Array.isArray(backlog)) for (const r of backlog) client.emit('log', r);
+      }
+      const joined = await api.join(sessionId, as, ['view']);
+      if (left) return;
+      await client.connect(joined.ws_token);
+      if (left) client.close();
+    } catch (e) {
+      if (left) return;
+      if (e.status === 401) { app.fail(e); return; }
+      showOverlay('lost', 'Could not join', e.message || String(e), [h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
+    }
+  })();
+
+  return () => {
+    left = true;
+    clearTimeout(retryTimer);
+    input.dispose();
+    if (call) call.end('left');
+    if (callPanel) callPanel.destroy();
+    display.dispose();
+    client.close();
+    if (endDialog.open) endDialog.close();
+    delete document.body.dataset.sessionState;
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * The viewer's page shell: hash router, header (user and role), login.
+ *
+ * Routes: `#/login`, `#/queue`, `#/session/<id>` (optionally `?as=observer`),
+ * `#/ticket/<id>`, `#/tickets`. Each page is a function `(root, params, ctx) → cleanup`.
+ * @module ui
+ */
+
+import * as api from './api.js';
+import { h, clear, pick, toast } from './dom.js';
+import { renderQueue } from './pages/queue.js';
+import { renderSession } from './pages/session.js';
+import { renderTicket, renderTickets } from './pages/tickets.js';
+import { renderReplay } from './pages/replay.js'; // evidence: replay page
+import { renderReview } from './pages/review.js'; // evidence: review + dashboard
+import { renderAdminCerts } from './pages/admin.js'; // certs-admin: CA page
+
+const ROLE_LABELS = { engineer: 'Engineer', supervisor: 'Supervisor', reviewer: 'Quality reviewer', admin: 'Admin', integration: 'Integration' };
+
+/** Application state shared by pages (one per page load, not a module global). */
+class App {
+  constructor() {
+    this.root = document.getElementById('app');
+    this.user = null;
+    this.cleanup = null;
+    /** @type {string|null} the page asked for before signing in */
+    this.next = null;
+    this.routes = [
+      [/^\/login$/, (p) => this.loginPage(p)],
+      [/^\/queue$/, (p) => renderQueue(this.root, p, this)],
+      [/^\/session\/([A-Za-z0-9_.:-]{1,64})$/, (p) => renderSession(this.root, p, this)],
+      [/^\/ticket\/([A-Za-z0-9_.:-]{1,64})$/, (p) => renderTicket(this.root, p, this)],
+      [/^\/tickets$/, (p) => renderTickets(this.root, p, this)],
+      [/^\/replay\/([A-Za-z0-9_.:-]{1,64})$/, (p) => renderReplay(this.root, p, this)],
+      [/^\/review$/, (p) => renderReview(this.root, p, this)],
+      [/^\/admin\/certs$/, (p) => renderAdminCerts(this.root, p, this)], // certs-admin
+    ];
+    window.addEventListener('hashchange', () => this.route());
+    document.getElementById('logout').addEventListener('click', () => this.logout());
+  }
+
+  /** Load the current user, then route. */
+  async start() {
+    try {
+      const data = await api.me();
+      this.setUser(pick(data, 'user') || data);
+    } catch (e) {
+      this.setUser(null);
+    }
+    this.route();
+  }
+
+  /**
+   * @param {any} user
+   */
+  setUser(user) {
+    this.user = user && (user.username || user.id) ? user : null;
+    const who = document.getElementById('whoami');
+    const nav = document.getElementById('nav');
+    who.hidden = !this.user;
+    nav.hidden = !this.user;
+    if (this.user) {
+      const name = this.user.name || this.user.username;
+      document.getElementById('user-name').textContent = name;
+      document.getElementById('user-avatar').textContent = initials(name);
+      const role = document.getElementById('user-role');
+      role.textContent = ROLE_LABELS[this.user.role] || this.user.role || '';
+      role.dataset.role = this.user.role || '';
+      document.body.dataset.role = this.user.role || '';
+    } else {
+      delete document.body.dataset.role;
+    }
+  }
+
+  /** @returns {string} the first page for the user's role (reviewers do not work the queue) */
+  get home() {
+    const role = this.user && this.user.role;
+    if (role === 'reviewer') return '#/review';
+    if (role === 'admin' || role === 'integration') return '#/tickets';
+    return '#/queue';
+  }
+
+  /** @returns {boolean} supervisors (and admins) see everything and may observe */
+  get isSupervisor() {
+    return !!this.user && (this.user.role === 'supervisor' || this.user.role === 'admin');
+  }
+
+  /**
+   * Go to a route.
+   * @param {string} hash e.g. `#/queue`
+   */
+  navigate(hash) {
+    if (location.hash === hash) this.route();
+    else location.hash = hash;
+  }
+
+  route() {
+    const raw = (location.hash || '').replace(/^#/, '') || this.home.slice(1);
+    const [path, query] = raw.split('?');
+    const params = Object.fromEntries(new URLSearchParams(query || ''));
+    if (!this.user && path !== '/login') {
+      if (path !== '/') this.next = `#${raw}`; // come back here after signing in
+      this.navigate('#/login');
+      return;
+    }
+    if (this.user && path === '/') {
+      this.navigate(this.home);
+      return;
+    }
+    if (this.user && path === '/login') {
+      this.navigate(this.home);
+      return;
+    }
+    if (this.cleanup) { try { this.cleanup(); } catch (e) { /* page already gone */ } }
+    this.cleanup = null;
+    clear(this.root);
+    for (const a of document.querySelectorAll('#nav a')) {
+      a.classList.toggle('active', path.startsWith(`/${a.dataset.route}`));
+      // Links marked with data-roles show only for those roles.
+      if (a.dataset.roles) a.hidden = !this.user || !a.dataset.roles.split(' ').includes(this.user.role);
+    }
+    for (const [re, page] of this.routes) {
+      const m = re.exec(path);
+      if (m) {
+        document.body.dataset.page = path.split('/')[1];
+        this.cleanup = page({ ...params, id: m[1] }) || null;
+        return;
+      }
+    }
+    this.root.appendChild(h('section', { class: 'page narrow' },
+      h('h1', { text: 'Page not found' }),
+      h('p', {}, h('a', { href: '#/queue', text: 'Back to the queue' }))));
+  }
+
+  /**
+   * Handle an API error: 401 sends people to the login page, others become a toast.
+   * @param {any} e
+   */
+  fail(e) {
+    if (e && e.status === 401) {
+      this.setUser(null);
+      this.navigate('#/login');
+      return;
+    }
+    toast(e && e.message ? e.message : String(e), 'error');
+  }
+
+  async logout() {
+    try { await api.logout(); } catch (e) { /* already logged out */ }
+    this.setUser(null);
+    this.navigate('#/login');
+  }
+
+  loginPage() {
+    const error = h('p', { class: 'form-error', role: 'alert', hidden: true, id: 'login-error' });
+    const user = h('input', { id: 'login-username', name: 'username', autocomplete: 'username', required: true, autofocus: true });
+    const pass = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', id: 'login-submit', text: 'Sign in' });
+    const form = h('form', { class: 'card login-card', id: 'login-form', on: { submit: async (ev) => {
+      ev.preventDefault();
+      error.hidden = true;
+      submit.disabled = true;
+      submit.textContent = 'Signing in…';
+      try {
+        const data = await api.login(user.value.trim(), pass.value);
+        this.setUser(data.user);
+        const next = this.next;
+        this.next = null;
+        this.navigate(next || this.home);
+      } catch (e) {
+        error.textContent = e.message || 'Sign-in failed.';
+        error.hidden = false;
+        pass.value = '';
+        pass.focus();
+      } finally {
+        submit.disabled = false;
+        submit.textContent = 'Sign in';
+      }
+    } } },
+    h('div', { class: 'login-head' },
+      h('span', { class: 'brand-mark brand-mark-lg', 'aria-hidden': 'true' }),
+      h('h1', { text: 'Sign in to Clearpane' }),
+      h('p', { class: 'muted', text: 'Remote assistance where the client stays in control.' })),
+    h('label', { for: 'login-username', text: 'Username' }), user,
+    h('label', { for: 'login-password', text: 'Password' }), pass,
+    error, submit);
+    this.root.appendChild(h('section', { class: 'login-page' }, form));
+    user.focus();
+    return null;
+  }
+}
+
+/**
+ * Two-letter initials for the avatar.
+ * @param {string} name
+ * @returns {string}
+ */
+function initials(name) {
+  const parts = String(name || '?').trim().split(/\s+/);
+  return ((parts[0] || '?')[0] + (parts.length > 1 ? parts[parts.length - 1][0] : '')).toUpperCase();
+}
+
+const app = new App();
+app.start();
