@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := chromium xvfb xauth xdotool libxcb-icccm4 libxcb-keysyms1 lib
 	libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-render-util0 \
 	libxcb-image0 libegl1 libgl1
 
-.PHONY: run test lint typecheck venv system-deps bench clean
+.PHONY: run test test-postgres lint typecheck venv system-deps bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ typecheck: venv
 
 test: system-deps venv lint typecheck
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The store, API and auth tests again on PostgreSQL (a throwaway local cluster).
+test-postgres: venv
+	tools/with_postgres.sh $(BIN)/python -m pytest -q tests/broker -k 'not relay and not ws and not webhook'
 
 bench: system-deps venv
 	$(BIN)/python -m bench.run_all

@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import TextIO
 
 from agent.config import AgentConfig
@@ -43,6 +44,8 @@ class TerminalUI(SessionObserver):
         self._lock = threading.Lock()
         self._question: tuple[Prompt, int, list[str]] | None = None
         self._queue: list[Prompt] = []
+        self.rating_enabled = False
+        self._want_rating = False
 
     def say(self, text: str) -> None:
         """Print one line (flushed: this is a live view)."""
@@ -119,6 +122,9 @@ class TerminalUI(SessionObserver):
                 self.say(f"    - {problem}")
         if outcome.log_dir:
             self.say(f"    Your copy of the log: {outcome.log_dir}")
+        if self.rating_enabled and outcome.reason not in ("killed_by_client", "auth_failed"):
+            self._want_rating = True
+            self.say("How well were you helped? Type 1 to 5 (Enter to skip).")
 
     # -- terminal → session -------------------------------------------------------
 
@@ -127,6 +133,12 @@ class TerminalUI(SessionObserver):
         text = line.strip()
         session = self.session
         if session is None:
+            return
+        if self._want_rating:
+            self._want_rating = False
+            if text in ("1", "2", "3", "4", "5"):
+                session.rate(int(text))
+                self.say("Thank you.")
             return
         with self._lock:
             question = self._question
@@ -173,6 +185,10 @@ def _stdin_reader(ui: TerminalUI, stop: threading.Event) -> None:
 def run_headless(config: AgentConfig, out: TextIO | None = None) -> SessionOutcome:
     """Run a session on the terminal; Ctrl+C or SIGTERM is the kill switch."""
     ui = TerminalUI(out)
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+    if interactive and config.auto_consent_for_tests is None:
+        ui.rating_enabled = True
+        config = replace(config, rating_wait_s=30.0)  # the socket stays open to rate
     session = AgentSession(config, ui, injector=_injector(config), call_config=load_call_config())
     ui.session = session
     if config.auto_consent_for_tests is not None:
@@ -182,7 +198,7 @@ def run_headless(config: AgentConfig, out: TextIO | None = None) -> SessionOutco
         )
     ui.say("Clearpane agent — type 'kill' or press Ctrl+C to stop everything at any time.")
     stop = threading.Event()
-    if sys.stdin is not None and sys.stdin.isatty():
+    if interactive:
         threading.Thread(target=_stdin_reader, args=(ui, stop), daemon=True).start()
 
     async def main() -> SessionOutcome:

@@ -512,7 +512,14 @@ class AgentSession:
                 capture.cancel()
                 return await self._finish_kill(ws, reader)
             if capture in done and capture.exception() is not None:
-                raise capture.exception()  # type: ignore[misc]
+                # The screen cannot be captured (no display, source gone): say so, stop
+                # everything locally first, then leave (the broker sees the agent go).
+                error = capture.exception()
+                self.observer.notice(f"Screen capture failed: {error}")
+                self._close_consent()
+                await self._release_capture_async()
+                await self._close_ws(ws)
+                return SessionOutcome("failed", details=(f"screen capture failed: {error}",))
             if reader in done:
                 reader.result()  # raises ConnectionLost / FinalError
             reason, by = self._end_reason or ("failed", "")
@@ -1004,9 +1011,11 @@ class AgentSession:
             # Re-check after the grab: a kill, pause, revoke or epoch change may have
             # happened meanwhile. No await between this check and the send call.
             if update is None or not self._can_send():
-                if update is not None and full:
-                    self._need_full = True
                 await asyncio.sleep(interval)
+                continue
+            if self._need_full and not full:
+                # A viewer joined (or asked to refresh) during the grab: it must start
+                # from a complete picture, so this partial update is dropped.
                 continue
             assert self._keys is not None
             with self.killswitch.gate:  # check + commit is atomic w.r.t. kill / pause

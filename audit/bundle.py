@@ -112,6 +112,7 @@ class BundleReport:
     trusted_root: str = ""
     client_compared: bool = False
     review_records: int = 0
+    recording_checked: bool = False
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -135,6 +136,8 @@ class BundleReport:
                 lines.append("  the client's copy agrees with the broker's copy")
             if self.review_records:
                 lines.append(f"  review log: {self.review_records} record(s), verified")
+            if self.recording_checked:
+                lines.append("  the recording matches its seal")
             return "\n".join(lines)
         head = f"INVALID: session {self.session_id or '?'}: {len(self.findings)} problem(s)"
         return "\n".join([head, *(f"  {f}" for f in self.findings)])
@@ -381,13 +384,18 @@ def _check_checkpoints(
 
 
 def verify_bundle(
-    bundle: Path, *, ca: Path | None = None, client_copy: Path | None = None
+    bundle: Path,
+    *,
+    ca: Path | None = None,
+    client_copy: Path | None = None,
+    recording: Path | None = None,
 ) -> BundleReport:
     """Verify an evidence bundle; every problem becomes a :class:`Finding`.
 
     ``client_copy`` (or a ``client.jsonl`` inside the bundle) is compared with the
-    broker's copy under the final checkpoint. Raises :class:`BundleError` only when the
-    file is not a bundle at all.
+    broker's copy under the final checkpoint. ``recording`` (a ``recording.cprec`` file
+    or its folder) is checked against the last ``recording.sealed`` record of the review
+    log. Raises :class:`BundleError` only when the file is not a bundle at all.
     """
     members = _read_members(Path(bundle))
     report = BundleReport()
@@ -434,6 +442,7 @@ def verify_bundle(
             if problem.startswith("broker copy:") or problem.startswith("checkpoint vs broker"):
                 continue  # already reported against log.jsonl
             report.add(CLIENT, None, cmp.first_difference, "client_mismatch", problem)
+    review: list[dict[str, Any]] = []
     if REVIEW in members:
         review, review_lines = _jsonl(members[REVIEW], REVIEW, report)
         report.review_records = len(review)
@@ -452,7 +461,49 @@ def verify_bundle(
                 final=False,
                 report=report,
             )
+    if recording is not None:
+        _check_recording(Path(recording), review, report)
     return report
+
+
+def _check_recording(path: Path, review: Sequence[dict[str, Any]], report: BundleReport) -> None:
+    """The recording file against its last seal in the review log."""
+    import hashlib
+
+    if path.is_dir():
+        path = path / "recording.cprec"
+    seals = [r for r in review if r.get("event") == "recording.sealed"]
+    if not seals:
+        report.add(
+            path.name, None, None, Reason.UNSEALED, "the review log holds no recording.sealed"
+        )
+        return
+    seal = seals[-1]
+    detail = seal.get("detail") or {}
+    want, size = detail.get("sha256"), detail.get("bytes")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report.add(path.name, None, None, "unreadable", str(exc))
+        return
+    report.recording_checked = True
+    if not isinstance(size, int) or len(data) < size:
+        report.add(
+            path.name, None, None, Reason.TRUNCATED,
+            f"{len(data)} bytes, but {size} were sealed (review seq {seal.get('seq')})",
+        )  # fmt: skip
+        return
+    if hashlib.sha256(data[:size]).hexdigest() != want:
+        report.add(
+            path.name, None, None, "recording_mismatch",
+            f"the first {size} bytes do not match the SHA-256 sealed at review seq {seal.get('seq')}",
+        )  # fmt: skip
+        return
+    if len(data) > size:
+        report.add(
+            path.name, None, None, Reason.UNSEALED,
+            f"{len(data) - size} bytes after the last seal (written after it, or a crash)",
+        )  # fmt: skip
 
 
 def rewrite_member(bundle: Path, name: str, data: bytes) -> None:

@@ -3,7 +3,7 @@
 ::
 
     clearpane audit export SESSION --data-dir D -o FILE [--client-copy LOG]
-    clearpane audit verify BUNDLE [--client-copy LOG] [--ca ROOT.pem]
+    clearpane audit verify BUNDLE [--client-copy LOG] [--ca ROOT.pem] [--recording FILE]
     clearpane audit reviewer-key --data-dir D -o FILE
 
 ``verify`` prints VALID or INVALID with every problem (file, line, seq, reason) and
@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("bundle", type=Path)
     ver.add_argument("--client-copy", type=Path, help="the client's copy to compare")
     ver.add_argument("--ca", type=Path, help="the organisation root certificate you trust")
+    ver.add_argument("--recording", type=Path, help="a recording.cprec (or its folder) to check")
     key = sub.add_parser("reviewer-key", help="export the audit-recipient key for reviewers")
     key.add_argument(
         "--data-dir",
@@ -128,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {out}")
             return 0
         if args.command == "verify":
-            report = verify_bundle(args.bundle, ca=args.ca, client_copy=args.client_copy)
+            report = verify_bundle(
+                args.bundle, ca=args.ca, client_copy=args.client_copy, recording=args.recording
+            )
             print(report)
             return 0 if report.ok else 1
         return _reviewer_key(args.data_dir, args.output)

@@ -38,6 +38,7 @@ hash-chained, signed session log (audit.chain, audit.checkpoint).
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 import os
 import struct
@@ -69,6 +70,7 @@ __all__ = [
     "RecordingWriter",
     "SeekResult",
     "open_recording",
+    "file_sha256",
     "read_audit_keys",
     "summarize",
 ]
@@ -365,6 +367,15 @@ def seek_index(index: list[IndexEntry], t_ms: int, file_end: int, first_record: 
     return SeekResult(start, max(end, start), key_seq)
 
 
+def file_sha256(folder: Path) -> str:
+    """SHA-256 hex of ``recording.cprec`` (compare with the ``recording.sealed`` record)."""
+    digest = hashlib.sha256()
+    with (Path(folder) / RECORDING_FILE).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def read_audit_keys(folder: Path) -> list[dict[str, Any]]:
     """The ``key.audit`` messages stored for a recording (complete lines only)."""
     path = Path(folder) / KEYS_FILE
@@ -418,6 +429,7 @@ class RecordingWriter:
                 os.truncate(self.path, existing.valid_length)
                 self.repaired_bytes = existing.torn_bytes
             self._offset = existing.valid_length
+            self._sha = hashlib.sha256(existing.data[: existing.valid_length])
             if existing.frames:
                 self._seq = existing.frames[-1].seq
                 self._next_second = existing.frames[-1].t_ms // 1000 * 1000 + 1000
@@ -432,18 +444,29 @@ class RecordingWriter:
             self.index_path.write_bytes(b"")
             self.index_path.chmod(0o600)
             self._offset = len(header)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
-        self._fd: int | None = os.open(self.path, flags)
-        self._index_fd: int | None = os.open(self.index_path, flags)
+            self._sha = hashlib.sha256(header)
+        # No descriptor stays open between flushes: thousands of live sessions must not
+        # hold two files each against the process's descriptor limit.
+        self._open = True
 
     @property
     def last_seq(self) -> int:
         """The seq of the last frame appended (0 if none)."""
         return self._seq
 
+    @property
+    def written_bytes(self) -> int:
+        """Size of the file once everything buffered is written."""
+        return self._offset
+
+    def sha256(self) -> str:
+        """SHA-256 hex of the file as written so far (call after :meth:`flush` or
+        :meth:`close` to cover every frame): what ``recording.sealed`` records."""
+        return self._sha.hexdigest()
+
     def append(self, direction: int, frame_type: int, payload: bytes, now_ms: int) -> int:
         """Buffer one frame; returns its seq. Engineer input is refused (ValueError)."""
-        if self._fd is None:
+        if not self._open:
             raise RecordingError(self.path, "writer is closed")
         if frame_type == FRAME_BINARY and payload[:1] == bytes([_INPUT]):
             raise ValueError("input batches are never recorded")
@@ -491,29 +514,32 @@ class RecordingWriter:
     def flush(self) -> None:
         """Write buffered frames, then their index entries (the index never points
         past the data)."""
-        if self._fd is None or self._index_fd is None:
+        if not self._open:
             return
         if self._buf:
             data = b"".join(self._buf)
             self._buf.clear()
-            _write_all(self._fd, data)
+            _append(self.path, data)
+            self._sha.update(data)
         if self._index_buf:
             index = b"".join(self._index_buf)
             self._index_buf.clear()
-            _write_all(self._index_fd, index)
+            _append(self.index_path, index)
         self._buffered = 0
         self._oldest_ms = None
 
     def close(self) -> None:
         """Flush, fsync and close (idempotent)."""
-        if self._fd is None or self._index_fd is None:
+        if not self._open:
             return
         self.flush()
-        os.fsync(self._fd)
-        os.fsync(self._index_fd)
-        os.close(self._fd)
-        os.close(self._index_fd)
-        self._fd = self._index_fd = None
+        self._open = False
+        for path in (self.path, self.index_path):
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -527,8 +553,12 @@ class RecordingWriter:
         self.close()
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def _append(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    finally:
+        os.close(fd)

@@ -160,6 +160,55 @@ def save_pairs(pairs: list[tuple[str, Frame, Frame]]) -> None:
     (FRAMES_DIR / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
+def _row_hashes(frame: Frame) -> Any:
+    words = frame.view(np.uint32).reshape(frame.shape[0], -1).astype(np.uint64)
+    weights = np.random.default_rng(5).integers(1, 2**31, words.shape[1], dtype=np.uint64)
+    return (words * weights).sum(axis=1)
+
+
+def scroll_copy_estimate(pairs: list[tuple[str, Frame, Frame]]) -> list[dict[str, Any]]:
+    """What a "copy rows from the previous screen" instruction would save on the kept
+    scroll pairs (an estimate for the docs: SPEC has no such instruction today).
+
+    The best vertical shift is found by matching row hashes; every row of the new frame
+    that equals a shifted row of the old one is predicted from it, and only the tiles
+    that still differ are encoded, by the same pipeline."""
+    from agent.pipeline import ScreenPipeline
+    from bench.p3_pipeline import HeldSource
+
+    rows = []
+    for kind, a, b in pairs:
+        if kind not in ("scrolling", "large"):
+            continue
+        ha, hb = _row_hashes(a), _row_hashes(b)
+        h = len(ha)
+        best, best_dy = 0, 0
+        for dy in range(-600, 601):
+            if dy == 0:
+                continue
+            lo, hi = max(0, -dy), min(h, h - dy)
+            n = int(np.count_nonzero(hb[lo:hi] == ha[lo + dy : hi + dy]))
+            if n > best:
+                best, best_dy = n, dy
+        pred = a.copy()
+        if best_dy:
+            lo, hi = max(0, -best_dy), min(h, h - best_dy)
+            ys = np.arange(lo, hi)
+            match = hb[lo:hi] == ha[lo + best_dy : hi + best_dy]
+            pred[ys[match]] = a[ys[match] + best_dy]
+        sizes = []
+        for base in (a, pred):
+            src = HeldSource(base)
+            pipe = ScreenPipeline(src)
+            pipe.next_update(full=True)
+            src.frame = b
+            upd = pipe.next_update(full=False)
+            sizes.append(len(bytes(upd)) if upd is not None else 0)
+        rows.append({"kind": kind, "shift_px": best_dy, "rows_copied": best,
+                     "bytes_now": sizes[0], "bytes_with_copy": sizes[1] + 16})  # fmt: skip
+    return rows
+
+
 async def scenario(duration: float, fps: float, pairs: int) -> Capture:
     """Run Xvfb + Chromium + the driver + the capture thread for ``duration`` s."""
     with xvfb() as disp, isolated_home(), tempfile.TemporaryDirectory() as tmp:
@@ -210,7 +259,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print_table("P4 by scenario phase (pipeline)", phases,
                 ["phase", "ticks", "updates", "KB/s", "median update bytes"])  # fmt: skip
     kbps = total / secs / 1000
+    # Only pairs that really scrolled (a tab switch shares a few rows by chance).
+    copy_rows = [r for r in scroll_copy_estimate(cap.pairs) if r["rows_copied"] >= 100]
+    est: dict[str, Any] | None = None
+    if copy_rows:
+        print_table("P4 what-if: scroll pairs with a copy-rows instruction (estimate)", copy_rows,
+                    ["kind", "shift_px", "rows_copied", "bytes_now", "bytes_with_copy"])  # fmt: skip
+        ratio = sum(r["bytes_with_copy"] for r in copy_rows) / max(
+            1, sum(r["bytes_now"] for r in copy_rows)
+        )
+        scroll_bytes = sum(sum(v) for k, v in cap.per_phase.items() if k == "scrolling")
+        est = {"scroll_bytes_ratio": round(ratio, 3),
+               "kbps_if_scrolls_copied": round((total - scroll_bytes * (1 - ratio)) / secs / 1000, 1)}  # fmt: skip
+        print(f"scroll updates would shrink to {ratio:.0%}: ≈ {est['kbps_if_scrolls_copied']} KB/s")
     data = {
+        "scroll_copy_estimate": {"pairs": copy_rows, **(est or {})},
         "command": "python -m bench.p4_bandwidth " + " ".join(argv or []),
         "duration_s": round(secs, 1),
         "fps": args.fps,

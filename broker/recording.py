@@ -8,8 +8,10 @@ beside the session log. ``key.audit`` messages from the agent (the content keys
 wrapped for the audit recipient) are also kept in ``audit-keys.jsonl``. Engineer input
 is never recorded.
 
-Evidence of what happened *to* a recording — every replay (``replay.viewed``) and every
-deletion by the retention policy (``recording.deleted``) — goes to the session's
+Evidence of what happened *to* a recording — its seal when it closes
+(``recording.sealed``: SHA-256, size, frames), every replay (``replay.viewed``), every
+export (``log.exported``) and every deletion by the retention policy
+(``recording.deleted``) — goes to the session's
 **review log** ``review.jsonl``: a hash chain like the session log, each record signed
 at once by a checkpoint in ``review-checkpoints.jsonl`` for the id ``<id>:review``.
 It is kept apart from the session log because that log is sealed by a *final*
@@ -168,12 +170,27 @@ class RecordingService:
         return entry
 
     def _close(self, sid: str) -> None:
+        """Close the recording and seal it: ``recording.sealed`` with the file's SHA-256
+        goes to the review log (signed), so a later edit of the file is detectable."""
         entry = self._open.pop(sid, None)
-        if entry is not None:
-            try:
-                entry.writer.close()
-            except OSError as exc:
-                log.error("session %s: closing the recording failed: %s", sid, exc)
+        if entry is None:
+            return
+        writer = entry.writer
+        try:
+            writer.close()
+            self.review_event(
+                sid,
+                "recording.sealed",
+                "broker",
+                {
+                    "sha256": writer.sha256(),
+                    "bytes": writer.written_bytes,
+                    "frames": writer.last_seq,
+                },
+                self._now_ms(),
+            )
+        except (OSError, AuditError) as exc:
+            log.error("session %s: closing or sealing the recording failed: %s", sid, exc)
 
     # -- ticking -------------------------------------------------------------------
 

@@ -65,12 +65,18 @@ async def ensure_first_admin(
     return FIRST_ADMIN, password
 
 
-def write_enrollment(data_dir: Path, broker_url: str, ca_pem: str | None) -> Path:
-    """Write ``DATA_DIR/enrollment.json`` ``{"broker_url", "ca_pem"}``: the file an
-    admin hands to agents (``clearpane agent --enrollment``)."""
+def write_enrollment(
+    data_dir: Path, broker_url: str, ca_pem: str | None, checkpoint_signer_pem: str | None = None
+) -> Path:
+    """Write ``DATA_DIR/enrollment.json`` ``{"broker_url", "ca_pem",
+    "checkpoint_signer_pem"}``: the file an admin hands to agents (``clearpane agent
+    --enrollment``). The signer certificate lets the agent check the log's signature."""
     path = data_dir / "enrollment.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"broker_url": broker_url, "ca_pem": ca_pem}, indent=2) + "\n")
+    content: dict[str, str | None] = {"broker_url": broker_url, "ca_pem": ca_pem}
+    if checkpoint_signer_pem:
+        content["checkpoint_signer_pem"] = checkpoint_signer_pem
+    tmp.write_text(json.dumps(content, indent=2) + "\n")
     os.chmod(tmp, 0o644)  # public information: URL and CA certificate
     tmp.replace(path)
     return path
@@ -101,7 +107,7 @@ async def start_server(
         await site.start()
         port = int(runner.addresses[0][1]) if runner.addresses else config.port
         url = config.broker_url(port)
-        enrollment = write_enrollment(config.data_dir, url, ca_pem)
+        enrollment = write_enrollment(config.data_dir, url, ca_pem, pki.signing_cert_pem())
     except BaseException:
         await runner.cleanup()
         raise

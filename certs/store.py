@@ -406,7 +406,12 @@ class CaStore:
         url = broker_url.strip().rstrip("/")
         if not url.startswith("https://") or len(url) <= len("https://"):
             raise IssuanceError("the broker URL must start with https://")
-        return {"broker_url": url, "ca_pem": self.trust_bundle().roots_pem()}
+        data = {"broker_url": url, "ca_pem": self.trust_bundle().roots_pem()}
+        # The checkpoint signer lets the agent check the broker's signed log (G10).
+        signer = self.layout.checkpoint_cert
+        if signer.exists():
+            data["checkpoint_signer_pem"] = signer.read_text()
+        return data
 
     def write_enrollment(self, broker_url: str, out: Path) -> Path:
         """Write an enrollment file (refuses to overwrite) and audit it."""

@@ -16,6 +16,7 @@ from agent.config import AgentConfig, load_enrollment
 from agent.consent import ConsentMachine, Decision
 from agent.errors import ConfigError
 from agent.headless import TerminalUI
+from agent.observer import SessionOutcome
 from certs.testing import MemoryPki
 
 PEM = MemoryPki.create().root.root.public_bytes(serialization.Encoding.PEM).decode()
@@ -108,6 +109,7 @@ class FakeSession:
         self.shown: list[str] = []
         self.killed: list[str] = []
         self.chats: list[str] = []
+        self.ratings: list[int] = []
 
     def mark_shown(self, rid: str) -> None:
         self.shown.append(rid)
@@ -120,6 +122,9 @@ class FakeSession:
 
     def send_chat(self, text: str) -> None:
         self.chats.append(text)
+
+    def rate(self, score: int, comment: str = "") -> None:
+        self.ratings.append(score)
 
 
 def test_terminal_asks_each_permission_default_no() -> None:
@@ -142,5 +147,11 @@ def test_terminal_asks_each_permission_default_no() -> None:
     assert fake.answers == [("c1", ["view", "video"])]
     ui.prompt_closed(Decision("c1", "v1", ("view", "video"), ("control",), "answered"))
     ui.handle_line("say hello there\n")
+    # at the end, a rating from 1 to 5
+    ui.rating_enabled = True
+    ui.ended(SessionOutcome("ended_by_engineer", "Alice"))
+    assert "1 to 5" in out.getvalue()
+    ui.handle_line("4\n")
+    assert fake.ratings == [4]
     ui.handle_line("kill\n")
     assert fake.chats == ["hello there"] and fake.killed == ["terminal"]

@@ -10,7 +10,7 @@ from agent.errors import SessionKilled
 from agent.killswitch import KillRecord, KillSwitch
 
 
-def test_kill_stops_capture_before_listeners_run() -> None:
+def test_kill_stops_grabbing_before_listeners_run() -> None:
     ks = KillSwitch()
     seen: list[tuple[bool, KillRecord]] = []
     ks.on_kill(lambda r: seen.append((ks.capture_allowed(), r)))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from agent.capture import open_source
+from agent.capture import CaptureError, open_source
 from agent.config import AgentConfig
 from agent.session import AgentSession
 from agent.testing import (
@@ -192,7 +192,7 @@ async def test_consent_first_stream_input_and_kill(rig: Rig) -> None:
     await viewer.close()
 
 
-async def test_kill_stops_capture_within_100ms_with_the_broker_frozen(tmp_path: Path) -> None:
+async def test_kill_stops_screen_grabs_within_100ms_with_the_broker_frozen(tmp_path: Path) -> None:
     async with running_broker(tmp_path) as b:
         proxy = FreezableProxy("127.0.0.1", int(b.base_url.rsplit(":", 1)[1]))
         port = await proxy.start()
@@ -424,3 +424,27 @@ async def test_kill_while_the_broker_hangs_before_the_session(tmp_path: Path) ->
         finally:
             await stop(r)
             await proxy.close()
+
+
+async def test_screen_failure_ends_the_session_cleanly(tmp_path: Path) -> None:
+    async with running_broker(tmp_path) as b:
+        r = start_agent(b, tmp_path)
+
+        def broken() -> Any:
+            raise CaptureError("no display")
+
+        r.session._source_factory = broken  # the screen cannot be opened
+        try:
+            await until(lambda: r.session.connected, what="the agent's connection")
+            viewer = await r.join("alice", "Alice Engineer", "view")
+            await until(lambda: r.observer.prompts, what="the consent prompt")
+            r.answer(0, "view")
+            await until(lambda: r.observer.outcome is not None, what="the outcome")
+            outcome = r.observer.outcome
+            assert outcome is not None and outcome.reason == "failed"
+            assert "screen capture failed: no display" in outcome.details[0]
+            assert any("Screen capture failed" in n for n in r.observer.notices)
+            assert viewer.binary_bytes == 0
+            await viewer.close()
+        finally:
+            await stop(r)

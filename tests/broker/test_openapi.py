@@ -305,6 +305,16 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     assert [x["id"] for x in listed["sessions"]] == [redeemed["session_id"]]
     await c.call(broker, "GET", "/api/v1/review/dashboard", token=reviewer)
     await c.call(broker, "GET", "/api/v1/review/dashboard", token=eng)
+    # Evidence of the same session (evidence engineer): verify (JSON) and the bundle (ZIP).
+    from audit.testing import write_session_log
+
+    write_session_log(broker.data_dir, sid["session_id"], broker.app[keys.PKI].signing_key)
+    verify = "/api/v1/review/sessions/{session_id}/verify"
+    assert (await c.call(broker, "GET", verify, sid, token=reviewer))[0] == 200
+    evidence = "/api/v1/review/sessions/{session_id}/evidence"
+    status, _, _ = await broker.request("GET", evidence.format(**sid), token=reviewer)
+    assert status == 200
+    c.seen.add(("get", evidence))  # a ZIP, not JSON
     # Outbound webhooks (broker/webhooks/api.py; delivery: tests/broker/test_webhooks.py).
     status, hook = await c.call(
         broker,

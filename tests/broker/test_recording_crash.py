@@ -213,3 +213,6 @@ async def test_kill_9_mid_session_leaves_a_replayable_verifiable_recording(tmp_p
     reasons = {f.reason for f in report.findings}
     assert reasons <= {"unsealed", "not_final"}, str(report)
     assert not report.ok  # a crashed session is never reported as completely sealed
+    # the recording was never closed, so never sealed: verify says so rather than "valid"
+    rec_report = verify_bundle(bundle, recording=folder)
+    assert any(f.file == "recording.cprec" and f.reason == "unsealed" for f in rec_report.findings)

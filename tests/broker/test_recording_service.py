@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -15,7 +16,9 @@ from audit.recording import (
     FLUSH_INTERVAL_MS,
     FRAME_BINARY,
     FRAME_TEXT,
+    RECORDING_FILE,
     Recording,
+    file_sha256,
 )
 from broker.recording import KEYFRAME_INTERVAL_MS, RecordingService
 
@@ -107,3 +110,35 @@ def test_unsafe_session_ids_are_refused(tmp_path: Path) -> None:
     svc.record("../evil", "agent", _update(1, 1), T0)
     assert not (tmp_path / "evil").exists()
     assert not any(tmp_path.rglob("recording.cprec"))
+
+
+def test_a_closed_recording_is_sealed_and_the_seal_catches_edits(tmp_path: Path) -> None:
+    from audit.bundle import export_bundle, verify_bundle
+    from audit.testing import write_session_log
+    from certs.bootstrap import ensure_broker_pki
+
+    pki = ensure_broker_pki(tmp_path, ["localhost"], ["127.0.0.1"], b"pw")
+    now = int(time.time() * 1000)
+    svc = RecordingService(tmp_path, pki.signing_key, now_ms=lambda: now)
+    write_session_log(tmp_path, "s1", pki.signing_key)
+    for i in range(1, 6):
+        svc.record("s1", "agent", _update(1 if i == 1 else 0, i), now + i)
+    svc.finish("s1")
+    (seal,) = svc.review_records("s1")
+    assert seal["event"] == "recording.sealed" and seal["detail"]["frames"] == 5
+    folder = tmp_path / "sessions" / "s1"
+    assert seal["detail"]["sha256"] == file_sha256(folder)
+
+    bundle = export_bundle(tmp_path, "s1", tmp_path / "b.zip")
+    report = verify_bundle(bundle, recording=folder)
+    assert report.ok and report.recording_checked, str(report)
+
+    data = bytearray((folder / RECORDING_FILE).read_bytes())
+    data[-30] ^= 1  # one bit of one frame
+    (folder / RECORDING_FILE).write_bytes(bytes(data))
+    assert [f.reason for f in verify_bundle(bundle, recording=folder).findings] == [
+        "recording_mismatch"
+    ]
+    data[-30] ^= 1
+    (folder / RECORDING_FILE).write_bytes(bytes(data) + b"more")
+    assert [f.reason for f in verify_bundle(bundle, recording=folder).findings] == ["unsealed"]

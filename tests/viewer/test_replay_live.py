@@ -159,5 +159,6 @@ async def test_replay_shows_the_live_pixels_at_the_same_moments(
         await reviewer.screenshot(path=str(artifacts_dir / "replay-at-second-pause.png"))
     finally:
         await context.close()
-    assert [r["event"] for r in broker.app[RECORDER].review_records(sid)] == ["replay.viewed"]
+    events = [r["event"] for r in broker.app[RECORDER].review_records(sid)]
+    assert events == ["recording.sealed", "replay.viewed"]  # sealed at the end, then replayed
     assert problems == []
