@@ -11,7 +11,7 @@ client's guarantees itself. Pure state machines at the centre, I/O around them:
 - ``agent.e2ekeys`` — key agreements, content-key epochs, audit recipient (SPEC §8).
 - ``agent.locallog`` — the client's own hash-chained copy of the session log,
   verified against the broker's signed checkpoint at the end.
-- ``agent.connection`` / ``agent.session`` — dial out (HTTPS, WSS, organisation CA
+- ``agent.connection`` / ``agent.session`` (a subpackage split by concern) — dial out (HTTPS, WSS, organisation CA
   pinned), reconnect with backoff, the session loop. ``agent.observer`` is the
   interface to the UIs: ``agent.ui`` (Qt) and ``agent.headless`` (terminal).
 - ``agent.cli`` / ``agent.config`` — ``clearpane agent``.

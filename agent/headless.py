@@ -122,7 +122,7 @@ class TerminalUI(SessionObserver):
                 self.say(f"    - {problem}")
         if outcome.log_dir:
             self.say(f"    Your copy of the log: {outcome.log_dir}")
-        if self.rating_enabled and outcome.reason not in ("killed_by_client", "auth_failed"):
+        if self.rating_enabled and outcome.can_rate:
             self._want_rating = True
             self.say("How well were you helped? Type 1 to 5 (Enter to skip).")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.consent import Decision, Permission, Prompt
 
@@ -45,6 +45,24 @@ class ViewerStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class CallView:
+    """A snapshot of the video call for the call panel (polled by the UI).
+
+    ``remote_frame`` is the engineer's latest camera frame and ``local_frame`` the
+    latest frame the client sends (black while the camera is muted); both are
+    ``av.VideoFrame`` objects or None, and a new object means a new frame.
+    """
+
+    state: str = "idle"  # "idle", "ringing", "starting", "active", "ended"
+    remote_frame: Any = None
+    local_frame: Any = None
+    audio_muted: bool = False
+    video_muted: bool = False
+    remote_audio_muted: bool = False
+    remote_video_muted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SessionStatus:
     """A snapshot for the control bar."""
 
@@ -68,6 +86,13 @@ class SessionOutcome:
     verification: LogVerification | None = None
     log_dir: str | None = None
     details: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def can_rate(self) -> bool:
+        """Whether a rating can still reach the broker. After a kill (G5) or an auth
+        failure the socket is closed at once, and the broker offers no other way to
+        rate (SPEC §5: ``rating`` only on the session's socket while it lingers)."""
+        return self.reason not in ("killed_by_client", "auth_failed")
 
     @property
     def final_text(self) -> str:
@@ -155,6 +180,14 @@ class AgentController(Protocol):
 
     def call_decline(self) -> None:
         """Decline the engineer's call request."""
+
+    def call_mute(self, *, audio: bool, video: bool) -> None:
+        """Mute / unmute the client's microphone and camera during a call."""
+        ...
+
+    def call_view(self) -> CallView:
+        """The call panel's snapshot (any thread; cheap: it only reads references)."""
+        ...
 
     def call_hangup(self) -> None:
         """Hang up."""

@@ -286,7 +286,7 @@ class ScriptedViewer:
             self.sealer = InputSealer(
                 self.welcome.session_id, viewer_number(self.viewer_id), self.keys.input_key
             )
-            await self.send(KeyReveal(viewer_public=public))
+            await self._reply(serialize_control(KeyReveal(viewer_public=public)))
         elif isinstance(msg, KeyWrap) and self.keys is not None and self.opener is not None:
             assert self.welcome is not None
             key = unwrap_content_key(
@@ -307,8 +307,17 @@ class ScriptedViewer:
             self.rejected.append(type(exc).__name__)
             return
         self.updates.append((frame, update))
-        if self.auto_ack and self.ws is not None:
-            await self.ws.send(bytes(AckFrame(frame.seq)))
+        if self.auto_ack:
+            await self._reply(bytes(AckFrame(frame.seq)))
+
+    async def _reply(self, data: str | bytes) -> None:
+        """Answer what was just read. The broker may have closed meanwhile (its
+        close frame already received): the reply is dropped, and reading goes on,
+        because what the broker sent before its close (``session.ended``) is still
+        queued for the reader."""
+        if self.ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self.ws.send(data)
 
     async def close(self) -> None:
         """Close the socket and stop reading."""
@@ -413,6 +422,14 @@ class MachineController:
 
     def call_hangup(self) -> None:
         self.calls.append("hangup")
+
+    def call_mute(self, *, audio: bool, video: bool) -> None:
+        self.calls.append(f"mute audio={audio} video={video}")
+
+    def call_view(self) -> Any:
+        from agent.observer import CallView
+
+        return CallView()
 
 
 class FreezableProxy:

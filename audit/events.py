@@ -110,6 +110,7 @@ _TABLE: tuple[EventType, ...] = (
     EventType("log.verified", 7003, _A, "the agent verified the broker's signed log"),
     EventType("recording.deleted", 7004, _B, "a recording was deleted (retention, admin)"),
     EventType("log.exported", 7005, _B, "an evidence bundle of the session was exported"),
+    EventType("recording.sealed", 7006, _B, "a closed recording's digest was signed"),
     # 8xxx certificate authority (DATA_DIR/ca/audit.jsonl; written by certs-admin)
     EventType("ca.initialized", 8000, _B, "the admin created the root and issuing CA"),
     EventType("cert.issued", 8001, _B, "a certificate was issued (profile, serial, names)"),

@@ -69,8 +69,8 @@ __all__ = [
     "RecordingSummary",
     "RecordingWriter",
     "SeekResult",
-    "open_recording",
     "file_sha256",
+    "open_recording",
     "read_audit_keys",
     "summarize",
 ]

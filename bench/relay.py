@@ -399,7 +399,8 @@ async def _viewer(
                 stats.errors.append(f"viewer: {msg.data[:200]}")
         elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
                           aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.ERROR):  # fmt: skip
-            stats.errors.append(f"viewer closed: {ws.close_code}")
+            if not stop.is_set():  # a close at the end of the run is not an error
+                stats.errors.append(f"viewer closed: {ws.close_code}")
             break
     await ws.close()
 
@@ -455,87 +456,117 @@ def worker_main(spec: dict[str, Any], ctl: Connection) -> None:
 
 
 def run_load(
-    mode: str, sessions: int, duration: float, workers: int, *, warmup: float = 3.0,
-    stalled: bool = False, flood: bool = False, frame_bytes: int = FRAME_BYTES,
-    rate: float = RATE, sample: Callable[[float, int], None] | None = None,
-    profile: Path | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    """Start the server (``broker`` or ``forwarder``), drive ``sessions`` from
-    ``workers`` processes for ``warmup`` + ``duration`` s, and measure."""
-    ctx = mp.get_context("spawn")
-    tmp = tempfile.TemporaryDirectory(prefix="clearpane-bench-")
+    mode: str, sessions: int, duration: float, workers: int, **kwargs: Any
+) -> dict[str, Any]:
+    """One server alone (see :func:`run_together`)."""
+    return run_together([mode], sessions, duration, workers, **kwargs)[0]
+
+
+def _start_server(ctx: Any, mode: str, folder: str) -> tuple[Any, Connection]:
     parent, child = ctx.Pipe()
     base, _, rest = mode.partition("+")
     variant = "+" + rest if rest else ""
     if base == "broker":
-        server = ctx.Process(target=broker_main, args=(child, tmp.name, variant), daemon=True)
+        server = ctx.Process(target=broker_main, args=(child, folder, variant), daemon=True)
     elif base == "forwarder":
-        certfile, keyfile = _self_signed(Path(tmp.name))
+        certfile, keyfile = _self_signed(Path(folder))
         server = ctx.Process(target=forwarder_main,
                              args=(child, str(certfile), str(keyfile), variant), daemon=True)  # fmt: skip
     else:  # "forwarder-plain": no TLS, to show what TLS costs
         server = ctx.Process(target=forwarder_main, args=(child, None, None, variant), daemon=True)
     server.start()
+    return server, parent
+
+
+def run_together(
+    modes: list[str], sessions: int, duration: float, workers: int, *, warmup: float = 3.0,
+    stalled: bool = False, flood: bool = False, frame_bytes: int = FRAME_BYTES,
+    rate: float = RATE, profile_dir: Path | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Start one server per mode (``broker[+variant]``, ``forwarder``, ``forwarder-plain``)
+    side by side, drive ``sessions`` on each from ``workers`` processes per server for
+    ``warmup`` + ``duration`` s, all at the same time, and measure each server.
+
+    Side by side, the baseline and the broker share the machine's load at every moment
+    (other processes on a shared machine move latency and even CPU per frame a lot)."""
+    ctx = mp.get_context("spawn")
+    tmps = [tempfile.TemporaryDirectory(prefix="clearpane-bench-") for _ in modes]
+    servers = [_start_server(ctx, m, t.name) for m, t in zip(modes, tmps, strict=True)]
     procs: list[Any] = []
+    profs: list[Any] = []
     try:
-        deadline = time.monotonic() + 90
-        while not parent.poll(0.2):
-            if not server.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"{mode} did not start")
-        info = parent.recv()
-        pid = info["pid"]
+        infos = []
+        for (server, parent), mode in zip(servers, modes, strict=True):
+            deadline = time.monotonic() + 90
+            while not parent.poll(0.2):
+                if not server.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"{mode} did not start")
+            infos.append(parent.recv())
         time.sleep(0.5)
-        _, rss_idle = _proc_stat(pid)
-        if base == "broker":
-            sess = asyncio.run(make_broker_sessions(info, sessions, stalled))
-        else:
-            sess = [{"sid": f"p{i}", "agent": "", "viewers": [""]} for i in range(sessions)]
-        _, rss_after_rest = _proc_stat(pid)
-        spec_base = {"mode": base, "url": info["url"], "cafile": info["cafile"],
-                     "base_url": info.get("base_url", ""), "frame_bytes": frame_bytes,
-                     "rate": rate, "stalled": stalled, "flood": flood}  # fmt: skip
-        pipes = []
-        for w in range(workers):
-            a, b = ctx.Pipe()
-            spec = {**spec_base, "sessions": sess[w::workers]}
-            p = ctx.Process(target=worker_main, args=(spec, b), daemon=True)
-            p.start()
-            procs.append(p)
-            pipes.append(a)
-        for a in pipes:
-            if not a.poll(180):
+        pids = [i["pid"] for i in infos]
+        rss_idle = [_proc_stat(p)[1] for p in pids]
+        sess_lists = []
+        for mode, info in zip(modes, infos, strict=True):
+            if mode.startswith("broker"):
+                sess_lists.append(asyncio.run(make_broker_sessions(info, sessions, stalled)))
+            else:
+                sess_lists.append([{"sid": f"p{i}", "agent": "", "viewers": [""]}
+                                   for i in range(sessions)])  # fmt: skip
+        rss_after_rest = [_proc_stat(p)[1] for p in pids]
+        pipes: list[list[Connection]] = []
+        for mode, info, sess in zip(modes, infos, sess_lists, strict=True):
+            spec_base = {"mode": mode.partition("+")[0], "url": info["url"],
+                         "cafile": info["cafile"], "base_url": info.get("base_url", ""),
+                         "frame_bytes": frame_bytes, "rate": rate, "stalled": stalled,
+                         "flood": flood}  # fmt: skip
+            mine = []
+            for w in range(workers):
+                a, b = ctx.Pipe()
+                p = ctx.Process(target=worker_main,
+                                args=({**spec_base, "sessions": sess[w::workers]}, b), daemon=True)  # fmt: skip
+                p.start()
+                procs.append(p)
+                mine.append(a)
+            pipes.append(mine)
+        all_pipes = [a for mine in pipes for a in mine]
+        for a in all_pipes:
+            if not a.poll(240):
                 raise RuntimeError("workers did not connect in time")
             msg = a.recv()
             if msg != "ready":
                 raise RuntimeError(f"worker failed: {msg}")
-        _, rss_connected = _proc_stat(pid)
-        for a in pipes:
+        for a in all_pipes:
             a.send("go")
         time.sleep(warmup)
-        cpu0, rss0 = _proc_stat(pid)
+        start = [_proc_stat(p) for p in pids]
         t0 = time.monotonic()
-        for a in pipes:
+        for a in all_pipes:
             a.send("measure")
-        prof = start_profiler(pid, duration, profile) if profile is not None else None
-        rss_series = []
+        if profile_dir is not None:
+            for mode, pid in zip(modes, pids, strict=True):
+                dest = profile_dir / f"profile_{mode.replace('+', '_')}.txt"
+                profs.append((mode, dest, start_profiler(pid, duration, dest)))
+        series: list[list[tuple[float, int]]] = [[] for _ in modes]
         while time.monotonic() - t0 < duration:
             time.sleep(min(1.0, max(0.0, duration - (time.monotonic() - t0))))
-            _, rss = _proc_stat(pid)
-            rss_series.append((round(time.monotonic() - t0, 1), rss))
-            if sample is not None:
-                sample(time.monotonic() - t0, rss)
-        cpu1, rss1 = _proc_stat(pid)
+            for i, pid in enumerate(pids):
+                series[i].append((round(time.monotonic() - t0, 1), _proc_stat(pid)[1]))
+        end = [_proc_stat(p) for p in pids]
         t1 = time.monotonic()
-        if prof is not None:
-            prof.wait(timeout=30)
-        for a in pipes:
+        for _, _, prof in profs:
+            if prof is not None:
+                prof.wait(timeout=30)
+        for a in all_pipes:
             a.send("stop")
-        results = []
-        for a in pipes:
-            if not a.poll(30):
-                raise RuntimeError("a worker did not report")
-            results.append(a.recv())
-        fatal = [r["fatal"] for r in results if "fatal" in r]
+        results: list[list[dict[str, Any]]] = []
+        for mine in pipes:
+            got = []
+            for a in mine:
+                if not a.poll(30):
+                    raise RuntimeError("a worker did not report")
+                got.append(a.recv())
+            results.append(got)
+        fatal = [r["fatal"] for got in results for r in got if "fatal" in r]
         if fatal:
             raise RuntimeError(f"worker failed: {fatal[0]}")
     finally:
@@ -543,34 +574,43 @@ def run_load(
             p.join(timeout=5)
             if p.is_alive():
                 p.kill()
-        with contextlib.suppress(Exception):
-            parent.send("stop")
-        server.join(timeout=15)
-        if server.is_alive():
-            server.kill()
-        recorded = sum(f.stat().st_size for f in Path(tmp.name).rglob("recording.cprec"))
-        tmp.cleanup()
-    lat = [x for r in results for x in r["latencies"]]
+        recorded = []
+        for (server, parent), tmp in zip(servers, tmps, strict=True):
+            with contextlib.suppress(Exception):
+                parent.send("stop")
+            server.join(timeout=15)
+            if server.is_alive():
+                server.kill()
+            recorded.append(sum(f.stat().st_size for f in Path(tmp.name).rglob("recording.cprec")))
+            tmp.cleanup()
     secs = t1 - t0
-    received = sum(r["received"] for r in results)
-    cores = (cpu1 - cpu0) / secs
-    return {
-        "mode": mode, "sessions": sessions, "duration_s": round(secs, 1),
-        "frames_per_s": round(received / secs, 1),
-        "offered_per_s": round(sum(r["sent"] for r in results) / secs, 1),
-        "skipped_no_credit": sum(r["skipped"] for r in results),
-        "p50_ms": round(percentile(lat, 0.5), 2), "p95_ms": round(percentile(lat, 0.95), 2),
-        "p99_ms": round(percentile(lat, 0.99), 2), "max_ms": round(max(lat, default=0), 2),
-        "server_cores": round(cores, 3),
-        "cpu_us_per_frame": round((cpu1 - cpu0) / max(1, received) * 1e6, 1),
-        "rss_idle_kb": rss_idle, "rss_after_rest_kb": rss_after_rest,
-        "rss_connected_kb": rss_connected, "rss_start_kb": rss0, "rss_end_kb": rss1,
-        "rss_series": rss_series,
-        "kb_per_session": round((rss1 - rss_after_rest) / max(1, sessions), 1),
-        "recorded_bytes": recorded,
-        "errors": sum(r["n_errors"] for r in results),
-        "error_samples": [e for r in results for e in r["errors"]][:5],
-    }  # fmt: skip
+    rows = []
+    for i, mode in enumerate(modes):
+        res = results[i]
+        lat = [x for r in res for x in r["latencies"]]
+        received = sum(r["received"] for r in res)
+        cpu = end[i][0] - start[i][0]
+        row = {
+            "mode": mode, "sessions": sessions, "duration_s": round(secs, 1),
+            "frames_per_s": round(received / secs, 1),
+            "offered_per_s": round(sum(r["sent"] for r in res) / secs, 1),
+            "skipped_no_credit": sum(r["skipped"] for r in res),
+            "p50_ms": round(percentile(lat, 0.5), 2), "p95_ms": round(percentile(lat, 0.95), 2),
+            "p99_ms": round(percentile(lat, 0.99), 2), "max_ms": round(max(lat, default=0), 2),
+            "server_cores": round(cpu / secs, 3),
+            "cpu_us_per_frame": round(cpu / max(1, received) * 1e6, 1),
+            "rss_idle_kb": rss_idle[i], "rss_after_rest_kb": rss_after_rest[i],
+            "rss_start_kb": start[i][1], "rss_end_kb": end[i][1], "rss_series": series[i],
+            "kb_per_session": round((end[i][1] - rss_after_rest[i]) / max(1, sessions), 1),
+            "recorded_bytes": recorded[i],
+            "errors": sum(r["n_errors"] for r in res),
+            "error_samples": [e for r in res for e in r["errors"]][:5],
+        }  # fmt: skip
+        prof_file = next((d for m, d, _ in profs if m == mode), None)
+        if prof_file is not None:
+            row["profile_top"] = top_frames(prof_file, 25)
+        rows.append(row)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -579,6 +619,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--sessions", type=int, default=env_int("BENCH_SESSIONS", 200))
     ap.add_argument("--duration", type=float, default=env_float("BENCH_RELAY_DURATION", 20.0))
     ap.add_argument("--workers", type=int, default=env_int("BENCH_WORKERS", 2))
+    ap.add_argument("--latency-sessions", type=int,
+                    default=env_int("BENCH_LATENCY_SESSIONS", 50))  # fmt: skip
     ap.add_argument("--flood-sessions", type=int, default=env_int("BENCH_FLOOD_SESSIONS", 20))
     ap.add_argument("--stalled-sessions", type=int, default=env_int("BENCH_STALLED_SESSIONS", 50))
     ap.add_argument("--stalled-duration", type=float,
@@ -593,14 +635,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cols = ["mode", "sessions", "frames_per_s", "offered_per_s", "skipped_no_credit", "p50_ms",
             "p95_ms", "p99_ms", "server_cores", "cpu_us_per_frame", "kb_per_session", "errors"]  # fmt: skip
     if "office" in only:
-        modes = ("forwarder-plain", "forwarder", "broker", "broker+sslbuf")
-        rows = []
-        for m in modes:
-            prof = RESULTS / f"profile_{m.replace('+', '_')}.txt" if args.profile else None
-            rows.append(run_load(m, args.sessions, args.duration, args.workers, profile=prof))
-            if prof is not None:
-                rows[-1]["profile_top"] = top_frames(prof, 25)
-        print_table(f"P1/P2 office profile ({FRAME_BYTES} B x {RATE:g}/s per session)", rows, cols)
+        # Side by side, so that baseline and broker see the same machine load at every
+        # moment; the second pair (TLS cost, the broker with smaller TLS buffers) is for
+        # memory and CPU per frame, so it runs shorter.
+        prof_dir = RESULTS if args.profile else None
+        per = max(1, args.workers // 2)
+        rows = run_together(["forwarder", "broker"], args.sessions, args.duration, per,
+                            profile_dir=prof_dir)  # fmt: skip
+        rows += run_together(["forwarder-plain", "broker+sslbuf"], args.sessions,
+                             min(args.duration, 10.0), per, profile_dir=prof_dir)  # fmt: skip
+        print_table(f"P1/P2 office profile ({FRAME_BYTES} B x {RATE:g}/s per session), "
+                    "servers in pairs side by side", rows, cols)  # fmt: skip
+        # Latency at a load the load generators can carry on this machine (at the
+        # capacity load above they, not the servers, run out of CPU first).
+        light = run_together(["forwarder", "broker"], args.latency_sessions,
+                             min(args.duration, 15.0), per)  # fmt: skip
+        print_table(f"P1 latency at {args.latency_sessions} sessions per server, side by side",
+                    light, cols)  # fmt: skip
+        out["office_light"] = light
+        lf, lb = light
+        out["p1_latency_sessions"] = args.latency_sessions
+        out["p1_light_p50_ms"], out["p1_light_p99_ms"] = lb["p50_ms"], lb["p99_ms"]
+        out["p1_light_fwd_p50_ms"], out["p1_light_fwd_p99_ms"] = lf["p50_ms"], lf["p99_ms"]
         by = {r["mode"]: r for r in rows}
         fwd, brk = by["forwarder"], by["broker"]
         out["office"] = rows
@@ -615,8 +671,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["p7_kb_per_session"] = brk["kb_per_session"]
         out["p7_kb_per_session_sslbuf"] = by["broker+sslbuf"]["kb_per_session"]
     if "flood" in only:
-        rows = [run_load(m, args.flood_sessions, min(args.duration, 10.0), args.workers, flood=True)
-                for m in ("forwarder", "broker")]  # fmt: skip
+        rows = run_together(["forwarder", "broker"], args.flood_sessions,
+                            min(args.duration, 10.0), max(1, args.workers // 2), flood=True)  # fmt: skip
         print_table(f"P2 flood: {args.flood_sessions} sessions, ack-paced, as fast as credit allows",
                     rows, cols)  # fmt: skip
         out["flood"] = rows
@@ -634,7 +690,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "that never reads", [row], [*cols, "rss_start_kb", "rss_end_kb"])  # fmt: skip
         print("RSS over time (s, KB):", " ".join(f"{t:g}:{r}" for t, r in series))
         out["stalled"] = row
-    dest = write_result("P1_P2_P7", out)
+    # A profiled run (py-spy slows the server a little) keeps its own results file.
+    dest = write_result("P1_P2_P7_profiled" if args.profile else "P1_P2_P7", out)
     print(f"wrote {dest}")
     return out
 

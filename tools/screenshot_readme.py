@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -36,7 +37,7 @@ CLIENT = "Bob Client"
 PROBLEM = "Outlook keeps crashing when I open the calendar"
 ENGINEER_SAYS = "Hi Bob, I can see your screen. Which calendar do you open?"
 CLIENT_SAYS = "The shared team calendar — it crashes right away."
-VIEWPORT = {"width": 1440, "height": 900}
+VIEWPORT = (1440, 900)
 
 
 class Shared:
@@ -77,7 +78,9 @@ async def _viewer(url: str, password: str, shared: Shared, out: Path) -> None:
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
-            context = await browser.new_context(ignore_https_errors=True, viewport=VIEWPORT)
+            context = await browser.new_context(
+                ignore_https_errors=True, viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]}
+            )
             page = await context.new_page()
             await ui_login(page, url, ENGINEER[0], password)
             while shared.session_id is None:
@@ -127,98 +130,109 @@ def make_pictures(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="clearpane-shots-"))
+    shots = tmp / "shots"  # both pictures land in out/ together, or neither does
+    shots.mkdir()
     os.environ["HOME"] = str(tmp / "home")
     os.environ["XDG_CONFIG_HOME"] = str(tmp / "home" / ".config")
     os.environ["XDG_CACHE_HOME"] = str(tmp / "home" / ".cache")
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = QApplication.instance() or QApplication([])
     pump = app.processEvents
-    with broker_process(tmp / "data") as broker:
-        password = add_user(tmp / "data", ENGINEER[0], "engineer", ENGINEER[1])
-        config = AgentConfig.from_env(
-            {},
-            enrollment=str(broker.enrollment_path),
-            client_name=CLIENT,
-            source="pattern:1280x720",
-            log_dir=tmp / "agent-logs",
-            injector="none",
-        ).check()
-        start, threads = make_starter(config)
-        window = AgentWindow(start)  # type: ignore[arg-type]
-        window.resize(760, 720)
-        window.show()
-        shared = Shared()
-        viewer = threading.Thread(
-            target=_run_viewer, args=(broker.url, password, shared, out), daemon=True
-        )
-        try:
-            window.describe_edit.setPlainText(PROBLEM)
-            window.get_help.click()
-            session: AgentSession = _wait(
-                lambda: window.controller, 10, "the session to start", pump
+    try:
+        with broker_process(tmp / "data") as broker:
+            password = add_user(tmp / "data", ENGINEER[0], "engineer", ENGINEER[1])
+            config = AgentConfig.from_env(
+                {},
+                enrollment=str(broker.enrollment_path),
+                client_name=CLIENT,
+                source="pattern:1280x720",
+                log_dir=tmp / "agent-logs",
+                injector="none",
+            ).check()
+            start, threads = make_starter(config)
+            window = AgentWindow(start)  # type: ignore[arg-type]
+            window.resize(760, 600)
+            window.show()
+            shared = Shared()
+            viewer = threading.Thread(
+                target=_run_viewer, args=(broker.url, password, shared, shots), daemon=True
             )
-            shared.session_id = _wait(lambda: session.session_id, 15, "the request", pump)
-            viewer.start()
-            # The client reads the prompt and allows `view` in the window.
-            panel = _wait(
-                lambda: next(iter(window.panels.values()), None) or shared.error,
-                30,
-                "the consent prompt",
-                pump,
-            )
-            if shared.error is not None:
-                raise shared.error
-            allow = panel.findChild(QRadioButton, "allow_view")
-            QTest.mouseClick(
-                allow,
-                Qt.MouseButton.LeftButton,
-                Qt.KeyboardModifier.NoModifier,
-                QPoint(6, allow.height() // 2),
-            )
-            QTest.mouseClick(panel.confirm, Qt.MouseButton.LeftButton)
-            _wait(
-                lambda: (
-                    any(
-                        ENGINEER_SAYS in window.chat_view.item(i).text()
-                        for i in range(window.chat_view.count())
-                    )
-                    or shared.viewer_done.is_set()
-                ),
-                30,
-                "the engineer's chat in the window",
-                pump,
-            )
-            if shared.error is not None:
-                raise shared.error
-            window.chat_edit.setText(CLIENT_SAYS)
-            QTest.keyClick(window.chat_edit, Qt.Key.Key_Return)
-            shared.agent_replied.set()
-            _wait(
-                lambda: shared.viewer_shot.is_set() or shared.viewer_done.is_set(),
-                60,
-                "the viewer's screenshot",
-                pump,
-            )
-            if shared.error is not None:
-                raise shared.error
-            code = shared.code or ""
-            _wait(lambda: code and code in window.code_label.text(), 5, "the same code", pump)
-            pump()
-            if not window.grab().save(str(out / "agent-window.png")):
-                raise RuntimeError("could not save agent-window.png")
-        finally:
-            shared.agent_replied.set()
-            shared.agent_shot.set()
-            if window.controller is not None:
-                window.kill("button")
-            for thread in threads:
-                deadline = time.monotonic() + 10
-                while thread.is_alive() and time.monotonic() < deadline:
-                    pump()
-                    thread.join(0.05)
-            if viewer.is_alive():
-                viewer.join(30)
-            window.close()
+            try:
+                window.describe_edit.setPlainText(PROBLEM)
+                window.get_help.click()
+                session: AgentSession = _wait(
+                    lambda: window.controller, 10, "the session to start", pump
+                )
+                shared.session_id = _wait(lambda: session.session_id, 15, "the request", pump)
+                viewer.start()
+                # The client reads the prompt and allows `view` in the window.
+                panel = _wait(
+                    lambda: next(iter(window.panels.values()), None) or shared.error,
+                    30,
+                    "the consent prompt",
+                    pump,
+                )
+                if shared.error is not None:
+                    raise shared.error
+                allow = panel.findChild(QRadioButton, "allow_view")
+                QTest.mouseClick(
+                    allow,
+                    Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier,
+                    QPoint(6, allow.height() // 2),
+                )
+                QTest.mouseClick(panel.confirm, Qt.MouseButton.LeftButton)
+                _wait(
+                    lambda: (
+                        any(
+                            ENGINEER_SAYS in window.chat_view.item(i).text()
+                            for i in range(window.chat_view.count())
+                        )
+                        or shared.viewer_done.is_set()
+                    ),
+                    30,
+                    "the engineer's chat in the window",
+                    pump,
+                )
+                if shared.error is not None:
+                    raise shared.error
+                window.chat_edit.setText(CLIENT_SAYS)
+                QTest.keyClick(window.chat_edit, Qt.Key.Key_Return)
+                shared.agent_replied.set()
+                _wait(
+                    lambda: shared.viewer_shot.is_set() or shared.viewer_done.is_set(),
+                    60,
+                    "the viewer's screenshot",
+                    pump,
+                )
+                if shared.error is not None:
+                    raise shared.error
+                code = shared.code or ""
+                _wait(lambda: code and code in window.code_label.text(), 5, "the same code", pump)
+                pump()
+                lines = [window.log_list.item(i).text() for i in range(window.log_list.count())]
+                glitches = [x for x in lines if "interrupted" in x or "reconnect" in x]
+                if glitches:  # a product picture shows a clean session; run again
+                    raise RuntimeError(f"the session was interrupted: {glitches}")
+                if not window.grab().save(str(shots / "agent-window.png")):
+                    raise RuntimeError("could not save agent-window.png")
+            finally:
+                shared.agent_replied.set()
+                shared.agent_shot.set()
+                if window.controller is not None:
+                    window.kill("button")
+                for thread in threads:
+                    deadline = time.monotonic() + 10
+                    while thread.is_alive() and time.monotonic() < deadline:
+                        pump()
+                        thread.join(0.05)
+                if viewer.is_alive():
+                    viewer.join(30)
+                window.close()
+        for name in ("viewer-live-session.png", "agent-window.png"):
+            shutil.copyfile(shots / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -209,6 +209,8 @@ class MutableTrack(MediaStreamTrack):
         self.source = source
         self.muted = False
         self.frames_sent = 0
+        #: The frame most recently sent (the client's preview shows it).
+        self.last_frame: Any = None
         self._blank: np.ndarray[Any, np.dtype[np.uint8]] | None = None
 
     async def recv(self) -> Any:
@@ -220,11 +222,13 @@ class MutableTrack(MediaStreamTrack):
             raise MediaStreamError
         self.frames_sent += 1
         if not self.muted:
+            self.last_frame = frame
             return frame
         blank = self._blank_like(frame)
         blank.pts, blank.time_base = frame.pts, frame.time_base
         if isinstance(blank, av.AudioFrame):
             blank.sample_rate = frame.sample_rate
+        self.last_frame = blank
         return blank
 
     def _blank_like(self, frame: Any) -> Any:

@@ -7,6 +7,7 @@ aiortc peer offers no candidate at all; :func:`use_loopback_ice` makes it offer
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aioice.ice
@@ -42,3 +43,49 @@ def use_loopback_ice(monkeypatch: Any) -> None:
     """Make aiortc (aioice) gather a 127.0.0.1 host candidate; ``monkeypatch`` is
     pytest's fixture, which undoes the patch after the test."""
     monkeypatch.setattr(aioice.ice, "get_host_addresses", _loopback_addresses)
+
+
+class AiortcEngineer:
+    """An aiortc stand-in for the engineer's browser: answers the agent's offer with a
+    synthetic camera and microphone, and counts what arrives from the agent."""
+
+    def __init__(self, width: int = 160, height: int = 120, fps: int = 10) -> None:
+        self.pc: Any = None
+        self.frames = {"audio": 0, "video": 0}
+        self._size = (width, height, fps)
+        self._tracks: list[Any] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def answer(self, offer_sdp: str) -> str:
+        """Apply the offer, add the synthetic tracks, return the answer SDP."""
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        from agent.call.media import SyntheticAudioTrack, SyntheticVideoTrack
+
+        pc = self.pc = RTCPeerConnection()
+        pc.on("track", lambda t: self._tasks.append(asyncio.create_task(self._read(t))))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        self._tracks = [SyntheticAudioTrack(), SyntheticVideoTrack(*self._size)]
+        for track in self._tracks:
+            pc.addTrack(track)
+        await pc.setLocalDescription(await pc.createAnswer())
+        return str(pc.localDescription.sdp)
+
+    async def _read(self, track: Any) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        try:
+            while True:
+                await track.recv()
+                self.frames[track.kind] += 1
+        except MediaStreamError:
+            pass
+
+    async def close(self) -> None:
+        """Stop the tracks and the connection."""
+        for track in self._tracks:
+            track.stop()
+        if self.pc is not None:
+            await self.pc.close()
+        for task in self._tasks:
+            task.cancel()

@@ -5,7 +5,9 @@ Pages: *start* ("Get help" with a description, or "I have a code"), *session*
 the live log, chat, verification codes, masks) and *end* (outcome, log
 verification, rating). The window holds no session logic: buttons call the
 ``AgentController`` (the session), which consults the pure consent and kill-switch
-machines. KILL is also bound to Ctrl+Shift+K, application-wide.
+machines. KILL is also bound to Ctrl+Shift+K, application-wide. Each prompt is an
+``agent.ui.consent_panel.ConsentPanel``; during a video call the session page shows
+the ``agent.ui.call_panel.CallPanel``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPlainTextEdit,
     QPushButton,
-    QRadioButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -35,13 +34,10 @@ from PySide6.QtWidgets import (
 from agent.consent import Decision, Prompt
 from agent.observer import AgentController, LogLine, SessionOutcome, SessionStatus
 from agent.ui.bridge import QtObserver
+from agent.ui.call_panel import CallPanel
+from agent.ui.consent_panel import ConsentPanel
 
 KILL_SHORTCUT = "Ctrl+Shift+K"
-_PERMISSION_TEXT = {
-    "view": "See your screen",
-    "control": "Use your mouse and keyboard",
-    "video": "Video call (camera and microphone)",
-}
 _KILL_STYLE = (
     "QPushButton { background: #c62828; color: white; font-weight: bold; font-size: 16px;"
     " padding: 10px 18px; border-radius: 6px; } QPushButton:disabled { background: #999; }"
@@ -54,85 +50,6 @@ StartSession = Callable[[str | None, str | None, QtObserver], AgentController]
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-class ConsentPanel(QFrame):
-    """One prompt: who, which ticket, each permission allow/deny, a countdown."""
-
-    def __init__(
-        self,
-        prompt: Prompt,
-        on_answer: Callable[[str, list[str]], None],
-        clock_ms: Callable[[], int],
-    ) -> None:
-        super().__init__()
-        self.prompt = prompt
-        self._on_answer = on_answer
-        self._clock = clock_ms
-        self.setObjectName(f"consent_{prompt.request_id}")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QVBoxLayout(self)
-        who = QLabel(
-            f"<b>{_esc(prompt.user_name)}</b> ({_esc(prompt.role)}, identity verified by your "
-            f"help desk) asks to connect<br>for ticket <b>{_esc(prompt.ticket_id)}</b>: "
-            f"{_esc(prompt.ticket_title)}"
-        )
-        who.setTextFormat(Qt.TextFormat.RichText)
-        who.setWordWrap(True)
-        layout.addWidget(who)
-        grid = QGridLayout()
-        self.choices: dict[str, QButtonGroup] = {}
-        for row, perm in enumerate(prompt.permissions):
-            grid.addWidget(QLabel(_PERMISSION_TEXT.get(perm, perm)), row, 0)
-            allow, deny = QRadioButton("Allow"), QRadioButton("Deny")
-            allow.setObjectName(f"allow_{perm}")
-            deny.setObjectName(f"deny_{perm}")
-            deny.setChecked(True)  # nothing is granted unless the client says so
-            group = QButtonGroup(self)
-            group.addButton(allow)
-            group.addButton(deny)
-            self.choices[perm] = group
-            grid.addWidget(allow, row, 1)
-            grid.addWidget(deny, row, 2)
-        layout.addLayout(grid)
-        buttons = QHBoxLayout()
-        self.countdown = QLabel()
-        self.countdown.setObjectName("countdown")
-        self.confirm = QPushButton("Confirm")
-        self.confirm.setObjectName("confirmConsent")
-        self.deny_all = QPushButton("Deny all")
-        self.deny_all.setObjectName("denyAll")
-        self.confirm.clicked.connect(self._confirm)
-        self.deny_all.clicked.connect(lambda: self._send([]))
-        buttons.addWidget(self.countdown, 1)
-        buttons.addWidget(self.deny_all)
-        buttons.addWidget(self.confirm)
-        layout.addLayout(buttons)
-        self.tick()
-
-    def allowed(self) -> list[str]:
-        """The permissions the client set to Allow."""
-        out = []
-        for perm, group in self.choices.items():
-            checked = group.checkedButton()
-            if checked is not None and checked.text() == "Allow":
-                out.append(perm)
-        return out
-
-    def _confirm(self) -> None:
-        self._send(self.allowed())
-
-    def _send(self, allowed: list[str]) -> None:
-        self.confirm.setEnabled(False)
-        self.deny_all.setEnabled(False)
-        self._on_answer(self.prompt.request_id, allowed)
-
-    def tick(self) -> None:
-        """Refresh the countdown; at zero the prompt is a deny (the session says so)."""
-        left = self.prompt.remaining_ms(self._clock()) // 1000
-        self.countdown.setText(f"Answer within {left} s — no answer means no access")
-        if left <= 0:
-            self.confirm.setEnabled(False)
 
 
 class AgentWindow(QMainWindow):
@@ -256,6 +173,9 @@ class AgentWindow(QMainWindow):
         ring_layout.addWidget(self.ring_accept)
         self.ring_box.setVisible(False)
         layout.addWidget(self.ring_box)
+        # During a call: the engineer's camera, the client's preview, mute, hang up.
+        self.call_panel = CallPanel(lambda: self.controller, self._after_call)
+        layout.addWidget(self.call_panel)
         self.prompts_box = QVBoxLayout()
         layout.addLayout(self.prompts_box)
         # Masks: window titles and rectangles blanked on this machine before encoding.
@@ -395,6 +315,9 @@ class AgentWindow(QMainWindow):
             self.controller.call_hangup()
             self.call_button.setText("Video call")
 
+    def _after_call(self) -> None:
+        self.call_button.setText("Video call")  # the call is over, whoever ended it
+
     def show_ring(self, viewer_id: str, name: str) -> None:
         """The engineer asks for a video call."""
         self.ring_label.setText(f"{name} asks for a video call (camera and microphone).")
@@ -526,6 +449,11 @@ class AgentWindow(QMainWindow):
             if outcome.log_dir:
                 text += f"\nYour copy of the log: {outcome.log_dir}"
             self.verify_label.setText(text)
+        if not outcome.can_rate:  # the connection is closed: a rating would go nowhere
+            for b in self.star_buttons:
+                b.setEnabled(False)
+            self.rating_comment.setEnabled(False)
+            self.rating_done.setText("This session cannot be rated: the connection is closed.")
         self.stack.setCurrentIndex(2)
 
     def _tick(self) -> None:
@@ -537,7 +465,3 @@ class AgentWindow(QMainWindow):
         if self.controller is not None and self.stack.currentIndex() == 1:
             self.controller.kill("window_closed")
         super().closeEvent(event)
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

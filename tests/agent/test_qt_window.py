@@ -212,3 +212,18 @@ def test_video_call_only_on_the_clients_click(app: QApplication) -> None:
     assert c.calls == ["decline", "accept"] and w.call_button.text() == "Hang up"
     click(app, w.call_button)
     assert c.calls[-1] == "hangup"
+
+
+def test_no_rating_after_kill(app: QApplication) -> None:
+    w, h = make_window(app)
+    w.describe_edit.setPlainText("help")
+    click(app, w.get_help)
+    c = h.controller
+    assert c is not None
+    w.observer.ended(SessionOutcome("killed_by_client", "client", "s-1"))
+    app.processEvents()
+    assert w.stack.currentIndex() == 2
+    assert not any(b.isEnabled() for b in w.star_buttons)
+    assert "cannot be rated" in w.rating_done.text()
+    click(app, w.star_buttons[4])
+    assert c.ratings == []

@@ -296,8 +296,9 @@ async def test_headless_agent_process_only_dials_out(tmp_path: Path) -> None:
             text = out.decode()
             assert proc.returncode == 3, text
             assert "TEST MODE" in text and "kill switch" in text
-            # the viewer is told the session ended (close code 4000, SPEC §7)
-            await viewer.wait_for(lambda: viewer.of_type(SessionEnded) or viewer.close_code == 4000)
+            # the viewer is told the session ended, then closed with 4000 (SPEC §7)
+            await viewer.wait_for(lambda: viewer.close_code is not None)
+            assert viewer.close_code == 4000 and viewer.of_type(SessionEnded)
             await viewer.close()
         finally:
             if proc.returncode is None:

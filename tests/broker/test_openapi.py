@@ -312,8 +312,14 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     verify = "/api/v1/review/sessions/{session_id}/verify"
     assert (await c.call(broker, "GET", verify, sid, token=reviewer))[0] == 200
     evidence = "/api/v1/review/sessions/{session_id}/evidence"
-    status, _, _ = await broker.request("GET", evidence.format(**sid), token=reviewer)
-    assert status == 200
+    async with (
+        broker.client() as http,
+        http.get(
+            broker.base_url + evidence.format(**sid),
+            headers={"Authorization": f"Bearer {reviewer}"},
+        ) as zipped,
+    ):
+        assert zipped.status == 200 and zipped.content_type == "application/zip"
     c.seen.add(("get", evidence))  # a ZIP, not JSON
     # Outbound webhooks (broker/webhooks/api.py; delivery: tests/broker/test_webhooks.py).
     status, hook = await c.call(

@@ -4,6 +4,7 @@ agent and viewer speaking protocol messages through the `websockets` client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -405,3 +406,55 @@ async def test_stalled_viewer_stays_bounded_and_input_needs_control(tmp_path: Pa
                 assert flow.pending.seq == 300
                 assert all(e.queued <= 64 for e in service.endpoints)
                 assert not [f for f in agent.binary if parse_binary(f).kind == 0x02]
+
+
+async def read_and_ack(viewer: Peer, order: list[str]) -> int:
+    """Read until the close (returning its code), acking every update as it is drawn;
+    an ack that meets the close is dropped and reading goes on."""
+    try:
+        while True:
+            raw = await viewer.ws.recv()
+            if isinstance(raw, bytes):
+                frame = parse_binary(raw)
+                if isinstance(frame, ScreenUpdateFrame):
+                    order.append("update")
+                    with contextlib.suppress(ConnectionClosed):
+                        await viewer.ws.send(bytes(AckFrame(frame.seq)))
+            else:
+                order.append(m.parse_control(raw).type)
+    except ConnectionClosed as exc:
+        assert exc.rcvd is not None
+        return exc.rcvd.code
+
+
+async def test_session_ended_always_precedes_the_close_on_kill(tmp_path: Path) -> None:
+    """Kill with a viewer connected that is busy acking a stream: every round, the
+    viewer reads ``session.ended`` and only then the 4000 close (WsEndpoint drains its
+    queue before closing; nothing else closes the socket first)."""
+    async with running_broker(tmp_path) as b:
+        eng = await engineer_token(b)
+        for round_ in range(8):
+            sid, agent_token = await agent_request(b)
+            async with ws_connect(b, "/ws/agent") as agent:
+                await agent.say(m.Hello(token=agent_token, client="test-agent"))
+                await agent.expect("welcome")
+                ws_token = await join(b, eng, sid, ["view"])
+                async with ws_connect(b, "/ws/viewer", origin=b.base_url) as viewer:
+                    await viewer.say(m.Hello(token=ws_token, client="test-viewer"))
+                    vid = (await viewer.expect("welcome")).viewer_id
+                    req = await agent.expect("consent.request")
+                    grant = m.ConsentGrant(
+                        request_id=req.request_id, viewer_id=vid, permissions=("view",)
+                    )
+                    await agent.say(grant)
+                    await viewer.expect("consent.grant")
+                    order: list[str] = []
+                    reader = asyncio.create_task(read_and_ack(viewer, order))
+                    for seq in range(1, 4 + round_ % 4):
+                        await agent.ws.send(update(seq, full=seq == 1))
+                    await agent.say(m.Kill())
+                    async with asyncio.timeout(5):
+                        code = await reader
+                    assert code == 4000, (round_, order)
+                    texts = [t for t in order if t != "update"]
+                    assert texts and texts[-1] == "session.ended", (round_, order)

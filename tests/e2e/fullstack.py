@@ -140,8 +140,20 @@ class BrokerProcess:
 def broker_process(data_dir: Path, timeout: float = 30) -> Iterator[BrokerProcess]:
     """``clearpane broker --data-dir DATA --host 127.0.0.1 --port 0``, up and serving."""
     proc = subprocess.Popen(
-        [str(CLEARPANE), "broker", "--data-dir", str(data_dir), "--host", "127.0.0.1"]
-        + ["--port", "0", "--ip", "127.0.0.1", "--hostname", "localhost"],
+        [
+            str(CLEARPANE),
+            "broker",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--ip",
+            "127.0.0.1",
+            "--hostname",
+            "localhost",
+        ],
         cwd=ROOT,
         env=_env(),
         stdin=subprocess.DEVNULL,

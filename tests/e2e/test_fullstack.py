@@ -18,6 +18,7 @@ import io
 import json
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from agent.capture.screen import ScreenSource
 from agent.capture.testing import x_window
 from tests.e2e.fullstack import (
     AgentProcess,
+    BrokerProcess,
     add_user,
     agent_process,
     broker_process,
@@ -43,7 +45,7 @@ BLUE = (1100, 560, 520, 300, (0x20, 0x60, 0xD0))
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
-    return "#%02x%02x%02x" % rgb
+    return "#" + "".join(f"{c:02x}" for c in rgb)
 
 
 async def canvas_rgb(page: Any) -> np.ndarray:
@@ -58,7 +60,8 @@ def block_means(rgb: np.ndarray, block: int = 16) -> np.ndarray:
     root window's one-pixel weave)."""
     h, w = rgb.shape[0] // block * block, rgb.shape[1] // block * block
     cells = rgb[:h, :w].astype(np.float32).reshape(h // block, block, w // block, block, 3)
-    return cells.mean(axis=(1, 3))
+    means: np.ndarray = cells.mean(axis=(1, 3))
+    return means
 
 
 def assert_region(rgb: np.ndarray, region: tuple[int, int, int, int, tuple[int, int, int]]) -> None:
@@ -89,21 +92,33 @@ async def join(page: Any, url: str, password: str, sid: str, problem: str) -> No
     await page.wait_for_selector("#overlay", state="hidden", timeout=5_000)
 
 
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BrokerProcess, str]]:
+    """One ``clearpane broker`` for this module's sessions, and the engineer's password
+    (``clearpane users add``): starting both costs seconds of real argon2 and PKI."""
+    data = tmp_path_factory.mktemp("company") / "data"
+    with broker_process(data) as broker:
+        assert broker.url.startswith("https://127.0.0.1:")
+        assert broker.admin_username == "admin" and broker.admin_password
+        yield broker, add_user(data, "erin", "engineer", "Erin Engineer")
+
+
 async def test_customer_flow_across_real_processes(
-    tmp_path: Path, page: Any, xvfb_display: str, artifacts_dir: Path
+    company: tuple[BrokerProcess, str],
+    tmp_path: Path,
+    page: Any,
+    xvfb_display: str,
+    artifacts_dir: Path,
 ) -> None:
-    data = tmp_path / "data"
+    broker, password = company
+    data = broker.data_dir
     agent_logs = tmp_path / "agent-logs"
     problems = watch_console(page)
     with (
         x_window(xvfb_display, "Orange", *ORANGE[:4], _hex(ORANGE[4])),
         x_window(xvfb_display, "Blue", *BLUE[:4], _hex(BLUE[4])),
-        broker_process(data) as broker,
     ):
-        assert broker.url.startswith("https://127.0.0.1:")
-        assert broker.admin_username == "admin" and broker.admin_password
         broker_port = int(broker.url.rsplit(":", 1)[1])
-        password = add_user(data, "erin", "engineer", "Erin Engineer")
 
         with agent_process(
             broker.enrollment_path,
@@ -120,6 +135,9 @@ async def test_customer_flow_across_real_processes(
             sockets = process_sockets(agent.pid)
             assert sockets.listening == (), sockets
             assert broker_port in sockets.connected_ports, sockets
+            # (The same reading finds the broker's listening socket: the check can fail.)
+            served = process_sockets(broker.proc.pid).listening
+            assert f"tcp 0100007F:{broker_port:04X}" in served, served
 
             # The canvas is the X screen: the windows' colours where they are, and the
             # whole picture close to a fresh grab of the display.
@@ -165,8 +183,10 @@ async def test_customer_flow_across_real_processes(
             await page.screenshot(path=str(artifacts_dir / "killed.png"))
             assert await asyncio.to_thread(agent.proc.wait, 10) == 3
             # Its own check of the log at the end: the broker's records it holds match
-            # the checkpoint the broker sealed.
-            await wait_line(agent, r"^\s+log verified: \d+ records match the signed copy", 1)
+            # the checkpoint the broker sealed, whose signature it checked with the
+            # signer certificate from the enrollment file (nothing left unchecked).
+            verified = await wait_line(agent, r"^\s+log verified: \d+ records match.*$", 1)
+            assert verified.group(0).strip().endswith("the signed copy"), verified.group(0)
             assert agent.errors.text == "", agent.errors.text
 
         # G10: the company's log, exported, verifies against the client's own copy
@@ -192,41 +212,35 @@ async def test_customer_flow_across_real_processes(
 
 
 async def test_ctrl_c_on_the_agent_terminal_is_the_kill_switch(
-    tmp_path: Path, page: Any, artifacts_dir: Path
+    company: tuple[BrokerProcess, str], tmp_path: Path, page: Any, artifacts_dir: Path
 ) -> None:
-    data = tmp_path / "data"
-    with broker_process(data) as broker:
-        password = add_user(data, "erin", "engineer", "Erin Engineer")
-        with agent_process(
-            broker.enrollment_path,
-            tmp_path / "agent-logs",
-            describe="Disk full on the file server",
-            source="pattern:800x600",
-        ) as agent:
-            sid = await asyncio.to_thread(agent.session_id)
-            await join(page, broker.url, password, sid, "Disk full on the file server")
-            await wait_line(agent, r"Verification code with Erin Engineer")
+    broker, password = company
+    data = broker.data_dir
+    with agent_process(
+        broker.enrollment_path,
+        tmp_path / "agent-logs",
+        describe="Disk full on the file server",
+        source="pattern:800x600",
+    ) as agent:
+        sid = await asyncio.to_thread(agent.session_id)
+        await join(page, broker.url, password, sid, "Disk full on the file server")
+        await wait_line(agent, r"Verification code with Erin Engineer")
 
-            started = time.monotonic()
-            agent.press_ctrl_c()
-            await page.wait_for_selector(
-                '#overlay[data-kind="killed"]', state="visible", timeout=5_000
-            )
-            assert await page.text_content("#overlay-title") == "Ended by the client"
-            assert time.monotonic() - started < 3.0
-            assert await asyncio.to_thread(agent.proc.wait, 10) == 3
-            # No frame reaches the page after the kill (P6: zero frames after kill).
-            frames = await page.evaluate("() => document.querySelector('#screen').dataset.frames")
-            await page.wait_for_timeout(500)
-            assert (
-                await page.evaluate("() => document.querySelector('#screen').dataset.frames")
-                == frames
-            )
-            await page.screenshot(path=str(artifacts_dir / "killed.png"))
-        log = [
-            json.loads(x) for x in (data / "sessions" / sid / "log.jsonl").read_text().splitlines()
-        ]
-        assert log[-1]["event"] == "session.ended"
-        assert log[-1]["detail"]["reason"] == "killed_by_client"
-        kill = next(r for r in log if r["event"] == "kill.triggered")
-        assert kill["actor"] == "client"
+        started = time.monotonic()
+        agent.press_ctrl_c()
+        await page.wait_for_selector('#overlay[data-kind="killed"]', state="visible", timeout=5_000)
+        assert await page.text_content("#overlay-title") == "Ended by the client"
+        assert time.monotonic() - started < 3.0
+        assert await asyncio.to_thread(agent.proc.wait, 10) == 3
+        # No frame reaches the page after the kill (P6: zero frames after kill).
+        frames = await page.evaluate("() => document.querySelector('#screen').dataset.frames")
+        await page.wait_for_timeout(500)
+        assert (
+            await page.evaluate("() => document.querySelector('#screen').dataset.frames") == frames
+        )
+        await page.screenshot(path=str(artifacts_dir / "killed.png"))
+    log = [json.loads(x) for x in (data / "sessions" / sid / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["event"] == "session.ended"
+    assert log[-1]["detail"]["reason"] == "killed_by_client"
+    kill = next(r for r in log if r["event"] == "kill.triggered")
+    assert kill["actor"] == "client"

@@ -84,10 +84,8 @@ async def test_reviewer_scores_and_sees_the_dashboard(
     # Filter by rating: only the 5-star session.
     await page.select_option("#review-rating", "5")
     await page.click("#review-filters button[type=submit]")
-    await page.wait_for_function(
-        "() => document.querySelectorAll('#review-sessions tr[data-session]').length === 1"
-    )
-    assert await page.locator(f"tr[data-session='{a1}']").count() == 1
+    await page.locator(f"tr[data-session='{a1}']").wait_for()  # the new list replaced Bob's
+    assert await page.locator("#review-sessions tr[data-session]").count() == 1
     await page.screenshot(path=str(artifacts_dir / "review.png"), full_page=True)
     assert problems == []
 

@@ -108,7 +108,9 @@ export function renderReview(root, params, app) {
     } } }, overall, competence, notes, h('button', { type: 'submit', class: 'btn', text: 'Score' }));
   };
 
+  let loadSeq = 0;
   const load = async () => {
+    const mine = ++loadSeq; // a slower, older answer must not overwrite a newer one
     const q = new URLSearchParams();
     const put = (k, v) => { if (v !== undefined && v !== '') q.set(k, String(v)); };
     put('engineer_id', engineer.value);
@@ -119,7 +121,7 @@ export function renderReview(root, params, app) {
     put('min_rating', rating.value);
     try {
       const data = await api.request('GET', `/review/sessions${q.toString() ? `?${q}` : ''}`);
-      if (stopped) return;
+      if (stopped || mine !== loadSeq) return;
       clear(body);
       for (const sess of data.sessions) {
         const scores = (sess.reviews || []).map((r) => `${r.reviewer_name}: ${r.overall}/${r.competence}${r.notes ? ` “${r.notes}”` : ''}`).join('; ');
@@ -140,7 +142,7 @@ export function renderReview(root, params, app) {
     if (!isReviewer) return;
     try {
       const dash = await api.request('GET', `/review/dashboard${q.has('since') || q.has('until') ? `?${new URLSearchParams([...q].filter(([k]) => k === 'since' || k === 'until'))}` : ''}`);
-      if (stopped) return;
+      if (stopped || mine !== loadSeq) return;
       clear(charts);
       if (!engineersListed) {
         engineersListed = true;

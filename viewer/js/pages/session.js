@@ -444,6 +444,8 @@ export function renderSession(root, params, app) {
       }
       const joined = await api.join(sessionId, as, ['view']);
       if (left) return;
+      // STUN/TURN servers (with short-lived TURN credentials) come with the join.
+      if (call && Array.isArray(joined.ice_servers)) call.iceServers = joined.ice_servers;
       await client.connect(joined.ws_token);
       if (left) client.close();
     } catch (e) {

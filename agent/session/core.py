@@ -1,0 +1,255 @@
+"""The session's shared state and the helpers every part uses.
+
+``SessionCore`` owns the attributes set up in ``__init__`` (configuration, the
+consent machine and kill switch, loop-thread state, counters), marshalling calls
+onto the session loop (``_call_soon``), queueing control messages (``_send``), the
+client's local log (``_log_local``), viewer names, and the status published to
+the ``SessionObserver``. The other modules of ``agent.session`` build on it, each
+adding one concern.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from agent.config import AgentConfig
+from agent.connection import SessionTicket
+from agent.consent import ConsentMachine
+from agent.e2ekeys import SessionKeys
+from agent.inject import Injector
+from agent.input import InputGate
+from agent.killswitch import KillSwitch
+from agent.locallog import LocalLog
+from agent.observer import SessionObserver, SessionOutcome, SessionStatus, ViewerStatus
+from protocol.errors import ProtocolError
+from protocol.messages import LogLocal, Welcome, serialize_control
+
+if TYPE_CHECKING:  # agent.call pulls in aiortc/PyAV: imported only when calls are on
+    from agent.call.config import CallConfig
+    from agent.call.runner import CallRunner
+
+log = logging.getLogger(__name__)
+
+#: SPEC §3.6 signalling, handled by ``agent.call`` (same set as its CALL_MESSAGE_TYPES).
+CALL_MESSAGE_TYPES = frozenset(
+    {"call.request", "rtc.offer", "rtc.answer", "rtc.candidate", "rtc.mute", "rtc.hangup"}
+)
+
+FLAG_FULL = 0x01
+#: Agent-side actions the broker records too (``log.local``); the broker logs
+#: consent, pause and masks itself from the messages, so those are not repeated.
+_FORWARDED_EVENTS = frozenset(
+    {"input.applied", "input.dropped", "key.exchanged", "key.epoch", "audit.recipient_rejected"}
+)
+#: An update not acknowledged after this long no longer counts as in flight
+#: (a lost ack must not stall the stream forever).
+INFLIGHT_EXPIRY_S = 3.0
+
+SourceFactory = Callable[[], Any]  # returns an agent.capture.CaptureSource
+PipelineFactory = Callable[[Any], Any]  # source -> agent.pipeline.ScreenPipeline
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _default_source(spec: str) -> SourceFactory:
+    def factory() -> Any:
+        from agent.capture import open_source
+
+        return open_source(spec)
+
+    return factory
+
+
+def _default_pipeline(source: Any) -> Any:
+    from agent.pipeline import ScreenPipeline
+
+    return ScreenPipeline(source)
+
+
+class SessionCore:
+    """State shared by every part of the session, and the helpers they all use:
+    queueing a control message, the local log, the status shown to the client."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        observer: SessionObserver | None = None,
+        *,
+        source_factory: SourceFactory | None = None,
+        pipeline_factory: PipelineFactory | None = None,
+        injector: Injector | None = None,
+        call_config: CallConfig | None = None,
+        clock_ms: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.config = config
+        self.observer = observer or SessionObserver()
+        self._source_factory = source_factory or _default_source(config.source)
+        self._pipeline_factory = pipeline_factory or _default_pipeline
+        self._injector = injector
+        self._call_config = call_config
+        self._ca_pem = config.ca_pem  # the organisation roots (may grow by rotation)
+        self._call: CallRunner | None = None
+        self._clock = clock_ms
+        self.consent = ConsentMachine(int(config.consent_timeout_s * 1000))
+        self.killswitch = KillSwitch()
+        self.session_id: str | None = None
+        self.ticket: SessionTicket | None = None
+        self.local_log: LocalLog | None = None
+        self.outcome: SessionOutcome | None = None
+        # Loop-thread state ---------------------------------------------------------
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._ws: ClientConnection | None = None
+        self._welcome: Welcome | None = None
+        self._skew_ms = 0
+        self._ticket_title = ""
+        self._keys: SessionKeys | None = None  # created at the first welcome
+        self._gate: InputGate | None = None
+        self._inflight: dict[int, float] = {}
+        self._need_full = True
+        self._wake: asyncio.Event | None = None
+        self._killed_evt: asyncio.Event | None = None
+        self._checkpoint: dict[str, Any] | None = None
+        self._checkpoint_evt: asyncio.Event | None = None
+        self._end_reason: tuple[str, str] | None = None
+        self._ended_evt: asyncio.Event | None = None
+        self._pipeline: Any = None
+        self._source: Any = None
+        self._mask_lock = threading.Lock()
+        self._masks: tuple[tuple[tuple[int, int, int, int], ...], tuple[str, ...]] = ((), ())
+        self._mask_gen = 0
+        self._applied_mask_gen = 0
+        self._rating_sent = False
+        self._rating_evt: asyncio.Event | None = None
+        self._linger_ws: ClientConnection | None = None
+        self._phase = "connecting"
+        self.frames_sent = 0
+        #: WebSocket connections made (reconnects included)
+        self.connections = 0
+        #: seq of the last frame committed for sending, and its value at the kill
+        self.committed_seq = 0
+        self.seq_at_kill: int | None = None
+        self.bytes_sent = 0
+        self.grabs = 0
+        self._capture_thread_busy = threading.Event()
+        self._names: dict[str, str] = {}
+        self._user_names: dict[str, str] = {}  # user id -> verified name
+
+    def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+        else:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(fn, *args)
+
+    def _mark_ended(self, reason: str, by: str) -> None:
+        if self._end_reason is None:
+            self._end_reason = (reason, by)
+        if self._ended_evt is not None:
+            self._ended_evt.set()
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    # == viewer names ===================================================================
+
+    @property
+    def consent_names(self) -> dict[str, str]:
+        """Verified names of viewers announced by ``viewer.joined``."""
+        return self._names
+
+    def _lookup_name(self, key: str) -> str | None:
+        """A verified name for a viewer id or an audit actor (``engineer:<user id>``)."""
+        if key in self._names:
+            return self._names[key]
+        _, _, user_id = key.partition(":")
+        return self._user_names.get(user_id or key)
+
+    def _name(self, viewer_id: str) -> str:
+        return self.consent_names.get(viewer_id) or self.consent.viewer_name(viewer_id)
+
+    # == helpers ========================================================================
+
+    def _send(self, msg: Any) -> None:
+        """Queue a control message (never blocks; dropped if disconnected)."""
+        ws = self._ws or self._linger_ws
+        if ws is None or self._loop is None:
+            return
+        text = serialize_control(msg)
+
+        async def send() -> None:
+            with contextlib.suppress(ConnectionClosed, OSError):
+                await ws.send(text)
+
+        self._loop.create_task(send())
+
+    def _log_local(
+        self,
+        event: str,
+        detail: dict[str, Any],
+        at_ms: int,
+        *,
+        actor: str = "client",
+        name: str | None = None,
+    ) -> None:
+        if self.local_log is None:
+            return
+        shown = dict(detail)
+        if name:
+            shown["name"] = name[:64]
+        self.local_log.record_local(event, shown, at_ms, actor=actor)
+        if event in _FORWARDED_EVENTS:
+            flat = {k: v for k, v in detail.items() if isinstance(v, (str, int, bool))}
+            with contextlib.suppress(ProtocolError, ValueError):
+                self._send(LogLocal(event=event, detail=flat))
+
+    def _set_phase(self, phase: str, message: str = "") -> None:
+        self._phase = phase
+        self._publish_status(message)
+
+    def _publish_status(self, message: str = "") -> None:
+        viewers = []
+        for viewer_id, (name, role, perms) in self.consent.viewers().items():
+            keys = self._keys.peer_keys(viewer_id) if self._keys is not None else None
+            viewers.append(
+                ViewerStatus(
+                    viewer_id,
+                    self.consent_names.get(viewer_id, name),
+                    role,
+                    perms,
+                    keys.verification_code if keys else None,
+                )
+            )
+        phase = self._phase
+        if self.killswitch.killed:
+            phase = "ended"
+        elif self.killswitch.paused and phase in ("live", "paused"):
+            phase = "paused"
+        self.observer.status(
+            SessionStatus(
+                phase=phase,
+                session_id=self.session_id,
+                ticket_id=self.ticket.ticket_id if self.ticket else None,
+                ticket_title=self._ticket_title or None,
+                viewers=tuple(viewers),
+                sending=bool(self._keys and self._keys.wrapped)
+                and self.killswitch.capture_allowed(),
+                controlled_by=tuple(self._name(v) for v in self.consent.viewers_with("control")),
+                message=message,
+            )
+        )
