@@ -86,25 +86,37 @@ async def page(browser: Any) -> AsyncIterator[Any]:
 
 @pytest.fixture(scope="session")
 def xvfb_display() -> Iterator[str]:
-    """A real X server (Xvfb) at 1920x1080x24; yields the DISPLAY string."""
+    """A real X server (Xvfb) at 1920x1080x24; yields the DISPLAY string.
+
+    Xvfb picks a free display number itself and reports it on a pipe
+    (``-displayfd``), so parallel test runs never race for the same number.
+    """
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         pytest.fail("Xvfb is not installed: run `make test`, which installs it")
-    for n in range(99, 140):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            break
-    display = f":{n}"
+    read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        [xvfb, display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+        [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,),
     )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("Xvfb did not start")
-        time.sleep(0.05)
+    os.close(write_fd)
+    number = b""
+    deadline = time.monotonic() + 15
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        while not number.endswith(b"\n"):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("Xvfb did not start")
+            chunk = pipe.read(16)
+            if not chunk:
+                break
+            number += chunk
+    if not number.strip().isdigit():
+        proc.kill()
+        pytest.fail("Xvfb did not report its display number")
+    display = f":{int(number)}"
     try:
         yield display
     finally:
