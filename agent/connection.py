@@ -77,13 +77,18 @@ class Backoff:
 
 
 async def _post(
-    base_url: str, path: str, body: dict[str, Any], ssl_ctx: ssl.SSLContext, timeout_s: float
+    base_url: str,
+    path: str,
+    body: dict[str, Any],
+    ssl_ctx: ssl.SSLContext,
+    timeout_s: float,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as http,
-            http.post(base_url.rstrip("/") + path, json=body, ssl=ssl_ctx) as resp,
+            http.post(base_url.rstrip("/") + path, json=body, ssl=ssl_ctx, headers=headers) as resp,
         ):
             data = await resp.json(content_type=None)
             if resp.status >= 400:
@@ -183,3 +188,21 @@ async def open_agent_socket(
         await ws.close()
         raise ConnectionLost(f"expected welcome, got {msg.type}")
     return ws, msg
+
+
+async def post_rating(
+    base_url: str,
+    ssl_ctx: ssl.SSLContext,
+    token: str,
+    score: int,
+    comment: str,
+    timeout_s: float = 10.0,
+) -> None:
+    """``POST /api/v1/agent/rating`` with the session token: the rating after the end,
+    when the session's socket is gone (after a kill). ``FinalError`` if refused (code
+    ``not_ended``, ``conflict`` = already rated, ``gone`` = too late, ...)."""
+    body: dict[str, Any] = {"score": score}
+    if comment:
+        body["comment"] = comment
+    headers = {"Authorization": f"Bearer {token}"}
+    await _post(base_url, "/api/v1/agent/rating", body, ssl_ctx, timeout_s, headers)

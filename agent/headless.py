@@ -28,6 +28,11 @@ from agent.inject import Injector, InjectorError, open_injector
 from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
 from agent.session import AgentSession, load_call_config
 
+#: How long the terminal waits for the rating after the session (Enter skips).
+RATING_PROMPT_S = 60.0
+#: How long it then waits for a REST rating to reach the broker.
+RATING_SEND_S = 50.0
+
 _PERMISSION_QUESTION = {
     "view": "see your screen",
     "control": "use your mouse and keyboard",
@@ -46,6 +51,7 @@ class TerminalUI(SessionObserver):
         self._queue: list[Prompt] = []
         self.rating_enabled = False
         self._want_rating = False
+        self._rating_answered = threading.Event()
 
     def say(self, text: str) -> None:
         """Print one line (flushed: this is a live view)."""
@@ -139,6 +145,7 @@ class TerminalUI(SessionObserver):
             if text in ("1", "2", "3", "4", "5"):
                 session.rate(int(text))
                 self.say("Thank you.")
+            self._rating_answered.set()
             return
         with self._lock:
             question = self._question
@@ -172,6 +179,18 @@ class TerminalUI(SessionObserver):
                 "* Commands: kill, pause, resume, revoke control|all, say TEXT, "
                 "call start|accept|decline|hangup"
             )
+
+    def wait_for_rating(self, timeout: float = RATING_PROMPT_S) -> None:
+        """After the session: if the rating question is still open (after a kill the
+        socket is gone, the rating goes over REST), wait at most ``timeout`` for the
+        answer (Enter skips), then for the rating to reach the broker."""
+        if not self._want_rating and not self._rating_answered.is_set():
+            return
+        if not self._rating_answered.wait(timeout) and self._want_rating:
+            self._want_rating = False
+            self.say("* No rating given.")
+        if self.session is not None and not self.session.wait_rating(RATING_SEND_S):
+            self.say("* The rating could not be sent in time.")
 
 
 def _stdin_reader(ui: TerminalUI, stop: threading.Event) -> None:
@@ -209,7 +228,9 @@ def run_headless(config: AgentConfig, out: TextIO | None = None) -> SessionOutco
         return await session.run()
 
     try:
-        return asyncio.run(main())
+        outcome = asyncio.run(main())
+        ui.wait_for_rating()  # after a kill too: the rating then goes over REST
+        return outcome
     finally:
         stop.set()
 

@@ -86,13 +86,18 @@ class SessionOutcome:
     verification: LogVerification | None = None
     log_dir: str | None = None
     details: tuple[str, ...] = field(default_factory=tuple)
+    rest_rating: bool = False
+    """The agent holds the session's token: it can rate over REST after the socket
+    closed (``POST /api/v1/agent/rating``, within 30 minutes of the end)."""
 
     @property
     def can_rate(self) -> bool:
-        """Whether a rating can still reach the broker. After a kill (G5) or an auth
-        failure the socket is closed at once, and the broker offers no other way to
-        rate (SPEC §5: ``rating`` only on the session's socket while it lingers)."""
-        return self.reason not in ("killed_by_client", "auth_failed")
+        """Whether a rating can still reach the broker. After a kill (G5) the socket is
+        closed at once: then only over REST with the session token (``rest_rating``).
+        After an auth failure never."""
+        if self.reason == "auth_failed":
+            return False
+        return self.rest_rating or self.reason != "killed_by_client"
 
     @property
     def final_text(self) -> str:

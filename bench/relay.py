@@ -58,6 +58,10 @@ SUBPROTOCOL = "clearpane.v1"
 FRAME_BYTES = 2250  # 180 kbit/s at 10 updates/s
 RATE = 10.0
 MAX_INFLIGHT = 2  # protocol.limits.MAX_INFLIGHT_UPDATES
+#: Flood runs send at most this many updates per session and second: the broker closes
+#: a viewer that sends more than broker.ws.VIEWER_BINARY_RATE (250) acks + inputs per
+#: second with 4429 rate_limited, so a flood has to be spread over enough sessions.
+FLOOD_MAX_RATE = 200.0
 P1_TARGET_SESSIONS = 2000
 P1_TARGET_P99_MS = 25.0
 P2_TARGET_RATIO = 0.7
@@ -335,6 +339,11 @@ async def _agent(
             if len(inflight) >= MAX_INFLIGHT:
                 await asyncio.sleep(0.001)
                 continue
+            # Stay under the broker's per-viewer limit on acks (it closes faster viewers).
+            wait = next_at - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            next_at = max(next_at, loop.time() - 1 / FLOOD_MAX_RATE) + 1 / FLOOD_MAX_RATE
         else:
             delay = next_at - loop.time()
             if delay > 0:

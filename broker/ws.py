@@ -345,7 +345,10 @@ class RelayService:
                     db, action.session_id, action.reason, action.at_ms, action.resolution
                 )
             elif isinstance(action, SaveRating):
-                await queries.set_rating(db, action.session_id, action.score, action.comment)
+                # A session is rated once, over the socket or over REST after a kill.
+                await queries.set_rating(
+                    db, action.session_id, action.score, action.comment, once=True
+                )
         except Exception as exc:  # Conflict after the end, NotFound: nothing to undo
             if last:
                 log.warning(

@@ -12,13 +12,15 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from agent.connection import ConnectionLost, make_ssl_context, post_rating
 from agent.consent import Permission, parse_permissions
-from agent.errors import AgentError, SessionKilled
+from agent.errors import AgentError, FinalError, SessionKilled
 from agent.killswitch import KillRecord
 from agent.observer import CallView, LogVerification, SessionOutcome
 from agent.session.connect import ConnectMixin
@@ -29,6 +31,10 @@ if TYPE_CHECKING:  # agent.call pulls in aiortc/PyAV: imported only when calls a
     from agent.call.config import CallConfig
 
 log = logging.getLogger(__name__)
+
+#: How long a REST rating keeps retrying while the broker has not yet stored the end
+#: (a kill that never reached it ends the session after the agent grace, 30 s).
+REST_RATING_RETRY_S = 45.0
 
 
 class AgentSession(ConnectMixin):
@@ -117,10 +123,46 @@ class AgentSession(ConnectMixin):
         self._call_action("client_hangup")
 
     def rate(self, score: int, comment: str = "") -> None:
-        """The client's rating of the help (1–5)."""
+        """The client's rating of the help (1–5). While the session's socket is open
+        (during the session, or lingering after the end) it goes over the socket; once
+        the socket is gone (after a kill) over REST with the session token, in a
+        background thread (:meth:`wait_rating` waits for it). Only the first counts."""
         if not 1 <= score <= 5:
             raise ValueError("score must be 1..5")
+        if self.outcome is not None and self._linger_ws is None:
+            self._start_rest_rating(score, comment[:1000])
+            return
         self._call_soon(self._send_rating, score, comment[:1000])
+
+    def wait_rating(self, timeout: float) -> bool:
+        """Wait for a REST rating in flight; True when none is (left) in flight."""
+        thread = self._rest_rating
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    async def rate_over_rest(self, score: int, comment: str = "") -> None:
+        """Send the rating now over REST (``POST /api/v1/agent/rating``, pinned CA TLS,
+        the session token), retrying while the broker has not stored the end yet.
+        Raises ``AgentError`` (``FinalError`` if refused: already rated, too late)."""
+        token, sid = self._session_token, self.session_id
+        if token is None or sid is None:
+            raise AgentError("there is no session to rate")
+        ssl_ctx = make_ssl_context(self._ca_pem)
+        deadline = time.monotonic() + REST_RATING_RETRY_S
+        while True:
+            try:
+                await post_rating(self.config.broker_url, ssl_ctx, token, score, comment)
+                break
+            except FinalError as exc:
+                if exc.reason != "not_ended" or time.monotonic() > deadline:
+                    raise
+            except ConnectionLost:
+                if time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(1.0)
+        self._rating_sent = True
 
     # == running =======================================================================
 
@@ -167,6 +209,12 @@ class AgentSession(ConnectMixin):
             verification,
             str(self.local_log.directory) if self.local_log else None,
             outcome.details,
+            # Only a session the broker opened (welcome seen) ends there and can be rated.
+            rest_rating=(
+                self._welcome is not None
+                and self._session_token is not None
+                and outcome.reason != "auth_failed"
+            ),
         )
         self._set_phase("ended")
         self.observer.ended(self.outcome)
@@ -183,6 +231,26 @@ class AgentSession(ConnectMixin):
 
     def _send_chat(self, text: str) -> None:
         self._send(Chat(text=text))
+
+    def _start_rest_rating(self, score: int, comment: str) -> None:
+        if self._rating_sent or self._rest_rating is not None:
+            return
+        if self.outcome is None or not self.outcome.rest_rating:
+            self.observer.notice("This session can no longer be rated.")
+            return
+
+        def send() -> None:
+            try:
+                asyncio.run(self.rate_over_rest(score, comment))
+            except AgentError as exc:
+                log.warning("rating not sent: %s", exc)
+                self.observer.notice(f"Your rating could not be sent: {exc}")
+            else:
+                self.observer.notice("Your rating was sent. Thank you.")
+
+        thread = threading.Thread(target=send, name="agent-rating", daemon=True)
+        self._rest_rating = thread
+        thread.start()
 
     def _send_rating(self, score: int, comment: str) -> None:
         if self._rating_sent:

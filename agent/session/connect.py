@@ -90,6 +90,7 @@ class ConnectMixin(DispatchMixin):
             self._clock(),
         )
         token = self.ticket.token
+        self._session_token = token
         backoff.reset()
         # 2. WebSocket with reconnects
         while True:
@@ -109,6 +110,7 @@ class ConnectMixin(DispatchMixin):
                 continue
             backoff.reset()
             token = welcome.resume_token or token
+            self._session_token = token
             try:
                 return await self._serve(ws, welcome)
             except ConnectionLost as exc:

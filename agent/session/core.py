@@ -133,6 +133,10 @@ class SessionCore:
         self._rating_sent = False
         self._rating_evt: asyncio.Event | None = None
         self._linger_ws: ClientConnection | None = None
+        # The newest agent token (the request's, then each welcome's resume token):
+        # after the end it authenticates a REST rating (POST /api/v1/agent/rating).
+        self._session_token: str | None = None
+        self._rest_rating: threading.Thread | None = None
         self._phase = "connecting"
         self.frames_sent = 0
         #: WebSocket connections made (reconnects included)

@@ -449,10 +449,12 @@ class AgentWindow(QMainWindow):
             if outcome.log_dir:
                 text += f"\nYour copy of the log: {outcome.log_dir}"
             self.verify_label.setText(text)
-        if not outcome.can_rate:  # the connection is closed: a rating would go nowhere
-            for b in self.star_buttons:
-                b.setEnabled(False)
-            self.rating_comment.setEnabled(False)
+        # After a kill the socket is closed, but the rating goes over REST with the
+        # session token (can_rate); without a session there is nothing to rate.
+        for b in self.star_buttons:
+            b.setEnabled(outcome.can_rate)
+        self.rating_comment.setEnabled(outcome.can_rate)
+        if not outcome.can_rate:
             self.rating_done.setText("This session cannot be rated: the connection is closed.")
         self.stack.setCurrentIndex(2)
 

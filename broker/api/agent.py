@@ -1,19 +1,29 @@
 """Endpoints the agent calls before it has a session: ask for help, or redeem an
-invitation code. Both are unauthenticated and rate-limited per client address."""
+invitation code. Both are unauthenticated and rate-limited per client address.
+
+And one it calls after its session: the client's rating (:func:`rate_session`),
+authenticated by the agent's own session token."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from audit.errors import AuditError
 from broker import keys
 from broker.api.body import read_body
 from broker.api.tickets import hash_invitation_code, normalise_code
 from broker.auth.policy import client_address
+from broker.auth.tokens import AuthError
 from broker.clock import iso_ms
+from broker.errors import BrokerError, Conflict, Gone, InvalidField, Unauthorized
 from broker.ice import ice_servers_for
+from broker.recording import RECORDER
 from broker.store import queries
 
-__all__ = ["create_request", "redeem_invitation"]
+__all__ = ["RATING_WINDOW_S", "create_request", "rate_session", "redeem_invitation"]
+
+#: How long after its end a session may still be rated over REST.
+RATING_WINDOW_S = 30 * 60
 
 
 def _session_response(
@@ -86,3 +96,69 @@ async def redeem_invitation(request: web.Request) -> web.Response:
         at=request.app[keys.CLOCK].now_ms(),
     )
     return _session_response(request, ticket, session)
+
+
+class _NotEnded(Conflict):
+    """Rating over REST is for ended sessions (the agent may retry shortly: the end
+    of a killed session is stored just after the kill reaches the broker)."""
+
+    code = "not_ended"
+
+
+class _RatingUnavailable(BrokerError):
+    """The review log could not record the rating: it is refused (fail closed)."""
+
+    code = "unavailable"
+    status = 503
+
+
+async def rate_session(request: web.Request) -> web.Response:
+    """``POST /api/v1/agent/rating``: the client rates the help after the end.
+
+    Authenticated by an ``agent`` token of the session (``Authorization: Bearer``): the
+    one from the request/redeem answer or a ``welcome.resume_token``. Its own expiry
+    is not checked — a kill closes the socket at once (G5), and a long session outlives
+    every token the agent holds — the window is bounded instead by the session's end:
+    the session must have ended no more than :data:`RATING_WINDOW_S` ago. One rating
+    per session (409 for a second, also after a rating sent over the WebSocket). The
+    session log is sealed at the end, so ``rating.given`` goes to the signed review log.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("use 'Authorization: Bearer <agent token>'")
+    try:
+        claims = request.app[keys.TOKENS].verify(token.strip(), "agent", allow_expired=True)
+    except AuthError as exc:
+        raise Unauthorized(exc.message) from None
+    assert claims.sid is not None  # agent tokens always carry their session
+    body = await read_body(request, allowed={"score", "comment"}, required={"score"})
+    score = body.opt_int("score", low=1, high=5)
+    if score is None:
+        raise InvalidField("score", "is required")
+    comment = body.opt_text("comment", max_len=1000) or None
+    db = request.app[keys.DB]
+    now = request.app[keys.CLOCK].now_ms()
+    session = await queries.get_session(db, claims.sid)
+    if session is None:
+        raise Unauthorized("the token's session does not exist")
+    if session.state != "ended" or session.ended_at_ms is None:
+        raise _NotEnded("the session has not ended; rate it over its connection")
+    if now - session.ended_at_ms > RATING_WINDOW_S * 1000:
+        raise Gone("the time to rate this session is over")
+    if session.rating_score is not None:
+        raise Conflict("this session has already been rated")
+    recorder = request.app.get(RECORDER)
+    if recorder is not None:
+        try:
+            recorder.review_event(session.id, "rating.given", "client", {"score": score}, now)
+        except (OSError, AuditError) as exc:
+            raise _RatingUnavailable(f"the rating cannot be recorded: {exc}") from None
+    rated = await queries.set_rating(db, session.id, score, comment, once=True)
+    return web.json_response(
+        {
+            "session_id": rated.id,
+            "rating": {"score": rated.rating_score, "comment": rated.rating_comment},
+        },
+        status=201,
+    )

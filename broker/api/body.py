@@ -35,6 +35,9 @@ async def read_body(
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"body is not valid JSON: {exc}") from None
+        except RecursionError:
+            # json's C scanner gives up on very deep nesting ([[[[…]]]]): a client error.
+            raise BadRequest("body is not valid JSON: nested too deeply") from None
     else:
         data = {}
     if not isinstance(data, dict):
@@ -165,14 +168,21 @@ class Query:
         return value
 
     def integer(self, name: str, *, default: int, low: int, high: int) -> int:
-        """An integer parameter in ``[low, high]``."""
+        """An integer parameter in ``[low, high]`` (``default`` if absent or empty)."""
+        number = self.opt_integer(name, low=low, high=high)
+        return default if number is None else number
+
+    def opt_integer(self, name: str, *, low: int, high: int) -> int | None:
+        """An optional integer parameter in ``[low, high]``: None if absent or empty."""
         value = self._q.get(name)
         if value is None or value == "":
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise InvalidField(name, "must be an integer") from None
+            return None
+        # Plain decimal digits only: int() would also take "+1", " 1", "1_000" or
+        # thousands of digits (ValueError past sys.get_int_max_str_digits()).
+        digits = value[1:] if value.startswith("-") else value
+        if not digits.isascii() or not digits.isdigit() or len(digits) > 18:
+            raise InvalidField(name, "must be an integer")
+        number = int(value)
         if not low <= number <= high:
             raise InvalidField(name, f"must be between {low} and {high}")
         return number

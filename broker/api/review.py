@@ -97,12 +97,8 @@ async def _session(request: web.Request) -> queries.SessionInfo:
 
 
 def _opt_int(query: Query, name: str, low: int, high: int) -> int | None:
-    value = query.integer(name, default=-1, low=-1, high=high)
-    if value == -1:
-        return None
-    if value < low:
-        raise InvalidField(name, f"must be between {low} and {high}")
-    return value
+    # No sentinel: "-1" is out of range, not "absent" (found by tests/broker/test_api_fuzz.py).
+    return query.opt_integer(name, low=low, high=high)
 
 
 async def list_review_sessions(request: web.Request) -> web.Response:

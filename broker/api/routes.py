@@ -55,6 +55,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/escalations", sessions.list_escalations, ESCALATION_READERS),
     Route("POST", "/agent/requests", agent.create_request, PUBLIC),
     Route("POST", "/agent/redeem", agent.redeem_invitation, PUBLIC),
+    # Not staff: authenticated by the agent's session token inside the handler.
+    Route("POST", "/agent/rating", agent.rate_session, PUBLIC),
     Route("GET", "/users", users.list_users, ADMIN),
     Route("POST", "/users", users.create_user, ADMIN),
     Route("PATCH", "/users/{user_id}", users.update_user, ADMIN),

@@ -214,13 +214,29 @@ def test_video_call_only_on_the_clients_click(app: QApplication) -> None:
     assert c.calls[-1] == "hangup"
 
 
-def test_no_rating_after_kill(app: QApplication) -> None:
+def test_rating_after_kill_goes_through_when_a_session_token_is_held(app: QApplication) -> None:
     w, h = make_window(app)
     w.describe_edit.setPlainText("help")
     click(app, w.get_help)
     c = h.controller
     assert c is not None
-    w.observer.ended(SessionOutcome("killed_by_client", "client", "s-1"))
+    w.observer.ended(SessionOutcome("killed_by_client", "client", "s-1", rest_rating=True))
+    app.processEvents()
+    assert w.stack.currentIndex() == 2
+    assert all(b.isEnabled() for b in w.star_buttons) and w.rating_comment.isEnabled()
+    w.rating_comment.setText("had to stop it")
+    click(app, w.star_buttons[1])
+    assert c.ratings == [(2, "had to stop it")]
+    assert not any(b.isEnabled() for b in w.star_buttons)  # one rating
+
+
+def test_no_rating_after_kill_without_a_session(app: QApplication) -> None:
+    w, h = make_window(app)
+    w.describe_edit.setPlainText("help")
+    click(app, w.get_help)
+    c = h.controller
+    assert c is not None
+    w.observer.ended(SessionOutcome("killed_by_client", "client"))  # killed before a session
     app.processEvents()
     assert w.stack.currentIndex() == 2
     assert not any(b.isEnabled() for b in w.star_buttons)

@@ -337,6 +337,16 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     await c.call(broker, "GET", "/api/v1/webhooks/{webhook_id}/deliveries", wid, token=admin)
     await c.call(broker, "DELETE", "/api/v1/webhooks/{webhook_id}", wid, token=admin)
     await c.call(broker, "DELETE", "/api/v1/webhooks/{webhook_id}", wid, token=admin)
+    # The client's rating over REST after the end (tests/broker/test_agent_rating.py).
+    await queries.mark_ended(
+        broker.app[keys.DB], req["session_id"], "killed_by_client", clock.now_ms()
+    )
+    rating = "/api/v1/agent/rating"
+    await c.call(broker, "POST", rating, token=req["token"], json={"score": 6})  # 400
+    await c.call(broker, "POST", rating, token=admin, json={"score": 5})  # 401: not an agent
+    status, rated = await c.call(broker, "POST", rating, token=req["token"], json={"score": 5})
+    assert status == 201 and rated["rating"] == {"score": 5, "comment": None}
+    await c.call(broker, "POST", rating, token=req["token"], json={"score": 4})  # 409
     # The recording routes need a recorded session: covered by the recording tests.
     missing = {(m, p) for m, p in documented - c.seen if not p.startswith("/api/v1/recordings/")}
     assert missing == set()

@@ -207,14 +207,19 @@ async def mark_ended(
         return await session_with_names(s, m)
 
 
-async def set_rating(db: Database, sid: str, score: int, comment: str | None) -> SessionInfo:
-    """The client's rating of the help (1–5) with an optional comment."""
+async def set_rating(
+    db: Database, sid: str, score: int, comment: str | None, *, once: bool = False
+) -> SessionInfo:
+    """The client's rating of the help (1–5) with an optional comment. With ``once``,
+    :class:`Conflict` if the session is already rated (checked in the transaction)."""
     if not 1 <= score <= 5:
         raise InvalidField("score", "must be 1 to 5")
     async with db.sessions.begin() as s:
         m = await s.get(SessionModel, sid)
         if m is None:
             raise NotFound("no such session")
+        if once and m.rating_score is not None:
+            raise Conflict("this session has already been rated")
         m.rating_score = score
         m.rating_comment = comment
         return await session_with_names(s, m)
