@@ -64,6 +64,37 @@ class Endpoint(Protocol):
         ...
 
 
+class _Held:
+    """Stands in for a just-attached endpoint while the attach waits for the store.
+
+    Deliveries made meanwhile (a periodic checkpoint, a log event) are kept and
+    forwarded *after* the attach's own messages, so ``welcome`` is always first.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, str | bytes | tuple[int, str]]] = []
+
+    def send_text(self, text: str) -> None:
+        self._items.append(("text", text))
+
+    def send_binary(self, data: bytes) -> None:
+        self._items.append(("binary", data))
+
+    def close(self, code: int, reason: str) -> None:
+        self._items.append(("close", (code, reason)))
+
+    def release_into(self, endpoint: Endpoint) -> None:
+        """Forward what was held, in order."""
+        for kind, item in self._items:
+            if kind == "text" and isinstance(item, str):
+                endpoint.send_text(item)
+            elif kind == "binary" and isinstance(item, bytes):
+                endpoint.send_binary(item)
+            elif kind == "close" and isinstance(item, tuple):
+                endpoint.close(*item)
+        self._items.clear()
+
+
 class RelayBackend(abc.ABC):
     """What the WebSocket layer needs from a relay (in-process or distributed)."""
 
@@ -189,13 +220,14 @@ class InProcessRelay(RelayBackend):
         old = self._endpoints.get((info.session_id, AGENT))
         if old is not None and old is not endpoint:
             old.close(1008, "replaced by a new agent connection")
-        self._endpoints[(info.session_id, AGENT)] = endpoint
+        held = _Held()
+        self._endpoints[(info.session_id, AGENT)] = held
         try:
             actions = self.core.run(session, lambda: session.attach_agent(now, resume_token), now)
         except ProtocolError:
             self._endpoints.pop((info.session_id, AGENT), None)
             raise
-        await self._execute_stored_first(actions)
+        await self._execute_stored_first(actions, ((info.session_id, AGENT), held, endpoint))
 
     async def attach_viewer(
         self, session_id: str, user: ViewerUser, permissions: Iterable[str], endpoint: Endpoint
@@ -204,14 +236,17 @@ class InProcessRelay(RelayBackend):
         now = self._now_ms()
         session = self._session(session_id)
         result: list[str] = []
+        held = _Held()
 
         def step() -> list[Action]:
             viewer_id, actions = session.attach_viewer(user, permissions, now)
             result.append(viewer_id)
-            self._endpoints[(session_id, viewer_id)] = endpoint
+            self._endpoints[(session_id, viewer_id)] = held
             return actions
 
-        await self._execute_stored_first(self.core.run(session, step, now))
+        actions = self.core.run(session, step, now)
+        hold = ((session_id, result[0]), held, endpoint) if result else None
+        await self._execute_stored_first(actions, hold)
         if not result:
             raise ProtocolError(ErrorCode.SESSION_ENDED, "the session failed", 4000)
         return result[0]
@@ -317,14 +352,54 @@ class InProcessRelay(RelayBackend):
             raise ProtocolError(ErrorCode.WRONG_STATE, "the client is not connected", 1013)
         return session
 
-    async def _execute_stored_first(self, actions: list[Action]) -> None:
+    async def _execute_stored_first(
+        self,
+        actions: list[Action],
+        hold: tuple[tuple[str, str], _Held, Endpoint] | None = None,
+    ) -> None:
         """Apply the store changes, then deliver: whoever hears of a join (the
-        agent, the REST API) then finds it stored (who answered, the state)."""
+        agent, the REST API) then finds it stored (who answered, the state).
+
+        ``hold`` is a just-attached endpoint that a :class:`_Held` stood in for
+        while the store was written: its own messages (``welcome`` first) go out
+        before anything delivered to it meanwhile.
+        """
         for action in actions:
             if isinstance(action, PersistState | MarkAnswered | MarkEnded | SaveRating):
                 self._store_queue.put_nowait(action)
         await self.flush_store()
-        self._execute(actions, store=False)
+        if hold is None:
+            self._execute(actions, store=False)
+            return
+        key, held, endpoint = hold
+        if self._endpoints.get(key) is held:  # not closed or replaced meanwhile
+            self._endpoints[key] = endpoint
+        for action in actions:  # the attach's own messages go to the real socket
+            if (
+                isinstance(action, SendText | SendBinary | Close)
+                and (
+                    action.session_id,
+                    action.to,
+                )
+                == key
+            ):
+                if isinstance(action, SendText):
+                    endpoint.send_text(action.text)
+                elif isinstance(action, SendBinary):
+                    endpoint.send_binary(action.data)
+                else:
+                    endpoint.close(action.code, action.reason)
+        self._execute(
+            [
+                a
+                for a in actions
+                if not (
+                    isinstance(a, SendText | SendBinary | Close) and (a.session_id, a.to) == key
+                )
+            ],
+            store=False,
+        )
+        held.release_into(endpoint)
 
     def _execute(self, actions: list[Action], *, store: bool = True) -> None:
         for action in actions:
