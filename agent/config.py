@@ -11,7 +11,7 @@ Environment variables (flags win over them):
 | ``CLEARPANE_SOURCE`` | ``--source`` | ``screen`` (default), ``pattern``, ``sequence:DIR`` |
 | ``CLEARPANE_LOG_DIR`` | ``--log-dir`` | where session logs are kept (default ``~/.local/share/clearpane/sessions``) |
 | ``CLEARPANE_INJECTOR`` | ``--injector`` | ``auto`` (XTest, else xdotool), ``xtest``, ``xdotool``, ``none`` |
-| ``CLEARPANE_MAX_FPS`` | ``--max-fps`` | upper bound of the adaptive frame rate (default 20) |
+| ``CLEARPANE_MAX_FPS`` | ``--max-fps`` | upper bound of the adaptive frame rate (default 30) |
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ class AgentConfig:
     source: str = "screen"
     log_dir: Path | None = None
     injector: str = "auto"
-    max_fps: float = 20.0
+    #: 30, not 20 or 60: P5 glass-to-glass p95 56 ms at 30 (61 ms at 20) while an idle
+    #: screen costs ≈ 11 % of a core (23 % at 60) — docs/BENCHMARKS.md, P5.
+    max_fps: float = 30.0
     consent_timeout_s: float = 60.0
     #: Tests and demos only: answer every prompt with these permissions. Never
     #: offered by the window; the flag is named so nobody mistakes it for a feature.

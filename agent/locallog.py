@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,44 +36,102 @@ from audit.jsonl import JsonlChainWriter
 #: Where session logs go unless configured otherwise.
 DEFAULT_LOG_ROOT = Path("~/.local/share/clearpane/sessions")
 
+#: Plain words for every event of ``audit.events`` that can reach the live log (display
+#: only: the records themselves are never changed). Unknown events fall back to
+#: :func:`_readable`.
 _PHRASES: dict[str, str] = {
-    "session.requested": "Help requested",
-    "session.started": "Session started",
+    "session.requested": "You asked for help",
+    "session.started": "The help session started",
+    "session.paused": "You paused screen sharing: nothing is being sent",
+    "session.resumed": "You resumed screen sharing",
+    "session.ended": "The session ended",
+    "session.escalated": "Your request was passed to a supervisor so it is answered sooner",
+    "session.reconnected": "The connection came back",
+    "session.interrupted": "The connection dropped; trying to reconnect",
+    "kill.triggered": "You stopped everything with the Stop button",
     "viewer.joined": "joined",
     "viewer.left": "left",
     "consent.requested": "asked for permission",
-    "consent.granted": "Permission granted",
-    "consent.denied": "Permission denied",
-    "consent.revoked": "Permission revoked",
-    "input.applied": "used the mouse/keyboard",
-    "input.dropped": "Input blocked (no control permission)",
-    "chat.sent": "Chat",
-    "session.paused": "Screen sharing paused",
-    "session.resumed": "Screen sharing resumed",
-    "mask.changed": "Masked areas changed",
+    "permission.requested": "asked for permission",
+    "consent.granted": "Permission given",
+    "consent.denied": "Permission refused",
+    "consent.revoked": "Permission taken back",
+    "permission.released": "gave a permission back",
+    "input.applied": "used your mouse and keyboard",
+    "input.dropped": "Mouse and keyboard input was blocked (no permission)",
+    "input.forwarded": "The engineer's mouse and keyboard input was passed on",
+    "chat.sent": "Chat message",
+    "mask.changed": "You changed what is hidden from the engineer",
+    "screen.refreshed": "The engineer's view of your screen was refreshed",
+    "call.requested": "asks for a video call",
     "call.started": "Video call started",
     "call.ended": "Video call ended",
-    "kill.triggered": "Session stopped with the kill switch",
-    "session.ended": "Session ended",
-    "checkpoint.signed": "Log sealed by the company",
+    "key.exchanged": "Secure connection set up",
+    "key.epoch": "The encryption key was renewed",
+    "audit.wrapped": "Recording key shared with your company's quality reviewers",
+    "audit.recipient_rejected": (
+        "The quality reviewers' certificate could not be checked: they get no recording key"
+    ),
+    "checkpoint.signed": "Your company sealed and signed the session record",
+    "replay.viewed": "A reviewer watched the session recording",
+    "rating.given": "You rated the help",
+    "log.verified": "This computer checked the company's signed record",
+    "recording.deleted": "The session recording was deleted",
+    "log.exported": "The session record was exported",
+    "recording.sealed": "The session recording was sealed",
+    "broker.record": "Entry received from your company",
+}
+
+#: What a permission means, for sentences ("… asks to see your screen").
+_PERMISSION_WORDS: dict[str, str] = {
+    "view": "see your screen",
+    "control": "use your mouse and keyboard",
+    "video": "start a video call",
+}
+
+#: Why a session ended, in plain words.
+_END_REASONS: dict[str, str] = {
+    "killed_by_client": "you stopped it",
+    "ended_by_engineer": "the engineer ended it",
+    "ended_by_client": "you ended it",
+    "denied": "access was refused",
+    "timed_out": "nobody answered in time",
+    "broker_shutdown": "the help desk service shut down",
+    "agent_gone": "this computer lost the connection",
 }
 
 
 NameLookup = Callable[[str], "str | None"]
 
 
-def _perms(value: Any) -> str:
+def _readable(name: str) -> str:
+    """An unknown dotted event name as words: ``"foo.bar_baz"`` -> ``"Foo bar baz"``."""
+    words = " ".join(part for part in re.split(r"[._\-]+", name) if part)
+    return words[:1].upper() + words[1:] if words else "Something happened"
+
+
+def _perm_list(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        return [str(v) for v in value]
+    return [p.strip() for p in str(value).split(",") if p.strip()]
+
+
+def _perms(value: Any) -> str:
+    """Permissions as a phrase: ``["view", "control"]`` -> "see your screen and use …"."""
+    words = [_PERMISSION_WORDS.get(p, _readable(p).lower()) for p in _perm_list(value)]
+    if not words:
+        return "do nothing yet"
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def describe(
     event: str, actor: str, detail: Mapping[str, Any], names: NameLookup | None = None
 ) -> str:
-    """A short sentence for the live log, naming people by their verified names
-    (never shows typed characters: the records do not contain them)."""
-    phrase = _PHRASES.get(event, event)
+    """A short sentence in plain words for the live log, naming people by their verified
+    names (never shows typed characters: the records do not contain them)."""
+    phrase = _PHRASES.get(event) or _readable(event)
     who = str(detail.get("name") or "")
     if not who and names is not None:
         for key in (str(detail.get("viewer_id") or ""), actor):
@@ -80,10 +139,13 @@ def describe(
             if found:
                 who = found
                 break
-    if not who and detail.get("viewer_id"):
-        who = f"viewer {detail['viewer_id']}"
     if not who:
-        who = "the engineer" if actor.startswith(("engineer", "observer")) else actor
+        if actor == "client":
+            who = "You"
+        elif detail.get("viewer_id") or actor.startswith(("engineer", "observer", "viewer")):
+            who = "The engineer"
+        else:
+            who = "The help desk"
     perms = _perms(detail.get("permissions", ""))
     if event == "input.applied":
         bits = []
@@ -94,26 +156,33 @@ def describe(
             bits.append(str(detail["special"]))
         return f"{who} used your mouse/keyboard: " + (", ".join(bits) or "pointer moved")
     if event == "input.dropped":
-        return f"Input from {who} blocked ({detail.get('reason', 'no control permission')})"
-    if event in {"viewer.joined", "viewer.left"}:
+        return f"Mouse and keyboard input from {who} was blocked (no permission)"
+    if event in {"viewer.joined", "viewer.left", "call.requested", "permission.released"}:
         return f"{who} {phrase}"
     if event in {"consent.requested", "permission.requested"}:
-        return f"{who} asks for: {perms}"
+        return f"{who} asks to {perms}"
     if event == "consent.granted":
-        return f"Allowed {who}: {perms}"
+        return f"You allowed {who} to {perms}"
     if event == "consent.denied":
-        return f"Denied {who}: {perms}" + (
-            " (no answer in time)" if detail.get("reason") == "timed_out" else ""
-        )
+        if detail.get("reason") == "timed_out":
+            return f"{who} may not {perms} (no answer in time)"
+        return f"You refused: {who} may not {perms}"
     if event in {"consent.revoked", "permission.released"}:
-        return f"{who} no longer has: {perms}"
+        return f"{who} may no longer {perms}"
     if event == "chat.sent":
-        return f"Chat message from {who}"
+        return "You sent a chat message" if who == "You" else f"Chat message from {who}"
     if event == "session.ended" and detail.get("reason"):
-        return f"{phrase} ({detail['reason']})"
+        reason = str(detail["reason"])
+        return f"{phrase}: " + _END_REASONS.get(reason, _readable(reason).lower())
     if event == "key.exchanged":
         ok = detail.get("ok", True)
-        return f"Encryption keys agreed with {who}" if ok else f"Key agreement with {who} FAILED"
+        return (
+            f"Secure connection set up with {who}"
+            if ok
+            else f"The secure connection with {who} could not be checked: they see nothing"
+        )
+    if event == "viewer.left" or event == "viewer.joined":
+        return f"{who} {phrase}"
     return phrase
 
 
@@ -196,7 +265,10 @@ class LocalLog:
         self._writer.append_event("broker.record", "broker", ref, at_ms)
         detail = raw.get("detail")
         text = describe(
-            event, str(raw.get("actor", "")), detail if isinstance(detail, dict) else {}
+            event,
+            str(raw.get("actor", "")),
+            detail if isinstance(detail, dict) else {},
+            self._names,
         )
         line = LogLine(int(raw.get("at_ms", at_ms) or at_ms), "broker", event, text)
         if not (raw.get("actor") == "client" and event in self._shown_local):

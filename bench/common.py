@@ -7,6 +7,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -172,7 +173,7 @@ def env_float(name: str, default: float) -> float:
 
 def start_profiler(pid: int, seconds: float, dest: Path) -> subprocess.Popen[bytes] | None:
     """Sample ``pid`` with py-spy (collapsed stacks in ``dest``) if py-spy is installed."""
-    exe = shutil.which("py-spy") or str(Path(os.sys.executable).parent / "py-spy")
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(exe).exists():
         return None
     dest.parent.mkdir(parents=True, exist_ok=True)

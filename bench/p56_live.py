@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description="P5 glass-to-glass, P6 kill switch")
     ap.add_argument("--rounds", type=int, default=env_int("BENCH_P56_ROUNDS", 20))
     ap.add_argument("--kills", type=int, default=env_int("BENCH_P56_KILLS", 3))
-    ap.add_argument("--fps", default="20,60",
+    ap.add_argument("--fps", default="30,60",
                     help="agent max_fps values; the first is the agent's default (the P5 figure)")  # fmt: skip
     args = ap.parse_args(argv)
     fps_list = [float(f) for f in args.fps.split(",")]

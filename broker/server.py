@@ -4,6 +4,7 @@ TLS from the broker's PKI, the first admin, and ``DATA_DIR/enrollment.json``."""
 
 from __future__ import annotations
 
+import asyncio.sslproto
 import json
 import logging
 import os
@@ -90,6 +91,12 @@ async def start_server(
 ) -> RunningServer:
     """Start the broker in the running event loop: migrations, PKI, first admin, TLS
     listener, enrollment file. Stop it with :meth:`RunningServer.stop`."""
+    # P7 (docs/BENCHMARKS.md): asyncio gives every TLS connection a zero-filled
+    # read buffer of SSLProtocol.max_size (256 KiB), ≈ 90 % of the broker's memory per
+    # session; one TLS record is ≤ 16 KiB + overhead, so 32 KiB loses nothing. It is a
+    # class attribute, i.e. process-wide (every asyncio TLS connection made afterwards,
+    # client ones too), so it is set here, when a broker starts, not on import.
+    asyncio.sslproto.SSLProtocol.max_size = 32 * 1024
     app = create_app(config, clock=clock, passwords=passwords)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()  # runs the startup half of the cleanup contexts

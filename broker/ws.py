@@ -24,9 +24,10 @@ import asyncio
 import contextlib
 import logging
 import time
+import types
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
@@ -106,6 +107,10 @@ class TokenBucket:
 class WsEndpoint:
     """One peer's outgoing side: a bounded queue drained by one sender task."""
 
+    direct_write: ClassVar[bool] = True
+    """Write at once when nothing is queued (see ``_put``); bench/relay.py turns it off
+    to measure the broker without it, side by side."""
+
     def __init__(self, ws: web.WebSocketResponse, label: str) -> None:
         self.ws = ws
         self.label = label
@@ -113,6 +118,13 @@ class WsEndpoint:
         self._bytes = 0
         self._wake = asyncio.Event()
         self._closing: tuple[int, str] | None = None
+        # Fast path (P2): while the sender task sleeps with nothing queued, a frame is
+        # written at once instead of waking the task (one event-loop hop less per
+        # frame). ``_idle``: the task is parked on ``_wake``; ``_draining``: a direct
+        # write the transport asked to wait on, which the task finishes before anything
+        # queued after it, so order and back-pressure stay as they were.
+        self._idle = False
+        self._draining: tuple[Coroutine[Any, Any, None], Any] | None = None
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"send {label}")
 
     @property
@@ -154,6 +166,9 @@ class WsEndpoint:
     def _put(self, item: str | bytes, size: int) -> None:
         if self._closing is not None:
             return
+        if self._idle and self.direct_write and not self._queue and self._draining is None:
+            self._write_now(item)
+            return
         if len(self._queue) >= MAX_QUEUED_FRAMES or self._bytes + size > MAX_QUEUED_BYTES:
             log.warning("%s is not reading its socket: closing it", self.label)
             self._queue.clear()
@@ -164,10 +179,43 @@ class WsEndpoint:
         self._bytes += size
         self._wake.set()
 
+    def _write_now(self, item: str | bytes) -> None:
+        """Write one frame without the sender task (the fast path of ``_put``).
+
+        aiohttp writes an uncompressed frame to the transport synchronously and only
+        suspends to wait for a paused transport to drain; that wait is handed to the
+        sender task, and frames that come meanwhile are queued behind it."""
+        ws = self.ws
+        if ws.closed:
+            return  # as the sender task does: nothing more goes to a closed socket
+        coro = ws.send_str(item) if isinstance(item, str) else ws.send_bytes(item)
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
+        except (ConnectionError, RuntimeError) as exc:
+            log.debug("%s: send failed: %s", self.label, exc)
+            self.stop()
+            return
+        except Exception:
+            log.exception("%s: send failed; closing the connection", self.label)
+            self._queue.clear()
+            self._bytes = 0
+            self.close(1011, "internal error")
+            return
+        self._draining = (coro, waiting_on)
+        self._wake.set()
+
     async def _run(self) -> None:
         ws = self.ws
         try:
             while True:
+                if self._draining is not None:
+                    coro, waiting_on = self._draining
+                    try:
+                        await _resume(coro, waiting_on)
+                    finally:
+                        self._draining = None
                 while self._queue:
                     item, size = self._queue.popleft()
                     self._bytes -= size
@@ -183,7 +231,11 @@ class WsEndpoint:
                         await ws.close(code=code, message=reason.encode()[:120])
                     return
                 self._wake.clear()
-                await self._wake.wait()
+                self._idle = True
+                try:
+                    await self._wake.wait()
+                finally:
+                    self._idle = False
         except (ConnectionError, RuntimeError) as exc:
             log.debug("%s: send failed: %s", self.label, exc)
         except Exception:
@@ -194,8 +246,31 @@ class WsEndpoint:
                 with contextlib.suppress(Exception):
                     await ws.close(code=1011, message=b"internal error")
         finally:
+            self._idle = False
             self._queue.clear()
             self._bytes = 0
+            if self._draining is not None:
+                self._draining[0].close()
+                self._draining = None
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
+    """Finish, inside the calling task, a coroutine that was started outside any task
+    and suspended on ``waiting_on`` (a future; the task waits on it as usual)."""
+    while True:
+        try:
+            value = yield waiting_on
+        except BaseException as exc:  # cancellation: pass it in
+            try:
+                waiting_on = coro.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting_on = coro.send(value)
+            except StopIteration:
+                return
 
 
 class RelayService:

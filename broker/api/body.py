@@ -1,6 +1,8 @@
 """Reading request bodies and query strings strictly: the body must be a JSON object,
-unknown fields are refused, each field is read with its type and limits. Handlers read
-every field before they change anything (validate before you mutate)."""
+unknown fields are refused, each field is read with its type and limits (an optional
+field is left out, never ``null``; a query parameter appears at most once, and empty
+means absent). Handlers read every field before they change anything (validate before
+you mutate)."""
 
 from __future__ import annotations
 
@@ -60,26 +62,37 @@ class Body:
     def __contains__(self, name: str) -> bool:
         return name in self._data
 
+    def _absent(self, name: str) -> bool:
+        """True if an optional field is left out. An explicit ``null`` is refused, as
+        openapi.yaml declares no optional field nullable: leave the field out instead."""
+        if name not in self._data:
+            return True
+        if self._data[name] is None:
+            raise InvalidField(name, "must not be null (leave the field out)")
+        return False
+
     def text(self, name: str, *, max_len: int = 1000, min_len: int = 1) -> str:
         """A required string (stripped of surrounding blanks)."""
         value = self._data.get(name)
         if not isinstance(value, str):
             raise InvalidField(name, "must be a string")
+        # The limit applies to the value as sent (as openapi.yaml's maxLength does), not
+        # to what is left after strip(), which also eats control characters like \x1c.
+        if len(value) > max_len:
+            raise InvalidField(name, f"must be at most {max_len} characters")
         value = value.strip()
         if len(value) < min_len:
             raise InvalidField(
                 name,
                 "must not be empty" if min_len == 1 else f"needs at least {min_len} characters",
             )
-        if len(value) > max_len:
-            raise InvalidField(name, f"must be at most {max_len} characters")
         if "\0" in value:
             raise InvalidField(name, "must not contain NUL characters")
         return value
 
     def opt_text(self, name: str, *, max_len: int = 1000, min_len: int = 0) -> str | None:
-        """An optional string: None if absent or null."""
-        if self._data.get(name) is None:
+        """An optional string: None if absent (``null`` is refused)."""
+        if self._absent(name):
             return None
         return self.text(name, max_len=max_len, min_len=min_len)
 
@@ -92,15 +105,15 @@ class Body:
 
     def opt_choice(self, name: str, choices: Collection[str]) -> str | None:
         """An optional :meth:`choice`."""
-        if self._data.get(name) is None:
+        if self._absent(name):
             return None
         return self.choice(name, choices)
 
     def opt_int(self, name: str, *, low: int, high: int) -> int | None:
         """An optional integer in ``[low, high]`` (booleans are not integers)."""
-        value = self._data.get(name)
-        if value is None:
+        if self._absent(name):
             return None
+        value = self._data[name]
         if not isinstance(value, int) or isinstance(value, bool):
             raise InvalidField(name, "must be an integer")
         if not low <= value <= high:
@@ -109,9 +122,9 @@ class Body:
 
     def opt_bool(self, name: str) -> bool | None:
         """An optional boolean."""
-        value = self._data.get(name)
-        if value is None:
+        if self._absent(name):
             return None
+        value = self._data[name]
         if not isinstance(value, bool):
             raise InvalidField(name, "must be true or false")
         return value
@@ -125,9 +138,9 @@ class Body:
         choices: Collection[str] | None = None,
     ) -> list[str] | None:
         """An optional list of short non-empty strings (optionally from ``choices``)."""
-        value = self._data.get(name)
-        if value is None:
+        if self._absent(name):
             return None
+        value = self._data[name]
         if not isinstance(value, list) or len(value) > max_items:
             raise InvalidField(name, f"must be a list of at most {max_items} strings")
         out: list[str] = []
@@ -150,6 +163,9 @@ class Query:
         for name in self._q:
             if name not in allowed:
                 raise InvalidField(name, "unknown query parameter")
+            if len(self._q.getall(name)) > 1:
+                # ?status=open&status=closed: refuse rather than silently use the first.
+                raise InvalidField(name, "given more than once")
 
     def opt_text(self, name: str, *, max_len: int = 200) -> str | None:
         """A parameter's value, or None if absent or empty."""
