@@ -140,10 +140,10 @@ def describe(
                 who = found
                 break
     if not who:
-        if actor == "client":
-            who = "You"
-        elif detail.get("viewer_id") or actor.startswith(("engineer", "observer", "viewer")):
+        if detail.get("viewer_id") or actor.startswith(("engineer", "observer", "viewer")):
             who = "The engineer"
+        elif actor == "client":
+            who = "You"
         else:
             who = "The help desk"
     perms = _perms(detail.get("permissions", ""))
@@ -157,7 +157,7 @@ def describe(
         return f"{who} used your mouse/keyboard: " + (", ".join(bits) or "pointer moved")
     if event == "input.dropped":
         return f"Mouse and keyboard input from {who} was blocked (no permission)"
-    if event in {"viewer.joined", "viewer.left", "call.requested", "permission.released"}:
+    if event in {"viewer.joined", "viewer.left", "call.requested"}:
         return f"{who} {phrase}"
     if event in {"consent.requested", "permission.requested"}:
         return f"{who} asks to {perms}"
@@ -181,8 +181,6 @@ def describe(
             if ok
             else f"The secure connection with {who} could not be checked: they see nothing"
         )
-    if event == "viewer.left" or event == "viewer.joined":
-        return f"{who} {phrase}"
     return phrase
 
 

@@ -128,9 +128,30 @@ def test_default_dir_and_descriptions(tmp_path: Path, monkeypatch: Any) -> None:
     names = {"engineer:u1": "Alice"}.get
     assert describe(
         "consent.requested", "engineer:u1", {"permissions": ["view", "control"]}, names
-    ) == ("Alice asks for: view, control")
+    ) == ("Alice asks to see your screen and use your mouse and keyboard")
     assert describe(
         "consent.denied",
         "client",
         {"viewer_id": "v9", "permissions": ["control"], "reason": "timed_out"},
-    ) == ("Denied viewer v9: control (no answer in time)")
+    ) == ("The engineer may not use your mouse and keyboard (no answer in time)")
+
+
+def test_every_event_reads_as_plain_words() -> None:
+    from audit.events import EVENTS
+
+    names = {"v1": "Erin Engineer"}.get
+    detail = {"viewer_id": "v1", "permissions": ["view"], "reason": "killed_by_client"}
+    for event in EVENTS:
+        text = describe(event, "engineer:u1", detail, names)
+        assert event not in text and "." not in text and "_" not in text, (event, text)
+    assert describe("consent.requested", "broker", detail, names) == (
+        "Erin Engineer asks to see your screen"
+    )
+    assert describe("audit.wrapped", "client", {}) == (
+        "Recording key shared with your company's quality reviewers"
+    )
+    assert describe("key.exchanged", "client", {"viewer_id": "v1", "ok": True}, names) == (
+        "Secure connection set up with Erin Engineer"
+    )
+    # an event added later still reads as words, never as a dotted name
+    assert describe("screen.resolution_changed", "broker", {}) == "Screen resolution changed"
