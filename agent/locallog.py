@@ -46,7 +46,7 @@ _PHRASES: dict[str, str] = {
     "session.resumed": "You resumed screen sharing",
     "session.ended": "The session ended",
     "session.escalated": "Your request was passed to a supervisor so it is answered sooner",
-    "session.reconnected": "The connection came back",
+    "session.reconnected": "Reconnected: the connection came back",
     "session.interrupted": "The connection dropped; trying to reconnect",
     "kill.triggered": "You stopped everything with the Stop button",
     "viewer.joined": "joined",

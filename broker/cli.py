@@ -26,9 +26,14 @@ __all__ = ["main", "users_main"]
 log = logging.getLogger(__name__)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", help="data directory (CLEARPANE_DATA_DIR)")
-    parser.add_argument("--database-url", help="database URL (CLEARPANE_DATABASE_URL)")
+def _common(parser: argparse.ArgumentParser, *, inherited: bool = False) -> None:
+    # On an action's own parser (``users add NAME --data-dir D``) the options must not
+    # reset a value given before the action, hence SUPPRESS as their default there.
+    default = argparse.SUPPRESS if inherited else None
+    parser.add_argument("--data-dir", default=default, help="data directory (CLEARPANE_DATA_DIR)")
+    parser.add_argument(
+        "--database-url", default=default, help="database URL (CLEARPANE_DATABASE_URL)"
+    )
 
 
 def _config(args: argparse.Namespace, **more: object) -> BrokerConfig:
@@ -127,6 +132,7 @@ def users_main(argv: Sequence[str]) -> int:
     _common(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add", help="add a user (prints a generated password once)")
+    _common(add, inherited=True)
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=queries.ROLES)
     add.add_argument("--name", help="display name (default: the username)")
@@ -134,13 +140,14 @@ def users_main(argv: Sequence[str]) -> int:
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    sub.add_parser("list", help="list users")
+    _common(sub.add_parser("list", help="list users"), inherited=True)
     for name, text in (
         ("disable", "disable a user"),
         ("enable", "enable a user again"),
         ("reset-password", "set a new random password (printed once)"),
     ):
         p = sub.add_parser(name, help=text)
+        _common(p, inherited=True)
         p.add_argument("username")
         if name == "reset-password":
             p.add_argument("--password-stdin", action="store_true")

@@ -211,7 +211,7 @@ def make_pictures(out: Path) -> None:
                 _wait(lambda: code and code in window.code_label.text(), 5, "the same code", pump)
                 pump()
                 lines = [window.log_list.item(i).text() for i in range(window.log_list.count())]
-                glitches = [x for x in lines if "interrupted" in x or "reconnect" in x]
+                glitches = [x for x in lines if "interrupted" in x or "reconnect" in x.lower()]
                 if glitches:  # a product picture shows a clean session; run again
                     raise RuntimeError(f"the session was interrupted: {glitches}")
                 if not window.grab().save(str(shots / "agent-window.png")):

@@ -43,6 +43,7 @@ class ConsentPanel(QFrame):
         self._clock = clock_ms
         self.setObjectName(f"consent_{prompt.request_id}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setProperty("card", True)  # the window's stylesheet draws it as a card
         layout = QVBoxLayout(self)
         who = QLabel(
             f"<b>{_esc(prompt.user_name)}</b> ({_esc(prompt.role)}, identity verified by your "
@@ -66,13 +67,16 @@ class ConsentPanel(QFrame):
             self.choices[perm] = group
             grid.addWidget(allow, row, 1)
             grid.addWidget(deny, row, 2)
+        grid.setColumnStretch(0, 0)
+        grid.setColumnStretch(3, 1)  # keep Allow/Deny next to their permission
+        grid.setHorizontalSpacing(24)
         layout.addLayout(grid)
         buttons = QHBoxLayout()
         self.countdown = QLabel()
         self.countdown.setObjectName("countdown")
-        self.confirm = QPushButton("Confirm")
+        self.confirm = QPushButton("Confirm my choice")
         self.confirm.setObjectName("confirmConsent")
-        self.deny_all = QPushButton("Deny all")
+        self.deny_all = QPushButton("Refuse everything")
         self.deny_all.setObjectName("denyAll")
         self.confirm.clicked.connect(self._confirm)
         self.deny_all.clicked.connect(lambda: self._send([]))

@@ -19,10 +19,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QPlainTextEdit,
     QPushButton,
@@ -38,11 +40,73 @@ from agent.ui.call_panel import CallPanel
 from agent.ui.consent_panel import ConsentPanel
 
 KILL_SHORTCUT = "Ctrl+Shift+K"
-_KILL_STYLE = (
-    "QPushButton { background: #c62828; color: white; font-weight: bold; font-size: 16px;"
-    " padding: 10px 18px; border-radius: 6px; } QPushButton:disabled { background: #999; }"
-)
-_BANNER_STYLE = "background: #ef6c00; color: white; font-weight: bold; padding: 6px;"
+KILL_TEXT = f"Stop now ({KILL_SHORTCUT})"
+PAUSE_TEXT = "Pause sharing"
+RESUME_TEXT = "Resume sharing"
+
+#: The whole window's look: calm greys and blues, one red (Stop now), amber only while
+#: someone controls the mouse and keyboard. The status strip's colour follows its
+#: ``state`` property (idle, waiting, viewing, control, paused, ended).
+STYLE = """
+QMainWindow, QStackedWidget > QWidget { background: #f6f7f9; }
+QWidget { font-size: 13px; color: #1f2933; }
+QLabel#pageTitle { font-size: 22px; font-weight: 600; color: #102a43; }
+QLabel#hint, QLabel#sectionHint { color: #52606d; }
+QLabel#sectionTitle { font-size: 14px; font-weight: 600; color: #243b53; }
+QLabel#statusStrip {
+    font-size: 18px; font-weight: 600; padding: 12px 16px; border-radius: 8px;
+    background: #e4e7eb; color: #243b53;
+}
+QLabel#statusStrip[state="waiting"] { background: #e4e7eb; color: #243b53; }
+QLabel#statusStrip[state="viewing"] { background: #dbeafe; color: #1e3a8a; }
+QLabel#statusStrip[state="control"] { background: #f59e0b; color: #1f1300; }
+QLabel#statusStrip[state="paused"] { background: #e0e7ff; color: #312e81; }
+QLabel#statusStrip[state="ended"] { background: #d9e2ec; color: #334e68; }
+QLabel#controlBanner {
+    background: #fff4e0; color: #7a4100; border: 1px solid #f59e0b;
+    border-radius: 6px; padding: 6px 10px;
+}
+QFrame#controlBar, QFrame#codeBox, QFrame#ringBox, QFrame[card="true"], QGroupBox {
+    background: white; border: 1px solid #d9e2ec; border-radius: 8px;
+}
+QGroupBox { margin-top: 14px; padding: 10px 8px 8px 8px; font-weight: 600; }
+QGroupBox::title { subcontrol-origin: margin; left: 10px; padding: 0 4px; }
+QLabel#verificationCode {
+    font-size: 26px; font-weight: 700; color: #102a43; letter-spacing: 2px;
+    font-family: "DejaVu Sans Mono", monospace;
+}
+QPushButton {
+    background: white; border: 1px solid #bcccdc; border-radius: 6px;
+    padding: 7px 14px; color: #243b53;
+}
+QPushButton:hover { background: #f0f4f8; }
+QPushButton:disabled { color: #9aa5b1; background: #f0f4f8; }
+QPushButton#getHelpButton, QPushButton#confirmConsent, QPushButton#ringAccept,
+QPushButton#chatSend, QPushButton#codeButton {
+    background: #2563eb; border-color: #2563eb; color: white; font-weight: 600;
+}
+QPushButton#getHelpButton:disabled, QPushButton#confirmConsent:disabled {
+    background: #93b4f5; border-color: #93b4f5;
+}
+QPushButton#killButton {
+    background: #c62828; border: 1px solid #a31f1f; color: white; font-weight: 700;
+    font-size: 15px; padding: 12px 20px; border-radius: 8px;
+}
+QPushButton#killButton:hover { background: #b71c1c; }
+QPushButton#killButton:disabled { background: #9aa5b1; border-color: #9aa5b1; color: white; }
+QPushButton#pauseButton { font-weight: 600; padding: 10px 16px; }
+QPushButton#revokeControlButton {
+    background: #fff4e0; border-color: #f59e0b; color: #7a4100; font-weight: 600;
+}
+QPushButton[star="true"] { font-size: 20px; color: #d69e00; padding: 6px 10px; }
+QLineEdit, QPlainTextEdit, QListWidget {
+    background: white; border: 1px solid #bcccdc; border-radius: 6px; padding: 4px;
+}
+QListWidget#liveLog::item { padding: 2px 0; }
+QLabel#verifyLabel[ok="true"] { color: #14532d; }
+QLabel#verifyLabel[ok="false"] { color: #8a1c1c; }
+QLabel#startError { color: #c62828; }
+"""
 
 #: start(describe, code, observer) -> controller (the window starts the session)
 StartSession = Callable[[str | None, str | None, QtObserver], AgentController]
@@ -63,7 +127,13 @@ class AgentWindow(QMainWindow):
         self.controller: AgentController | None = None
         self.status: SessionStatus | None = None
         self.panels: dict[str, ConsentPanel] = {}
+        self._paused = False
+        self._killed = False
+        self._status_notice = ""  # the last notice that came from a status message
+        self._codes: dict[str, str] = {}  # viewer name -> verification code
+        self._key_items: dict[str, QListWidgetItem] = {}  # "secure connection" lines by name
         self.setWindowTitle("Clearpane — remote help")
+        self.setStyleSheet(STYLE)
         self.resize(760, 640)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
@@ -83,36 +153,39 @@ class AgentWindow(QMainWindow):
     def _build_start(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        title = QLabel("<h2>Get help from your help desk</h2>")
-        layout.addWidget(title)
-        layout.addWidget(QLabel("Describe the problem:"))
+        layout.setContentsMargins(28, 24, 28, 24)
+        layout.setSpacing(10)
+        layout.addWidget(_label("Get help from your help desk", "pageTitle"))
+        layout.addWidget(_label("Tell us what is wrong, in your own words:", "sectionTitle"))
         self.describe_edit = QPlainTextEdit()
         self.describe_edit.setObjectName("describeEdit")
         self.describe_edit.setPlaceholderText("e.g. My printer does not print since this morning")
+        self.describe_edit.setMaximumHeight(120)
         layout.addWidget(self.describe_edit)
         self.get_help = QPushButton("Get help")
         self.get_help.setObjectName("getHelpButton")
         self.get_help.clicked.connect(self._on_get_help)
         layout.addWidget(self.get_help)
-        layout.addWidget(QLabel("<b>or</b> — an engineer gave you a code:"))
+        layout.addSpacing(12)
+        layout.addWidget(_label("Or: an engineer gave you a code", "sectionTitle"))
         row = QHBoxLayout()
         self.code_edit = QLineEdit()
         self.code_edit.setObjectName("codeEdit")
-        self.code_edit.setPlaceholderText("Code, e.g. 4821-7730")
-        self.code_button = QPushButton("I have a code")
+        self.code_edit.setPlaceholderText("Type the code here, e.g. 4821-7730")
+        self.code_button = QPushButton("Connect with my code")
         self.code_button.setObjectName("codeButton")
         self.code_button.clicked.connect(self._on_code)
         row.addWidget(self.code_edit, 1)
         row.addWidget(self.code_button)
         layout.addLayout(row)
-        layout.addWidget(
-            QLabel(
-                "Nobody sees your screen until you allow it. You can stop everything at\n"
-                f"any time with the red KILL button or {KILL_SHORTCUT}."
-            )
+        layout.addSpacing(12)
+        hint = _label(
+            "Nobody sees your screen until you allow it. You can stop everything at any "
+            f"time with the red “Stop now” button or by pressing {KILL_SHORTCUT}.",
+            "hint",
         )
-        self.start_error = QLabel()
-        self.start_error.setStyleSheet("color: #c62828")
+        layout.addWidget(hint)
+        self.start_error = _label("", "startError")
         layout.addWidget(self.start_error)
         layout.addStretch(1)
         return page
@@ -120,48 +193,70 @@ class AgentWindow(QMainWindow):
     def _build_session(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
+        layout.setContentsMargins(14, 12, 14, 12)
+        layout.setSpacing(8)
+        # What is happening right now, in one sentence; its colour says how much.
+        self.status_strip = _label("Nobody is connected — waiting for an engineer", "statusStrip")
+        self.status_strip.setProperty("state", "waiting")
+        layout.addWidget(self.status_strip)
+        # Who is connected and what each may do (the detail under the strip).
+        self.who_label = _label("Waiting for an engineer…", "whoLabel")
+        self.who_label.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(self.who_label)
         # The control bar: always visible on the session page.
         bar = QFrame()
         bar.setObjectName("controlBar")
-        bar.setFrameShape(QFrame.Shape.StyledPanel)
         bar_layout = QHBoxLayout(bar)
-        self.who_label = QLabel("Waiting for an engineer…")
-        self.who_label.setObjectName("whoLabel")
-        self.who_label.setWordWrap(True)
-        self.pause_button = QPushButton("Pause")
+        bar_layout.setContentsMargins(10, 8, 10, 8)
+        self.pause_button = QPushButton(PAUSE_TEXT)
         self.pause_button.setObjectName("pauseButton")
+        self.pause_button.setToolTip("Stop sending your screen for a moment; resume when ready")
         self.pause_button.clicked.connect(self._on_pause)
         self.revoke_control = QPushButton("Take back control")
         self.revoke_control.setObjectName("revokeControlButton")
+        self.revoke_control.setToolTip(
+            "The engineer can still see, but no longer use, your mouse and keyboard"
+        )
         self.revoke_control.clicked.connect(self._on_revoke_control)
         self.revoke_control.setVisible(False)
-        self.kill_button = QPushButton("KILL")
+        self.kill_button = QPushButton(KILL_TEXT)
         self.kill_button.setObjectName("killButton")
-        self.kill_button.setToolTip(f"Stop everything now ({KILL_SHORTCUT})")
-        self.kill_button.setStyleSheet(_KILL_STYLE)
+        self.kill_button.setToolTip(
+            f"End the session at once: nothing more is sent ({KILL_SHORTCUT} works anywhere)"
+        )
         self.kill_button.clicked.connect(lambda: self.kill("button"))
         self.call_button = QPushButton("Video call")
         self.call_button.setObjectName("callButton")
+        self.call_button.setToolTip("Talk face to face: your camera and microphone open")
         self.call_button.clicked.connect(self._on_call_button)
-        bar_layout.addWidget(self.who_label, 1)
         bar_layout.addWidget(self.call_button)
         bar_layout.addWidget(self.revoke_control)
+        bar_layout.addStretch(1)
         bar_layout.addWidget(self.pause_button)
         bar_layout.addWidget(self.kill_button)
         layout.addWidget(bar)
-        self.banner = QLabel()
-        self.banner.setObjectName("controlBanner")
-        self.banner.setStyleSheet(_BANNER_STYLE)
+        self.banner = _label("", "controlBanner")
         self.banner.setVisible(False)
         layout.addWidget(self.banner)
+        # The verification code: large, so it is easy to read out and compare.
+        self.code_box = QFrame()
+        self.code_box.setObjectName("codeBox")
+        code_layout = QHBoxLayout(self.code_box)
+        code_layout.setContentsMargins(12, 6, 12, 6)
+        self.code_caption = _label("", "sectionHint")
         self.code_label = QLabel()
         self.code_label.setObjectName("verificationCode")
-        layout.addWidget(self.code_label)
+        self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        code_layout.addWidget(self.code_caption, 1)
+        code_layout.addWidget(self.code_label)
+        self.code_box.setVisible(False)
+        layout.addWidget(self.code_box)
         # The engineer asks for a video call: the client decides (nothing opens before).
         self.ring_box = QFrame()
         self.ring_box.setObjectName("ringBox")
         ring_layout = QHBoxLayout(self.ring_box)
         self.ring_label = QLabel()
+        self.ring_label.setWordWrap(True)
         self.ring_accept = QPushButton("Accept call")
         self.ring_accept.setObjectName("ringAccept")
         self.ring_decline = QPushButton("Decline")
@@ -179,27 +274,46 @@ class AgentWindow(QMainWindow):
         self.prompts_box = QVBoxLayout()
         layout.addLayout(self.prompts_box)
         # Masks: window titles and rectangles blanked on this machine before encoding.
-        mask_row = QHBoxLayout()
+        masks = QGroupBox("Hide parts of your screen")
+        masks.setObjectName("maskBox")
+        mask_row = QHBoxLayout(masks)
         self.mask_windows = QLineEdit()
         self.mask_windows.setObjectName("maskWindows")
-        self.mask_windows.setPlaceholderText("Hide windows whose title contains… (comma-separated)")
+        self.mask_windows.setPlaceholderText("Windows to hide, e.g. Bank, Mail")
+        self.mask_windows.setToolTip(
+            "Any window whose title contains one of these words is blacked out before your "
+            "screen leaves this computer. Separate several with commas."
+        )
         self.mask_regions = QLineEdit()
         self.mask_regions.setObjectName("maskRegions")
-        self.mask_regions.setPlaceholderText("Hide areas x,y,w,h; …")
+        self.mask_regions.setPlaceholderText("Areas to hide (optional): x,y,width,height")
+        self.mask_regions.setToolTip(
+            "A rectangle in screen pixels from the top-left corner, e.g. 0,0,400,300. "
+            "Separate several areas with ';'."
+        )
         self.mask_apply = QPushButton("Hide")
         self.mask_apply.setObjectName("maskApply")
+        self.mask_apply.setToolTip("Apply now: hidden parts are never sent")
         self.mask_apply.clicked.connect(self._on_masks)
         mask_row.addWidget(self.mask_windows, 2)
         mask_row.addWidget(self.mask_regions, 2)
         mask_row.addWidget(self.mask_apply)
-        layout.addLayout(mask_row)
-        layout.addWidget(QLabel("What is happening (kept on this computer):"))
+        layout.addWidget(masks)
+        # The live log and the chat, side by side.
+        lower = QHBoxLayout()
+        lower.setSpacing(10)
+        log_col = QVBoxLayout()
+        log_col.addWidget(_label("What is happening (kept on this computer)", "sectionTitle"))
         self.log_list = QListWidget()
         self.log_list.setObjectName("liveLog")
-        layout.addWidget(self.log_list, 2)
+        self.log_list.setWordWrap(True)
+        log_col.addWidget(self.log_list, 1)
+        chat_col = QVBoxLayout()
+        chat_col.addWidget(_label("Chat with the engineer", "sectionTitle"))
         self.chat_view = QListWidget()
         self.chat_view.setObjectName("chatView")
-        layout.addWidget(self.chat_view, 1)
+        self.chat_view.setWordWrap(True)
+        chat_col.addWidget(self.chat_view, 1)
         chat_row = QHBoxLayout()
         self.chat_edit = QLineEdit()
         self.chat_edit.setObjectName("chatEdit")
@@ -210,42 +324,49 @@ class AgentWindow(QMainWindow):
         send.clicked.connect(self._on_chat)
         chat_row.addWidget(self.chat_edit, 1)
         chat_row.addWidget(send)
-        layout.addLayout(chat_row)
-        self.notice_label = QLabel()
-        self.notice_label.setObjectName("noticeLabel")
-        self.notice_label.setWordWrap(True)
+        chat_col.addLayout(chat_row)
+        lower.addLayout(log_col, 3)
+        lower.addLayout(chat_col, 2)
+        layout.addLayout(lower, 1)
+        self.notice_label = _label("", "noticeLabel")
         layout.addWidget(self.notice_label)
         return page
 
     def _build_end(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        self.end_title = QLabel("<h2>The session is over</h2>")
+        layout.setContentsMargins(28, 24, 28, 24)
+        layout.setSpacing(10)
+        self.end_title = _label("The session is over", "pageTitle")
         layout.addWidget(self.end_title)
-        self.end_text = QLabel()
-        self.end_text.setObjectName("endText")
-        self.end_text.setWordWrap(True)
+        self.end_text = _label("", "endText")
         layout.addWidget(self.end_text)
-        self.verify_label = QLabel()
-        self.verify_label.setObjectName("verifyLabel")
-        self.verify_label.setWordWrap(True)
+        layout.addWidget(_label("Was the record of this session checked?", "sectionTitle"))
+        self.verify_label = _label("", "verifyLabel")
         layout.addWidget(self.verify_label)
-        layout.addWidget(QLabel("How well were you helped?"))
+        self.verify_details = _label("", "hint")
+        self.verify_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.verify_details)
+        layout.addSpacing(10)
+        layout.addWidget(_label("How well were you helped?", "sectionTitle"))
         stars = QHBoxLayout()
         self.star_buttons: list[QPushButton] = []
         for score in range(1, 6):
             b = QPushButton("★" * score)
             b.setObjectName(f"rate{score}")
+            b.setProperty("star", True)
+            b.setToolTip(f"{score} of 5 — " + _STAR_WORDS[score - 1])
             b.clicked.connect(lambda _=False, s=score: self._on_rate(s))
             stars.addWidget(b)
             self.star_buttons.append(b)
+        stars.addStretch(1)
         layout.addLayout(stars)
+        layout.addWidget(_label("1 star = poor, 5 stars = excellent", "hint"))
         self.rating_comment = QLineEdit()
         self.rating_comment.setObjectName("ratingComment")
-        self.rating_comment.setPlaceholderText("A comment (optional)")
+        self.rating_comment.setPlaceholderText("Anything you want to tell us? (optional)")
         layout.addWidget(self.rating_comment)
-        self.rating_done = QLabel()
-        self.rating_done.setObjectName("ratingDone")
+        self.rating_done = _label("", "ratingDone")
         layout.addWidget(self.rating_done)
         layout.addStretch(1)
         return page
@@ -290,20 +411,25 @@ class AgentWindow(QMainWindow):
         """The kill switch: stops capture synchronously (in this thread) first."""
         if self.controller is not None:
             self.controller.kill(source)
+        self._killed = True
         self.kill_button.setEnabled(False)
-        self.kill_button.setText("KILLED")
+        self.kill_button.setText("Stopped")
         self.pause_button.setEnabled(False)
+        self.revoke_control.setVisible(False)
         self.banner.setVisible(False)
+        self._refresh_strip()
 
     def _on_pause(self) -> None:
         if self.controller is None:
             return
-        if self.pause_button.text() == "Pause":
+        pause = not self._paused
+        self._paused = pause  # before the call: the session may publish its status at once
+        if pause:
             self.controller.pause()
-            self.pause_button.setText("Resume")
         else:
             self.controller.resume()
-            self.pause_button.setText("Pause")
+        self.pause_button.setText(RESUME_TEXT if self._paused else PAUSE_TEXT)
+        self._refresh_strip()
 
     def _on_call_button(self) -> None:
         if self.controller is None:
@@ -320,7 +446,10 @@ class AgentWindow(QMainWindow):
 
     def show_ring(self, viewer_id: str, name: str) -> None:
         """The engineer asks for a video call."""
-        self.ring_label.setText(f"{name} asks for a video call (camera and microphone).")
+        self.ring_label.setText(
+            f"<b>{_esc(name)}</b> asks for a video call. Your camera and microphone open "
+            "only if you accept."
+        )
         self.ring_box.setVisible(True)
 
     def _on_ring_answer(self, accept: bool) -> None:
@@ -351,7 +480,9 @@ class AgentWindow(QMainWindow):
             try:
                 x, y, w, h = (int(n) for n in part.split(","))
             except ValueError:
-                self.show_notice(f"Not an area: {part.strip()!r} (use x,y,w,h)")
+                self.show_notice(
+                    f"“{part.strip()}” is not an area: use four numbers, x,y,width,height"
+                )
                 return
             regions.append((x, y, w, h))
         self.controller.set_masks(regions, windows)
@@ -394,43 +525,91 @@ class AgentWindow(QMainWindow):
             panel.setParent(None)
             panel.deleteLater()
         if decision.reason == "timed_out":
-            self.show_notice("No answer in time: access was denied.")
+            self.show_notice("No answer in time, so access was refused.")
+        elif self._status_notice and self.notice_label.text() == self._status_notice:
+            self.show_notice("")  # "… asks to connect" is answered: do not leave it up
 
     def show_status(self, status: SessionStatus) -> None:
-        """Update the control bar and the control banner."""
+        """Update the status strip, the control bar and the control banner."""
         self.status = status
+        if status.phase == "paused":
+            self._paused = True
+        elif status.phase == "live":
+            self._paused = False
+        if not self._killed:
+            self.pause_button.setText(RESUME_TEXT if self._paused else PAUSE_TEXT)
         if status.viewers:
             parts = []
             for v in status.viewers:
-                perms = ", ".join(sorted(v.permissions)) or "nothing yet"
-                parts.append(f"{v.name} ({v.role}) may: {perms}")
-            self.who_label.setText("Connected: " + "; ".join(parts))
+                perms = _may_text(v.permissions)
+                parts.append(f"<b>{_esc(v.name)}</b> ({_esc(v.role)}) may {perms}.")
+            self.who_label.setText("Connected: " + " ".join(parts))
         elif status.phase == "reconnecting":
             self.who_label.setText("Connection lost — reconnecting…")
         else:
             self.who_label.setText("Waiting for an engineer…")
-        controlled = bool(status.controlled_by)
-        self.banner.setVisible(controlled and status.phase != "ended")
+        controlled = bool(status.controlled_by) and status.phase != "ended" and not self._killed
+        self.banner.setVisible(controlled)
         self.revoke_control.setVisible(controlled)
         if controlled:
-            names = ", ".join(status.controlled_by)
             self.banner.setText(
-                f"{names} can use your mouse and keyboard — press KILL or {KILL_SHORTCUT} to stop"
+                f"{_names(status.controlled_by)} can use your mouse and keyboard. Click “Take "
+                f"back control” to stop that, or “Stop now” ({KILL_SHORTCUT}) to end everything."
             )
+        self._refresh_strip()
         if status.message:
+            self._status_notice = status.message
             self.show_notice(status.message)
 
+    def _refresh_strip(self) -> None:
+        """One sentence at the top: who can see or control what, right now."""
+        state, text = _strip(self.status, paused=self._paused, killed=self._killed)
+        self.status_strip.setText(text)
+        if self.status_strip.property("state") != state:
+            self.status_strip.setProperty("state", state)
+            self.status_strip.style().unpolish(self.status_strip)
+            self.status_strip.style().polish(self.status_strip)
+
     def add_log_line(self, line: LogLine) -> None:
-        """Append to the live log."""
-        stamp = time.strftime("%H:%M:%S", time.localtime(line.at_ms / 1000))
-        self.log_list.addItem(f"{stamp}  {line.text}")
+        """Append to the live log (plain words; never a raw event name)."""
+        text = line.text or ""
+        if not text:
+            return
+        stamp = time.strftime("%H:%M", time.localtime(line.at_ms / 1000))
+        item = QListWidgetItem(f"{stamp}   {text}")
+        if line.event == "key.exchanged" and text.startswith(_SECURE_PREFIX):
+            name = text[len(_SECURE_PREFIX) :]
+            if name in self._codes:
+                item.setText(f"{item.text()} (code {self._codes[name]})")
+            else:
+                self._key_items[name] = item  # the code follows: show_code completes it
+        self.log_list.addItem(item)
         self.log_list.scrollToBottom()
 
     def show_code(self, viewer_id: str, name: str, code: str) -> None:
         """The verification code to compare with the engineer."""
-        self.code_label.setText(
-            f"Verification code with {name}: <b>{code}</b> — ask them to read theirs out"
-        )
+        self._codes[name] = code
+        item = self._key_items.pop(name, None)
+        if item is not None:
+            item.setText(f"{item.text()} (code {code})")
+        if len(self._codes) == 1:
+            self.code_caption.setText(
+                f"Your secure-connection code with <b>{_esc(name)}</b>. Ask them to read "
+                "theirs out: the numbers must be the same."
+            )
+            self.code_label.setText(code)
+        else:
+            self.code_caption.setText(
+                "Your secure-connection codes. Ask each person to read theirs out: the "
+                "numbers must be the same."
+            )
+            self.code_label.setText(
+                "<br>".join(
+                    f"<span style='font-size:13px'>{_esc(n)}</span> {c}"
+                    for n, c in self._codes.items()
+                )
+            )
+        self.code_box.setVisible(True)
 
     def show_notice(self, text: str) -> None:
         """A one-line message for the client."""
@@ -440,15 +619,39 @@ class AgentWindow(QMainWindow):
         """The end page: what happened, whether the log verified, the rating."""
         for request_id in list(self.panels):
             self.panels.pop(request_id).deleteLater()
+        self._refresh_strip_ended()
         self.end_text.setText(outcome.final_text)
         v = outcome.verification
+        details: list[str] = []
         if v is None:
-            self.verify_label.setText("No session log was kept.")
+            self.verify_label.setText("No record of this session was kept on this computer.")
+            self.verify_label.setProperty("ok", None)
+        elif v.ok:
+            if "signature not checked" in v.summary:
+                headline = (
+                    "✓ Your copy of what happened matches your company's record, but its "
+                    "signature could not be checked on this computer."
+                )
+            else:
+                headline = (
+                    "✓ Verified: your copy of what happened matches the record your "
+                    "company signed. Nothing was added, removed or changed."
+                )
+            self.verify_label.setText(headline)
+            self.verify_label.setProperty("ok", "true")
+            details.append("Details: " + v.summary)
         else:
-            text = v.summary + ("\n" + "\n".join(v.problems) if v.problems else "")
-            if outcome.log_dir:
-                text += f"\nYour copy of the log: {outcome.log_dir}"
-            self.verify_label.setText(text)
+            self.verify_label.setText(
+                "⚠ Not verified: your copy of what happened does NOT match your company's "
+                "signed record. Keep the folder below and tell your IT or security contact."
+            )
+            self.verify_label.setProperty("ok", "false")
+            details.extend("• " + p for p in v.problems)
+        if v is not None and outcome.log_dir:
+            details.append(f"Your copy of the record: {outcome.log_dir}")
+        self.verify_details.setText("\n".join(details))
+        self.verify_label.style().unpolish(self.verify_label)
+        self.verify_label.style().polish(self.verify_label)
         # After a kill the socket is closed, but the rating goes over REST with the
         # session token (can_rate); without a session there is nothing to rate.
         for b in self.star_buttons:
@@ -457,6 +660,12 @@ class AgentWindow(QMainWindow):
         if not outcome.can_rate:
             self.rating_done.setText("This session cannot be rated: the connection is closed.")
         self.stack.setCurrentIndex(2)
+
+    def _refresh_strip_ended(self) -> None:
+        self.status_strip.setText("Ended — nothing is being sent")
+        self.status_strip.setProperty("state", "ended")
+        self.status_strip.style().unpolish(self.status_strip)
+        self.status_strip.style().polish(self.status_strip)
 
     def _tick(self) -> None:
         for panel in self.panels.values():
@@ -467,3 +676,63 @@ class AgentWindow(QMainWindow):
         if self.controller is not None and self.stack.currentIndex() == 1:
             self.controller.kill("window_closed")
         super().closeEvent(event)
+
+
+_SECURE_PREFIX = "Secure connection set up with "
+_STAR_WORDS = ("poor", "not great", "OK", "good", "excellent")
+_MAY_WORDS = {
+    "view": "see your screen",
+    "control": "use your mouse and keyboard",
+    "video": "video call",
+}
+
+
+def _label(text: str, name: str) -> QLabel:
+    """A word-wrapped label with an object name (the stylesheet styles by name)."""
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    return label
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _names(names: tuple[str, ...] | list[str]) -> str:
+    """ "Erin", "Erin and Bob", "Erin, Bob and Ann"."""
+    items = list(names)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _may_text(permissions: frozenset[str]) -> str:
+    words = [_MAY_WORDS.get(p, p) for p in sorted(permissions)]
+    return _names(words) if words else "do nothing yet (waiting for your answer)"
+
+
+def _strip(status: SessionStatus | None, *, paused: bool, killed: bool) -> tuple[str, str]:
+    """The status strip's (state, sentence) for the current situation."""
+    if killed:
+        return "ended", "Stopped — nothing is being sent"
+    if status is None:
+        return "waiting", "Nobody is connected — waiting for an engineer"
+    if status.phase == "ended":
+        return "ended", "Ended — nothing is being sent"
+    if paused or status.phase == "paused":
+        return "paused", "Paused — nothing is being sent"
+    if status.phase == "reconnecting":
+        return "waiting", "Connection lost — reconnecting…"
+    if status.controlled_by:
+        verb = "is" if len(status.controlled_by) == 1 else "are"
+        return "control", (
+            f"{_names(status.controlled_by)} {verb} controlling your mouse and keyboard"
+        )
+    viewing = [v.name for v in status.viewers if "view" in v.permissions]
+    if viewing:
+        return "viewing", f"{_names(viewing)} can see your screen"
+    if status.viewers:
+        names = _names([v.name for v in status.viewers])
+        return "waiting", f"{names} is connected — sees nothing until you allow it"
+    return "waiting", "Nobody is connected — waiting for an engineer"

@@ -83,7 +83,9 @@ def test_get_help_then_consent_per_permission(app: QApplication, artifacts_dir: 
     click(app, panel.confirm)
     assert c.consent.may("v1", "view") and not c.consent.may("v1", "control")
     assert "c1" not in w.panels
-    assert "Alice Engineer" in w.who_label.text() and "view" in w.who_label.text()
+    assert "Alice Engineer" in w.who_label.text()
+    assert "may see your screen" in w.who_label.text()
+    assert w.status_strip.text() == "Alice Engineer can see your screen"
     assert not w.banner.isVisible()
     snap(w, artifacts_dir / "3-live.png")
 
@@ -105,14 +107,18 @@ def test_control_banner_revoke_pause_and_kill_button(
     click(app, panel.confirm)
     assert c.consent.may("v1", "control")
     assert w.banner.isVisible() and "Alice Engineer" in w.banner.text()
+    assert w.status_strip.text() == "Alice Engineer is controlling your mouse and keyboard"
+    assert w.status_strip.property("state") == "control"
     snap(w, artifacts_dir / "1-in-control.png")
     click(app, w.revoke_control)
     assert not c.consent.may("v1", "control") and c.consent.may("v1", "view")
     assert not w.banner.isVisible()
+    assert w.status_strip.text() == "Alice Engineer can see your screen"
     click(app, w.pause_button)
-    assert c.killswitch.paused and w.pause_button.text() == "Resume"
+    assert c.killswitch.paused and w.pause_button.text() == "Resume sharing"
+    assert w.status_strip.text() == "Paused — nothing is being sent"
     click(app, w.pause_button)
-    assert not c.killswitch.paused
+    assert not c.killswitch.paused and w.pause_button.text() == "Pause sharing"
     c.offer("c2", "v2", "Bob Observer", "view")
     app.processEvents()
     click(app, w.kill_button)
@@ -120,6 +126,7 @@ def test_control_banner_revoke_pause_and_kill_button(
     assert not c.consent.may("v1", "view")  # everything revoked
     assert "c2" not in w.panels  # the pending prompt was closed as a deny
     assert not w.kill_button.isEnabled()
+    assert w.status_strip.text() == "Stopped — nothing is being sent"
     snap(w, artifacts_dir / "2-killed.png")
 
 
@@ -166,12 +173,18 @@ def test_live_log_chat_masks_end_and_rating(app: QApplication, artifacts_dir: Pa
     click(app, w.get_help)
     c = h.controller
     assert c is not None
+    assert w.status_strip.text() == "Nobody is connected — waiting for an engineer"
     w.observer.log_line(LogLine(NOW, "broker", "viewer.joined", "Alice joined"))
+    w.observer.log_line(
+        LogLine(NOW, "client", "key.exchanged", "Secure connection set up with Alice")
+    )
     w.observer.chat("Alice", "Hello!", NOW)
     w.observer.verification_code("v1", "Alice", "123 456")
     app.processEvents()
-    assert w.log_list.count() == 1 and "Alice joined" in w.log_list.item(0).text()
-    assert "123 456" in w.code_label.text()
+    assert w.log_list.count() == 2 and "Alice joined" in w.log_list.item(0).text()
+    # the code arrives after the log line: the line is completed with it
+    assert w.log_list.item(1).text().endswith("Secure connection set up with Alice (code 123 456)")
+    assert w.code_label.text() == "123 456" and w.code_box.isVisible()
     w.chat_edit.setText("Hi, thanks")
     click(app, w.findChild(QPushButton, "chatSend"))
     assert c.chats == ["Hi, thanks"] and w.chat_view.count() == 2
@@ -186,7 +199,8 @@ def test_live_log_chat_masks_end_and_rating(app: QApplication, artifacts_dir: Pa
     )  # fmt: skip
     app.processEvents()
     assert w.stack.currentIndex() == 2
-    assert "log verified" in w.verify_label.text()
+    assert w.verify_label.text().startswith("✓ Verified: your copy of what happened matches")
+    assert "12 records match" in w.verify_details.text() and "/tmp/x" in w.verify_details.text()
     w.rating_comment.setText("quick and kind")
     click(app, w.findChild(QPushButton, "rate5"))
     assert c.ratings == [(5, "quick and kind")]
@@ -241,5 +255,24 @@ def test_no_rating_after_kill_without_a_session(app: QApplication) -> None:
     assert w.stack.currentIndex() == 2
     assert not any(b.isEnabled() for b in w.star_buttons)
     assert "cannot be rated" in w.rating_done.text()
+    assert "No record of this session" in w.verify_label.text()
     click(app, w.star_buttons[4])
     assert c.ratings == []
+
+
+def test_end_page_says_plainly_when_the_log_does_not_match(
+    app: QApplication, artifacts_dir: Path
+) -> None:
+    w, _h = make_window(app)
+    w.describe_edit.setPlainText("help")
+    click(app, w.get_help)
+    problems = ("the company's log does not match: record 4 changed",)
+    w.observer.ended(
+        SessionOutcome("ended_by_engineer", "Alice", "s-1",
+                       LogVerification(False, "log NOT verified", problems), "/tmp/y")
+    )  # fmt: skip
+    app.processEvents()
+    assert w.verify_label.text().startswith("⚠ Not verified")
+    assert w.verify_label.property("ok") == "false"
+    assert "record 4 changed" in w.verify_details.text()
+    snap(w, artifacts_dir / "3-end-not-verified.png")
