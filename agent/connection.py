@@ -98,6 +98,9 @@ async def _post(
                 if resp.status in (400, 401, 403, 404, 409, 410, 422):
                     raise FinalError(f"the broker refused: {message}", code)
                 raise ConnectionLost(f"the broker failed: {message}")
+    except aiohttp.ClientConnectorCertificateError as exc:
+        # An impostor (or misconfigured) broker is final, never retried (G8).
+        raise FinalError("the broker's certificate is not from the organisation CA", "tls") from exc
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         raise ConnectionLost(f"cannot reach the broker: {exc}") from exc
     except aiohttp.ClientError as exc:

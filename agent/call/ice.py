@@ -39,6 +39,12 @@ class IceServer:
     username: str | None = None
     credential: str | None = None
 
+    @property
+    def is_turn(self) -> bool:
+        """A TURN relay with credentials (so media can be relay-only)."""
+        has_turn = any(u.startswith(("turn:", "turns:")) for u in self.urls)
+        return has_turn and bool(self.username) and bool(self.credential)
+
     def to_aiortc(self) -> RTCIceServer:
         """The aiortc configuration object."""
         return RTCIceServer(

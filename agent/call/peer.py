@@ -16,7 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
@@ -50,8 +55,18 @@ class CallPeer:
         on_failed: Callable[[str], None] | None = None,
         on_video_frame: FrameListener | None = None,
     ) -> None:
-        config = RTCConfiguration(iceServers=[s.to_aiortc() for s in ice_servers])
-        self.pc = RTCPeerConnection(configuration=config)
+        # G1: a call is the one time the agent opens UDP sockets that answer a peer
+        # (ICE connectivity checks). With a TURN server configured, media goes only
+        # through the organisation's relay, so no peer ever reaches the client's
+        # machine directly; without one, host candidates are used (docs/video-calls.md).
+        relay_only = any(s.is_turn for s in ice_servers)
+        self.configuration = RTCConfiguration(
+            iceServers=[s.to_aiortc() for s in ice_servers],
+            iceTransportPolicy=RTCIceTransportPolicy.RELAY
+            if relay_only
+            else RTCIceTransportPolicy.ALL,
+        )
+        self.pc = RTCPeerConnection(configuration=self.configuration)
         self.stats = ReceiveStats()
         self.last_video_frame: Any = None
         self._on_failed = on_failed

@@ -108,8 +108,10 @@ async def test_any_other_broker_certificate_is_refused_before_a_byte_is_sent(
         issued = pinned.issue_server(dns_names=["broker.elsewhere.example"])
     requests: list[bytes] = []
     async with _tls_server(_server_context(issued, tmp_path), requests) as port:
-        with pytest.raises((ConnectionLost, FinalError)):
+        # Final, never retried: the client is told, not "cannot reach the broker".
+        with pytest.raises(FinalError) as refused:
             await _ask(port, _root_pem(pinned))
+        assert refused.value.reason == "tls"
         with pytest.raises((ConnectionLost, FinalError)):
             await open_agent_socket(
                 f"wss://127.0.0.1:{port}/ws/agent",
