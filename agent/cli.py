@@ -32,6 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--enrollment", metavar="FILE", help="enrollment file from your admin")
     where.add_argument("--broker", metavar="URL", help="broker URL, e.g. https://help.example.com")
     where.add_argument("--ca", metavar="FILE", help="the organisation CA certificate (PEM)")
+    where.add_argument(
+        "--client-cert", metavar="FILE", type=Path, help="managed agents: client certificate (PEM)"
+    )
+    where.add_argument(
+        "--client-key",
+        metavar="FILE",
+        type=Path,
+        help="managed agents: its key (passphrase in CLEARPANE_CLIENT_KEY_PASSPHRASE)",
+    )
     what = p.add_mutually_exclusive_group()
     what.add_argument("--describe", metavar="TEXT", help="describe the problem (new request)")
     what.add_argument("--code", metavar="CODE", help="the code an engineer gave you")
@@ -64,6 +73,8 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
     cfg = AgentConfig.from_env(
         enrollment=args.enrollment,
         ca=args.ca,
+        client_cert=args.client_cert,
+        client_key=args.client_key,
         broker_url=args.broker.rstrip("/") if args.broker else None,
         describe=args.describe,
         code=args.code,

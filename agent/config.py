@@ -12,6 +12,9 @@ Environment variables (flags win over them):
 | ``CLEARPANE_LOG_DIR`` | ``--log-dir`` | where session logs are kept (default ``~/.local/share/clearpane/sessions``) |
 | ``CLEARPANE_INJECTOR`` | ``--injector`` | ``auto`` (XTest, else xdotool), ``xtest``, ``xdotool``, ``none`` |
 | ``CLEARPANE_MAX_FPS`` | ``--max-fps`` | upper bound of the adaptive frame rate (default 30) |
+| ``CLEARPANE_CLIENT_CERT`` | ``--client-cert`` | managed agents: client certificate (PEM) for mutual TLS |
+| ``CLEARPANE_CLIENT_KEY`` | ``--client-key`` | managed agents: its private key (PEM, usually encrypted) |
+| ``CLEARPANE_CLIENT_KEY_PASSPHRASE`` | — | the key's passphrase (never a flag: it would show in ``ps``) |
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ class AgentConfig:
     #: The enrollment file the pin came from; a CA rotation endorsed by a pinned root
     #: is written back to it (``agent.trust``).
     enrollment_path: Path | None = None
+    #: A managed agent's client certificate and key (mutual TLS; optional).
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    client_key_passphrase: bytes | None = field(default=None, repr=False)
     client_name: str = ""
     describe: str | None = None
     code: str | None = None
@@ -84,6 +91,15 @@ class AgentConfig:
             raise ConfigError("the consent timeout must be between 1 and 60 seconds")
         return self
 
+    def client_identity(self) -> dict[str, Any]:
+        """Keyword arguments for ``make_ssl_context``: the managed agent's client
+        certificate (mutual TLS), or nothing."""
+        return {
+            "client_cert": self.client_cert,
+            "client_key": self.client_key,
+            "key_password": self.client_key_passphrase,
+        }
+
     def with_overrides(self, **changes: Any) -> AgentConfig:
         """A copy with the non-None ``changes`` applied."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -116,6 +132,14 @@ class AgentConfig:
                 values[key] = env[var]
         if env.get("CLEARPANE_LOG_DIR"):
             values["log_dir"] = Path(env["CLEARPANE_LOG_DIR"])
+        for var, key in (
+            ("CLEARPANE_CLIENT_CERT", "client_cert"),
+            ("CLEARPANE_CLIENT_KEY", "client_key"),
+        ):
+            if env.get(var):
+                values[key] = Path(env[var])
+        if env.get("CLEARPANE_CLIENT_KEY_PASSPHRASE"):
+            values["client_key_passphrase"] = env["CLEARPANE_CLIENT_KEY_PASSPHRASE"].encode()
         if env.get("CLEARPANE_MAX_FPS"):
             try:
                 values["max_fps"] = float(env["CLEARPANE_MAX_FPS"])

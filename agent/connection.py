@@ -13,6 +13,7 @@ import asyncio
 import random
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -46,12 +47,27 @@ class SessionTicket:
         return f"SessionTicket(session_id={self.session_id!r}, ticket_id={self.ticket_id!r})"
 
 
-def make_ssl_context(ca_pem: str) -> ssl.SSLContext:
-    """A client TLS context that trusts only ``ca_pem`` and checks the host name."""
+def make_ssl_context(
+    ca_pem: str,
+    *,
+    client_cert: Path | None = None,
+    client_key: Path | None = None,
+    key_password: bytes | None = None,
+) -> ssl.SSLContext:
+    """A client TLS context that trusts only ``ca_pem`` and checks the host name.
+
+    ``client_cert``/``client_key`` present a managed agent's certificate (mutual TLS,
+    issued with ``clearpane certs issue client NAME --kind agent``).
+    """
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
+    if client_cert is not None:
+        try:
+            ctx.load_cert_chain(client_cert, client_key, password=key_password)
+        except (OSError, ssl.SSLError) as exc:
+            raise FinalError(f"cannot load the client certificate: {exc}", "tls") from exc
     return ctx
 
 

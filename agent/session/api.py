@@ -149,7 +149,7 @@ class AgentSession(ConnectMixin):
         token, sid = self._session_token, self.session_id
         if token is None or sid is None:
             raise AgentError("there is no session to rate")
-        ssl_ctx = make_ssl_context(self._ca_pem)
+        ssl_ctx = make_ssl_context(self._ca_pem, **self.config.client_identity())
         deadline = time.monotonic() + REST_RATING_RETRY_S
         while True:
             try:

@@ -44,7 +44,7 @@ class ConnectMixin(DispatchMixin):
 
     async def _run(self) -> SessionOutcome:
         cfg = self.config
-        ssl_ctx = make_ssl_context(cfg.ca_pem)
+        ssl_ctx = make_ssl_context(cfg.ca_pem, **cfg.client_identity())
         # A CA rotation endorsed by a pinned root extends the pin (agent.trust);
         # network or format problems leave the pin as it is.
         from agent.trust import refresh_trust
