@@ -25,7 +25,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
-from agent.call.ice import IceServer
+from agent.call.ice import IceServer, to_aiortc
 from agent.call.media import LocalMedia
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,9 @@ class CallPeer:
         # (ICE connectivity checks). With a TURN server configured, media goes only
         # through the organisation's relay, so no peer ever reaches the client's
         # machine directly; without one, host candidates are used (docs/video-calls.md).
-        relay_only = any(s.is_turn for s in ice_servers)
+        relay_only = any(s.is_usable_relay for s in ice_servers)
         self.configuration = RTCConfiguration(
-            iceServers=[s.to_aiortc() for s in ice_servers],
+            iceServers=[to_aiortc(s) for s in ice_servers],
             iceTransportPolicy=RTCIceTransportPolicy.RELAY
             if relay_only
             else RTCIceTransportPolicy.ALL,
