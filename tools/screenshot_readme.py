@@ -89,7 +89,7 @@ async def _viewer(url: str, password: str, shared: Shared, out: Path) -> None:
             await item.wait_for(timeout=15_000)
             await item.locator("button.join").click()
             await page.wait_for_function(
-                "() => Number(document.querySelector('#screen').dataset.frames || 0) >= 5",
+                "() => Number(document.querySelector('#screen')?.dataset.frames || 0) >= 5",
                 timeout=30_000,
             )
             await page.wait_for_selector("#overlay", state="hidden", timeout=10_000)

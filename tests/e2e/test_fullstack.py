@@ -86,7 +86,7 @@ async def join(page: Any, url: str, password: str, sid: str, problem: str) -> No
     assert problem in (await item.text_content() or "")
     await item.locator("button.join").click()
     await page.wait_for_function(
-        "() => Number(document.querySelector('#screen').dataset.frames || 0) >= 1",
+        "() => Number(document.querySelector('#screen')?.dataset.frames || 0) >= 1",
         timeout=15_000,
     )
     await page.wait_for_selector("#overlay", state="hidden", timeout=5_000)

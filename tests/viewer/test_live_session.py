@@ -97,7 +97,7 @@ async def join_live(page: Any, broker: Any, live: LiveAgent) -> None:
     await item.wait_for(timeout=10_000)
     await item.locator("button.join").click()
     await page.wait_for_function(
-        "() => Number(document.querySelector('#screen').dataset.frames || 0) >= 1",
+        "() => Number(document.querySelector('#screen')?.dataset.frames || 0) >= 1",
         timeout=15_000,
     )
     await page.wait_for_selector("#overlay", state="hidden")
@@ -164,7 +164,7 @@ async def test_control_requested_granted_used_and_revoked(
     assert await button.text_content() == "Request control"
     await button.click()
     await page.wait_for_function(
-        "() => document.querySelector('#btn-control').dataset.mode === 'release'"
+        "() => document.querySelector('#btn-control')?.dataset.mode === 'release'"
     )
     assert await page.is_visible("#control-banner")
     await page.screenshot(path=str(artifacts_dir / "control-granted.png"))
@@ -199,7 +199,7 @@ async def test_control_requested_granted_used_and_revoked(
     viewer_id = next(iter(live.observer.codes))
     live.session.revoke(viewer_id, ["control"])
     await page.wait_for_function(
-        "() => document.querySelector('#btn-control').dataset.mode === 'request'"
+        "() => document.querySelector('#btn-control')?.dataset.mode === 'request'"
     )
     assert await page.is_hidden("#control-banner")
     assert await page.is_hidden("#btn-cad")
@@ -267,7 +267,7 @@ async def test_supervisor_observes_a_live_session_with_consent(
         await sup.screenshot(path=str(artifacts_dir / "supervisor-live-list.png"))
         await row.locator("button.observe").click()
         await sup.wait_for_function(
-            "() => Number(document.querySelector('#screen').dataset.frames || 0) >= 1",
+            "() => Number(document.querySelector('#screen')?.dataset.frames || 0) >= 1",
             timeout=15_000,
         )
         assert await sup.text_content("#session-role") == "Observer"

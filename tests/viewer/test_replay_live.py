@@ -89,7 +89,7 @@ async def test_replay_shows_the_live_pixels_at_the_same_moments(
         await item.wait_for(timeout=10_000)
         await item.locator("button.join").click()
         await page.wait_for_function(
-            "() => Number(document.querySelector('#screen').dataset.frames || 0) >= 5",
+            "() => Number(document.querySelector('#screen')?.dataset.frames || 0) >= 5",
             timeout=15_000,
         )
         live: list[np.ndarray] = []

@@ -74,11 +74,11 @@ async def test_queue_shows_agent_request_and_join_opens_the_session(
     await page.wait_for_url(f"**/#/session/{req['session_id']}")
     await page.wait_for_selector("#screen")
     await page.wait_for_function(
-        "() => document.querySelector('#session-title').textContent.includes('Outlook')"
+        "() => document.querySelector('#session-title')?.textContent.includes('Outlook')"
     )
     # The agent never connected: the page says so (and retries), never a blank screen.
     await page.wait_for_function(
-        "() => document.querySelector('#overlay-title').textContent"
+        "() => document.querySelector('#overlay-title')?.textContent"
         " === 'Waiting for the client to connect'"
     )
     assert await page.is_visible("#overlay")
