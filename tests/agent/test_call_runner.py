@@ -9,12 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from agent.call import CallRunner, MediaError, SyntheticAudioTrack, SyntheticVideoTrack
+from agent.call import CallRunner, MediaError
 from agent.call.media import LocalMedia
-from agent.call.testing import CountingMediaFactory, use_loopback_ice
+from agent.call.testing import AiortcEngineer, CountingMediaFactory, use_loopback_ice
 from protocol.messages import (
     CallRequest,
     ControlMessage,
@@ -26,41 +24,16 @@ from protocol.messages import (
 )
 
 
-class Engineer:
-    """An aiortc stand-in for the browser: answers offers, counts frames."""
+class Engineer(AiortcEngineer):
+    """The shared aiortc stand-in for the browser, answering through a queue the test
+    pumps into the runner (as the broker would forward ``rtc.answer``)."""
 
     def __init__(self) -> None:
-        self.pc: RTCPeerConnection | None = None
+        super().__init__(160, 120, 10)
         self.to_agent: list[ControlMessage] = []
-        self.frames = {"audio": 0, "video": 0}
-        self.tracks: list[MediaStreamTrack] = []
-        self.tasks: list[asyncio.Task[None]] = []
 
     async def on_offer(self, sdp: str) -> None:
-        pc = self.pc = RTCPeerConnection()
-        pc.on("track", lambda t: self.tasks.append(asyncio.create_task(self._read(t))))
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        self.tracks = [SyntheticAudioTrack(), SyntheticVideoTrack(160, 120, 10)]
-        for t in self.tracks:
-            pc.addTrack(t)
-        await pc.setLocalDescription(await pc.createAnswer())
-        self.to_agent.append(RtcAnswer(sdp=pc.localDescription.sdp))
-
-    async def _read(self, track: MediaStreamTrack) -> None:
-        try:
-            while True:
-                await track.recv()
-                self.frames[track.kind] += 1
-        except MediaStreamError:
-            pass
-
-    async def close(self) -> None:
-        for t in self.tracks:
-            t.stop()
-        if self.pc is not None:
-            await self.pc.close()
-        for task in self.tasks:
-            task.cancel()
+        self.to_agent.append(RtcAnswer(sdp=await self.answer(sdp)))
 
 
 async def until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
