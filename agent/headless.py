@@ -26,6 +26,7 @@ from agent.config import AgentConfig
 from agent.consent import Decision, Prompt
 from agent.inject import Injector, InjectorError, open_injector
 from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
+from agent.plaintext import plain_text
 from agent.session import AgentSession, load_call_config
 
 #: How long the terminal waits for the rating after the session (Enter skips).
@@ -54,8 +55,10 @@ class TerminalUI(SessionObserver):
         self._rating_answered = threading.Event()
 
     def say(self, text: str) -> None:
-        """Print one line (flushed: this is a live view)."""
-        print(text, file=self.out, flush=True)
+        """Print one line (flushed: this is a live view). Names, titles and chat from
+        the broker or an engineer are inside ``text``: it is made inert first (no
+        escape sequence, line break or bidi override reaches the terminal)."""
+        print(plain_text(text), file=self.out, flush=True)
 
     # -- session → terminal -------------------------------------------------------
 

@@ -18,15 +18,22 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
 from agent.consent import Decision, Prompt
 from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
+from agent.plaintext import plain_text
 
 
 class QtObserver(QObject, SessionObserver):
-    """Turns session callbacks (any thread) into Qt signals (delivered in the GUI thread)."""
+    """Turns session callbacks (any thread) into Qt signals (delivered in the GUI thread).
+
+    Every string the broker or an engineer chose (names, roles, ticket titles, chat,
+    notices, log text) is made inert here (``plain_text``) before any widget sees it;
+    the window's labels are plain text besides (rich ones escape), so HTML stays text.
+    """
 
     status_changed = Signal(object)
     prompt_shown = Signal(object)
@@ -39,28 +46,49 @@ class QtObserver(QObject, SessionObserver):
     session_ended = Signal(object)
 
     def status(self, status: SessionStatus) -> None:
-        self.status_changed.emit(status)
+        viewers = tuple(
+            replace(v, name=plain_text(v.name), role=plain_text(v.role)) for v in status.viewers
+        )
+        self.status_changed.emit(
+            replace(
+                status,
+                ticket_title=None
+                if status.ticket_title is None
+                else plain_text(status.ticket_title),
+                viewers=viewers,
+                controlled_by=tuple(plain_text(n) for n in status.controlled_by),
+                message=plain_text(status.message),
+            )
+        )
 
     def prompt(self, prompt: Prompt) -> None:
-        self.prompt_shown.emit(prompt)
+        self.prompt_shown.emit(
+            replace(
+                prompt,
+                user_name=plain_text(prompt.user_name),
+                role=plain_text(prompt.role),
+                ticket_id=plain_text(prompt.ticket_id),
+                ticket_title=plain_text(prompt.ticket_title),
+            )
+        )
 
     def prompt_closed(self, decision: Decision) -> None:
         self.prompt_done.emit(decision)
 
     def log_line(self, line: LogLine) -> None:
-        self.log_added.emit(line)
+        self.log_added.emit(replace(line, text=plain_text(line.text)))
 
     def chat(self, sender: str, text: str, at_ms: int) -> None:
-        self.chat_received.emit(sender, text, at_ms)
+        self.chat_received.emit(plain_text(sender), plain_text(text), at_ms)
 
     def verification_code(self, viewer_id: str, name: str, code: str) -> None:
-        self.code_ready.emit(viewer_id, name, code)
+        self.code_ready.emit(viewer_id, plain_text(name), plain_text(code))
 
     def call_requested(self, viewer_id: str, name: str) -> None:
-        self.call_asked.emit(viewer_id, name)
+        self.call_asked.emit(viewer_id, plain_text(name))
 
     def notice(self, text: str) -> None:
-        self.notice_posted.emit(text)
+        self.notice_posted.emit(plain_text(text))
 
     def ended(self, outcome: SessionOutcome) -> None:
         self.session_ended.emit(outcome)

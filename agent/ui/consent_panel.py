@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from agent.consent import Prompt
+from agent.plaintext import html_text
 
 _PERMISSION_TEXT = {
     "view": "See your screen",
@@ -112,7 +113,8 @@ class ConsentPanel(QFrame):
 
 
 def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Untrusted text for the rich-text label: inert (plain_text), then HTML-escaped."""
+    return html_text(text)
 
 
 __all__ = ["ConsentPanel"]

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from agent.consent import Decision, Prompt
 from agent.observer import AgentController, LogLine, SessionOutcome, SessionStatus
+from agent.plaintext import html_text, plain_text
 from agent.ui.bridge import QtObserver
 from agent.ui.call_panel import CallPanel
 from agent.ui.consent_panel import ConsentPanel
@@ -201,6 +202,7 @@ class AgentWindow(QMainWindow):
         layout.addWidget(self.status_strip)
         # Who is connected and what each may do (the detail under the strip).
         self.who_label = _label("Waiting for an engineer…", "whoLabel")
+        self.who_label.setTextFormat(Qt.TextFormat.RichText)  # names go through _esc
         self.who_label.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(self.who_label)
         # The control bar: always visible on the session page.
@@ -244,7 +246,9 @@ class AgentWindow(QMainWindow):
         code_layout = QHBoxLayout(self.code_box)
         code_layout.setContentsMargins(12, 6, 12, 6)
         self.code_caption = _label("", "sectionHint")
+        self.code_caption.setTextFormat(Qt.TextFormat.RichText)  # names go through _esc
         self.code_label = QLabel()
+        self.code_label.setTextFormat(Qt.TextFormat.RichText)
         self.code_label.setObjectName("verificationCode")
         self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         code_layout.addWidget(self.code_caption, 1)
@@ -256,6 +260,7 @@ class AgentWindow(QMainWindow):
         self.ring_box.setObjectName("ringBox")
         ring_layout = QHBoxLayout(self.ring_box)
         self.ring_label = QLabel()
+        self.ring_label.setTextFormat(Qt.TextFormat.RichText)  # the name goes through _esc
         self.ring_label.setWordWrap(True)
         self.ring_accept = QPushButton("Accept call")
         self.ring_accept.setObjectName("ringAccept")
@@ -377,7 +382,9 @@ class AgentWindow(QMainWindow):
         o.prompt_shown.connect(self.show_prompt)
         o.prompt_done.connect(self.close_prompt)
         o.log_added.connect(self.add_log_line)
-        o.chat_received.connect(lambda who, text, _at: self.chat_view.addItem(f"{who}: {text}"))
+        o.chat_received.connect(
+            lambda who, text, _at: self.chat_view.addItem(plain_text(f"{who}: {text}"))
+        )
         o.code_ready.connect(self.show_code)
         o.call_asked.connect(self.show_ring)
         o.notice_posted.connect(self.show_notice)
@@ -572,7 +579,7 @@ class AgentWindow(QMainWindow):
 
     def add_log_line(self, line: LogLine) -> None:
         """Append to the live log (plain words; never a raw event name)."""
-        text = line.text or ""
+        text = plain_text(line.text or "")
         if not text:
             return
         stamp = time.strftime("%H:%M", time.localtime(line.at_ms / 1000))
@@ -690,13 +697,15 @@ _MAY_WORDS = {
 def _label(text: str, name: str) -> QLabel:
     """A word-wrapped label with an object name (the stylesheet styles by name)."""
     label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # never HTML from a name (rich: explicit)
     label.setObjectName(name)
     label.setWordWrap(True)
     return label
 
 
 def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Untrusted text for a rich-text label: inert (plain_text), then HTML-escaped."""
+    return html_text(text)
 
 
 def _names(names: tuple[str, ...] | list[str]) -> str:
