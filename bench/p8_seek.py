@@ -39,15 +39,16 @@ async def run(minutes: int, seeks: int) -> dict[str, Any]:
     from audit.cli import main as audit_main
     from audit.recording import Recording
     from audit.testing import synthetic_recording, write_session_log
-    from broker import keys
+    from broker.pki import PKI
     from broker.store import queries
+    from broker.store.db import DB
     from broker.testing import running_broker
     from certs.keys import load_certificate
 
     with tempfile.TemporaryDirectory(prefix="p8-") as tmp:
         tmp_path = Path(tmp)
         async with running_broker(tmp_path) as broker:
-            db = broker.app[keys.DB]
+            db = broker.app[DB]
             await broker.create_user("erin", "engineer")
             user, password = await broker.create_user("rita", "reviewer")
             eng = await queries.get_user_by_username(db, "erin")
@@ -58,7 +59,7 @@ async def run(minutes: int, seeks: int) -> dict[str, Any]:
             )
             await queries.mark_answered(db, s.id, eng.id, start)
             await queries.mark_ended(db, s.id, "ended_by_engineer", start + minutes * 60_000)
-            pki = broker.app[keys.PKI]
+            pki = broker.app[PKI]
             public = load_certificate(pki.audit_cert_path).public_key()
             assert isinstance(public, x25519.X25519PublicKey)
             raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

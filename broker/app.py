@@ -9,84 +9,28 @@ and the database closes last.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from broker import keys, ws
+from broker import ws
 from broker.api import setup_routes
 from broker.api.review import setup_review_routes  # evidence engineer: review API + recorder
-from broker.auth.passwords import PasswordService
-from broker.auth.throttle import LoginThrottle, RateLimiter
-from broker.auth.tokens import TokenService
-from broker.clock import Clock, SystemClock
-from broker.config import BrokerConfig
+from broker.auth.passwords import PASSWORDS, PasswordService
+from broker.auth.setup import auth_ctx
+from broker.clock import CLOCK, Clock, SystemClock
+from broker.config import CONFIG, BrokerConfig
 from broker.escalation import escalation_ctx
 from broker.middleware import error_middleware, security_headers
+from broker.pki import pki_ctx
 from broker.static import setup_static
-from broker.store.db import Database
+from broker.store.db import database_ctx
 from broker.tls_reload import setup_tls
 from broker.webhooks import setup_webhooks
 
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
-
-
-async def _db_ctx(app: web.Application) -> AsyncIterator[None]:
-    db = Database.open(app[keys.CONFIG].effective_database_url)
-    try:
-        await db.migrate()
-        app[keys.DB] = db
-        yield
-    finally:
-        await db.close()
-
-
-async def _pki_ctx(app: web.Application) -> AsyncIterator[None]:
-    from certs.bootstrap import ensure_broker_pki
-
-    config = app[keys.CONFIG]
-    passphrase = config.ca_passphrase.encode() if config.ca_passphrase else None
-    app[keys.PKI] = await asyncio.to_thread(
-        ensure_broker_pki,
-        config.data_dir,
-        list(config.hostnames),
-        list(config.ip_addresses),
-        passphrase,
-    )
-    yield
-
-
-async def _auth_ctx(app: web.Application) -> AsyncIterator[None]:
-    config = app[keys.CONFIG]
-    clock = app[keys.CLOCK]
-    ttls = {
-        "access": config.access_token_ttl_s,
-        "agent": config.agent_token_ttl_s,
-        "viewer": config.viewer_token_ttl_s,
-    }
-    app[keys.TOKENS] = await asyncio.to_thread(
-        TokenService.load,
-        config.data_dir / "jwt",
-        clock,
-        max_ttl_s=max(ttls.values()),
-        rotate_after_s=config.jwt_rotate_after_s,
-        default_ttl_s=ttls,
-    )
-    app[keys.LOGIN_THROTTLE] = LoginThrottle(
-        app[keys.DB],
-        clock,
-        free_failures=config.login_free_failures,
-        base_delay_s=config.login_base_delay_s,
-        max_delay_s=config.login_max_delay_s,
-    )
-    app[keys.AGENT_RATE_LIMIT] = RateLimiter(
-        clock, limit=config.agent_requests_per_minute, window_s=60.0
-    )
-    yield
 
 
 def create_app(
@@ -100,18 +44,18 @@ def create_app(
     config.check()
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
-    app[keys.CONFIG] = config
-    app[keys.CLOCK] = clock or SystemClock()
-    app[keys.PASSWORDS] = passwords or PasswordService()
+    app[CONFIG] = config
+    app[CLOCK] = clock or SystemClock()
+    app[PASSWORDS] = passwords or PasswordService()
     app.on_response_prepare.append(security_headers)
-    app.cleanup_ctx.append(_db_ctx)
-    app.cleanup_ctx.append(_pki_ctx)
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(pki_ctx)
     setup_tls(app)  # certs-admin: reloadable TLS context, CRL, expiry warnings, mTLS
-    app.cleanup_ctx.append(_auth_ctx)
+    app.cleanup_ctx.append(auth_ctx)
     app.cleanup_ctx.append(escalation_ctx)
     setup_routes(app)
     setup_review_routes(app)  # after the PKI context: the recorder signs with its key
     setup_webhooks(app)  # webhooks engineer: admin routes, outbox capture + delivery worker
-    ws.setup(app)  # broker-relay: /ws/agent, /ws/viewer, app[keys.RELAY], relay context
+    ws.setup(app)  # broker-relay: /ws/agent, /ws/viewer, app[RELAY], relay context
     setup_static(app)  # last: its catch-all GET route must not shadow others
     return app

@@ -10,7 +10,9 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "iso_ms"]
+from aiohttp import web
+
+__all__ = ["CLOCK", "Clock", "SystemClock", "iso_ms"]
 
 
 class Clock(Protocol):
@@ -35,3 +37,7 @@ def iso_ms(ms: int | None) -> str | None:
         return None
     dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+# The application's clock (set by broker.app.create_app; tests inject a fake).
+CLOCK = web.AppKey[Clock]("clock")

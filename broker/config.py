@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from broker.errors import ConfigError
 from broker.ice import IceConfigError, parse_ice_servers
 
-__all__ = ["ENV_PREFIX", "BrokerConfig"]
+__all__ = ["CONFIG", "ENV_PREFIX", "BrokerConfig"]
 
 ENV_PREFIX = "CLEARPANE_"
 
@@ -255,3 +257,7 @@ class BrokerConfig:
         if self.turn_credential_ttl_s <= 0:
             problems.append("turn_credential_ttl_s must be positive")
         return problems
+
+
+# The application's config (set by broker.app.create_app).
+CONFIG = web.AppKey[BrokerConfig]("config")

@@ -11,13 +11,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from broker.clock import Clock
+from broker.clock import CLOCK, Clock
+from broker.config import CONFIG
 from broker.store import queries
-from broker.store.db import Database
+from broker.store.db import DB, Database
 
-__all__ = ["Escalator", "escalation_ctx"]
+__all__ = ["ESCALATOR", "Escalator", "escalation_ctx"]
 
 log = logging.getLogger(__name__)
+
+# The running escalation checker (created by escalation_ctx).
+ESCALATOR = web.AppKey["Escalator"]("escalator")
 
 
 class Escalator:
@@ -52,16 +56,14 @@ class Escalator:
 
 async def escalation_ctx(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: start the escalation task, cancel it on shutdown."""
-    from broker import keys
-
-    config = app[keys.CONFIG]
+    config = app[CONFIG]
     escalator = Escalator(
-        app[keys.DB],
-        app[keys.CLOCK],
+        app[DB],
+        app[CLOCK],
         fraction=config.sla_escalation_fraction,
         interval_s=config.escalation_interval_s,
     )
-    app[keys.ESCALATOR] = escalator
+    app[ESCALATOR] = escalator
     task = asyncio.create_task(escalator.run(), name="clearpane-escalation")
     yield
     task.cancel()

@@ -7,8 +7,8 @@ import logging
 
 from aiohttp import web
 
-from broker import keys
 from broker.auth.policy import Handler
+from broker.config import CONFIG
 from broker.errors import BrokerError, RateLimited
 
 __all__ = ["CSP", "error_middleware", "error_response", "security_headers"]
@@ -75,7 +75,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(self), microphone=(self), geolocation=()"
-    if request.scheme == "https" or not request.app[keys.CONFIG].insecure_http:
+    if request.scheme == "https" or not request.app[CONFIG].insecure_http:
         headers["Strict-Transport-Security"] = "max-age=31536000"
     if request.path.startswith("/api/"):
         headers["Cache-Control"] = "no-store"

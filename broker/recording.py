@@ -55,6 +55,9 @@ from audit.recording import (
     read_audit_keys,
     summarize,
 )
+from broker.clock import CLOCK
+from broker.config import CONFIG
+from broker.pki import PKI
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
@@ -313,12 +316,10 @@ RECORDER = web.AppKey[RecordingService]("recorder")
 
 async def recording_ctx(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: the recorder and its half-second ticker (flush, idle close,
-    retention). Needs ``keys.CONFIG`` and ``keys.PKI`` (added after the PKI context)."""
-    from broker import keys
-
-    config = app[keys.CONFIG]
-    pki = app[keys.PKI]
-    clock = app[keys.CLOCK]
+    retention). Needs ``CONFIG`` and ``PKI`` (added after the PKI context)."""
+    config = app[CONFIG]
+    pki = app[PKI]
+    clock = app[CLOCK]
     retention = config.recording_retention_days
     service = RecordingService(
         config.data_dir,

@@ -13,13 +13,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from broker import keys
 from broker.app import create_app
-from broker.auth.passwords import PasswordService, random_password
-from broker.clock import Clock
+from broker.auth.passwords import PASSWORDS, PasswordService, random_password
+from broker.clock import CLOCK, Clock
 from broker.config import BrokerConfig
+from broker.pki import PKI
 from broker.store import queries
-from broker.store.db import Database
+from broker.store.db import DB, Database
+from broker.tls_reload import TLS
 
 __all__ = ["FIRST_ADMIN", "RunningServer", "ensure_first_admin", "start_server", "write_enrollment"]
 
@@ -101,13 +102,13 @@ async def start_server(
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()  # runs the startup half of the cleanup contexts
     try:
-        first_admin = await ensure_first_admin(app[keys.DB], app[keys.PASSWORDS], app[keys.CLOCK])
-        pki = app[keys.PKI]
+        first_admin = await ensure_first_admin(app[DB], app[PASSWORDS], app[CLOCK])
+        pki = app[PKI]
         ssl_context = None
         ca_pem: str | None = None
         ca_cert_path: Path | None = None
         if not config.insecure_http:
-            ssl_context = app[keys.TLS].context  # certs-admin: reloaded in place
+            ssl_context = app[TLS].context  # certs-admin: reloaded in place
         ca_pem = pki.ca_pem()
         ca_cert_path = pki.ca_cert_path
         site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from broker import keys
+from broker.config import CONFIG
 from broker.errors import NotFound
 
-__all__ = ["default_viewer_dir", "setup_static"]
+__all__ = ["VIEWER_DIR", "default_viewer_dir", "setup_static"]
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -26,6 +26,9 @@ _TYPES = {
     ".webmanifest": "application/manifest+json",
 }
 
+# The folder the static viewer is served from (set by setup_static).
+VIEWER_DIR = web.AppKey[Path]("viewer_dir")
+
 
 def default_viewer_dir() -> Path:
     """viewer/ next to the broker package."""
@@ -33,7 +36,7 @@ def default_viewer_dir() -> Path:
 
 
 def _file(request: web.Request, rel: str) -> web.FileResponse:
-    root = request.app[keys.VIEWER_DIR]
+    root = request.app[VIEWER_DIR]
     if rel.startswith(("api/", "ws/")):
         raise NotFound("no such resource")
     candidate = (root / rel).resolve()
@@ -63,7 +66,7 @@ async def viewer_file(request: web.Request) -> web.FileResponse:
 
 def setup_static(app: web.Application) -> None:
     """Register ``/`` and the catch-all file route (call last: it matches any GET)."""
-    configured = app[keys.CONFIG].viewer_dir
-    app[keys.VIEWER_DIR] = (configured or default_viewer_dir()).resolve()
+    configured = app[CONFIG].viewer_dir
+    app[VIEWER_DIR] = (configured or default_viewer_dir()).resolve()
     app.router.add_get("/", index)
     app.router.add_get("/{path:.+}", viewer_file)

@@ -26,12 +26,12 @@ import aiohttp
 from aiohttp import web
 from argon2 import PasswordHasher
 
-from broker import keys
-from broker.auth.passwords import PasswordService, random_password
-from broker.clock import SystemClock
-from broker.config import BrokerConfig
+from broker.auth.passwords import PASSWORDS, PasswordService, random_password
+from broker.clock import CLOCK, SystemClock
+from broker.config import CONFIG, BrokerConfig
 from broker.server import RunningServer, start_server
 from broker.store import queries
+from broker.store.db import DB
 
 __all__ = [
     "FakeClock",
@@ -72,7 +72,7 @@ class FakeRelay:
         """Record the call and end the session in the store."""
         self.ended.append((sid, reason, by.id if by else None, resolution))
         app = self._app
-        await queries.mark_ended(app[keys.DB], sid, reason, app[keys.CLOCK].now_ms(), resolution)
+        await queries.mark_ended(app[DB], sid, reason, app[CLOCK].now_ms(), resolution)
         return True
 
 
@@ -119,7 +119,7 @@ class RunningBroker:
     @property
     def config(self) -> BrokerConfig:
         """The broker's configuration."""
-        return self.app[keys.CONFIG]
+        return self.app[CONFIG]
 
     @property
     def data_dir(self) -> Path:
@@ -180,13 +180,13 @@ class RunningBroker:
         password = password or random_password()
         app = self.app
         await queries.create_user(
-            app[keys.DB],
+            app[DB],
             username=username,
             name=name or username.title(),
             role=role,
             skills=list(skills),
-            password_hash=await app[keys.PASSWORDS].hash_async(password),
-            at=app[keys.CLOCK].now_ms(),
+            password_hash=await app[PASSWORDS].hash_async(password),
+            at=app[CLOCK].now_ms(),
         )
         return username, password
 

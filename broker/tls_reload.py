@@ -33,9 +33,10 @@ from pathlib import Path
 from aiohttp import web
 from cryptography import x509
 
-from broker import keys
 from broker.auth.policy import Handler
+from broker.config import CONFIG
 from broker.errors import Forbidden
+from broker.pki import PKI
 from certs.cli import audit_sink
 from certs.crl import load_crls
 from certs.errors import CertError
@@ -44,12 +45,15 @@ from certs.layout import CaLayout
 from certs.store import CaStore
 from certs.verify import verify_client_chain
 
-__all__ = ["TlsReloader", "agent_cert_middleware", "setup_tls", "tls_ctx"]
+__all__ = ["TLS", "TlsReloader", "agent_cert_middleware", "setup_tls", "tls_ctx"]
 
 log = logging.getLogger(__name__)
 
 WARN_EVERY_S = 3600.0
 AGENT_PATHS = ("/ws/agent", "/api/v1/agent/")
+
+# The listener's SSLContext, reloaded in place (created by tls_ctx).
+TLS = web.AppKey["TlsReloader"]("tls")
 
 
 class TlsReloader:
@@ -123,20 +127,20 @@ class TlsReloader:
 async def agent_cert_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """With ``mtls_agents``: the agent endpoints need a valid, unrevoked client
     certificate (see the module docstring)."""
-    if request.app[keys.CONFIG].mtls_agents and request.path.startswith(AGENT_PATHS):
+    if request.app[CONFIG].mtls_agents and request.path.startswith(AGENT_PATHS):
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der:
             raise Forbidden("this broker requires a client certificate for agents")
         try:
-            await asyncio.to_thread(request.app[keys.TLS].check_client, der)
+            await asyncio.to_thread(request.app[TLS].check_client, der)
         except (CertError, ValueError) as exc:
             raise Forbidden(f"client certificate refused: {exc}") from None
     return await handler(request)
 
 
 def _ca_store(app: web.Application) -> CaStore:
-    config = app[keys.CONFIG]
+    config = app[CONFIG]
     passphrase = config.ca_passphrase.encode() if config.ca_passphrase else None
     layout = CaLayout.in_data_dir(config.data_dir)
     return CaStore(config.data_dir, passphrase, events=audit_sink(layout.audit_log, "broker"))
@@ -167,19 +171,19 @@ def _maintain(app: web.Application, last_warned: float) -> float:
 
 
 async def tls_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Create the reloader (needs ``app[keys.PKI]``) and run the maintenance loop."""
-    config = app[keys.CONFIG]
-    pki = app[keys.PKI]
-    app[keys.TLS] = await asyncio.to_thread(
+    """Create the reloader (needs ``app[PKI]``) and run the maintenance loop."""
+    config = app[CONFIG]
+    pki = app[PKI]
+    app[TLS] = await asyncio.to_thread(
         TlsReloader, CaLayout(pki.ca_dir), client_auth=config.mtls_agents
     )
 
     async def loop() -> None:
         last_warned = -WARN_EVERY_S
         while True:
-            _reload(app[keys.TLS])
+            _reload(app[TLS])
             last_warned = await asyncio.to_thread(_maintain, app, last_warned)
-            _reload(app[keys.TLS])
+            _reload(app[TLS])
             await asyncio.sleep(config.tls_reload_interval_s)
 
     task = asyncio.create_task(loop(), name="tls-maintenance")

@@ -12,7 +12,7 @@ per-viewer credit (SPEC §6); anything else that piles up past the bound (a peer
 that stopped reading its socket) closes that peer with 1008, so memory stays
 bounded whatever a peer does.
 
-``setup(app)`` adds the routes, ``app[keys.RELAY]`` (a :class:`RelayService`, which
+``setup(app)`` adds the routes, ``app[RELAY]`` (a :class:`RelayService`, which
 the REST end endpoint calls), a cleanup context that runs the relay's timers
 and store writer, and an ``on_shutdown`` hook that ends live sessions with
 ``broker_shutdown``, seals their logs and closes every socket with 1001.
@@ -32,8 +32,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from broker import keys
+from broker.auth.setup import TOKENS
 from broker.auth.tokens import AuthError, Claims
+from broker.clock import CLOCK
+from broker.config import CONFIG
+from broker.pki import PKI
 from broker.recording import RECORDER
 from broker.relay import InProcessRelay, RelayTimings, SessionInfo, ViewerUser
 from broker.relay.actions import (
@@ -45,8 +48,10 @@ from broker.relay.actions import (
     SaveRating,
 )
 from broker.relay.backend import PersistAction
+from broker.relay.control import RELAY
 from broker.session_log import SessionLog
 from broker.store import queries
+from broker.store.db import DB
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.limits import (
     CONTROL_BURST,
@@ -274,7 +279,7 @@ def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, 
 
 
 class RelayService:
-    """``app[keys.RELAY]``: the relay backend plus the sockets it serves."""
+    """``app[RELAY]``: the relay backend plus the sockets it serves."""
 
     def __init__(self, app: web.Application, timings: RelayTimings | None = None) -> None:
         self._app = app
@@ -291,7 +296,7 @@ class RelayService:
             raise RuntimeError("the relay is not running")
         return self._backend
 
-    # -- RelayControl (broker.keys) -----------------------------------------------
+    # -- RelayControl (broker.relay.control) -----------------------------------------------
 
     async def end_session(
         self, sid: str, *, reason: str, by: User | None, resolution: str | None
@@ -309,9 +314,9 @@ class RelayService:
 
     async def ctx(self, app: web.Application) -> AsyncIterator[None]:
         """Cleanup context: the backend, its store writer and its timer task."""
-        pki = app[keys.PKI]
-        data_dir = app[keys.CONFIG].data_dir
-        clock = app[keys.CLOCK]
+        pki = app[PKI]
+        data_dir = app[CONFIG].data_dir
+        clock = app[CLOCK]
 
         def open_log(info: SessionInfo) -> EventLog:
             return SessionLog(data_dir, info.session_id, pki.signing_key, pki.signing_key_id)
@@ -373,7 +378,7 @@ class RelayService:
         recorder = self._app.get(RECORDER)
         if recorder is None:
             return
-        now = self._app[keys.CLOCK].now_ms()
+        now = self._app[CLOCK].now_ms()
         for session in backend.core:
             sid = session.session_id
             if (
@@ -407,7 +412,7 @@ class RelayService:
             await asyncio.sleep(0.2 * (attempt + 1))
 
     async def _persist_once(self, action: PersistAction, *, last: bool) -> bool:
-        db = self._app[keys.DB]
+        db = self._app[DB]
         try:
             if isinstance(action, PersistState):
                 await queries.set_session_state(
@@ -452,7 +457,7 @@ class RelayService:
             info = await self._session_info(ws, sid)
             if info is None:
                 return ws
-            tokens = request.app[keys.TOKENS]
+            tokens = request.app[TOKENS]
             resume = tokens.issue(claims.sub, claims.role, "agent", session_id=sid)
             endpoint = self._endpoint(ws, f"agent of {sid}")
             try:
@@ -494,7 +499,7 @@ class RelayService:
                 return ws
             sid = claims.sid
             role = claims.as_ or "engineer"
-            user = await queries.get_user(request.app[keys.DB], claims.sub)
+            user = await queries.get_user(request.app[DB], claims.sub)
             if user is None or user.disabled:
                 await self._fail(ws, ProtocolError.of(ErrorCode.UNAUTHORIZED, "unknown user"))
                 return ws
@@ -558,7 +563,7 @@ class RelayService:
         origin = request.headers.get("Origin")
         if not origin:
             return False
-        config = request.app[keys.CONFIG]
+        config = request.app[CONFIG]
         allowed = {f"{request.scheme}://{request.host}".lower()}
         allowed.update(o.lower() for o in config.allowed_origins)
         if config.public_url:
@@ -598,7 +603,7 @@ class RelayService:
             )
             return None
         try:
-            claims = self._app[keys.TOKENS].verify(hello.token, typ)
+            claims = self._app[TOKENS].verify(hello.token, typ)
         except AuthError as exc:
             await self._fail(ws, ProtocolError.of(ErrorCode.UNAUTHORIZED, f"token: {exc}"))
             return None
@@ -608,7 +613,7 @@ class RelayService:
         return claims
 
     async def _session_info(self, ws: web.WebSocketResponse, sid: str) -> SessionInfo | None:
-        db = self._app[keys.DB]
+        db = self._app[DB]
         row = await queries.get_session(db, sid)
         if row is None:
             await self._fail(ws, ProtocolError.of(ErrorCode.UNAUTHORIZED, "no such session"))
@@ -617,7 +622,7 @@ class RelayService:
             await self._fail(ws, ProtocolError.of(ErrorCode.SESSION_ENDED, "the session has ended"))
             return None
         ticket = await queries.get_ticket(db, row.ticket_id)
-        pki = self._app[keys.PKI]
+        pki = self._app[PKI]
         try:
             audit_pem: str | None = pki.audit_recipient_pem()
         except OSError:
@@ -710,9 +715,9 @@ class RelayService:
 
 
 def setup(app: web.Application, timings: RelayTimings | None = None) -> RelayService:
-    """Add ``/ws/agent``, ``/ws/viewer``, ``app[keys.RELAY]`` and the relay's lifecycle."""
+    """Add ``/ws/agent``, ``/ws/viewer``, ``app[RELAY]`` and the relay's lifecycle."""
     service = RelayService(app, timings)
-    app[keys.RELAY] = service
+    app[RELAY] = service
     app.router.add_get("/ws/agent", service.agent_handler)
     app.router.add_get("/ws/viewer", service.viewer_handler)
     app.cleanup_ctx.append(service.ctx)

@@ -20,9 +20,11 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
-from broker import keys
 from broker.api.body import Query, read_body
+from broker.auth.policy import USER
+from broker.config import CONFIG
 from broker.errors import BrokerError, Conflict, InvalidField, NotFound
+from broker.tls_reload import TLS
 from certs import index, rotation
 from certs.ca import IssuedCert
 from certs.cli import audit_sink
@@ -44,9 +46,9 @@ class CaUnavailable(BrokerError):
 
 
 def _store(request: web.Request) -> CaStore:
-    config = request.app[keys.CONFIG]
+    config = request.app[CONFIG]
     passphrase = config.ca_passphrase.encode() if config.ca_passphrase else None
-    user = request.get(keys.USER)
+    user = request.get(USER)
     actor = f"admin:{user.username}" if user is not None else "broker"
     layout = CaLayout.in_data_dir(config.data_dir)
     return CaStore(config.data_dir, passphrase, events=audit_sink(layout.audit_log, actor))
@@ -55,7 +57,7 @@ def _store(request: web.Request) -> CaStore:
 async def crl(request: web.Request) -> web.Response:
     """``GET /api/v1/crl``: the current CRL(s), PEM."""
     Query(request, ())
-    path = CaLayout.in_data_dir(request.app[keys.CONFIG].data_dir).crl
+    path = CaLayout.in_data_dir(request.app[CONFIG].data_dir).crl
     try:
         body = await asyncio.to_thread(path.read_bytes)
     except FileNotFoundError:
@@ -126,7 +128,7 @@ async def issue_cert(request: web.Request) -> web.Response:
         raise InvalidField("profile" if not (dns or ips or name) else "name", exc.reason) from None
     except CertError as exc:
         raise CaUnavailable(str(exc)) from None
-    request.app[keys.TLS].reload()  # on the loop thread: the context is in use here
+    request.app[TLS].reload()  # on the loop thread: the context is in use here
     record = index.describe(issued.cert, {}, dt.datetime.now(dt.UTC))
     result: dict[str, Any] = {
         "certificate": record.to_json(),
@@ -162,5 +164,5 @@ async def revoke_cert(request: web.Request) -> web.Response:
         record = await asyncio.to_thread(run)
     except CertError as exc:
         raise CaUnavailable(str(exc)) from None
-    request.app[keys.TLS].reload()  # enforce the new CRL from the next handshake
+    request.app[TLS].reload()  # enforce the new CRL from the next handshake
     return web.json_response({"certificate": record})

@@ -9,16 +9,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from audit.errors import AuditError
-from broker import keys
 from broker.api.body import read_body
 from broker.api.tickets import hash_invitation_code, normalise_code
 from broker.auth.policy import client_address
+from broker.auth.setup import AGENT_RATE_LIMIT, TOKENS
 from broker.auth.tokens import AuthError
-from broker.clock import iso_ms
+from broker.clock import CLOCK, iso_ms
+from broker.config import CONFIG
 from broker.errors import BrokerError, Conflict, Gone, InvalidField, Unauthorized
 from broker.ice import ice_servers_for
 from broker.recording import RECORDER
 from broker.store import queries
+from broker.store.db import DB
 
 __all__ = ["RATING_WINDOW_S", "create_request", "rate_session", "redeem_invitation"]
 
@@ -29,8 +31,8 @@ RATING_WINDOW_S = 30 * 60
 def _session_response(
     request: web.Request, ticket: queries.Ticket, session: queries.SessionInfo
 ) -> web.Response:
-    tokens = request.app[keys.TOKENS]
-    config = request.app[keys.CONFIG]
+    tokens = request.app[TOKENS]
+    config = request.app[CONFIG]
     token = tokens.issue(
         f"agent:{session.id}",
         "agent",
@@ -50,7 +52,7 @@ def _session_response(
                 config.ice_servers,
                 config.turn_secret,
                 f"agent-{session.id}",
-                now_s=request.app[keys.CLOCK].now_ms() // 1000,
+                now_s=request.app[CLOCK].now_ms() // 1000,
                 ttl_s=config.turn_credential_ttl_s,
             ),
         },
@@ -68,15 +70,15 @@ async def create_request(request: web.Request) -> web.Response:
     description = body.text("description", max_len=4000)
     client_name = body.text("client_name", max_len=200)
     organisation = body.opt_text("organisation", max_len=200) or ""
-    tier = body.opt_text("tier", max_len=32, min_len=1) or request.app[keys.CONFIG].default_tier
-    request.app[keys.AGENT_RATE_LIMIT].hit("request:" + client_address(request))
+    tier = body.opt_text("tier", max_len=32, min_len=1) or request.app[CONFIG].default_tier
+    request.app[AGENT_RATE_LIMIT].hit("request:" + client_address(request))
     ticket, session = await queries.create_request(
-        request.app[keys.DB],
+        request.app[DB],
         description=description,
         client_name=client_name,
         organisation=organisation,
         tier=tier,
-        at=request.app[keys.CLOCK].now_ms(),
+        at=request.app[CLOCK].now_ms(),
     )
     return _session_response(request, ticket, session)
 
@@ -88,12 +90,12 @@ async def redeem_invitation(request: web.Request) -> web.Response:
     )
     digits = normalise_code(body.text("code", max_len=20))
     client_name = body.text("client_name", max_len=200)
-    request.app[keys.AGENT_RATE_LIMIT].hit("redeem:" + client_address(request))
+    request.app[AGENT_RATE_LIMIT].hit("redeem:" + client_address(request))
     ticket, session = await queries.redeem_invitation(
-        request.app[keys.DB],
+        request.app[DB],
         code_hash=hash_invitation_code(digits),
         client_name=client_name,
-        at=request.app[keys.CLOCK].now_ms(),
+        at=request.app[CLOCK].now_ms(),
     )
     return _session_response(request, ticket, session)
 
@@ -128,7 +130,7 @@ async def rate_session(request: web.Request) -> web.Response:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("use 'Authorization: Bearer <agent token>'")
     try:
-        claims = request.app[keys.TOKENS].verify(token.strip(), "agent", allow_expired=True)
+        claims = request.app[TOKENS].verify(token.strip(), "agent", allow_expired=True)
     except AuthError as exc:
         raise Unauthorized(exc.message) from None
     assert claims.sid is not None  # agent tokens always carry their session
@@ -137,8 +139,8 @@ async def rate_session(request: web.Request) -> web.Response:
     if score is None:
         raise InvalidField("score", "is required")
     comment = body.opt_text("comment", max_len=1000) or None
-    db = request.app[keys.DB]
-    now = request.app[keys.CLOCK].now_ms()
+    db = request.app[DB]
+    now = request.app[CLOCK].now_ms()
     session = await queries.get_session(db, claims.sid)
     if session is None:
         raise Unauthorized("the token's session does not exist")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from broker import keys
 from broker.api.body import read_body
 from broker.api.serialize import user_json
-from broker.auth.passwords import PasswordService
-from broker.auth.policy import COOKIE_NAME, client_address
+from broker.auth.passwords import PASSWORDS, PasswordService
+from broker.auth.policy import COOKIE_NAME, USER, client_address
+from broker.auth.setup import LOGIN_THROTTLE, TOKENS
 from broker.clock import iso_ms
+from broker.config import CONFIG
 from broker.errors import Unauthorized
 from broker.store import queries
+from broker.store.db import DB
 
 __all__ = ["login", "logout", "me"]
 
@@ -26,18 +28,18 @@ async def login(request: web.Request) -> web.Response:
     password = body.text("password", max_len=1024)
     app = request.app
     address = client_address(request)
-    throttle = app[keys.LOGIN_THROTTLE]
+    throttle = app[LOGIN_THROTTLE]
     await throttle.check(username, address)
-    found = await queries.get_credentials(app[keys.DB], username)
-    passwords: PasswordService = app[keys.PASSWORDS]
+    found = await queries.get_credentials(app[DB], username)
+    passwords: PasswordService = app[PASSWORDS]
     ok = await passwords.verify_async(found[1] if found else None, password)
     if not found or not ok or found[0].disabled:
         await throttle.failure(username, address)
         raise Unauthorized("wrong username or password")
     await throttle.success(username, address)
     user = found[0]
-    config = app[keys.CONFIG]
-    tokens = app[keys.TOKENS]
+    config = app[CONFIG]
+    tokens = app[TOKENS]
     token = tokens.issue(user.id, user.role, "access", ttl_s=config.access_token_ttl_s)
     expires_ms = tokens.expires_at_ms(token)
     response = web.json_response(
@@ -66,4 +68,4 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     """``GET /api/v1/me``: the current user."""
-    return web.json_response(user_json(request[keys.USER]))
+    return web.json_response(user_json(request[USER]))

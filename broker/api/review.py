@@ -39,15 +39,18 @@ from aiohttp import web
 from audit.bundle import BundleReport, export_bundle, verify_bundle
 from audit.errors import AuditError
 from audit.recording import INDEX_FILE, RECORDING_FILE, RecordingError
-from broker import keys
 from broker.api.body import Query, read_body
 from broker.api.serialize import session_json
-from broker.auth.policy import Handler, guard
+from broker.auth.policy import USER, Handler, guard
+from broker.clock import CLOCK
+from broker.config import CONFIG
 from broker.errors import Forbidden, InvalidField, NotFound
+from broker.pki import PKI
 from broker.recording import RECORDER, RecordingService, recording_ctx
 from broker.session_log import session_dir
 from broker.store import queries
 from broker.store import review_models as rq
+from broker.store.db import DB
 
 __all__ = [
     "ENGINEERS_REPLAY_OWN",
@@ -88,10 +91,10 @@ def _may_see(user: queries.User, session: queries.SessionInfo) -> bool:
 
 
 async def _session(request: web.Request) -> queries.SessionInfo:
-    session = await queries.get_session(request.app[keys.DB], request.match_info["session_id"])
+    session = await queries.get_session(request.app[DB], request.match_info["session_id"])
     if session is None:
         raise NotFound("no such session")
-    if not _may_see(request[keys.USER], session):
+    if not _may_see(request[USER], session):
         raise Forbidden("this session's recording is not yours to see")
     return session
 
@@ -126,10 +129,10 @@ async def list_review_sessions(request: web.Request) -> web.Response:
     max_rating = _opt_int(q, "max_rating", 1, 5)
     recorded = _opt_int(q, "recorded", 0, 1)
     limit = q.integer("limit", default=200, low=1, high=1000)
-    user = request[keys.USER]
+    user = request[USER]
     if user.role not in REVIEWERS:
         engineer_id = user.id  # an engineer sees only their own sessions
-    db = request.app[keys.DB]
+    db = request.app[DB]
     sessions = await queries.list_sessions(
         db, ticket_id=ticket_id, engineer_id=engineer_id, limit=1000
     )
@@ -189,8 +192,8 @@ async def open_replay(request: web.Request) -> web.Response:
     recorder = _recorder(request)
     if not recorder.has_recording(session.id):
         raise NotFound("no recording of this session (never recorded, or deleted by retention)")
-    user = request[keys.USER]
-    now = request.app[keys.CLOCK].now_ms()
+    user = request[USER]
+    now = request.app[CLOCK].now_ms()
     try:
         summary = recorder.index_summary(session.id)
     except RecordingError as exc:
@@ -209,7 +212,7 @@ async def open_replay(request: web.Request) -> web.Response:
         del replays[key]
     replays[token] = Replay(session.id, user.id, now + REPLAY_TOKEN_TTL_MS)
     log: list[dict[str, object]] = []
-    log_path = session_dir(request.app[keys.CONFIG].data_dir, session.id) / "log.jsonl"
+    log_path = session_dir(request.app[CONFIG].data_dir, session.id) / "log.jsonl"
     if log_path.exists():
         from audit.jsonl import read_jsonl
 
@@ -231,11 +234,11 @@ async def open_replay(request: web.Request) -> web.Response:
 def _replay(request: web.Request, session_id: str) -> None:
     token = request.query.get("replay", "")
     replay = request.app[_REPLAYS].get(token)
-    now = request.app[keys.CLOCK].now_ms()
+    now = request.app[CLOCK].now_ms()
     if (
         replay is None
         or replay.session_id != session_id
-        or replay.user_id != request[keys.USER].id
+        or replay.user_id != request[USER].id
         or replay.expires_ms <= now
     ):
         raise Forbidden("open the replay first (GET /recordings/{id}): every replay is audited")
@@ -278,15 +281,15 @@ async def save_review(request: web.Request) -> web.Response:
         raise InvalidField("overall", "overall and competence are required (1-5)")
     if session.state != "ended":
         raise InvalidField("session_id", "only ended sessions are reviewed")
-    user = request[keys.USER]
+    user = request[USER]
     review = await rq.save_review(
-        request.app[keys.DB],
+        request.app[DB],
         session.id,
         user.id,
         overall=overall,
         competence=competence,
         notes=notes,
-        at_ms=request.app[keys.CLOCK].now_ms(),
+        at_ms=request.app[CLOCK].now_ms(),
     )
     return web.json_response(_review_json(review), status=201)
 
@@ -296,7 +299,7 @@ async def dashboard(request: web.Request) -> web.Response:
     q = Query(request, {"since", "until"})
     since = _opt_int(q, "since", 0, 2**53)
     until = _opt_int(q, "until", 0, 2**53)
-    figures = await rq.engineer_figures(request.app[keys.DB], since_ms=since, until_ms=until)
+    figures = await rq.engineer_figures(request.app[DB], since_ms=since, until_ms=until)
     return web.json_response(
         {
             "engineers": [
@@ -323,7 +326,7 @@ async def dashboard(request: web.Request) -> web.Response:
 
 
 def _evidence_paths(request: web.Request, sid: str) -> tuple[Path, Path]:
-    data_dir = request.app[keys.CONFIG].data_dir
+    data_dir = request.app[CONFIG].data_dir
     if not (session_dir(data_dir, sid) / "log.jsonl").is_file():
         raise NotFound("no session log for this session")
     return data_dir, data_dir / "ca" / "root.pem"
@@ -334,8 +337,8 @@ async def download_evidence(request: web.Request) -> web.Response:
     expert or a court; the export is itself logged (``log.exported``) and signed."""
     session = await _session(request)
     data_dir, _ = _evidence_paths(request, session.id)
-    user = request[keys.USER]
-    pki = request.app[keys.PKI]
+    user = request[USER]
+    pki = request.app[PKI]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "evidence.zip"
         await asyncio.to_thread(
@@ -343,7 +346,7 @@ async def download_evidence(request: web.Request) -> web.Response:
             data_dir,
             session.id,
             out,
-            now_ms=request.app[keys.CLOCK].now_ms(),
+            now_ms=request.app[CLOCK].now_ms(),
             actor=f"user:{user.id}",
             signing_key=pki.signing_key,
             signing_key_id=pki.signing_key_id,

@@ -18,14 +18,18 @@ from aiohttp import web
 
 from audit.errors import LogFileError
 from audit.jsonl import read_jsonl
-from broker import keys
 from broker.api.body import Query, read_body
 from broker.api.serialize import escalation_json, queue_item_json, session_json, ticket_json
-from broker.clock import iso_ms
+from broker.auth.policy import USER
+from broker.auth.setup import TOKENS
+from broker.clock import CLOCK, iso_ms
+from broker.config import CONFIG
 from broker.errors import Conflict, Forbidden, InvalidField, NotFound
 from broker.ice import ice_servers_for
+from broker.relay.control import RELAY
 from broker.session_log import session_dir
 from broker.store import queries
+from broker.store.db import DB
 
 __all__ = [
     "end_session",
@@ -56,9 +60,9 @@ def _visible_in_queue(item: queries.QueueItem, user: queries.User) -> bool:
 async def queue(request: web.Request) -> web.Response:
     """``GET /api/v1/queue``: waiting requests, earliest SLA deadline first."""
     Query(request, ())
-    user = request[keys.USER]
-    items = await queries.waiting_sessions(request.app[keys.DB])
-    now = request.app[keys.CLOCK].now_ms()
+    user = request[USER]
+    items = await queries.waiting_sessions(request.app[DB])
+    now = request.app[CLOCK].now_ms()
     return web.json_response(
         {
             "queue": [
@@ -71,13 +75,13 @@ async def queue(request: web.Request) -> web.Response:
 
 
 async def _may_read(request: web.Request, session: queries.SessionInfo) -> bool:
-    user = request[keys.USER]
+    user = request[USER]
     if user.role != "engineer":
         return True
     if user.id in (session.engineer_id, session.assigned_engineer_id):
         return True
     if session.state in queries.WAITING_STATES:
-        ticket = await queries.get_ticket(request.app[keys.DB], session.ticket_id)
+        ticket = await queries.get_ticket(request.app[DB], session.ticket_id)
         return (
             ticket is not None
             and session.assigned_engineer_id is None
@@ -94,8 +98,8 @@ async def list_sessions(request: web.Request) -> web.Response:
     ticket_id = query.opt_text("ticket_id", max_len=64)
     engineer_id = query.opt_text("engineer_id", max_len=64)
     limit = query.integer("limit", default=200, low=1, high=1000)
-    user = request[keys.USER]
-    db = request.app[keys.DB]
+    user = request[USER]
+    db = request.app[DB]
     sessions = await queries.list_sessions(
         db, state=state, ticket_id=ticket_id, engineer_id=engineer_id, limit=limit
     )
@@ -105,7 +109,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 
 async def _session_or_404(request: web.Request) -> queries.SessionInfo:
-    session = await queries.get_session(request.app[keys.DB], request.match_info["session_id"])
+    session = await queries.get_session(request.app[DB], request.match_info["session_id"])
     if session is None:
         raise NotFound("no such session")
     return session
@@ -131,10 +135,10 @@ async def get_session(request: web.Request) -> web.Response:
     session = await _session_or_404(request)
     if not await _may_read(request, session):
         raise Forbidden("this session is neither yours nor in your queue")
-    ticket = await queries.get_ticket(request.app[keys.DB], session.ticket_id)
+    ticket = await queries.get_ticket(request.app[DB], session.ticket_id)
     data = session_json(session)
     data["ticket"] = ticket_json(ticket) if ticket else None
-    data["log"] = await asyncio.to_thread(_read_log, request.app[keys.CONFIG].data_dir, session.id)
+    data["log"] = await asyncio.to_thread(_read_log, request.app[CONFIG].data_dir, session.id)
     return web.json_response(data)
 
 
@@ -147,7 +151,7 @@ async def join_session(request: web.Request) -> web.Response:
     supervisor joins any live or waiting session as ``observer`` (view only), or as
     ``engineer`` under the engineer's rules. The client still has to consent (G2).
     """
-    user = request[keys.USER]
+    user = request[USER]
     body = await read_body(request, allowed={"as", "permissions"})
     default_as = "observer" if user.role == "supervisor" else "engineer"
     as_ = body.opt_choice("as", ("engineer", "observer")) or default_as
@@ -166,12 +170,12 @@ async def join_session(request: web.Request) -> web.Response:
     if as_ == "engineer" and user.id != session.engineer_id:
         if session.state not in queries.WAITING_STATES:
             raise Forbidden("another engineer is working on this session")
-        items = await queries.waiting_sessions(request.app[keys.DB])
+        items = await queries.waiting_sessions(request.app[DB])
         item = next((i for i in items if i.session.id == session.id), None)
         if item is None or not _visible_in_queue(item, user):
             raise Forbidden("this request is not in your queue")
-    config = request.app[keys.CONFIG]
-    tokens = request.app[keys.TOKENS]
+    config = request.app[CONFIG]
+    tokens = request.app[TOKENS]
     ws_token = tokens.issue(
         user.id,
         user.role,
@@ -191,7 +195,7 @@ async def join_session(request: web.Request) -> web.Response:
                 config.ice_servers,
                 config.turn_secret,
                 user.id,
-                now_s=request.app[keys.CLOCK].now_ms() // 1000,
+                now_s=request.app[CLOCK].now_ms() // 1000,
                 ttl_s=config.turn_credential_ttl_s,
             ),
         }
@@ -203,7 +207,7 @@ async def end_session(request: web.Request) -> web.Response:
     session's engineer. The relay tells the parties and seals the log."""
     body = await read_body(request, allowed={"resolution"}, required={"resolution"})
     resolution = body.text("resolution", max_len=10_000)
-    user = request[keys.USER]
+    user = request[USER]
     session = await _session_or_404(request)
     if session.engineer_id != user.id:
         raise Forbidden("only the session's engineer can end it")
@@ -211,15 +215,15 @@ async def end_session(request: web.Request) -> web.Response:
         raise Conflict("the session has already ended")
     app = request.app
     handled = False
-    if keys.RELAY in app:
-        handled = await app[keys.RELAY].end_session(
+    if RELAY in app:
+        handled = await app[RELAY].end_session(
             session.id, reason="ended_by_engineer", by=user, resolution=resolution
         )
     if not handled:
         await queries.mark_ended(
-            app[keys.DB], session.id, "ended_by_engineer", app[keys.CLOCK].now_ms(), resolution
+            app[DB], session.id, "ended_by_engineer", app[CLOCK].now_ms(), resolution
         )
-    ended = await queries.get_session(app[keys.DB], session.id)
+    ended = await queries.get_session(app[DB], session.id)
     assert ended is not None
     return web.json_response(session_json(ended))
 
@@ -227,5 +231,5 @@ async def end_session(request: web.Request) -> web.Response:
 async def list_escalations(request: web.Request) -> web.Response:
     """``GET /api/v1/escalations``: newest first, with whether each is still waiting."""
     Query(request, ())
-    escalations = await queries.list_escalations(request.app[keys.DB])
+    escalations = await queries.list_escalations(request.app[DB])
     return web.json_response({"escalations": [escalation_json(e) for e in escalations]})

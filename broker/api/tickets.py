@@ -8,12 +8,14 @@ import secrets
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from broker import keys
 from broker.api.body import Query, read_body
 from broker.api.serialize import session_json, ticket_json
-from broker.clock import iso_ms
+from broker.auth.policy import USER
+from broker.clock import CLOCK, iso_ms
+from broker.config import CONFIG
 from broker.errors import Conflict, InvalidField, NotFound
 from broker.store import queries
+from broker.store.db import DB
 
 __all__ = [
     "create_invitation",
@@ -45,7 +47,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     """``GET /api/v1/tickets?status=&organisation=&q=&limit=&offset=``"""
     query = Query(request, {"status", "organisation", "q", "limit", "offset"})
     tickets = await queries.list_tickets(
-        request.app[keys.DB],
+        request.app[DB],
         status=query.opt_choice("status", queries.TICKET_STATUSES),
         organisation=query.opt_text("organisation"),
         q=query.opt_text("q"),
@@ -60,21 +62,21 @@ async def create_ticket(request: web.Request) -> web.Response:
     body = await read_body(request, allowed=_TICKET_FIELDS, required={"title"})
     app = request.app
     ticket = await queries.create_ticket(
-        app[keys.DB],
+        app[DB],
         title=body.text("title", max_len=200),
         description=body.opt_text("description", max_len=10_000) or "",
         organisation=body.opt_text("organisation", max_len=200) or "",
-        tier=body.opt_text("tier", max_len=32) or app[keys.CONFIG].default_tier,
+        tier=body.opt_text("tier", max_len=32) or app[CONFIG].default_tier,
         external_ref=body.opt_text("external_ref", max_len=200),
         skills=body.opt_str_list("skills") or [],
-        created_by=request[keys.USER].id,
-        at=app[keys.CLOCK].now_ms(),
+        created_by=request[USER].id,
+        at=app[CLOCK].now_ms(),
     )
     return web.json_response(ticket_json(ticket), status=201)
 
 
 async def _ticket_or_404(request: web.Request) -> queries.Ticket:
-    ticket = await queries.get_ticket(request.app[keys.DB], request.match_info["ticket_id"])
+    ticket = await queries.get_ticket(request.app[DB], request.match_info["ticket_id"])
     if ticket is None:
         raise NotFound("no such ticket")
     return ticket
@@ -83,7 +85,7 @@ async def _ticket_or_404(request: web.Request) -> queries.Ticket:
 async def get_ticket(request: web.Request) -> web.Response:
     """``GET /api/v1/tickets/{ticket_id}``: the ticket with its sessions."""
     ticket = await _ticket_or_404(request)
-    sessions = await queries.list_sessions(request.app[keys.DB], ticket_id=ticket.id)
+    sessions = await queries.list_sessions(request.app[DB], ticket_id=ticket.id)
     data = ticket_json(ticket)
     data["sessions"] = [session_json(s) for s in sessions]
     return web.json_response(data)
@@ -103,9 +105,9 @@ async def update_ticket(request: web.Request) -> web.Response:
     }
     skills = body.opt_str_list("skills")
     ticket = await queries.update_ticket(
-        request.app[keys.DB],
+        request.app[DB],
         request.match_info["ticket_id"],
-        at=request.app[keys.CLOCK].now_ms(),
+        at=request.app[CLOCK].now_ms(),
         skills=skills,
         **changes,
     )
@@ -115,21 +117,21 @@ async def update_ticket(request: web.Request) -> web.Response:
 async def create_invitation(request: web.Request) -> web.Response:
     """``POST /api/v1/tickets/{ticket_id}/invitations`` ``{ttl_s?}`` → a single-use
     code for the client (shown once; only its hash is stored)."""
-    config = request.app[keys.CONFIG]
+    config = request.app[CONFIG]
     body = await read_body(request, allowed={"ttl_s"})
     ttl_s = (
         body.opt_int("ttl_s", low=60, high=config.invitation_max_ttl_s) or config.invitation_ttl_s
     )
     ticket = await _ticket_or_404(request)
-    now = request.app[keys.CLOCK].now_ms()
+    now = request.app[CLOCK].now_ms()
     for _ in range(5):  # a fresh code may collide with an old one's hash: draw again
         digits = f"{secrets.randbelow(10**8):08d}"
         try:
             invitation = await queries.create_invitation(
-                request.app[keys.DB],
+                request.app[DB],
                 ticket_id=ticket.id,
                 code_hash=hash_invitation_code(digits),
-                created_by=request[keys.USER].id,
+                created_by=request[USER].id,
                 at=now,
                 expires_at=now + ttl_s * 1000,
             )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from broker import keys
 from broker.api.body import Query, read_body
 from broker.api.serialize import user_json
-from broker.auth.passwords import PasswordService, random_password
+from broker.auth.passwords import PASSWORDS, PasswordService, random_password
+from broker.auth.policy import USER
+from broker.clock import CLOCK
 from broker.errors import InvalidField
 from broker.store import queries
+from broker.store.db import DB
 
 __all__ = ["create_user", "list_tiers", "list_users", "put_tier", "update_user"]
 
@@ -33,7 +35,7 @@ def check_password(password: str) -> str:
 async def list_users(request: web.Request) -> web.Response:
     """``GET /api/v1/users``"""
     Query(request, ())
-    users = await queries.list_users(request.app[keys.DB])
+    users = await queries.list_users(request.app[DB])
     return web.json_response({"users": [user_json(u) for u in users]})
 
 
@@ -53,13 +55,13 @@ async def create_user(request: web.Request) -> web.Response:
     password = check_password(given) if given is not None else random_password()
     app = request.app
     user = await queries.create_user(
-        app[keys.DB],
+        app[DB],
         username=username,
         name=name,
         role=role,
         skills=skills,
-        password_hash=await app[keys.PASSWORDS].hash_async(password),
-        at=app[keys.CLOCK].now_ms(),
+        password_hash=await app[PASSWORDS].hash_async(password),
+        at=app[CLOCK].now_ms(),
     )
     data: dict[str, object] = {"user": user_json(user)}
     if given is None:
@@ -77,17 +79,17 @@ async def update_user(request: web.Request) -> web.Response:
     password = body.opt_text("password", max_len=1024)
     if password is not None:
         check_password(password)
-    if disabled and request.match_info["user_id"] == request[keys.USER].id:
+    if disabled and request.match_info["user_id"] == request[USER].id:
         raise InvalidField("disabled", "you cannot disable yourself")
     app = request.app
     user = await queries.update_user(
-        app[keys.DB],
+        app[DB],
         request.match_info["user_id"],
         name=name,
         role=role,
         skills=skills,
         disabled=disabled,
-        password_hash=None if password is None else await app[keys.PASSWORDS].hash_async(password),
+        password_hash=None if password is None else await app[PASSWORDS].hash_async(password),
     )
     return web.json_response(user_json(user))
 
@@ -95,7 +97,7 @@ async def update_user(request: web.Request) -> web.Response:
 async def list_tiers(request: web.Request) -> web.Response:
     """``GET /api/v1/sla-tiers``"""
     Query(request, ())
-    tiers = await queries.list_tiers(request.app[keys.DB])
+    tiers = await queries.list_tiers(request.app[DB])
     return web.json_response(
         {"tiers": [{"name": t.name, "answer_within_s": t.answer_within_s} for t in tiers]}
     )
@@ -109,5 +111,5 @@ async def put_tier(request: web.Request) -> web.Response:
     body = await read_body(request, allowed={"answer_within_s"}, required={"answer_within_s"})
     seconds = body.opt_int("answer_within_s", low=60, high=30 * 24 * 3600)
     assert seconds is not None
-    tier = await queries.set_tier(request.app[keys.DB], name, seconds)
+    tier = await queries.set_tier(request.app[DB], name, seconds)
     return web.json_response({"name": tier.name, "answer_within_s": tier.answer_within_s})

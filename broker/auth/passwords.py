@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-__all__ = ["PasswordService", "random_password"]
+__all__ = ["PASSWORDS", "PasswordService", "random_password"]
 
 _ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -50,3 +51,7 @@ class PasswordService:
     async def verify_async(self, password_hash: str | None, password: str) -> bool:
         """:meth:`verify` in a worker thread."""
         return await asyncio.to_thread(self.verify, password_hash, password)
+
+
+# The application's hasher (set by broker.app.create_app; tests inject a cheap one).
+PASSWORDS = web.AppKey[PasswordService]("passwords")

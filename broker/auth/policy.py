@@ -15,10 +15,13 @@ from functools import wraps
 
 from aiohttp import web
 
-from broker import keys
+from broker.auth.setup import TOKENS
 from broker.auth.tokens import AuthError
+from broker.config import CONFIG
 from broker.errors import Forbidden, Unauthorized
 from broker.store import queries
+from broker.store.db import DB
+from broker.store.queries import User
 
 __all__ = [
     "ADMIN",
@@ -30,11 +33,15 @@ __all__ = [
     "QUEUE_READERS",
     "ROLES_ATTRIBUTE",
     "STAFF",
+    "USER",
     "Handler",
     "authenticate",
     "client_address",
     "guard",
 ]
+
+# Request key: the authenticated staff user of a request (set by the route guard below).
+USER = web.RequestKey[User]("user")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -58,7 +65,7 @@ ADMIN = frozenset({"admin"})
 def client_address(request: web.Request) -> str:
     """The caller's IP address (the first ``X-Forwarded-For`` hop only when the
     broker is configured to trust its proxy)."""
-    if request.app[keys.CONFIG].trust_forwarded_for:
+    if request.app[CONFIG].trust_forwarded_for:
         forwarded = request.headers.get("X-Forwarded-For", "")
         first = forwarded.split(",")[0].strip()
         if first:
@@ -82,7 +89,7 @@ async def authenticate(request: web.Request) -> queries.User:
     if not token:
         raise Unauthorized("log in first")
     try:
-        claims = request.app[keys.TOKENS].verify(token, "access")
+        claims = request.app[TOKENS].verify(token, "access")
     except AuthError as exc:
         raise Unauthorized(f"{exc.message}; log in again") from None
     if (
@@ -91,7 +98,7 @@ async def authenticate(request: web.Request) -> queries.User:
         and request.headers.get(CSRF_HEADER) != "1"
     ):
         raise Forbidden(f"cookie-authenticated requests that change state need '{CSRF_HEADER}: 1'")
-    user = await queries.get_user(request.app[keys.DB], claims.sub)
+    user = await queries.get_user(request.app[DB], claims.sub)
     if user is None or user.disabled:
         raise Unauthorized("this account is disabled or gone")
     return user
@@ -99,7 +106,7 @@ async def authenticate(request: web.Request) -> queries.User:
 
 def guard(handler: Handler, roles: frozenset[str] | None) -> Handler:
     """Wrap ``handler`` so that only callers with one of ``roles`` reach it (``None``:
-    anyone). The user is stored in ``request[keys.USER]``."""
+    anyone). The user is stored in ``request[USER]``."""
     if roles is None:
         setattr(handler, ROLES_ATTRIBUTE, None)
         return handler
@@ -109,7 +116,7 @@ def guard(handler: Handler, roles: frozenset[str] | None) -> Handler:
         user = await authenticate(request)
         if user.role not in roles:
             raise Forbidden(f"role {user.role!r} may not do this")
-        request[keys.USER] = user
+        request[USER] = user
         return await handler(request)
 
     setattr(guarded, ROLES_ATTRIBUTE, roles)

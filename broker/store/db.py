@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -20,7 +22,16 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-__all__ = ["MIGRATIONS_DIR", "Database", "alembic_config", "import_all_models"]
+from broker.config import CONFIG
+
+__all__ = [
+    "DB",
+    "MIGRATIONS_DIR",
+    "Database",
+    "alembic_config",
+    "database_ctx",
+    "import_all_models",
+]
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +104,18 @@ class Database:
     async def close(self) -> None:
         """Dispose of the engine's connections."""
         await self.engine.dispose()
+
+
+# The application's database (opened, migrated and closed by database_ctx).
+DB = web.AppKey[Database]("db")
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: open the configured database, apply migrations, close it last."""
+    db = Database.open(app[CONFIG].effective_database_url)
+    try:
+        await db.migrate()
+        app[DB] = db
+        yield
+    finally:
+        await db.close()

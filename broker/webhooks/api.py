@@ -15,11 +15,13 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from broker import keys
 from broker.api.body import Query, read_body
-from broker.clock import iso_ms
+from broker.auth.policy import USER
+from broker.clock import CLOCK, iso_ms
+from broker.config import CONFIG
 from broker.errors import InvalidField, NotFound
 from broker.store import webhook_models as store
+from broker.store.db import DB
 from broker.webhooks.events import EVENT_TYPES
 from broker.webhooks.signing import new_secret
 
@@ -88,7 +90,7 @@ def delivery_json(d: store.WebhookDelivery) -> dict[str, Any]:
 async def list_webhooks(request: web.Request) -> web.Response:
     """``GET /api/v1/webhooks``"""
     Query(request, ())
-    endpoints = await store.list_endpoints(request.app[keys.DB])
+    endpoints = await store.list_endpoints(request.app[DB])
     return web.json_response({"webhooks": [endpoint_json(e) for e in endpoints]})
 
 
@@ -101,7 +103,7 @@ async def create_webhook(request: web.Request) -> web.Response:
     )
     url = check_url(
         body.text("url", max_len=MAX_URL_LEN),
-        allow_http_loopback=app[keys.CONFIG].webhook_allow_http_loopback,
+        allow_http_loopback=app[CONFIG].webhook_allow_http_loopback,
     )
     events = body.opt_str_list("events", max_items=len(EVENT_TYPES), choices=EVENT_TYPES)
     if not events:
@@ -109,13 +111,13 @@ async def create_webhook(request: web.Request) -> web.Response:
     description = body.opt_text("description", max_len=200) or ""
     secret = new_secret()
     endpoint = await store.create_endpoint(
-        app[keys.DB],
+        app[DB],
         url=url,
         events=events,
         secret=secret,
         description=description,
-        created_by=request[keys.USER].id,
-        at=app[keys.CLOCK].now_ms(),
+        created_by=request[USER].id,
+        at=app[CLOCK].now_ms(),
     )
     return web.json_response({"webhook": endpoint_json(endpoint), "secret": secret}, status=201)
 
@@ -123,7 +125,7 @@ async def create_webhook(request: web.Request) -> web.Response:
 async def delete_webhook(request: web.Request) -> web.Response:
     """``DELETE /api/v1/webhooks/{webhook_id}``"""
     webhook_id = request.match_info["webhook_id"]
-    if not await store.delete_endpoint(request.app[keys.DB], webhook_id):
+    if not await store.delete_endpoint(request.app[DB], webhook_id):
         raise NotFound("no such webhook")
     return web.json_response({"deleted": webhook_id})
 
@@ -133,7 +135,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     query = Query(request, {"status", "limit"})
     status = query.opt_choice("status", DELIVERY_STATUSES)
     limit = query.integer("limit", default=100, low=1, high=500)
-    db = request.app[keys.DB]
+    db = request.app[DB]
     webhook_id = request.match_info["webhook_id"]
     if await store.get_endpoint(db, webhook_id) is None:
         raise NotFound("no such webhook")

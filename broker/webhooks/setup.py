@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from broker import keys
 from broker.api.routes import API_PREFIX
 from broker.auth.policy import ADMIN, guard
-from broker.config import BrokerConfig
+from broker.clock import CLOCK
+from broker.config import CONFIG, BrokerConfig
+from broker.store.db import DB
 from broker.webhooks import api
 from broker.webhooks.capture import OutboxCapture
 from broker.webhooks.delivery import (
@@ -50,14 +51,14 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     """Install the outbox capture, start the delivery worker; on shutdown stop the
     worker (undelivered rows stay in the outbox for the next start) and close the
     HTTP client."""
-    config = app[keys.CONFIG]
+    config = app[CONFIG]
     owned: AiohttpTransport | None = None
     transport = app.get(TRANSPORT)
     if transport is None:
         owned = AiohttpTransport(client_ssl_context(config.webhook_ca_file))
         transport = owned
-    dispatcher = WebhookDispatcher(app[keys.DB], app[keys.CLOCK], transport, settings_from(config))
-    OutboxCapture(app[keys.CLOCK], dispatcher.wake).install(app[keys.DB])
+    dispatcher = WebhookDispatcher(app[DB], app[CLOCK], transport, settings_from(config))
+    OutboxCapture(app[CLOCK], dispatcher.wake).install(app[DB])
     app[WEBHOOKS] = dispatcher
     task = asyncio.create_task(dispatcher.run(), name="webhook-delivery")
     try:

@@ -29,7 +29,7 @@ from agent.testing import ScriptedViewer
 from agent.ui.bridge import QtObserver, SessionThread
 from agent.ui.call_panel import MAX_FPS, VideoView, frame_to_qimage
 from agent.ui.qt_window import AgentWindow
-from broker import keys
+from broker.pki import PKI
 from broker.testing import RunningBroker, running_broker
 from protocol.messages import RtcAnswer, RtcHangup, RtcMute, RtcOffer
 
@@ -82,7 +82,7 @@ def start_window(
     config = AgentConfig(
         broker_url=b.base_url,
         ca_pem=b.ca_cert_path.read_text(),
-        checkpoint_signer_pem=b.app[keys.PKI].signing_cert_path.read_text(),
+        checkpoint_signer_pem=b.app[PKI].signing_cert_path.read_text(),
         client_name="Carol Client",
         source="pattern:320x240",
         log_dir=tmp_path / "client-logs",

@@ -16,8 +16,8 @@ from agent.headless import TerminalUI
 from agent.observer import SessionOutcome
 from audit.bundle import REVIEW, export_bundle, verify_bundle
 from audit.jsonl import read_jsonl
-from broker import keys
 from broker.store import queries
+from broker.store.db import DB
 from broker.testing import running_broker
 from tests.agent.test_session_e2e import live, start_agent, stop, until
 
@@ -44,7 +44,7 @@ async def test_kill_then_rate_reaches_the_broker(tmp_path: Path) -> None:
             r.session.rate(5, "second thoughts")  # only the first rating counts
             assert await asyncio.to_thread(r.session.wait_rating, 15.0)
 
-            row = await queries.get_session(b.app[keys.DB], sid)
+            row = await queries.get_session(b.app[DB], sid)
             assert row is not None and row.state == "ended"
             assert (row.rating_score, row.rating_comment) == (2, "I had to stop it")
             review = read_jsonl(b.data_dir / "sessions" / sid / REVIEW).records

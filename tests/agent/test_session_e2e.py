@@ -26,7 +26,7 @@ from agent.testing import (
     ScriptedViewer,
 )
 from agent.ui.bridge import SessionThread
-from broker import keys
+from broker.pki import PKI
 from broker.testing import RunningBroker, running_broker
 from protocol.media import ButtonDown, ButtonUp, KeyDown
 from protocol.messages import End, SessionEnded
@@ -78,7 +78,7 @@ def start_agent(b: RunningBroker, tmp_path: Path, broker_url: str | None = None,
     config = AgentConfig(
         broker_url=broker_url or b.base_url,
         ca_pem=b.ca_cert_path.read_text(),
-        checkpoint_signer_pem=b.app[keys.PKI].signing_cert_path.read_text(),
+        checkpoint_signer_pem=b.app[PKI].signing_cert_path.read_text(),
         client_name="Carol Client",
         source="pattern:320x240",
         log_dir=tmp_path / "client-logs",

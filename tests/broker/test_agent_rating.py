@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from audit.bundle import REVIEW
 from audit.jsonl import read_jsonl
-from broker import keys
 from broker.api.agent import RATING_WINDOW_S
+from broker.auth.setup import TOKENS
 from broker.auth.tokens import TokenService
 from broker.store import queries
+from broker.store.db import DB
 from broker.store.webhook_models import WebhookOutboxModel
 from broker.testing import FakeClock, RunningBroker
 from tests.broker.conftest import staff
@@ -27,9 +28,7 @@ async def _ended_session(broker: RunningBroker, clock: FakeClock) -> dict[str, A
         "POST", "/api/v1/agent/requests", json={"description": "VPN", "client_name": "Ann"}
     )
     assert status == 201
-    await queries.mark_ended(
-        broker.app[keys.DB], req["session_id"], "killed_by_client", clock.now_ms()
-    )
+    await queries.mark_ended(broker.app[DB], req["session_id"], "killed_by_client", clock.now_ms())
     assert isinstance(req, dict)
     return req
 
@@ -61,20 +60,20 @@ async def test_rating_after_a_kill_reaches_store_review_log_and_webhook(
     )
     assert status == 201, rated
     assert rated == {"session_id": sid, "rating": {"score": 2, "comment": "Too slow"}}
-    row = await queries.get_session(broker.app[keys.DB], sid)
+    row = await queries.get_session(broker.app[DB], sid)
     assert row is not None and (row.rating_score, row.rating_comment) == (2, "Too slow")
     review = read_jsonl(broker.data_dir / "sessions" / sid / REVIEW).records
     assert [(r.event, r.actor, dict(r.detail)) for r in review] == [
         ("rating.given", "client", {"score": 2})
     ]
-    async with broker.app[keys.DB].sessions() as s:
+    async with broker.app[DB].sessions() as s:
         outbox = (
             await s.execute(select(WebhookOutboxModel).where(WebhookOutboxModel.subject_id == sid))
         ).scalars()
         assert [o.event_type for o in outbox] == ["session.rated"]
     # Only once: a second rating is refused and changes nothing.
     assert await _error(broker, req["token"], {"score": 5}, 409) == "conflict"
-    row = await queries.get_session(broker.app[keys.DB], sid)
+    row = await queries.get_session(broker.app[DB], sid)
     assert row is not None and row.rating_score == 2
     assert len(read_jsonl(broker.data_dir / "sessions" / sid / REVIEW).records) == 1
 
@@ -82,7 +81,7 @@ async def test_rating_after_a_kill_reaches_store_review_log_and_webhook(
 async def test_not_ended_too_late_and_rated_over_the_socket(
     broker: RunningBroker, clock: FakeClock
 ) -> None:
-    db = broker.app[keys.DB]
+    db = broker.app[DB]
     status, live, _ = await broker.request(
         "POST", "/api/v1/agent/requests", json={"description": "Mail", "client_name": "Bo"}
     )
@@ -117,7 +116,7 @@ async def test_bad_bodies_are_refused_before_anything_is_written(
         [5],
     ):
         assert await _error(broker, token, body, 400) in ("invalid_field", "bad_request")
-    row = await queries.get_session(broker.app[keys.DB], req["session_id"])
+    row = await queries.get_session(broker.app[DB], req["session_id"])
     assert row is not None and row.rating_score is None
     assert not (broker.data_dir / "sessions" / req["session_id"] / REVIEW).exists()
     status, ok, _ = await broker.request(
@@ -131,7 +130,7 @@ async def test_only_the_sessions_agent_token_is_accepted(
 ) -> None:
     req = await _ended_session(broker, clock)
     sid = req["session_id"]
-    tokens = broker.app[keys.TOKENS]
+    tokens = broker.app[TOKENS]
     engineer = await staff(broker, "erin", "engineer")
     viewer = tokens.issue("u", "engineer", "viewer", session_id=sid, extra={"as": "engineer"})
     forged = TokenService.ephemeral(clock).issue(f"agent:{sid}", "agent", "agent", session_id=sid)
@@ -142,5 +141,5 @@ async def test_only_the_sessions_agent_token_is_accepted(
         "POST", RATING, json={"score": 1}, headers={"Authorization": f"Basic {req['token']}"}
     )
     assert got == 401 and answer["error"]["code"] == "unauthorized"
-    row = await queries.get_session(broker.app[keys.DB], sid)
+    row = await queries.get_session(broker.app[DB], sid)
     assert row is not None and row.rating_score is None

@@ -41,8 +41,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import select
 
-from broker import keys
-from broker.store.db import import_all_models
+from broker.store.db import DB, import_all_models
 from broker.store.models import Base
 from broker.testing import RunningBroker, running_broker
 
@@ -92,7 +91,7 @@ class BrokerThread:
 
     async def _snapshot(self) -> dict[str, str]:
         import_all_models()
-        db = self.broker.app[keys.DB]
+        db = self.broker.app[DB]
         out: dict[str, str] = {}
         async with db.sessions() as s:
             for table in Base.metadata.sorted_tables:

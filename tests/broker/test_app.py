@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiohttp
 
-from broker import keys
 from broker.app import create_app
+from broker.relay.control import RELAY
 from broker.testing import FakeClock, running_broker, test_config
 
 
@@ -19,9 +19,9 @@ def test_relay_context_is_cleaned_up_before_the_database(tmp_path: Path) -> None
     app = create_app(test_config(tmp_path))
     contexts = list(app.cleanup_ctx)
     names = [getattr(ctx, "__name__", "") for ctx in contexts]
-    relay_index = contexts.index(app[keys.RELAY].ctx)  # type: ignore[attr-defined]
+    relay_index = contexts.index(app[RELAY].ctx)  # type: ignore[attr-defined]
     # Cleanup contexts stop in reverse order: the database (first) closes last.
-    assert names[0] == "_db_ctx" and relay_index > 0
+    assert names[0] == "database_ctx" and relay_index > 0
 
 
 async def test_escalation_task_runs_in_the_background(tmp_path: Path) -> None:

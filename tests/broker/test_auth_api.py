@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
-from broker import keys
+from broker.auth.setup import TOKENS
 from broker.auth.tokens import TokenService
 from broker.testing import FakeClock, RunningBroker
 from tests.broker.conftest import staff
@@ -100,7 +100,7 @@ async def test_forged_wrong_kid_and_wrong_type_tokens_rejected(
     assert status == 401 and "unknown key" in body["error"]["message"]
     import jwt
 
-    real = broker.app[keys.TOKENS]
+    real = broker.app[TOKENS]
     forged = jwt.encode(
         {
             "iss": "clearpane-broker",

@@ -17,8 +17,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from broker import keys
 from broker.store import queries
+from broker.store.db import DB
 from broker.testing import running_broker
 from protocol import messages as m
 
@@ -34,7 +34,7 @@ async def test_an_agent_token_for_a_session_ended_in_the_store_is_refused(
         )
         assert status == 201, body
         sid, token = body["session_id"], body["token"]
-        db = b.app[keys.DB]
+        db = b.app[DB]
         await queries.mark_ended(db, sid, "killed_by_client", at=1)  # e.g. before a restart
 
         async with connect(

@@ -12,11 +12,13 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from broker import keys
 from broker.api.routes import API_PREFIX, ROUTES
 from broker.app import create_app
 from broker.auth.policy import ROLES_ATTRIBUTE
+from broker.escalation import ESCALATOR
+from broker.pki import PKI
 from broker.store import queries
+from broker.store.db import DB
 from broker.testing import FakeClock, RunningBroker, test_config
 from tests.broker.conftest import staff
 
@@ -234,12 +236,10 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
         token=eng,
         json={"permissions": ["view", "control"]},
     )
-    erin = await queries.get_user_by_username(broker.app[keys.DB], "erin")
+    erin = await queries.get_user_by_username(broker.app[DB], "erin")
     assert erin is not None
-    await queries.mark_answered(
-        broker.app[keys.DB], redeemed["session_id"], erin.id, at=clock.now_ms()
-    )
-    await queries.set_rating(broker.app[keys.DB], redeemed["session_id"], 4, None)
+    await queries.mark_answered(broker.app[DB], redeemed["session_id"], erin.id, at=clock.now_ms())
+    await queries.set_rating(broker.app[DB], redeemed["session_id"], 4, None)
     await c.call(broker, "GET", "/api/v1/sessions", token=eng)
     await c.call(broker, "GET", "/api/v1/sessions/{session_id}", sid, token=eng)
     await c.call(
@@ -262,7 +262,7 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     await c.call(broker, "GET", "/api/v1/tickets/{ticket_id}", {"ticket_id": "nope"}, token=eng)
     sup = await staff(broker, "sue", "supervisor")
     clock.advance(3600)
-    await broker.app[keys.ESCALATOR].run_once()
+    await broker.app[ESCALATOR].run_once()
     status, esc = await c.call(broker, "GET", "/api/v1/escalations", token=sup)
     assert [e["session_id"] for e in esc["escalations"]] == [req["session_id"]]
     # certs-admin: the CA routes (broker/api/admin_certs.py)
@@ -308,7 +308,7 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     # Evidence of the same session (evidence engineer): verify (JSON) and the bundle (ZIP).
     from audit.testing import write_session_log
 
-    write_session_log(broker.data_dir, sid["session_id"], broker.app[keys.PKI].signing_key)
+    write_session_log(broker.data_dir, sid["session_id"], broker.app[PKI].signing_key)
     verify = "/api/v1/review/sessions/{session_id}/verify"
     assert (await c.call(broker, "GET", verify, sid, token=reviewer))[0] == 200
     evidence = "/api/v1/review/sessions/{session_id}/evidence"
@@ -338,9 +338,7 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     await c.call(broker, "DELETE", "/api/v1/webhooks/{webhook_id}", wid, token=admin)
     await c.call(broker, "DELETE", "/api/v1/webhooks/{webhook_id}", wid, token=admin)
     # The client's rating over REST after the end (tests/broker/test_agent_rating.py).
-    await queries.mark_ended(
-        broker.app[keys.DB], req["session_id"], "killed_by_client", clock.now_ms()
-    )
+    await queries.mark_ended(broker.app[DB], req["session_id"], "killed_by_client", clock.now_ms())
     rating = "/api/v1/agent/rating"
     await c.call(broker, "POST", rating, token=req["token"], json={"score": 6})  # 400
     await c.call(broker, "POST", rating, token=admin, json={"score": 5})  # 401: not an agent

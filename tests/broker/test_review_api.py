@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from audit.bundle import export_bundle, verify_bundle
 from audit.recording import RECORDING_FILE
 from audit.testing import synthetic_recording, write_session_log
-from broker import keys
+from broker.pki import PKI
 from broker.recording import RECORDER
 from broker.store import queries
+from broker.store.db import DB
 from broker.testing import RunningBroker, running_broker
 
 
@@ -28,7 +29,7 @@ async def broker(tmp_path: Path) -> AsyncIterator[RunningBroker]:
 
 async def _user(broker: RunningBroker, username: str, role: str) -> tuple[str, str]:
     name, password = await broker.create_user(username, role)
-    user = await queries.get_user_by_username(broker.app[keys.DB], name)
+    user = await queries.get_user_by_username(broker.app[DB], name)
     assert user is not None
     return user.id, await broker.login(name, password)
 
@@ -36,7 +37,7 @@ async def _user(broker: RunningBroker, username: str, role: str) -> tuple[str, s
 async def _ended_session(
     broker: RunningBroker, engineer_id: str, *, rating: int | None, wait_s: float, dur_s: float
 ) -> str:
-    db = broker.app[keys.DB]
+    db = broker.app[DB]
     t0 = int(time.time() * 1000) - 600_000
     _, s = await queries.create_request(
         db, description="printer", client_name="Cli", organisation="Org", tier="standard", at=t0
@@ -58,7 +59,7 @@ async def test_reviewer_replays_and_every_replay_is_audited(broker: RunningBroke
     eng_id, _ = await _user(broker, "eng", "engineer")
     _, rev = await _user(broker, "rev", "reviewer")
     sid = await _ended_session(broker, eng_id, rating=4, wait_s=30, dur_s=300)
-    pki = broker.app[keys.PKI]
+    pki = broker.app[PKI]
     write_session_log(broker.data_dir, sid, pki.signing_key)
     _record(broker, sid)
 
@@ -214,7 +215,7 @@ async def test_reviewer_verifies_and_downloads_the_evidence(broker: RunningBroke
     eng_id, eng = await _user(broker, "eng", "engineer")
     _, rev = await _user(broker, "rev", "reviewer")
     sid = await _ended_session(broker, eng_id, rating=3, wait_s=5, dur_s=50)
-    folder = write_session_log(broker.data_dir, sid, broker.app[keys.PKI].signing_key)
+    folder = write_session_log(broker.data_dir, sid, broker.app[PKI].signing_key)
 
     status, body, _ = await broker.request(
         "GET", f"/api/v1/review/sessions/{sid}/verify", token=rev

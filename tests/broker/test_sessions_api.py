@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker import keys
+from broker.auth.setup import TOKENS
+from broker.clock import CLOCK
+from broker.escalation import ESCALATOR
+from broker.pki import PKI
+from broker.relay.control import RELAY
 from broker.store import queries
+from broker.store.db import DB
 from broker.testing import FakeClock, FakeRelay, RunningBroker
 from tests.broker.conftest import staff
 
@@ -24,10 +29,10 @@ async def _request(
 
 async def test_agent_request_gives_session_scoped_agent_token(broker: RunningBroker) -> None:
     req = await _request(broker, "Excel hangs\nwhen saving")
-    claims = broker.app[keys.TOKENS].verify(req["token"], "agent")
+    claims = broker.app[TOKENS].verify(req["token"], "agent")
     assert claims.sid == req["session_id"] and claims.role == "agent"
     assert req["ticket_title"] == "Excel hangs"
-    session = await queries.get_session(broker.app[keys.DB], req["session_id"])
+    session = await queries.get_session(broker.app[DB], req["session_id"])
     assert session is not None and session.state == "requested" and session.origin == "request"
 
 
@@ -98,7 +103,7 @@ async def test_queue_ordered_by_sla_deadline_with_skills(
         json={"permissions": ["view", "control"]},
     )
     assert status == 200
-    claims = broker.app[keys.TOKENS].verify(body["ws_token"], "viewer")
+    claims = broker.app[TOKENS].verify(body["ws_token"], "viewer")
     assert (
         claims.sid == mac["session_id"]
         and claims.as_ == "engineer"
@@ -112,7 +117,7 @@ async def test_escalation_after_fraction_of_deadline(
     premium = await _request(broker, "urgent", "premium")  # 300 s; escalates at 0.8 -> 240 s
     standard = await _request(broker, "later")  # 1800 s; escalates at 1440 s
     sup = await staff(broker, "sue", "supervisor")
-    escalator = broker.app[keys.ESCALATOR]
+    escalator = broker.app[ESCALATOR]
     clock.advance(239)
     assert await escalator.run_once() == []
     clock.advance(1)
@@ -125,7 +130,7 @@ async def test_escalation_after_fraction_of_deadline(
     ]
     # An answered (no longer waiting) request does not escalate.
     await queries.set_session_state(
-        broker.app[keys.DB], standard["session_id"], "live", at=clock.now_ms()
+        broker.app[DB], standard["session_id"], "live", at=clock.now_ms()
     )
     clock.advance(3600)
     assert await escalator.run_once() == []
@@ -147,7 +152,7 @@ async def test_invitation_single_use_and_expiry(broker: RunningBroker, clock: Fa
         "POST", "/api/v1/agent/redeem", json={"code": code.replace("-", " "), "client_name": "Ann"}
     )
     assert status == 201 and redeemed["ticket_id"] == ticket["id"]
-    assert broker.app[keys.TOKENS].verify(redeemed["token"], "agent").sid == redeemed["session_id"]
+    assert broker.app[TOKENS].verify(redeemed["token"], "agent").sid == redeemed["session_id"]
     status, body, _ = await broker.request(
         "POST", "/api/v1/agent/redeem", json={"code": code, "client_name": "Ann"}
     )
@@ -181,7 +186,7 @@ async def test_invitation_single_use_and_expiry(broker: RunningBroker, clock: Fa
 
     from broker.store.models import InvitationModel
 
-    async with broker.app[keys.DB].sessions() as s:
+    async with broker.app[DB].sessions() as s:
         rows = (await s.execute(select(InvitationModel))).scalars().all()
     stored = " ".join(str(v) for r in rows for v in vars(r).values())
     assert len(rows) == 2 and inv2["code"].replace("-", "") not in stored
@@ -207,11 +212,11 @@ async def test_join_roles(broker: RunningBroker) -> None:
     )
     assert status == 400
     # The relay records the answering engineer when the viewer connects.
-    db = broker.app[keys.DB]
+    db = broker.app[DB]
     erin = await queries.get_user_by_username(db, "erin")
     assert erin is not None
-    await queries.mark_answered(db, sid, erin.id, at=broker.app[keys.CLOCK].now_ms())
-    await queries.set_session_state(db, sid, "live", at=broker.app[keys.CLOCK].now_ms())
+    await queries.mark_answered(db, sid, erin.id, at=broker.app[CLOCK].now_ms())
+    await queries.set_session_state(db, sid, "live", at=broker.app[CLOCK].now_ms())
     assert (await broker.request("POST", f"/api/v1/sessions/{sid}/join", token=eng))[
         0
     ] == 200  # rejoin own
@@ -227,7 +232,7 @@ async def test_session_detail_includes_its_log(broker: RunningBroker) -> None:
     from broker.session_log import SessionLog
 
     req = await _request(broker, "help")
-    log = SessionLog(broker.data_dir, req["session_id"], broker.app[keys.PKI].signing_key)
+    log = SessionLog(broker.data_dir, req["session_id"], broker.app[PKI].signing_key)
     log.append("session.requested", "agent", {"client": "Client"}, 1_800_000_000_000)
     log.close()
     sup = await staff(broker, "sue", "supervisor")
@@ -244,7 +249,7 @@ async def test_end_only_by_the_sessions_engineer(broker: RunningBroker) -> None:
     sid = req["session_id"]
     eng = await staff(broker, "erin", "engineer")
     eng2 = await staff(broker, "ed", "engineer")
-    db = broker.app[keys.DB]
+    db = broker.app[DB]
     erin = await queries.get_user_by_username(db, "erin")
     assert erin is not None
     await queries.mark_answered(db, sid, erin.id, at=1)
@@ -277,9 +282,9 @@ async def test_end_is_delegated_to_the_end_session_hook(
 
     app = create_app(test_config(tmp_path), clock=clock)
     relay = FakeRelay(app)
-    app[keys.RELAY] = relay
+    app[RELAY] = relay
     client = await aiohttp_client(app)
-    db = app[keys.DB]
+    db = app[DB]
     user = await queries.create_user(
         db, username="erin", name="Erin", role="engineer", skills=(), password_hash="x", at=1
     )
@@ -287,7 +292,7 @@ async def test_end_is_delegated_to_the_end_session_hook(
         db, description="d", client_name="c", organisation="", tier="basic", at=1
     )
     await queries.mark_answered(db, session.id, user.id, at=2)
-    token = app[keys.TOKENS].issue(user.id, "engineer", "access")
+    token = app[TOKENS].issue(user.id, "engineer", "access")
     resp = await client.post(
         f"/api/v1/sessions/{session.id}/end",
         json={"resolution": "done"},
@@ -300,7 +305,7 @@ async def test_end_is_delegated_to_the_end_session_hook(
 async def test_sessions_list_visibility(broker: RunningBroker) -> None:
     a = await _request(broker, "a")
     b = await _request(broker, "b")
-    db = broker.app[keys.DB]
+    db = broker.app[DB]
     eng = await staff(broker, "erin", "engineer")
     eng2 = await staff(broker, "ed", "engineer")
     ed = await queries.get_user_by_username(db, "ed")
@@ -351,7 +356,7 @@ async def test_session_objects_carry_ticket_title_and_engineer_name(
 ) -> None:
     req = await _request(broker, "Printer jams\non every page")
     sid = req["session_id"]
-    db = broker.app[keys.DB]
+    db = broker.app[DB]
     eng = await staff(broker, "erin", "engineer")
     sup = await staff(broker, "sue", "supervisor")
     [item] = (await broker.request("GET", "/api/v1/queue", token=sup))[1]["queue"]
@@ -359,10 +364,10 @@ async def test_session_objects_carry_ticket_title_and_engineer_name(
     erin = await queries.get_user_by_username(db, "erin")
     assert erin is not None and erin.name == "Erin"
     await queries.update_user(db, erin.id, name="Erin Engineer")
-    answered = await queries.mark_answered(db, sid, erin.id, at=broker.app[keys.CLOCK].now_ms())
+    answered = await queries.mark_answered(db, sid, erin.id, at=broker.app[CLOCK].now_ms())
     assert (answered.title, answered.engineer_name) == ("Printer jams", "Erin Engineer")
     # Back in the queue after the engineer left: the queue names who answered.
-    await queries.set_session_state(db, sid, "waiting", at=broker.app[keys.CLOCK].now_ms())
+    await queries.set_session_state(db, sid, "waiting", at=broker.app[CLOCK].now_ms())
     [item] = (await broker.request("GET", "/api/v1/queue", token=sup))[1]["queue"]
     assert item["engineer_name"] == "Erin Engineer"
     expected = {"title": "Printer jams", "engineer_id": erin.id, "engineer_name": "Erin Engineer"}
@@ -418,9 +423,9 @@ async def test_join_asks_for_video_and_gets_ice_servers(tmp_path: Any, clock: Fa
             json={"permissions": ["video", "view"]},
         )
         assert status == 200 and body["permissions"] == ["view", "video"]
-        claims = broker.app[keys.TOKENS].verify(body["ws_token"], "viewer")
+        claims = broker.app[TOKENS].verify(body["ws_token"], "viewer")
         assert claims.perms == ("view", "video")
-        erin = await queries.get_user_by_username(broker.app[keys.DB], "erin")
+        erin = await queries.get_user_by_username(broker.app[DB], "erin")
         assert erin is not None
         expiry = clock.now_ms() // 1000 + 3600
         first, second = body["ice_servers"]
@@ -462,7 +467,7 @@ async def test_session_log_backlog_leaves_out_a_torn_tail(broker: RunningBroker)
 
     req = await _request(broker, "help")
     sid = req["session_id"]
-    log = SessionLog(broker.data_dir, sid, broker.app[keys.PKI].signing_key)
+    log = SessionLog(broker.data_dir, sid, broker.app[PKI].signing_key)
     log.append("session.requested", "agent", {"client": "Client"}, 1_800_000_000_000)
     log.append("chat.sent", "agent", {"chars": 5}, 1_800_000_000_100)
     log.close()
@@ -479,7 +484,7 @@ async def test_session_log_backlog_leaves_out_a_torn_tail(broker: RunningBroker)
     ]
     assert body["log"][1]["prev"] == body["log"][0]["hash"]
     # An engineer who may not see the session gets neither it nor its log.
-    db = broker.app[keys.DB]
+    db = broker.app[DB]
     erin = await queries.get_user_by_username(db, "erin")
     assert erin is not None
     await queries.mark_answered(db, sid, erin.id, at=1)

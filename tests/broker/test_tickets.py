@@ -53,8 +53,8 @@ async def test_ticket_crud_and_filters(broker: RunningBroker) -> None:
 
 
 async def test_ticket_lists_its_sessions_with_outcome_and_rating(broker: RunningBroker) -> None:
-    from broker import keys
     from broker.store import queries
+    from broker.store.db import DB
 
     eng = await staff(broker, "erin", "engineer")
     status, req, _ = await broker.request(
@@ -63,7 +63,7 @@ async def test_ticket_lists_its_sessions_with_outcome_and_rating(broker: Running
         json={"description": "Screen flickers", "client_name": "Ann"},
     )
     assert status == 201
-    db = broker.app[keys.DB]
+    db = broker.app[DB]
     me = (await broker.request("GET", "/api/v1/me", token=eng))[1]
     await queries.mark_answered(db, req["session_id"], me["id"], 1_800_000_060_000)
     await queries.mark_ended(

@@ -13,8 +13,8 @@ from cryptography import x509
 
 from agent.connection import FinalError, make_ssl_context, open_agent_socket, request_help
 from agent.trust import accept_bundle, refresh_trust
-from broker import keys
 from broker.testing import RunningBroker, running_broker
+from broker.tls_reload import TLS
 from certs import rotation
 from certs.keys import write_certificates, write_private_key_unencrypted
 from certs.store import CaStore, pem
@@ -54,7 +54,7 @@ async def test_renewed_certificate_is_served_and_live_connections_stay(tmp_path:
         reader, writer, first = await open_tls(port, b.ssl_context())
         assert await health(reader, writer) == 200
         renewed = await asyncio.to_thread(store_of(b).renew_broker_server)
-        assert b.app[keys.TLS].reload()
+        assert b.app[TLS].reload()
         # The established connection keeps working (same TLS session, old certificate).
         assert await health(reader, writer) == 200
         # A new handshake gets the new certificate, through the same SSLContext.
@@ -136,14 +136,14 @@ async def test_whole_staged_rotation_with_a_connected_agent(tmp_path: Path) -> N
 
         # Stage 2: leaves reissued under the new issuing CA, hot-reloaded.
         await asyncio.to_thread(rotation.reissue, store)
-        assert b.app[keys.TLS].reload()
+        assert b.app[TLS].reload()
         await asyncio.wait_for(await ws.ping(), 5)  # the live connection is untouched
         _, w, leaf = await open_tls(b.server.port, make_ssl_context(old_pin))
         w.close()  # an agent that never refreshed still connects (cross-signed chain)
 
         # Stage 3: the old root is retired.
         await asyncio.to_thread(rotation.finish, store)
-        assert b.app[keys.TLS].reload()
+        assert b.app[TLS].reload()
         new_root = store.root()
         assert new_root != old_root and rotation.status(store).stage is None
         await asyncio.wait_for(await ws.ping(), 5)

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from broker import keys
 from broker.config import BrokerConfig
 from broker.errors import ConfigError
+from broker.pki import PKI
 from broker.server import start_server
 from broker.store import queries
 from broker.store import webhook_models as store
-from broker.store.db import Database
+from broker.store.db import DB, Database
 from broker.testing import FakeClock, RunningBroker, fast_passwords, running_broker, test_config
 from broker.webhooks import (
     WEBHOOKS,
@@ -87,7 +87,7 @@ async def _until(check: Callable[[], Any], what: str, timeout_s: float = 10.0) -
 
 
 async def _deliveries(b: RunningBroker, wid: str) -> list[store.WebhookDelivery]:
-    return await store.list_deliveries(b.app[keys.DB], wid)
+    return await store.list_deliveries(b.app[DB], wid)
 
 
 def _verify(secret: str, hook: Any, clock: FakeClock) -> dict[str, Any]:
@@ -241,7 +241,7 @@ async def _all_attempted(b: RunningBroker, wid: str, n: int) -> list[store.Webho
 async def test_transport_trusts_the_configured_ca_only(hooked: RunningBroker) -> None:
     """Real TLS to an https receiver (certificate from the broker's own CA): accepted
     with that CA as ``webhook_ca_file``, refused with the system trust store."""
-    pki = hooked.app[keys.PKI]
+    pki = hooked.app[PKI]
     receiver = WebhookReceiver()
     await receiver.start(ssl_context=pki.server_ssl_context())
     assert receiver.url.startswith("https://127.0.0.1:")
@@ -281,7 +281,7 @@ async def test_outbox_survives_a_restart(tmp_path: Path) -> None:
         assert body["data"]["ticket"]["id"] == ticket["id"]
         assert hook.headers["X-Clearpane-Delivery"] == pending.id
         [delivered] = await _until(
-            lambda: store.list_deliveries(second.app[keys.DB], wid, status="delivered"),
+            lambda: store.list_deliveries(second.app[DB], wid, status="delivered"),
             "recorded as delivered",
         )
         assert delivered.id == pending.id and delivered.attempts == 2
@@ -300,7 +300,7 @@ async def test_session_flow_events(
         receiver.url,
         ["session.requested", "session.started", "session.ended", "session.rated"],
     )
-    db = hooked.app[keys.DB]
+    db = hooked.app[DB]
     status, req, _ = await hooked.request(
         "POST", "/api/v1/agent/requests", json={"description": "No sound", "client_name": "Ann"}
     )
@@ -371,11 +371,9 @@ async def test_ending_through_the_api_sends_the_summary(
     _, redeemed, _ = await hooked.request(
         "POST", "/api/v1/agent/redeem", json={"code": inv["code"], "client_name": "Bo"}
     )
-    erin = await queries.get_user_by_username(hooked.app[keys.DB], "erin")
+    erin = await queries.get_user_by_username(hooked.app[DB], "erin")
     assert erin is not None
-    await queries.mark_answered(
-        hooked.app[keys.DB], redeemed["session_id"], erin.id, clock.now_ms()
-    )
+    await queries.mark_answered(hooked.app[DB], redeemed["session_id"], erin.id, clock.now_ms())
     clock.advance(120)
     status, _, _ = await hooked.request(
         "POST",
@@ -397,7 +395,7 @@ async def test_explicit_emit_follows_its_transaction(
     hooked: RunningBroker, receiver: WebhookReceiver, clock: FakeClock
 ) -> None:
     wid, _ = await _register(hooked, receiver.url, ["ticket.updated"])
-    db = hooked.app[keys.DB]
+    db = hooked.app[DB]
     payload = {"ticket": {"id": "t1"}, "changes": ["note"]}
     with pytest.raises(RuntimeError):
         async with db.sessions.begin() as s:
@@ -416,7 +414,7 @@ async def test_finished_deliveries_are_pruned_after_the_retention(
     hooked: RunningBroker, receiver: WebhookReceiver, clock: FakeClock
 ) -> None:
     wid, _ = await _register(hooked, receiver.url, ["ticket.created"])
-    db = hooked.app[keys.DB]
+    db = hooked.app[DB]
     await _ticket(db, "Old", clock)
     [old] = await _until(lambda: _deliveries_if(hooked, wid, "delivered"), "delivered")
     await receiver.stop()  # the next one stays pending

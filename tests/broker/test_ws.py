@@ -18,8 +18,10 @@ from websockets.typing import Origin, Subprotocol
 
 from audit.checkpoint import Checkpoint, verify_sealed_log
 from audit.jsonl import load_records
-from broker import keys
+from broker.pki import PKI
+from broker.relay.control import RELAY
 from broker.store import queries
+from broker.store.db import DB
 from broker.testing import FakeClock, RunningBroker, running_broker
 from protocol import messages as m
 from protocol.limits import MAX_TEXT_MESSAGE
@@ -124,7 +126,7 @@ def update(seq: int, full: bool = True) -> bytes:
 async def wait_for_row(b: RunningBroker, sid: str, state: str) -> queries.SessionInfo:
     async with asyncio.timeout(5):
         while True:
-            row = await queries.get_session(b.app[keys.DB], sid)
+            row = await queries.get_session(b.app[DB], sid)
             assert row is not None
             if row.state == state:
                 return row
@@ -164,7 +166,7 @@ async def test_full_session_happy_path(tmp_path: Path) -> None:
                 grant = await viewer.expect("consent.grant")
                 assert grant.permissions == ("view",)
                 await wait_for_row(b, sid, "live")
-                row = await queries.get_session(b.app[keys.DB], sid)
+                row = await queries.get_session(b.app[DB], sid)
                 assert row is not None and row.answered_at_ms is not None
 
                 await agent.ws.send(update(2))
@@ -200,7 +202,7 @@ async def test_full_session_happy_path(tmp_path: Path) -> None:
         for name in ("viewer.joined", "consent.requested", "consent.granted", "chat.sent"):
             assert name in events
         assert events[-2:] == ["kill.triggered", "session.ended"]
-        pki = b.app[keys.PKI]
+        pki = b.app[PKI]
         cp = Checkpoint.from_dict(checkpoint.checkpoint)
         report = verify_sealed_log(
             records, cp, pki.signing_key.public_key(), session_id=sid, final=True
@@ -262,7 +264,7 @@ async def test_hello_and_auth_failures_close_4401(tmp_path: Path, case: str) -> 
             assert code == 4401, (code, reason)
             assert reason
             assert "unauthorized" in agent.errors()
-        row = await queries.get_session(b.app[keys.DB], sid)
+        row = await queries.get_session(b.app[DB], sid)
         assert row is not None and row.state == "requested"
 
 
@@ -397,7 +399,7 @@ async def test_stalled_viewer_stays_bounded_and_input_needs_control(tmp_path: Pa
                 await agent.say(m.Chat(text="still there?"))
                 while (await agent.expect("log.event")).record["event"] != "chat.sent":
                     pass  # once the chat is logged, the flood before it was processed
-                service = b.app[keys.RELAY]
+                service = b.app[RELAY]
                 assert isinstance(service, RelayService)
                 session = service.backend.session(sid)
                 assert session is not None

@@ -15,9 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 
 from audit.cli import main as audit_main
 from audit.testing import DEFAULT_EVENTS, synthetic_recording, write_session_log
-from broker import keys
+from broker.pki import PKI
 from broker.recording import RECORDER
 from broker.store import queries
+from broker.store.db import DB
 from certs.keys import load_certificate
 from tests.viewer.conftest import watch_console
 
@@ -36,7 +37,7 @@ async def login(page: Any, base_url: str, username: str, password: str) -> None:
 
 async def recorded_session(broker: Any, engineer: str) -> tuple[str, Any]:
     """An ended session with a sealed log and a 2-minute recording for the audit key."""
-    db = broker.app[keys.DB]
+    db = broker.app[DB]
     eng = await queries.get_user_by_username(db, engineer)
     assert eng is not None
     # 150 s ago: the signed checkpoints fall within the signer certificate's validity
@@ -46,7 +47,7 @@ async def recorded_session(broker: Any, engineer: str) -> tuple[str, Any]:
     )
     await queries.mark_answered(db, s.id, eng.id, start + 5000)
     await queries.mark_ended(db, s.id, "killed_by_client", start + 125_000)
-    pki = broker.app[keys.PKI]
+    pki = broker.app[PKI]
     cert = load_certificate(pki.audit_cert_path)
     public = cert.public_key()
     assert isinstance(public, x25519.X25519PublicKey)

@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from broker import keys
 from broker.store import queries
+from broker.store.db import DB
 from tests.viewer.conftest import watch_console
 from tests.viewer.test_replay import login
 
 
 async def _ended(broker: Any, username: str, rating: int | None, wait_s: int, dur_s: int) -> str:
-    db = broker.app[keys.DB]
+    db = broker.app[DB]
     eng = await queries.get_user_by_username(db, username)
     assert eng is not None
     t0 = int(time.time() * 1000) - 3_600_000
