@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from protocol.e2e import AgentKeyAgreement, ContentKeyring, FrameSealer, PeerKeys
-from protocol.media import ScreenUpdateFrame
+from protocol.media import ScreenUpdateFrame, VideoChunkFrame
 from protocol.messages import KeyAgent, KeyAudit, KeyWrap
 
 
@@ -152,3 +152,7 @@ class SessionKeys:
     def seal(self, flags: int, plaintext: bytes) -> ScreenUpdateFrame:
         """Encrypt one ``ScreenUpdate`` under the current epoch's key."""
         return self._sealer.seal(flags, plaintext)
+
+    def seal_video(self, key: bool, plaintext: bytes) -> VideoChunkFrame:
+        """Encrypt one ``VideoChunk`` (SPEC §4.4) under the current epoch's key."""
+        return self._sealer.seal_video(key, plaintext)

@@ -97,6 +97,8 @@ _LEN = struct.Struct(">I")
 _INDEX = struct.Struct(">BQQQ")
 _SCREEN_UPDATE = 0x01
 _INPUT = 0x02
+_VIDEO_CHUNK = 0x04  # SPEC §4.4: its flag bit 0 (KEY) is the FULL of video
+_SEEKABLE_KINDS = (_SCREEN_UPDATE, _VIDEO_CHUNK)
 _FLAG_FULL = 0x01
 
 
@@ -125,11 +127,12 @@ class RecordedFrame:
 
     @property
     def is_full_update(self) -> bool:
-        """True for a FULL screen update (a seek target that needs nothing earlier)."""
+        """True for a FULL screen update or a video keyframe (a seek target that
+        needs nothing earlier)."""
         return (
             self.frame_type == FRAME_BINARY
             and len(self.payload) >= 2
-            and self.payload[0] == _SCREEN_UPDATE
+            and self.payload[0] in _SEEKABLE_KINDS
             and bool(self.payload[1] & _FLAG_FULL)
         )
 
@@ -478,7 +481,7 @@ class RecordingWriter:
         full = (
             frame_type == FRAME_BINARY
             and len(payload) >= 2
-            and payload[0] == _SCREEN_UPDATE
+            and payload[0] in _SEEKABLE_KINDS
             and bool(payload[1] & _FLAG_FULL)
         )
         for entry in _index_entries(self._seq, t_ms, self._offset, full, self._next_second):

@@ -63,3 +63,5 @@ MAX_VIEWERS: Final = 64
 """Viewers listed in one ``session.state``."""
 MAX_U32: Final = 0xFFFF_FFFF
 MAX_U64: Final = 0xFFFF_FFFF_FFFF_FFFF
+VIDEO_KEYFRAME_INTERVAL_S: Final = 30
+"""Longest time between video keyframes (SPEC §4.4): recordings' seek points."""

@@ -1,6 +1,6 @@
 """Binary frames of the session core: fan-out, flow control, the input gate.
 
-Screen updates go only to viewers holding ``view`` while ``live`` (G2, G6), shared
+Screen updates and video chunks go only to viewers holding ``view`` while ``live`` (G2, G6), shared
 by reference and metered per viewer (SPEC §6, :mod:`broker.relay.flow`). Input
 goes to the agent only from the viewer whose number is in the header, holding
 ``control``, while ``live``, with an increasing seq (G4, defence in depth; the
@@ -16,7 +16,7 @@ from broker.relay.base import SessionBase, ViewerSlot
 from broker.relay.flow import Update
 from protocol import messages as m
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.media import AckFrame, BinaryMessage, InputFrame, ScreenUpdateFrame
+from protocol.media import AckFrame, BinaryMessage, InputFrame, ScreenUpdateFrame, VideoChunkFrame
 from protocol.state import SessionState
 
 __all__ = ["FanoutMixin"]
@@ -32,7 +32,8 @@ class FanoutMixin(SessionBase):
     def agent_binary(self, frame: BinaryMessage, data: bytes, now_ms: int) -> list[Action]:
         """A binary frame from the agent; ``data`` is the frame as received."""
         self._out = []
-        if isinstance(frame, ScreenUpdateFrame):
+        if isinstance(frame, ScreenUpdateFrame | VideoChunkFrame):
+            # A video chunk (SPEC §4.4) is metered like an update; its KEY flag is FULL.
             self._on_update(frame, data, now_ms)
         elif isinstance(frame, (InputFrame, AckFrame)):
             self._error(
@@ -53,13 +54,15 @@ class FanoutMixin(SessionBase):
             self._on_input(viewer, frame, data, now_ms)
         elif isinstance(frame, AckFrame):
             self._on_ack(viewer, frame.seq)
-        elif isinstance(frame, ScreenUpdateFrame):
+        elif isinstance(frame, ScreenUpdateFrame | VideoChunkFrame):
             self._error(
                 viewer_id, ProtocolError.of(ErrorCode.FORBIDDEN, "viewers do not send updates")
             )
         return self._take()
 
-    def _on_update(self, frame: ScreenUpdateFrame, data: bytes, now_ms: int) -> None:
+    def _on_update(
+        self, frame: ScreenUpdateFrame | VideoChunkFrame, data: bytes, now_ms: int
+    ) -> None:
         if self.state is not S.LIVE:
             # Before consent, while paused, after the end: nothing is relayed (G2, G6).
             return

@@ -303,7 +303,12 @@ class SessionRelay(LifecycleMixin, FanoutMixin):
             self._on_revoke(vid, msg.permissions, now_ms, by=actor, event="permission.released")
             self._send(AGENT, m.PermissionRelease(permissions=msg.permissions, viewer_id=vid))
         elif msg.type == "key.commit":
-            self._send(AGENT, m.KeyCommit(commitment=msg.commitment, viewer_id=vid))
+            self._send(
+                AGENT,
+                m.KeyCommit(
+                    commitment=msg.commitment, viewer_id=vid, video_codecs=msg.video_codecs
+                ),
+            )
         elif msg.type == "key.reveal":
             self._send(AGENT, m.KeyReveal(viewer_public=msg.viewer_public, viewer_id=vid))
         elif msg.type == "refresh":

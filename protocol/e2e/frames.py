@@ -19,7 +19,7 @@ from protocol.e2e.base import (
     nonce,
     screen_header,
 )
-from protocol.media import InputFrame, ScreenUpdateFrame
+from protocol.media import FLAG_KEY, InputFrame, ScreenUpdateFrame, VideoChunkFrame
 
 
 class FrameSealer:
@@ -67,6 +67,22 @@ class FrameSealer:
         self._last_seq = seq
         return frame
 
+    def seal_video(self, key: bool, plaintext: bytes) -> VideoChunkFrame:
+        """Encrypt one ``VideoChunk`` payload into the next frame (SPEC §4.4).
+
+        Same key, counter and nonce purpose as :meth:`seal`: chunks and updates
+        share the session's seq space, so a nonce never repeats under a key.
+        """
+        if self._last_seq >= U64_MAX:
+            raise E2EError("exhausted", "seq counter exhausted")
+        seq = self._last_seq + 1
+        flags = FLAG_KEY if key else 0
+        header = VideoChunkFrame(flags, self._epoch, seq, b"").header()
+        ciphertext = self._aes.encrypt(nonce(PURPOSE_SCREEN, seq), plaintext, header + self._sid)
+        frame = VideoChunkFrame(flags=flags, epoch=self._epoch, seq=seq, ciphertext=ciphertext)
+        self._last_seq = seq
+        return frame
+
 
 class FrameOpener:
     """Decrypts screen updates (viewer, replay). Keys arrive per epoch via ``key.wrap``.
@@ -97,8 +113,9 @@ class FrameOpener:
         while len(self._keys) > MAX_PENDING_EPOCHS:
             del self._keys[min(self._keys)]
 
-    def open(self, frame: ScreenUpdateFrame) -> bytes:
-        """Authenticate and decrypt one frame; return the ``ScreenUpdate`` plaintext."""
+    def open(self, frame: ScreenUpdateFrame | VideoChunkFrame) -> bytes:
+        """Authenticate and decrypt one frame; return its ``ScreenUpdate`` or
+        ``VideoChunk`` plaintext (the kind byte is part of the AAD)."""
         epoch, seq = frame.epoch, frame.seq
         if not 0 < seq <= U64_MAX or not 0 < epoch <= U32_MAX or not 0 <= frame.flags <= 0xFF:
             raise E2EError("invalid_field", "header field out of range")
@@ -109,7 +126,10 @@ class FrameOpener:
             raise E2EError("unknown_epoch", "no content key for this epoch")
         if len(frame.ciphertext) < TAG_LEN:
             raise E2EError("decrypt_failed", "ciphertext shorter than its tag")
-        header = screen_header(frame.flags, epoch, seq)
+        if isinstance(frame, VideoChunkFrame):
+            header = frame.header()
+        else:
+            header = screen_header(frame.flags, epoch, seq)
         try:
             plaintext = aes.decrypt(
                 nonce(PURPOSE_SCREEN, seq), bytes(frame.ciphertext), header + self._sid

@@ -1,4 +1,4 @@
-"""Binary frames (SPEC §4.1–§4.3) and :func:`parse_binary`, the relay's hot path.
+"""Binary frames (SPEC §4.1–§4.4) and :func:`parse_binary`, the relay's hot path.
 
 :func:`parse_binary` reads only the clear header; the ciphertext is a zero-copy
 ``memoryview`` slice of the input. ``header()`` is the AEAD associated-data
@@ -24,6 +24,7 @@ from protocol.media._common import (
     _malformed,
     _too_large,
 )
+from protocol.media.video import KIND_VIDEO_CHUNK, VideoChunkFrame, parse_video_frame
 
 __all__ = [
     "AckFrame",
@@ -117,7 +118,7 @@ class UnknownBinary:
         return self.header() + self.data
 
 
-BinaryMessage = Union[ScreenUpdateFrame, InputFrame, AckFrame, UnknownBinary]  # noqa: UP007
+BinaryMessage = Union[ScreenUpdateFrame, InputFrame, AckFrame, VideoChunkFrame, UnknownBinary]  # noqa: UP007
 """Any binary frame."""
 
 
@@ -149,4 +150,6 @@ def parse_binary(data: Buffer) -> BinaryMessage:
         if size != _ACK.size:
             raise _malformed(f"ack of {size} bytes, expected {_ACK.size}")
         return AckFrame(_ACK.unpack_from(view)[1])
+    if kind == KIND_VIDEO_CHUNK:
+        return parse_video_frame(view)
     return UnknownBinary(kind, view[1:])

@@ -43,6 +43,7 @@ from protocol.messages._codec import (
 from protocol.state import END_REASONS, PERMISSIONS, STATES
 
 MAX_ERROR_MESSAGE_CHARS = 1_000
+MAX_VIDEO_CODECS = 8
 
 Permission = Literal["view", "control", "video"]
 Role = Literal["agent", "engineer", "observer"]
@@ -242,6 +243,11 @@ class KeyCommit:
 
     commitment: bytes = field(metadata=meta(_KEY32))
     viewer_id: str | None = field(default=None, metadata=meta(_ID, omit_none=True))
+    video_codecs: tuple[str, ...] | None = field(
+        default=None, metadata=meta(ListOf(_ID, MAX_VIDEO_CODECS), omit_none=True)
+    )
+    """Video codecs the viewer decodes (SPEC §3.4, §4.4), e.g. ``("vp9", "h264")``;
+    absent = the tile path only. Unknown names are ignored by the agent."""
     type: Literal["key.commit"] = field(default="key.commit", init=False)
 
 

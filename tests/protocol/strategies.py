@@ -88,7 +88,14 @@ FRAMES = st.one_of(
     ),
     st.builds(media.InputFrame, st.integers(0, 2**32 - 1), st.integers(1, 2**64 - 1), CIPHERTEXT),
     st.builds(media.AckFrame, st.integers(1, 2**64 - 1)),
-    st.builds(media.UnknownBinary, st.integers(4, 255), st.binary(max_size=32)),
+    st.builds(
+        media.VideoChunkFrame,
+        st.sampled_from([0, media.FLAG_KEY]),
+        st.integers(1, 2**32 - 1),
+        st.integers(1, 2**64 - 1),
+        CIPHERTEXT,
+    ),
+    st.builds(media.UnknownBinary, st.integers(5, 255), st.binary(max_size=32)),
 )
 
 
@@ -137,3 +144,13 @@ INPUT_EVENTS = st.one_of(
     st.builds(media.KeyUp, st.integers(0, 2**32 - 1), MODS),
 )
 INPUT_BATCHES = st.lists(INPUT_EVENTS, max_size=20).map(lambda e: media.InputBatch(tuple(e)))
+
+
+VIDEO_CHUNKS = st.builds(
+    media.VideoChunk,
+    st.sampled_from(sorted(media.VIDEO_CODECS)),
+    st.integers(1, MAX_SCREEN_DIM),
+    st.integers(1, MAX_SCREEN_DIM),
+    st.integers(0, 2**64 - 1),
+    st.binary(min_size=1, max_size=64),
+)

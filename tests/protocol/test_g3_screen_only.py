@@ -50,6 +50,8 @@ BULK_BINARY_FIELDS = {
     (media.InputFrame, "ciphertext"): "encrypted InputBatch (viewer → agent)",
     (media.UnknownBinary, "data"): "skipped by receivers, never forwarded",
     (media.EncodedImage, "data"): "an encoded screen image",
+    (media.VideoChunkFrame, "ciphertext"): "encrypted VideoChunk (the screen as video)",
+    (media.VideoChunk, "data"): "one encoded video frame of the screen",
 }
 
 
@@ -138,6 +140,7 @@ def test_checker_rejects_a_file_message() -> None:
 
 def binary_classes() -> list[type[Any]]:
     payloads: list[type[Any]] = [media.ScreenUpdate, media.EncodedImage, media.Rect]
+    payloads.append(media.VideoChunk)
     payloads += [media.InputBatch, *typing.get_args(media.InputEvent)]
     return [*typing.get_args(media.BinaryMessage), *payloads]
 
@@ -161,7 +164,9 @@ def test_binary_kinds_are_the_reviewed_ones() -> None:
     kinds = {
         cls.kind for cls in typing.get_args(media.BinaryMessage) if cls is not media.UnknownBinary
     }
-    assert kinds == {media.KIND_SCREEN_UPDATE, media.KIND_INPUT, media.KIND_ACK}
+    # 0x04 reviewed 2026-12-03: the screen as video, same clear header as 0x01 (issue 17).
+    reviewed = {media.KIND_SCREEN_UPDATE, media.KIND_INPUT, media.KIND_ACK, media.KIND_VIDEO_CHUNK}
+    assert kinds == reviewed
     # Every event is a fixed-size record of small integers (no bulk bytes).
     for event_cls, layout in media.EVENT_LAYOUTS.values():
         assert layout.size <= 8

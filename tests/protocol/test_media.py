@@ -161,7 +161,7 @@ def test_arbitrary_bytes_parse_or_raise_protocol_error(data: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from([0x01, 0x02, 0x03]), st.binary(max_size=40))
+@given(st.sampled_from([0x01, 0x02, 0x03, 0x04]), st.binary(max_size=40))
 def test_known_kinds_with_arbitrary_bodies(kind: int, body: bytes) -> None:
     try:
         frame = media.parse_binary(bytes([kind]) + body)
