@@ -11,13 +11,16 @@ broker nor the database. Members:
 ``review-checkpoints.jsonl`` its checkpoints (signed for session id ``<id>:review``)
 ``certs/root.pem``          the organisation CA's root certificate
 ``certs/signer.pem``        the checkpoint-signer certificate and its intermediate
-``client.jsonl``            the client's copy, when given (the agent's local log)
+``client.jsonl``            the client's copy, when given (the agent's ``broker.jsonl``)
+``client-checkpoint.json``  the signed checkpoint the client kept, when given
 
 Verification (:func:`verify_bundle`) stops at nothing: it lists every problem, each
 naming the file, the line, the record's seq and the reason (``edited``, ``dropped``,
-``reordered``, ``broken_link``, ``forged``, ``wrong_session``, ``replayed``,
-``not_final``, ``unsealed``, ``truncated``, ``checkpoint_mismatch``), so a dispute
-turns on *which* record is wrong and why, not on "the file is bad".
+``missing``, ``extra``, ``duplicated``, ``reordered``, ``differs``, ``broken_link``,
+``forged``, ``wrong_session``, ``replayed``, ``not_final``, ``unsealed``, ``truncated``,
+``checkpoint_mismatch``), so a dispute turns on *which* record is wrong and why, not on
+"the file is bad". With a client copy it classifies the pair (:mod:`audit.compare`:
+identical, complete prefix, gap, diverged) and says what a reviewer may conclude.
 
 Trust: the signer certificate must chain to a root. Pass the organisation's root you
 already trust (``--ca``); without it the bundle's own root is used and the report says
@@ -41,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from audit.chain import Reason, Record, verify_chain
 from audit.checkpoint import Checkpoint, Keyring, key_id, sign_checkpoint, verify_sealed_log
-from audit.compare import compare_copies
+from audit.compare import BROKER, CompareReport, compare_copies, inventory
 from audit.errors import AuditError
 from audit.jsonl import JsonlChainWriter
 
@@ -61,6 +64,7 @@ CHECKPOINTS = "checkpoints.jsonl"
 REVIEW = "review.jsonl"
 REVIEW_CHECKPOINTS = "review-checkpoints.jsonl"
 CLIENT = "client.jsonl"
+CLIENT_CHECKPOINT = "client-checkpoint.json"
 ROOT = "certs/root.pem"
 SIGNER = "certs/signer.pem"
 MAX_MEMBER = 256 * 1024 * 1024
@@ -113,6 +117,7 @@ class BundleReport:
     client_compared: bool = False
     review_records: int = 0
     recording_checked: bool = False
+    comparison: CompareReport | None = None
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -132,15 +137,22 @@ class BundleReport:
                 f"({self.checkpoints} checkpoint(s))",
                 f"  trust: {self.trusted_root}",
             ]
-            if self.client_compared:
-                lines.append("  the client's copy agrees with the broker's copy")
+            if self.comparison is not None:
+                lines.extend(f"  client copy: {x}" for x in self.comparison.lines()[:1])
+                lines.extend(f"  {x}" for x in self.comparison.lines()[1:])
             if self.review_records:
                 lines.append(f"  review log: {self.review_records} record(s), verified")
             if self.recording_checked:
                 lines.append("  the recording matches its seal")
             return "\n".join(lines)
         head = f"INVALID: session {self.session_id or '?'}: {len(self.findings)} problem(s)"
-        return "\n".join([head, *(f"  {f}" for f in self.findings)])
+        tail: list[str] = []
+        if self.comparison is not None:
+            cmp = self.comparison
+            tail.append(f"  client copy: {cmp.summary()}")
+            tail.extend(f"    later: {r}" for r in cmp.later)
+            tail.append(f"  conclusion: {cmp.conclusion}")
+        return "\n".join([head, *(f"  {f}" for f in self.findings), *tail])
 
 
 # -- the review log ----------------------------------------------------------------------
@@ -196,8 +208,13 @@ def export_bundle(
     actor: str | None = None,
     signing_key: ed25519.Ed25519PrivateKey | None = None,
     signing_key_id: str | None = None,
+    client_checkpoint: Path | None = None,
 ) -> Path:
     """Write the evidence bundle of ``session_id`` from ``data_dir`` to ``out``.
+
+    ``client_copy`` is the client's copy of the log: the agent's session folder (its
+    ``broker.jsonl`` and ``checkpoint.json`` are taken) or the JSONL file itself, with
+    ``client_checkpoint`` the checkpoint the client kept.
 
     With ``actor``, the export itself is first recorded as ``log.exported`` in the
     session's review log (signed with ``signing_key`` when given), so the bundle holds
@@ -228,7 +245,12 @@ def export_bundle(
             raise BundleError(str(path), "certificate missing from the data directory")
         members[name] = path.read_bytes()
     if client_copy is not None:
-        members[CLIENT] = Path(client_copy).read_bytes()
+        copy_file, cp_file = client_copy_files(Path(client_copy))
+        members[CLIENT] = copy_file.read_bytes()
+        if client_checkpoint is not None:
+            cp_file = Path(client_checkpoint)
+        if cp_file is not None:
+            members[CLIENT_CHECKPOINT] = cp_file.read_bytes()
     manifest = {
         "format": BUNDLE_FORMAT,
         "session_id": session_id,
@@ -242,6 +264,15 @@ def export_bundle(
         for name, data in sorted(members.items()):
             zf.writestr(name, data)
     return out
+
+
+def client_copy_files(path: Path) -> tuple[Path, Path | None]:
+    """The client's copy and kept checkpoint from the agent's session folder (or the
+    copy itself when ``path`` is a file)."""
+    if path.is_dir():
+        cp = path / "checkpoint.json"
+        return path / "broker.jsonl", cp if cp.is_file() else None
+    return path, None
 
 
 # -- verify ------------------------------------------------------------------------------
@@ -342,8 +373,9 @@ def _check_checkpoints(
     *,
     final: bool,
     report: BundleReport,
-) -> Checkpoint | None:
-    """Check every checkpoint; return the last one (None if none parsed)."""
+) -> list[Checkpoint]:
+    """Check every checkpoint; return the genuine ones that match, oldest first."""
+    good: list[Checkpoint] = []
     last: Checkpoint | None = None
     seen: set[tuple[int, str]] = set()
     for data, line in zip(cps, cp_lines, strict=True):
@@ -373,6 +405,7 @@ def _check_checkpoints(
                 )
             continue
         last = cp
+        good.append(cp)
     if final and last is not None:
         result = verify_sealed_log(records, last, keys, session_id=sid, final=True)
         if result.problem is not None:
@@ -380,7 +413,7 @@ def _check_checkpoints(
             report.add(
                 name, None, p.seq, p.reason, f"final checkpoint (seq {last.seq}): {p.message}"
             )
-    return last
+    return good
 
 
 def verify_bundle(
@@ -389,11 +422,15 @@ def verify_bundle(
     ca: Path | None = None,
     client_copy: Path | None = None,
     recording: Path | None = None,
+    client_checkpoint: Path | None = None,
 ) -> BundleReport:
     """Verify an evidence bundle; every problem becomes a :class:`Finding`.
 
-    ``client_copy`` (or a ``client.jsonl`` inside the bundle) is compared with the
-    broker's copy under the final checkpoint. ``recording`` (a ``recording.cprec`` file
+    ``client_copy`` (the agent's session folder or its ``broker.jsonl``; else a
+    ``client.jsonl`` inside the bundle) is compared with the broker's copy, record by
+    record, and the pair classified (:class:`~audit.compare.Verdict`); a checkpoint the
+    client kept (``client_checkpoint``, the folder's ``checkpoint.json`` or the bundle's
+    ``client-checkpoint.json``) is checked against the broker's copy. ``recording`` (a ``recording.cprec`` file
     or its folder) is checked against the last ``recording.sealed`` record of the review
     log. Raises :class:`BundleError` only when the file is not a bundle at all.
     """
@@ -416,32 +453,31 @@ def verify_bundle(
     last_at = max((c.get("at_ms", 0) for c in cps if isinstance(c.get("at_ms"), int)), default=None)
     keys = _keyring(members, ca, last_at, report)
     chain_ok = _check_chain(LOG, records, lines, report)
+    if not chain_ok:  # name every other problem of the broker's copy too, not only the first
+        first = report.findings[-1]
+        for f in inventory(records, BROKER).findings:
+            if (f.seq, f.reason) != (first.seq, first.reason):
+                report.add(LOG, _line(lines, f.position), f.seq, f.reason, f.message)
     if not cps:
         report.add(
             CHECKPOINTS, None, None, Reason.UNSEALED, "no signed checkpoint: nothing is sealed"
         )
-    final_cp: Checkpoint | None = None
+    good: list[Checkpoint] = []
     if keys and chain_ok:
-        final_cp = _check_checkpoints(
+        good = _check_checkpoints(
             LOG, CHECKPOINTS, records, cps, cp_lines, keys, sid, final=True, report=report
         )
         report.checkpoints = len(cps)
-        report.sealed_seq = final_cp.seq if final_cp is not None else None
-    client_data = Path(client_copy).read_bytes() if client_copy is not None else members.get(CLIENT)
-    if client_data is not None and keys:
-        client_records, _ = _jsonl(client_data, CLIENT, report)
-        cmp = compare_copies(
-            client_records,
-            records,
-            checkpoint=final_cp,
-            keys=keys if final_cp is not None else None,
-            session_id=sid if final_cp is not None else None,
-        )
-        report.client_compared = True
-        for problem in cmp.problems:
-            if problem.startswith("broker copy:") or problem.startswith("checkpoint vs broker"):
-                continue  # already reported against log.jsonl
-            report.add(CLIENT, None, cmp.first_difference, "client_mismatch", problem)
+        report.sealed_seq = good[-1].seq if good else None
+    client_cp = client_checkpoint
+    if client_copy is not None:
+        copy_file, found_cp = client_copy_files(Path(client_copy))
+        client_data: bytes | None = copy_file.read_bytes()
+        client_cp = client_cp or found_cp
+    else:
+        client_data = members.get(CLIENT)
+    if client_data is not None:
+        _compare_client(members, client_data, client_cp, records, lines, good, keys, sid, report)
     review: list[dict[str, Any]] = []
     if REVIEW in members:
         review, review_lines = _jsonl(members[REVIEW], REVIEW, report)
@@ -464,6 +500,58 @@ def verify_bundle(
     if recording is not None:
         _check_recording(Path(recording), review, report)
     return report
+
+
+def _line(lines: Sequence[int], position: int | None) -> int | None:
+    return lines[position - 1] if position is not None and 0 < position <= len(lines) else None
+
+
+def _compare_client(
+    members: Mapping[str, bytes],
+    client_data: bytes,
+    client_checkpoint: Path | None,
+    records: Sequence[dict[str, Any]],
+    log_lines: Sequence[int],
+    good: Sequence[Checkpoint],
+    keys: Keyring,
+    sid: str,
+    report: BundleReport,
+) -> None:
+    """The client's copy against the broker's: every finding, and the verdict."""
+    client_records, client_lines = _jsonl(client_data, CLIENT, report)
+    cp_data = (
+        Path(client_checkpoint).read_bytes()
+        if client_checkpoint is not None
+        else members.get(CLIENT_CHECKPOINT)
+    )
+    kept: Checkpoint | None = None
+    if cp_data is not None:
+        try:
+            kept = Checkpoint.from_dict(json.loads(cp_data))
+        except (ValueError, AuditError) as exc:
+            report.add(CLIENT_CHECKPOINT, None, None, Reason.MALFORMED, str(exc))
+    final_cp = good[-1] if good else None
+    cmp = compare_copies(
+        client_records,
+        records,
+        checkpoint=final_cp,
+        keys=keys if keys else None,
+        session_id=sid,
+        checkpoints=good,
+        client_checkpoint=kept,
+    )
+    report.client_compared = True
+    report.comparison = cmp
+    for f in cmp.findings:
+        if f.copy == BROKER:
+            if f.message.startswith("against the final checkpoint") or f.reason in (
+                "edited", "duplicated", "reordered", "broken_link", "malformed",
+            ):  # fmt: skip
+                continue  # already reported against log.jsonl
+            report.add(LOG, _line(log_lines, f.position), f.seq, f.reason, f.message)
+            continue
+        where = CLIENT_CHECKPOINT if f.message.startswith("the client's checkpoint") else CLIENT
+        report.add(where, _line(client_lines, f.position), f.seq, f.reason, f.message)
 
 
 def _check_recording(path: Path, review: Sequence[dict[str, Any]], report: BundleReport) -> None:

@@ -2,12 +2,15 @@
 
 ::
 
-    clearpane audit export SESSION --data-dir D -o FILE [--client-copy LOG]
-    clearpane audit verify BUNDLE [--client-copy LOG] [--ca ROOT.pem] [--recording FILE]
+    clearpane audit export SESSION --data-dir D -o FILE [--client-copy DIR|LOG] [--client-checkpoint CP]
+    clearpane audit verify BUNDLE [--client-copy DIR|LOG] [--client-checkpoint CP] [--ca ROOT.pem] [--recording FILE]
     clearpane audit reviewer-key --data-dir D -o FILE
 
 ``verify`` prints VALID or INVALID with every problem (file, line, seq, reason) and
-exits 0 when valid, 1 when not, 2 when the input is not a bundle at all.
+exits 0 when valid, 1 when not, 2 when the input is not a bundle at all. With the
+client's copy (the agent's session folder, or its ``broker.jsonl``) it names every
+missing, extra, reordered, duplicated or differing record and classifies the pair:
+identical, complete prefix (exit 0), gap or diverged (exit 1).
 ``reviewer-key`` writes the audit-recipient private key in the form the replay page
 loads (docs/evidence.md says who may hold it).
 """
@@ -43,10 +46,18 @@ def _parser() -> argparse.ArgumentParser:
         default=Path(os.environ.get("CLEARPANE_DATA_DIR", "clearpane-data")),
     )
     exp.add_argument("-o", "--output", type=Path, required=True, help="bundle file to write")
-    exp.add_argument("--client-copy", type=Path, help="the client's copy of the log to include")
+    exp.add_argument(
+        "--client-copy",
+        type=Path,
+        help="the client's copy to include (agent session folder or file)",
+    )
+    exp.add_argument("--client-checkpoint", type=Path, help="the checkpoint the client kept")
     ver = sub.add_parser("verify", help="verify an evidence bundle")
     ver.add_argument("bundle", type=Path)
-    ver.add_argument("--client-copy", type=Path, help="the client's copy to compare")
+    ver.add_argument(
+        "--client-copy", type=Path, help="the client's copy (agent session folder or file)"
+    )
+    ver.add_argument("--client-checkpoint", type=Path, help="the checkpoint the client kept")
     ver.add_argument("--ca", type=Path, help="the organisation root certificate you trust")
     ver.add_argument("--recording", type=Path, help="a recording.cprec (or its folder) to check")
     key = sub.add_parser("reviewer-key", help="export the audit-recipient key for reviewers")
@@ -123,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.session,
                 args.output,
                 client_copy=args.client_copy,
+                client_checkpoint=args.client_checkpoint,
                 actor=f"cli:{getpass.getuser()}",
                 signing_key=_signing_key(args.data_dir),
             )
@@ -130,7 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "verify":
             report = verify_bundle(
-                args.bundle, ca=args.ca, client_copy=args.client_copy, recording=args.recording
+                args.bundle,
+                ca=args.ca,
+                client_copy=args.client_copy,
+                recording=args.recording,
+                client_checkpoint=args.client_checkpoint,
             )
             print(report)
             return 0 if report.ok else 1

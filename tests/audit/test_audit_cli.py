@@ -75,3 +75,35 @@ def test_reviewer_key_exports_the_audit_recipient_key(tmp_path: Path) -> None:
     assert key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     ) == public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def test_verify_classifies_the_clients_copy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The agent's session folder as the client copy: a true prefix is VALID and says so
+    (with the broker's later records); a record deleted from the middle is a named gap."""
+    data = tmp_path / "data"
+    pki = ensure_broker_pki(data, ["localhost"], ["127.0.0.1"], None)
+    folder = write_session_log(data, "s-2", pki.signing_key)
+    agent = tmp_path / "agent-session"
+    agent.mkdir()
+    lines = (folder / LOG).read_bytes().splitlines(keepends=True)
+    (agent / "broker.jsonl").write_bytes(b"".join(lines[:8]))
+    cps = (folder / "checkpoints.jsonl").read_text().splitlines()
+    (agent / "checkpoint.json").write_text(cps[1])  # the one at seq 8
+    out = tmp_path / "s-2.zip"
+    args = ["audit", "export", "s-2", "--data-dir", str(data), "-o", str(out)]
+    assert clearpane([*args, "--client-copy", str(agent)]) == 0
+    capsys.readouterr()
+    assert clearpane(["audit", "verify", str(out), "--ca", str(pki.ca_cert_path)]) == 0
+    text = capsys.readouterr().out
+    assert "client copy: a complete prefix ending at seq 8" in text
+    assert "later: seq 9 session.resumed at " in text
+    assert "covered by the signed checkpoint at seq 11" in text
+    assert "not evidence of tampering" in text
+
+    (agent / "broker.jsonl").write_bytes(b"".join(lines[:3] + lines[4:]))
+    assert clearpane(["audit", "verify", str(out), "--client-copy", str(agent)]) == 1
+    text = capsys.readouterr().out
+    assert "client.jsonl (seq 4): missing: seq 4 absent" in text
+    assert "client copy: gap: the client copy lacks seq 4" in text

@@ -191,7 +191,10 @@ def test_the_clients_copy_is_compared(tmp_path: Path, pki: BrokerPki) -> None:
     client.write_bytes(b"\n".join(lines) + b"\n")
     report = verify_bundle(out, client_copy=client)
     assert not report.ok
-    assert any(f.file == "client.jsonl" and "seq 7" in f.message for f in report.findings)
+    assert any(
+        f.file == "client.jsonl" and f.seq == 7 and f.reason == "edited" for f in report.findings
+    )
+    assert report.comparison is not None and report.comparison.verdict == "diverged"
 
 
 def test_not_a_bundle(tmp_path: Path) -> None:

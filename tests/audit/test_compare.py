@@ -47,11 +47,36 @@ def test_identical_copies_agree(key: ed25519.Ed25519PrivateKey) -> None:
     assert report.common_seq == 5 and report.checkpoint_matches_client is True
 
 
-def test_client_missing_records_is_a_gap_not_tampering(key: ed25519.Ed25519PrivateKey) -> None:
+def test_client_missing_a_record_in_the_middle_is_a_gap(key: ed25519.Ed25519PrivateKey) -> None:
+    # Not "the copies agree" (issue 13): a record absent before the client's last one is
+    # named, and the pair classified as a gap (loss or deletion, which it cannot tell).
     chain = broker_log()
     client = [r for r in as_dicts(chain) if r["seq"] != 3]
     report = compare_copies(client, chain.records)
-    assert report.ok and report.missing_on_client == ((3, 3),)
+    assert not report.ok and report.verdict == "gap"
+    assert report.missing_on_client == ((3, 3),)
+    assert [(f.copy, f.seq, f.reason) for f in report.findings] == [("client", 3, "missing")]
+    assert "lost in transit or removed" in report.conclusion
+
+
+def test_a_true_prefix_is_classified_as_a_prefix(key: ed25519.Ed25519PrivateKey) -> None:
+    chain = broker_log()
+    cp = sign_checkpoint(key, SID, chain.head, 6)
+    report = compare_copies(
+        as_dicts(chain)[:3],
+        chain.records,
+        checkpoint=cp,
+        keys=key.public_key(),
+        session_id=SID,
+        checkpoints=[cp],
+    )
+    assert report.ok and report.verdict == "prefix", str(report)
+    assert report.client_last == 3 and report.common_seq == 3
+    assert [(r.seq, r.event, r.signed_by) for r in report.later] == [
+        (4, "chat.sent", 5),
+        (5, "session.ended", 5),
+    ]
+    assert "not evidence of tampering" in report.conclusion
 
 
 def test_broker_edited_its_copy(key: ed25519.Ed25519PrivateKey) -> None:
