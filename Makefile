@@ -53,3 +53,12 @@ bench: system-deps venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+
+# The agent's catalogue after adding or changing _() strings (docs/i18n.md): refresh the
+# template and merge it into each language's .po, then translate the new entries.
+.PHONY: i18n-agent
+i18n-agent: venv
+	$(BIN)/pybabel -q extract --no-location --sort-output -k _ -k ngettext:1,2 \
+		-o agent/locale/clearpane.pot agent
+	$(BIN)/pybabel -q update --no-fuzzy-matching --omit-header -i agent/locale/clearpane.pot \
+		-d agent/locale -D clearpane

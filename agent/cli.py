@@ -19,6 +19,7 @@ from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.errors import ConfigError
+from agent.i18n import SUPPORTED, set_language
 from agent.observer import SessionOutcome
 
 
@@ -62,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=argparse.SUPPRESS,  # tests and demos only; never offered to clients
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    p.add_argument(
+        "--lang",
+        choices=SUPPORTED,
+        help="language of the window and terminal (default: from LANG/LC_*, CLEARPANE_LANG)",
+    )
     return p
 
 
@@ -104,6 +110,7 @@ def _exit_code(outcome: SessionOutcome) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``clearpane agent``."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    set_language(args.lang)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

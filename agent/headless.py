@@ -24,6 +24,7 @@ from typing import TextIO
 
 from agent.config import AgentConfig
 from agent.consent import Decision, Prompt
+from agent.i18n import _
 from agent.inject import Injector, InjectorError, open_injector
 from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
 from agent.plaintext import plain_text
@@ -218,7 +219,7 @@ def run_headless(config: AgentConfig, out: TextIO | None = None) -> SessionOutco
             "!!! TEST MODE: every consent prompt is answered automatically with "
             f"{', '.join(config.auto_consent_for_tests) or 'nothing'} !!!"
         )
-    ui.say("Clearpane agent — type 'kill' or press Ctrl+C to stop everything at any time.")
+    ui.say(_("Clearpane agent — type 'kill' or press Ctrl+C to stop everything at any time."))
     stop = threading.Event()
     if interactive:
         threading.Thread(target=_stdin_reader, args=(ui, stop), daemon=True).start()

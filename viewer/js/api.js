@@ -6,6 +6,8 @@
  * @module api
  */
 
+import { t, has, language } from './i18n.js';
+
 const PREFIX = '/api/v1';
 
 /** An HTTP error from the broker (`{"error": {"code", "message"}}`). */
@@ -43,7 +45,7 @@ export async function request(method, path, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
-    throw new ApiError(0, 'network', 'Cannot reach the broker. Check your connection and try again.');
+    throw new ApiError(0, 'network', t('error.network'));
   }
   if (resp.status === 204) return null;
   let data = null;
@@ -53,7 +55,12 @@ export async function request(method, path, body) {
   }
   if (!resp.ok) {
     const err = data && data.error ? data.error : {};
-    throw new ApiError(resp.status, err.code || `http_${resp.status}`, err.message || `The broker answered ${resp.status}.`);
+    const code = err.code || `http_${resp.status}`;
+    // The broker words its errors in English; other languages get the code's own text.
+    // i18n-keys: error.internal error.bad_request error.invalid_field error.unauthorized
+    // i18n-keys: error.forbidden error.not_found error.conflict error.gone error.rate_limited
+    const message = language() !== 'en' && has(`error.${code}`) ? t(`error.${code}`) : err.message;
+    throw new ApiError(resp.status, code, message || t('error.http', { status: String(resp.status) }));
   }
   return data;
 }

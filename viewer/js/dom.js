@@ -4,6 +4,8 @@
  * @module dom
  */
 
+import { t, fmtDate, fmtTime } from './i18n.js';
+
 /**
  * Create an element. Attributes: `class`, `text` (textContent), `dataset` (object),
  * `on` (object of event → handler), `hidden`, `disabled`, any other attribute by name.
@@ -87,9 +89,9 @@ export function duration(ms) {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
-  if (h) return `${h}h ${String(m).padStart(2, '0')}m`;
-  if (m) return `${m}m ${String(sec).padStart(2, '0')}s`;
-  return `${sec}s`;
+  if (h) return t('time.hm', { h: String(h), m: String(m).padStart(2, '0') });
+  if (m) return t('time.ms', { m: String(m), s: String(sec).padStart(2, '0') });
+  return t('time.s', { s: String(sec) });
 }
 
 /**
@@ -100,7 +102,7 @@ export function duration(ms) {
 export function when(v) {
   const ms = toMs(v);
   if (ms === null) return '—';
-  return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return fmtDate(ms);
 }
 
 /**
@@ -111,7 +113,7 @@ export function when(v) {
 export function clock(v) {
   const ms = toMs(v);
   if (ms === null) return '';
-  return new Date(ms).toLocaleTimeString(undefined, { hour12: false });
+  return fmtTime(ms);
 }
 
 /**
@@ -124,14 +126,15 @@ export function chip(text, tone = 'muted') {
   return h('span', { class: `chip chip-${tone}`, text });
 }
 
-/** Tone and label of a SPEC §5 session state. */
+/** Tone and label key of a SPEC §5 session state. */
+// i18n-keys: state.requested state.waiting state.consent_pending state.live state.paused state.ended
 export const STATE_LOOK = Object.freeze({
-  requested: ['Client connecting', 'muted'],
-  waiting: ['Waiting', 'warn'],
-  consent_pending: ['Awaiting consent', 'info'],
-  live: ['Live', 'ok'],
-  paused: ['Paused', 'warn'],
-  ended: ['Ended', 'muted'],
+  requested: ['state.requested', 'muted'],
+  waiting: ['state.waiting', 'warn'],
+  consent_pending: ['state.consent_pending', 'info'],
+  live: ['state.live', 'ok'],
+  paused: ['state.paused', 'warn'],
+  ended: ['state.ended', 'muted'],
 });
 
 /**
@@ -140,8 +143,8 @@ export const STATE_LOOK = Object.freeze({
  * @returns {HTMLElement}
  */
 export function stateChip(state) {
-  const [label, tone] = STATE_LOOK[state] || [state || 'unknown', 'muted'];
-  const c = chip(label, tone);
+  const [key, tone] = STATE_LOOK[state] || [null, 'muted'];
+  const c = chip(key ? t(key) : state || t('state.unknown'), tone);
   c.dataset.state = state || '';
   return c;
 }

@@ -8,6 +8,7 @@
 
 import * as api from './api.js';
 import { h, clear, pick, toast } from './dom.js';
+import { t, loadLanguage, setLanguage, language, translateDom, LANGUAGES } from './i18n.js';
 import { renderQueue } from './pages/queue.js';
 import { renderSession } from './pages/session.js';
 import { renderTicket, renderTickets } from './pages/tickets.js';
@@ -15,7 +16,11 @@ import { renderReplay } from './pages/replay.js'; // evidence: replay page
 import { renderReview } from './pages/review.js'; // evidence: review + dashboard
 import { renderAdminCerts } from './pages/admin.js'; // certs-admin: CA page
 
-const ROLE_LABELS = { engineer: 'Engineer', supervisor: 'Supervisor', reviewer: 'Quality reviewer', admin: 'Admin', integration: 'Integration' };
+/** @param {string} role @returns {string} the role's name for people */
+// i18n-keys: role.engineer role.supervisor role.reviewer role.admin role.integration
+export function roleLabel(role) {
+  return ['engineer', 'supervisor', 'reviewer', 'admin', 'integration'].includes(role) ? t(`role.${role}`) : role || '';
+}
 
 /** Application state shared by pages (one per page load, not a module global). */
 class App {
@@ -37,6 +42,19 @@ class App {
     ];
     window.addEventListener('hashchange', () => this.route());
     document.getElementById('logout').addEventListener('click', () => this.logout());
+    document.addEventListener('clearpane:language', () => { this.setUser(this.user); this.route(); });
+  }
+
+  /** Fill the header's language switch (the choice is saved by i18n.setLanguage). */
+  languageSwitch() {
+    const sel = /** @type {HTMLSelectElement} */ (document.getElementById('lang-select'));
+    if (!sel) return;
+    clear(sel);
+    for (const [code, name] of Object.entries(LANGUAGES)) {
+      sel.appendChild(h('option', { value: code, text: name, lang: code }));
+    }
+    sel.value = language();
+    sel.addEventListener('change', () => setLanguage(sel.value));
   }
 
   /** Load the current user, then route. */
@@ -64,7 +82,7 @@ class App {
       document.getElementById('user-name').textContent = name;
       document.getElementById('user-avatar').textContent = initials(name);
       const role = document.getElementById('user-role');
-      role.textContent = ROLE_LABELS[this.user.role] || this.user.role || '';
+      role.textContent = roleLabel(this.user.role);
       role.dataset.role = this.user.role || '';
       document.body.dataset.role = this.user.role || '';
     } else {
@@ -128,8 +146,8 @@ class App {
       }
     }
     this.root.appendChild(h('section', { class: 'page narrow' },
-      h('h1', { text: 'Page not found' }),
-      h('p', {}, h('a', { href: '#/queue', text: 'Back to the queue' }))));
+      h('h1', { text: t('notfound.title') }),
+      h('p', {}, h('a', { href: this.home, text: t('notfound.back') }))));
   }
 
   /**
@@ -142,7 +160,7 @@ class App {
       this.navigate('#/login');
       return;
     }
-    toast(e && e.message ? e.message : String(e), 'error');
+    toast(e && e.message ? e.message : String(e), 'error'); // i18n-ok: api.js words the error
   }
 
   async logout() {
@@ -155,12 +173,12 @@ class App {
     const error = h('p', { class: 'form-error', role: 'alert', hidden: true, id: 'login-error' });
     const user = h('input', { id: 'login-username', name: 'username', autocomplete: 'username', required: true, autofocus: true });
     const pass = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
-    const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', id: 'login-submit', text: 'Sign in' });
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', id: 'login-submit', text: t('login.submit') });
     const form = h('form', { class: 'card login-card', id: 'login-form', on: { submit: async (ev) => {
       ev.preventDefault();
       error.hidden = true;
       submit.disabled = true;
-      submit.textContent = 'Signing in…';
+      submit.textContent = t('login.busy');
       try {
         const data = await api.login(user.value.trim(), pass.value);
         this.setUser(data.user);
@@ -168,21 +186,21 @@ class App {
         this.next = null;
         this.navigate(next || this.home);
       } catch (e) {
-        error.textContent = e.message || 'Sign-in failed.';
+        error.textContent = e.message || t('login.failed');
         error.hidden = false;
         pass.value = '';
         pass.focus();
       } finally {
         submit.disabled = false;
-        submit.textContent = 'Sign in';
+        submit.textContent = t('login.submit');
       }
     } } },
     h('div', { class: 'login-head' },
       h('span', { class: 'brand-mark brand-mark-lg', 'aria-hidden': 'true' }),
-      h('h1', { text: 'Sign in to Clearpane' }),
-      h('p', { class: 'muted', text: 'Remote assistance where the client stays in control.' })),
-    h('label', { for: 'login-username', text: 'Username' }), user,
-    h('label', { for: 'login-password', text: 'Password' }), pass,
+      h('h1', { text: t('login.title') }),
+      h('p', { class: 'muted', text: t('login.tagline') })),
+    h('label', { for: 'login-username', text: t('login.username') }), user,
+    h('label', { for: 'login-password', text: t('login.password') }), pass,
     error, submit);
     this.root.appendChild(h('section', { class: 'login-page' }, form));
     user.focus();
@@ -200,5 +218,9 @@ function initials(name) {
   return ((parts[0] || '?')[0] + (parts.length > 1 ? parts[parts.length - 1][0] : '')).toUpperCase();
 }
 
-const app = new App();
-app.start();
+loadLanguage().then(() => {
+  translateDom(document);
+  const app = new App();
+  app.languageSwitch();
+  app.start();
+});
