@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from broker.config import CONFIG
-from broker.errors import NotFound
+from broker.errors import BadRequest, NotFound
 
 __all__ = ["VIEWER_DIR", "default_viewer_dir", "setup_static"]
 
@@ -35,17 +35,36 @@ def default_viewer_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "viewer"
 
 
+#: No viewer file has a longer path; a longer one is refused before touching the disk.
+MAX_PATH_CHARS = 512
+
+
+def _malformed(rel: str) -> bool:
+    """A decoded path no viewer file can have: NUL and other control characters (the
+    OS refuses NUL with ValueError, a 500 before), backslashes, surrogates, or absurd
+    length."""
+    return len(rel) > MAX_PATH_CHARS or any(
+        ord(c) < 0x20 or c in "\\\x7f" or 0xD800 <= ord(c) <= 0xDFFF for c in rel
+    )
+
+
 def _file(request: web.Request, rel: str) -> web.FileResponse:
     root = request.app[VIEWER_DIR]
     if rel.startswith(("api/", "ws/")):
         raise NotFound("no such resource")
-    candidate = (root / rel).resolve()
-    if root not in candidate.parents and candidate != root:
-        raise NotFound("no such file")
-    if candidate.is_dir():
-        candidate = candidate / "index.html"
-    content_type = _TYPES.get(candidate.suffix.lower())
-    if content_type is None or not candidate.is_file():
+    if _malformed(rel):
+        raise BadRequest("malformed path")
+    try:
+        candidate = (root / rel).resolve()
+        if root not in candidate.parents and candidate != root:
+            raise NotFound("no such file")
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        content_type = _TYPES.get(candidate.suffix.lower())
+        found = content_type is not None and candidate.is_file()
+    except (OSError, ValueError):  # a name the file system cannot even look up
+        raise NotFound("no such file") from None
+    if content_type is None or not found:
         raise NotFound("no such file")
     response = web.FileResponse(candidate, headers={"Content-Type": content_type})
     response.headers["Cache-Control"] = "no-cache"
