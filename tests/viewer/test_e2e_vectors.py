@@ -28,6 +28,7 @@ TEST_PAGE = "<!doctype html><meta charset=utf-8><title>e2e vectors</title>"
 RUN_VECTORS_JS = """
 async () => {
   const m = await import('/js/e2e.js');
+  const codec = await import('/js/codec.js');  // the one wire codec: headers, viewer ids
   const V = await (await fetch('/vectors/e2e.json')).json();
   const H = m.hexToBytes, X = m.bytesToHex;
   const sid = V.session_id, vid = V.viewer_id, ag = V.agreement;
@@ -68,18 +69,30 @@ async () => {
   for (const w of V.content_wraps) await opener.addKey(w.epoch, H(w.content_key));
   for (const f of V.screen_frames) {
     await check(`screen header seq ${f.seq}`, () =>
-      X(m.screenHeader(f.flags, f.epoch, BigInt(f.seq))) === f.header);
+      X(codec.screenUpdateHeader(f.flags, f.epoch, BigInt(f.seq))) === f.header);
     await check(`open screen seq ${f.seq}`, async () => X(await opener.open(H(f.frame))) === f.plaintext);
   }
   await check('screen last seq', () => opener.lastSeq === BigInt(V.screen_frames.at(-1).seq));
-  const sealer = await m.InputSealer.create(sid, m.viewerNumber(vid), H(ag.input_key));
+  const sealer = await m.InputSealer.create(sid, codec.viewerNumber(vid), H(ag.input_key));
   for (const f of V.input_frames) {
     await check(`seal input seq ${f.seq}`, async () => X(await sealer.seal(H(f.plaintext))) === f.frame);
   }
   const lowOrder = await m.ViewerKeyAgreement.create(sid, vid);
   await expectError('low-order agent key', 'bad_key', () => lowOrder.reveal(new Uint8Array(32)));
-  await expectError('viewer id not canonical', 'invalid_field', () => m.viewerNumber('v03'));
-  await check('viewer number', () => m.viewerNumber('v4294967295') === 4294967295);
+  const codecError = async (name, fn) => {
+    try { await fn(); results.push({name, ok: false, detail: 'no error'}); }
+    catch (e) {
+      results.push({name, ok: e instanceof codec.CodecError && e.code === 'invalid_field', detail: String(e.code)});
+    }
+  };
+  // One viewer-id pattern, the same as protocol.e2e.viewer_number (SPEC §4.2).
+  await codecError('viewer id not canonical', () => codec.viewerNumber('v03'));
+  await codecError('viewer id with sign', () => codec.viewerNumber('v+3'));
+  await codecError('viewer id over u32', () => codec.viewerNumber('v4294967296'));
+  await check('viewer number', () => codec.viewerNumber('v4294967295') === 4294967295);
+  await check('viewer number zero', () => codec.viewerNumber('v0') === 0);
+  await check('e2e has no second wire codec', () =>
+    !('viewerNumber' in m) && !('screenHeader' in m) && !('parseScreenHeader' in m));
   for (const n of V.negative) {
     if (n.kind === 'screen') {
       await expectError(n.name, n.expect, async () => {
@@ -204,7 +217,8 @@ async def test_python_agent_and_browser_viewer_interoperate(page: Any, aiohttp_s
     batches = [bytes.fromhex("00010100640032"), bytes.fromhex("000105000000ff0d00")]
     sealed = await page.evaluate(
         """async ([sid, vid, batches]) => {
-             const s = await m.InputSealer.create(sid, m.viewerNumber(vid), keys.inputKey);
+             const codec = await import('/js/codec.js');
+             const s = await m.InputSealer.create(sid, codec.viewerNumber(vid), keys.inputKey);
              const out = [];
              for (const b of batches) out.push(m.bytesToHex(await s.seal(m.hexToBytes(b))));
              return out;

@@ -176,6 +176,15 @@ export class SessionClient {
       this.emit('error', { code: e.code || 'malformed_binary', message: e.message });
       return;
     }
+    this.onFrame(frame);
+  }
+
+  /**
+   * A binary frame already parsed by codec.parseBinary (the player parses once and
+   * passes it on).
+   * @param {ReturnType<typeof codec.parseBinary>} frame
+   */
+  onFrame(frame) {
     if (frame.kind !== 'screen') return; // unknown kinds are skipped (SPEC §4)
     // Draw strictly in arrival order, one at a time.
     this.drawChain = this.drawChain.then(() => this._screenUpdate(frame)).catch((e) => {

@@ -492,12 +492,14 @@ export function parseInputBatch(data) {
 }
 
 /**
- * The u32 viewer number inside a viewer id `v<n>` (SPEC §4.2).
+ * The u32 viewer number inside a viewer id `v<n>` (SPEC §4.2): canonical decimal, no
+ * leading zeros (`v0`, `v3`; not `v03`), as protocol.e2e.viewer_number. The one parser of
+ * viewer ids in the viewer (live view, e2e and player).
  * @param {string} viewerId
  * @returns {number}
  */
 export function viewerNumber(viewerId) {
-  const m = /^v(\d+)$/.exec(viewerId || '');
+  const m = /^v(0|[1-9][0-9]*)$/.exec(typeof viewerId === 'string' ? viewerId : '');
   if (!m) throw new CodecError('invalid_field', 'viewer_id must be v<number>');
   const n = Number(m[1]);
   checkUint('viewer number', n, 0xffffffff);

@@ -5,6 +5,11 @@
 // opening screen updates (SPEC §4.1) and sealing input batches (SPEC §4.2).
 // tests/protocol/vectors/e2e.json proves both implementations agree.
 // Needs a secure context (https, or http on 127.0.0.1) for crypto.subtle.
+//
+// Crypto only: the wire layout (binary kinds, clear headers, viewer numbers, base64url)
+// is codec.js's, the one wire codec of the viewer; this module never parses a frame itself.
+
+import { CodecError, TAG_LEN, b64uDecode, inputHeader, parseBinary, screenUpdateHeader } from './codec.js';
 
 const subtle = globalThis.crypto.subtle;
 const enc = new TextEncoder();
@@ -20,16 +25,8 @@ const AUDIT_WRAP_LABEL = enc.encode('clearpane.v1 audit wrap');
 export const PURPOSE_WRAP = 0;
 export const PURPOSE_SCREEN = 1;
 export const PURPOSE_INPUT = 2;
-/** Binary kinds and clear header sizes (SPEC §4.1, §4.2). */
-export const KIND_SCREEN_UPDATE = 0x01;
-export const KIND_INPUT = 0x02;
-export const SCREEN_HEADER_LEN = 14;
-export const INPUT_HEADER_LEN = 13;
-/** Screen update flag bit 0: a complete frame (SPEC §4.1). */
-export const FLAG_FULL = 0x01;
 
 const KEY_LEN = 32;
-const TAG_LEN = 16;
 const WRAPPED_LEN = 48;
 const U32_MAX = 0xffffffff;
 const U64_MAX = 0xffffffffffffffffn;
@@ -87,13 +84,6 @@ export function hexToBytes(hex) {
  */
 export function bytesToHex(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/** Base64url without padding (SPEC §3) to bytes (JWK fields). */
-function b64uDecode(text) {
-  if (/[^A-Za-z0-9_-]/.test(text)) throw new E2EError('invalid_field', 'bad base64url');
-  const b64 = text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4);
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
 /** lp(s): UTF-8 bytes prefixed by their length as u16 (SPEC §8.1). */
@@ -347,41 +337,14 @@ export async function unwrapForAudit(recipientPrivate, sessionId, epoch, ephemer
 
 // --- §4.1 screen updates ---------------------------------------------------------------------
 
-/**
- * Parse the 14-byte clear header of a screen update (SPEC §4.1).
- * @param {Uint8Array} data the whole binary message
- * @returns {{flags: number, epoch: number, seq: bigint, header: Uint8Array, ciphertext: Uint8Array}}
- */
-export function parseScreenHeader(data) {
-  if (!(data instanceof Uint8Array) || data.length < SCREEN_HEADER_LEN) {
-    throw new E2EError('invalid_field', 'screen update shorter than its header');
+/** Wire-layout errors from codec.js surface as this module's `invalid_field`. */
+function wire(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof CodecError) throw new E2EError('invalid_field', e.message);
+    throw e;
   }
-  if (data[0] !== KIND_SCREEN_UPDATE) throw new E2EError('invalid_field', 'not a screen update');
-  const dv = new DataView(data.buffer, data.byteOffset, data.length);
-  return {
-    flags: data[1],
-    epoch: dv.getUint32(2),
-    seq: dv.getBigUint64(6),
-    header: data.subarray(0, SCREEN_HEADER_LEN),
-    ciphertext: data.subarray(SCREEN_HEADER_LEN),
-  };
-}
-
-/**
- * Build the 14-byte clear header of a screen update (SPEC §4.1), the AAD prefix.
- * @param {number} flags
- * @param {number} epoch
- * @param {bigint|number} seq
- * @returns {Uint8Array}
- */
-export function screenHeader(flags, epoch, seq) {
-  const header = new Uint8Array(SCREEN_HEADER_LEN);
-  const dv = new DataView(header.buffer);
-  dv.setUint8(0, KIND_SCREEN_UPDATE);
-  dv.setUint8(1, flags);
-  dv.setUint32(2, epoch);
-  dv.setBigUint64(6, BigInt(seq));
-  return header;
 }
 
 /**
@@ -445,11 +408,13 @@ export class FrameOpener {
   /**
    * Authenticate and decrypt one screen update.
    * @param {Uint8Array|{flags: number, epoch: number, seq: bigint|number, ciphertext: Uint8Array}} frame
-   *   the whole binary message, or a frame parsed by codec.parseBinary
+   *   the whole binary message, or a frame parsed by codec.parseBinary (the live client
+   *   and the player pass the parsed frame: the bytes are parsed once, by codec.js)
    * @returns {Promise<Uint8Array>} the ScreenUpdate plaintext
    */
   async open(frame) {
-    const f = frame instanceof Uint8Array ? parseScreenHeader(frame) : frame;
+    const f = frame instanceof Uint8Array ? wire(() => parseBinary(frame)) : frame;
+    if (frame instanceof Uint8Array && f.kind !== 'screen') throw new E2EError('invalid_field', 'not a screen update');
     const { flags, epoch, ciphertext } = f;
     let seq;
     try {
@@ -466,7 +431,7 @@ export class FrameOpener {
     if (!key) throw new E2EError('unknown_epoch', 'no content key for this epoch');
     if (ciphertext.length < TAG_LEN) throw new E2EError('decrypt_failed', 'ciphertext shorter than its tag');
     // The AAD is rebuilt from the fields checked above, not taken from the wire as is.
-    const aad = concat(screenHeader(flags, epoch, seq), this._sid);
+    const aad = concat(wire(() => screenUpdateHeader(flags, epoch, seq)), this._sid);
     const plaintext = await aesDecrypt(key, nonce(PURPOSE_SCREEN, seq), ciphertext, aad, 'screen update');
     // Another open() may have accepted a newer frame while this one awaited.
     if (!this._isNewer(epoch, seq)) throw new E2EError('replayed', 'frame is not newer than the last one');
@@ -480,20 +445,8 @@ export class FrameOpener {
 // --- §4.2 input batches ----------------------------------------------------------------------
 
 /**
- * The u32 of a viewer id "v<number>" (SPEC §4.2).
- * @param {string} viewerId
- * @returns {number}
- */
-export function viewerNumber(viewerId) {
-  const m = /^v(0|[1-9][0-9]*)$/.exec(viewerId);
-  const n = m ? Number(m[1]) : NaN;
-  if (!Number.isSafeInteger(n) || n > U32_MAX) throw new E2EError('invalid_field', 'viewer id is not v<number>');
-  return n;
-}
-
-/**
  * Seals input batches with K_input; owns the seq counter (starts at 1, never reused).
- * Usage: `const s = await InputSealer.create(sid, viewerNumber(vid), keys.inputKey);
+ * Usage: `const s = await InputSealer.create(sid, codec.viewerNumber(vid), keys.inputKey);
  * ws.send(await s.seal(batchBytes))`.
  */
 export class InputSealer {
@@ -541,11 +494,7 @@ export class InputSealer {
     if (this._lastSeq >= U64_MAX) throw new E2EError('exhausted', 'seq counter exhausted');
     // Reserve the seq before awaiting so concurrent seal() calls never share a nonce.
     const seq = ++this._lastSeq;
-    const header = new Uint8Array(INPUT_HEADER_LEN);
-    const dv = new DataView(header.buffer);
-    dv.setUint8(0, KIND_INPUT);
-    dv.setUint32(1, this._sender);
-    dv.setBigUint64(5, seq);
+    const header = inputHeader(this._sender, seq);
     const aad = concat(header, this._sid);
     const ct = await subtle.encrypt({ name: 'AES-GCM', iv: nonce(PURPOSE_INPUT, seq), additionalData: aad }, this._key, plaintext);
     return concat(header, new Uint8Array(ct));

@@ -18,7 +18,7 @@
 
 import { SessionClient } from './client.js';
 import * as e2e from './e2e.js';
-import { b64uDecode } from './codec.js';
+import { b64uDecode, parseBinary } from './codec.js';
 
 export const DIR_AGENT = 0;
 export const DIR_VIEWER = 1;
@@ -230,7 +230,17 @@ const NULL_TRANSPORT = Object.freeze({
 });
 
 /** @param {RecordedFrame} f @returns {boolean} a FULL screen update */
-const isFull = (f) => f.type === FRAME_BINARY && f.payload[0] === 0x01 && (f.payload[1] & 1) === 1;
+/** The screen update a recorded frame carries (parsed by codec.js), or null. */
+function screenFrame(f) {
+  if (f.type !== FRAME_BINARY) return null;
+  try {
+    const frame = parseBinary(f.payload);
+    return frame.kind === 'screen' ? frame : null;
+  } catch {
+    return null; // a malformed frame is skipped, as the live client skips it
+  }
+}
+const isFull = (f) => screenFrame(f)?.full === true;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -309,20 +319,16 @@ export class Player {
   }
 
   async _ensureKey(client, epoch) {
-    if (client.epochs.has(epoch)) return;
     const key = this.keys.get(epoch);
-    if (!key) return; // no key: the client skips the frame, as live
-    if (client.opener === null) client.opener = await e2e.FrameOpener.create(client.sessionId, epoch, key);
-    else await client.opener.addKey(epoch, key);
-    client.epochs.add(epoch);
+    if (key) await client.addContentKey(epoch, key); // no key: the client skips the frame, as live
   }
 
   async _feed(client, f) {
     if (f.type === FRAME_BINARY) {
-      if (f.payload.length < 14 || f.payload[0] !== 0x01) return;
-      const epoch = new DataView(f.payload.buffer, f.payload.byteOffset, 14).getUint32(2);
-      await this._ensureKey(client, epoch);
-      client.onBinary(f.payload.slice().buffer);
+      const frame = screenFrame(f);
+      if (frame === null) return;
+      await this._ensureKey(client, frame.epoch);
+      client.onFrame(frame);
       await client.drawChain;
     } else if (f.type === FRAME_TEXT && f.direction !== DIR_VIEWER) {
       client.onText(TEXT.decode(f.payload));
