@@ -3,22 +3,21 @@
 Only ``agent.input.InputGate`` calls these, and only after it has checked the
 viewer's ``control`` grant for the very event. Backends:
 
-- ``XTestInjector``: the XTest extension through ``ctypes`` (libXtst + libX11),
-  no new dependency; needs ``DISPLAY``.
+- ``XTestInjector``: the XTest extension through the agent's X11 binding
+  (:mod:`agent.x11`); needs ``DISPLAY``.
 - ``XdotoolInjector``: the ``xdotool`` command, a fallback where libXtst is absent.
 - ``agent.testing.RecordingInjector``: a fake that records the calls.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
 
 from agent.errors import AgentError
+from agent.x11 import X11Connection, X11Unavailable, keysym_name
 
 
 class InjectorError(AgentError):
@@ -58,74 +57,56 @@ def _wheel_clicks(dx: int, dy: int) -> list[int]:
 
 
 class XTestInjector(Injector):
-    """XTest via ctypes: fake motion, button and key events on the X display."""
+    """XTest through the agent's X11 binding: fake motion, button and key events."""
 
     name = "xtest"
 
     def __init__(self, display: str | None = None) -> None:
-        x11_path = ctypes.util.find_library("X11")
-        xtst_path = ctypes.util.find_library("Xtst")
-        if not x11_path or not xtst_path:
-            raise InjectorError("libX11 / libXtst not found")
-        self._x11 = ctypes.CDLL(x11_path)
-        self._xtst = ctypes.CDLL(xtst_path)
-        self._x11.XOpenDisplay.restype = ctypes.c_void_p
-        self._x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-        self._x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-        self._x11.XFlush.argtypes = [ctypes.c_void_p]
-        self._x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-        self._x11.XKeysymToKeycode.restype = ctypes.c_ubyte
-        self._xtst.XTestFakeMotionEvent.argtypes = [
-            ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_ulong
-        ]  # fmt: skip
-        self._xtst.XTestFakeButtonEvent.argtypes = [
-            ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong
-        ]  # fmt: skip
-        self._xtst.XTestFakeKeyEvent.argtypes = [
-            ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong
-        ]  # fmt: skip
-        name = (display or os.environ.get("DISPLAY", "")).encode() or None
-        handle = self._x11.XOpenDisplay(name)
-        if not handle:
-            raise InjectorError(f"cannot open X display {display or os.environ.get('DISPLAY')!r}")
-        self._dpy: int | None = handle
+        try:
+            conn = X11Connection(display)
+        except X11Unavailable as exc:
+            raise InjectorError(str(exc)) from exc
+        if not conn.has_xtest():
+            conn.close()
+            raise InjectorError(f"the X server {conn.name} has no XTest extension")
+        self._x: X11Connection | None = conn
 
-    def _handle(self) -> int:
-        if self._dpy is None:
+    def _conn(self) -> X11Connection:
+        if self._x is None:
             raise InjectorError("injector is closed")
-        return self._dpy
+        return self._x
 
     def move(self, x: int, y: int) -> None:
-        dpy = self._handle()
-        self._xtst.XTestFakeMotionEvent(dpy, -1, x, y, 0)
-        self._x11.XFlush(dpy)
+        conn = self._conn()
+        conn.fake_motion(x, y)
+        conn.flush()
 
     def button(self, x: int, y: int, button: int, pressed: bool) -> None:
-        dpy = self._handle()
-        self._xtst.XTestFakeMotionEvent(dpy, -1, x, y, 0)
-        self._xtst.XTestFakeButtonEvent(dpy, button, 1 if pressed else 0, 0)
-        self._x11.XFlush(dpy)
+        conn = self._conn()
+        conn.fake_motion(x, y)
+        conn.fake_button(button, pressed)
+        conn.flush()
 
     def wheel(self, x: int, y: int, dx: int, dy: int) -> None:
-        dpy = self._handle()
-        self._xtst.XTestFakeMotionEvent(dpy, -1, x, y, 0)
+        conn = self._conn()
+        conn.fake_motion(x, y)
         for b in _wheel_clicks(dx, dy):
-            self._xtst.XTestFakeButtonEvent(dpy, b, 1, 0)
-            self._xtst.XTestFakeButtonEvent(dpy, b, 0, 0)
-        self._x11.XFlush(dpy)
+            conn.fake_button(b, True)
+            conn.fake_button(b, False)
+        conn.flush()
 
     def key(self, keysym: int, pressed: bool) -> None:
-        dpy = self._handle()
-        code = self._x11.XKeysymToKeycode(dpy, keysym)
+        conn = self._conn()
+        code = conn.keycode(keysym)
         if code == 0:
             return  # no key for this keysym on this keyboard map: nothing to press
-        self._xtst.XTestFakeKeyEvent(dpy, code, 1 if pressed else 0, 0)
-        self._x11.XFlush(dpy)
+        conn.fake_key(code, pressed)
+        conn.flush()
 
     def close(self) -> None:
-        if self._dpy is not None:
-            self._x11.XCloseDisplay(self._dpy)
-            self._dpy = None
+        if self._x is not None:
+            self._x.close()
+            self._x = None
 
 
 class XdotoolInjector(Injector):
@@ -160,23 +141,10 @@ class XdotoolInjector(Injector):
             self._run(*args)
 
     def key(self, keysym: int, pressed: bool) -> None:
-        # xdotool takes keysym names; "0x..." is not accepted, so map via Xlib's names
-        # for the special range and code points for Latin-1.
-        name = _keysym_name(keysym)
+        # xdotool takes keysym names ("0x..." is not accepted): Xlib's name table.
+        name = keysym_name(keysym)
         if name:
             self._run("keydown" if pressed else "keyup", name)
-
-
-def _keysym_name(keysym: int) -> str | None:
-    x11_path = ctypes.util.find_library("X11")
-    if x11_path:
-        x11 = ctypes.CDLL(x11_path)
-        x11.XKeysymToString.restype = ctypes.c_char_p
-        x11.XKeysymToString.argtypes = [ctypes.c_ulong]
-        raw = x11.XKeysymToString(keysym)
-        if raw:
-            return str(raw.decode("ascii", "replace"))
-    return None
 
 
 def open_injector(kind: str = "auto", display: str | None = None) -> Injector:

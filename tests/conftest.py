@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,19 +85,31 @@ async def page(browser: Any) -> AsyncIterator[Any]:
         await context.close()
 
 
-@pytest.fixture(scope="session")
-def xvfb_display() -> Iterator[str]:
-    """A real X server (Xvfb) at 1920x1080x24; yields the DISPLAY string.
+@contextmanager
+def xvfb_server(size: str = "1920x1080x24") -> Iterator[str]:
+    """Run a real X server (Xvfb); yields the DISPLAY string.
 
     Xvfb picks a free display number itself and reports it on a pipe
-    (``-displayfd``), so parallel test runs never race for the same number.
+    (``-displayfd``), so parallel test runs never race for the same number.  ``-noreset``:
+    without it the server resets when its last client leaves, and a test connecting
+    during the reset fails.
     """
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         pytest.fail("Xvfb is not installed: run `make test`, which installs it")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+        [
+            xvfb,
+            "-displayfd",
+            str(write_fd),
+            "-screen",
+            "0",
+            size,
+            "-nolisten",
+            "tcp",
+            "-noreset",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         pass_fds=(write_fd,),
@@ -122,3 +135,21 @@ def xvfb_display() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    """A real X server (Xvfb) at 1920x1080x24 for the whole run; yields DISPLAY."""
+    with xvfb_server() as display:
+        yield display
+
+
+@pytest.fixture(scope="module")
+def dual_monitor_display() -> Iterator[str]:
+    """Its own Xvfb (1920x1080) with two RandR monitors side by side, of different
+    sizes: ``LEFT`` 1200x1080+0+0 (primary) and ``RIGHT`` 720x900+1200+100."""
+    from agent.capture.testing import DUAL_LAYOUT, set_monitors
+
+    with xvfb_server() as display:
+        set_monitors(display, DUAL_LAYOUT)
+        yield display

@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 _TK_SCRIPT = r"""
 import sys, tkinter
@@ -86,3 +87,80 @@ def x_window(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+#: The two-monitor layout of the tests: (name, x, y, width, height), primary first.
+DUAL_LAYOUT: tuple[tuple[str, int, int, int, int], ...] = (
+    ("LEFT", 0, 0, 1200, 1080),
+    ("RIGHT", 1200, 100, 720, 900),
+)
+
+
+def set_monitors(display: str, layout: Sequence[tuple[str, int, int, int, int]]) -> None:
+    """Define RandR 1.5 monitors on ``display`` (as ``xrandr --setmonitor`` does).
+
+    The first monitor takes the server's output (so the server's own monitor for it
+    disappears) and is primary; monitors set before are deleted first.  Needs an
+    Xvfb started with ``-noreset`` (a reset forgets client-defined monitors).
+    """
+    from Xlib import display as xdisplay
+    from Xlib.ext import randr
+
+    d = xdisplay.Display(display)
+    try:
+        root = d.screen().root
+        output = randr.get_screen_resources(root).outputs[0]
+        opcode = d.display.get_extension_major("RANDR")
+        for old in randr.get_monitors(root, is_active=False).monitors:
+            if not old.automatic:
+                randr.delete_monitor(root, old.name)
+        d.sync()
+        for i, (name, x, y, w, h) in enumerate(layout):
+            _SetMonitor(
+                display=d.display,
+                opcode=opcode,
+                window=root,
+                name=d.intern_atom(name),
+                primary=i == 0,
+                automatic=False,
+                x=x,
+                y=y,
+                width=w,
+                height=h,
+                mm_width=w * 254 // 960,  # 96 dpi
+                mm_height=h * 254 // 960,
+                outputs=[output] if i == 0 else [],
+            )
+        d.sync()
+    finally:
+        d.close()
+
+
+def _set_monitor_request() -> type:
+    # python-xlib 0.33's SetMonitor cannot pack its nested MonitorInfo (a list inside
+    # an Object): the same request (RandR 1.5, minor 43) with flat fields.
+    from Xlib.protocol import rq
+
+    class SetMonitor(rq.Request):
+        _request = rq.Struct(
+            rq.Card8("opcode"),
+            rq.Opcode(43),
+            rq.RequestLength(),
+            rq.Window("window"),
+            rq.Card32("name"),
+            rq.Bool("primary"),
+            rq.Bool("automatic"),
+            rq.LengthOf("outputs", 2),
+            rq.Int16("x"),
+            rq.Int16("y"),
+            rq.Card16("width"),
+            rq.Card16("height"),
+            rq.Card32("mm_width"),
+            rq.Card32("mm_height"),
+            rq.List("outputs", rq.Card32Obj),
+        )
+
+    return SetMonitor
+
+
+_SetMonitor: Any = _set_monitor_request()

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-
 import pytest
 
 from agent.inject import InjectorError, XTestInjector, open_injector
+from agent.x11 import X11Connection
 
 
 def pointer_position(display: str) -> tuple[int, int]:
-    x11 = ctypes.CDLL(ctypes.util.find_library("X11"))
-    x11.XOpenDisplay.restype = ctypes.c_void_p
-    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    x11.XDefaultRootWindow.restype = ctypes.c_ulong
-    x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-    x11.XQueryPointer.argtypes = [ctypes.c_void_p, ctypes.c_ulong] + [ctypes.c_void_p] * 7
-    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-    dpy = x11.XOpenDisplay(display.encode())
-    assert dpy
-    root = x11.XDefaultRootWindow(dpy)
-    r, c = ctypes.c_ulong(), ctypes.c_ulong()
-    rx, ry, wx, wy = ctypes.c_int(), ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-    mask = ctypes.c_uint()
-    x11.XQueryPointer(dpy, root, *(ctypes.byref(v) for v in (r, c, rx, ry, wx, wy, mask)))
-    x11.XCloseDisplay(dpy)
-    return rx.value, ry.value
+    conn = X11Connection(display)
+    try:
+        return conn.pointer()
+    finally:
+        conn.close()
 
 
 @pytest.mark.xvfb
