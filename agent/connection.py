@@ -10,8 +10,10 @@ killed: never a silent reconnect).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import ssl
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,10 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
 from agent.errors import AgentError, FinalError
-from protocol.errors import ProtocolError
-from protocol.messages import ErrorMessage, Hello, Welcome, parse_control, serialize_control
+from protocol.connection import BinaryReceived, Connection, ControlReceived, ErrorToSend
+from protocol.messages import ErrorMessage, Hello, Welcome, serialize_control
+
+log = logging.getLogger(__name__)
 
 SUBPROTOCOL = Subprotocol("clearpane.v1")
 CLIENT_ID = "clearpane-agent/0.1"
@@ -90,6 +94,39 @@ class Backoff:
     def reset(self) -> None:
         """After a successful connection."""
         self.attempts = 0
+
+
+def broker_connection() -> Connection:
+    """The connection rules for what the broker sends (SPEC §1, §2, §7): the same
+    :class:`protocol.Connection` as the broker's side, without ``hello`` (the agent
+    says it) and without a rate limit (the broker forwards every viewer's traffic)."""
+    return Connection(now_ms=_monotonic_ms(), rate=None)
+
+
+def received(conn: Connection, raw: str | bytes) -> list[ControlReceived | BinaryReceived]:
+    """Feed one frame from the broker into ``conn``; return what to act on.
+
+    A non-fatal mistake (unknown type, bad field) is logged and skipped: the agent
+    does not argue with its broker. After a fatal one ``conn.closed`` is set, with the
+    close code to use."""
+    if isinstance(raw, bytes):
+        conn.receive_binary(raw, _monotonic_ms())
+    else:
+        conn.receive_text(raw, _monotonic_ms())
+    conn.data_to_send()  # ``error`` replies are not sent to the broker
+    out: list[ControlReceived | BinaryReceived] = []
+    for event in conn.events_received():
+        if isinstance(event, ControlReceived | BinaryReceived):
+            out.append(event)
+        elif isinstance(event, ErrorToSend):
+            log.warning("bad message from broker: %s", event.error.code)
+        else:
+            log.warning("broker broke the protocol: %s", event.error)
+    return out
+
+
+def _monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
 
 
 async def _post(
@@ -193,11 +230,12 @@ async def open_agent_socket(
         if code in FINAL_CLOSE_CODES:
             raise FinalError("the broker refused the session", FINAL_CLOSE_CODES[code]) from exc
         raise ConnectionLost(f"lost the connection during the handshake: {exc}") from exc
-    try:
-        msg = parse_control(raw)
-    except ProtocolError as exc:
+    conn = broker_connection()
+    events = received(conn, raw)
+    if conn.closed or not events or not isinstance(events[0], ControlReceived):
         await ws.close()
-        raise ConnectionLost(f"bad handshake message: {exc}") from exc
+        raise ConnectionLost(f"bad handshake message: {conn.close_reason or 'not a control'}")
+    msg = events[0].message
     if isinstance(msg, ErrorMessage):
         await ws.close()
         if msg.code in ("unauthorized", "forbidden", "session_ended"):

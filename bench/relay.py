@@ -125,7 +125,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 def _tune(variant: str) -> Callable[[Any], None]:
-    """Apply a server variant (``+uvloop``, ``+sslbuf``, ``+queued``) in the server process; return
+    """Apply a server variant (``+uvloop``, ``+sslbuf``) in the server process; return
     the runner to use instead of ``asyncio.run``."""
     if "+sslbuf" in variant:
         from asyncio import sslproto
@@ -133,12 +133,6 @@ def _tune(variant: str) -> Callable[[Any], None]:
         # asyncio allocates (and zero-fills) a 256 KiB read buffer per TLS connection;
         # one TLS record is at most 16 KiB + overhead.
         sslproto.SSLProtocol.max_size = 32 * 1024
-    if "+queued" in variant:
-        from broker.ws import WsEndpoint
-
-        # The broker without its send fast path (every frame through the sender task):
-        # the before/after of that change, measured side by side.
-        WsEndpoint.direct_write = False
     if "+uvloop" in variant:
         import uvloop
 

@@ -1,5 +1,12 @@
 """A Sans-I/O connection helper for one WebSocket (SPEC §1, §2, §7).
 
+The one place for the connection rules of both ends: the broker's WebSocket loop
+(``broker.ws``) and the agent's reader (``agent.session``) drive it. ``hello`` first
+(and only once, SPEC §1), the handshake timeout, the message limits (the parsers of
+:mod:`protocol.messages` / :mod:`protocol.media`), the rate limits (one
+:class:`TokenBucket` per direction and kind) and the mapping of an error to a close
+code and reason (SPEC §7, §10.5).
+
 Feed it frames with the current time; read events and text frames to send.
 It never raises for a peer's mistake: a fatal violation becomes a
 :class:`ConnectionClosed` event (close code and reason, SPEC §7) and a final
@@ -30,6 +37,10 @@ class TokenBucket:
     burst: float
     tokens: float
     last_ms: int
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError("a token bucket needs rate > 0 and burst >= 1")
 
     @classmethod
     def full(cls, rate: float, burst: float, now_ms: int) -> "TokenBucket":
@@ -85,23 +96,43 @@ class Connection:
     """Protocol state of one WebSocket connection (either side).
 
     With ``require_hello`` (the broker's side) the first frame must be a
-    ``hello`` text frame, within ``HANDSHAKE_TIMEOUT_S`` (see :meth:`check_timeouts`).
+    ``hello`` text frame, within ``HANDSHAKE_TIMEOUT_S`` (see :meth:`check_timeouts`),
+    and a second ``hello`` is fatal (``unauthorized``, 4401; SPEC §1).
+    ``rate``/``burst`` bound text frames (``None``: no limit, the agent's side reading
+    its broker); ``binary_rate`` bounds binary frames the same way (the broker's
+    ``/ws/viewer``: input batches and acks), burst ``2 × binary_rate``.
     """
 
     now_ms: int
     require_hello: bool = False
-    rate: float = MAX_CONTROL_RATE
+    rate: float | None = MAX_CONTROL_RATE
     burst: float = CONTROL_BURST
+    binary_rate: float | None = None
     handshake_timeout_ms: int = HANDSHAKE_TIMEOUT_S * 1000
     hello_received: bool = False
     close_code: int | None = None
     close_reason: str | None = None
-    _bucket: TokenBucket = field(init=False)
+    _bucket: TokenBucket | None = field(init=False)
+    _binary_bucket: TokenBucket | None = field(init=False)
     _events: list[Event] = field(default_factory=list, init=False)
     _outgoing: list[str] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self._bucket = TokenBucket.full(self.rate, self.burst, self.now_ms)
+        self._bucket = (
+            None if self.rate is None else TokenBucket.full(self.rate, self.burst, self.now_ms)
+        )
+        self._binary_bucket = (
+            None
+            if self.binary_rate is None
+            else TokenBucket.full(self.binary_rate, 2 * self.binary_rate, self.now_ms)
+        )
+
+    def handshake_time_left(self, now_ms: int) -> float | None:
+        """Seconds until the ``hello`` is late (for the caller's read timeout);
+        ``None`` once it has arrived or when none is required."""
+        if not self.require_hello or self.hello_received or self.closed:
+            return None
+        return max(0.0, (self.now_ms + self.handshake_timeout_ms - now_ms) / 1000)
 
     @property
     def closed(self) -> bool:
@@ -113,20 +144,22 @@ class Connection:
         if self.closed:
             return
         try:
-            if not self._bucket.take(now_ms):
+            if self._bucket is not None and not self._bucket.take(now_ms):
                 raise ProtocolError.of(ErrorCode.RATE_LIMITED, "over MAX_CONTROL_RATE")
             try:
                 message = parse_control(data)
             except ProtocolError as exc:
                 if self.require_hello and not self.hello_received:
-                    raise ProtocolError.of(ErrorCode.UNAUTHORIZED, "hello must come first") from exc
+                    raise ProtocolError.of(
+                        ErrorCode.UNAUTHORIZED, f"hello must come first ({exc.code})"
+                    ) from exc
                 raise
             if self.require_hello and not self.hello_received:
                 if message.type != "hello":
                     raise ProtocolError.of(ErrorCode.UNAUTHORIZED, "hello must come first")
                 self.hello_received = True
             elif message.type == "hello" and self.require_hello:
-                raise ProtocolError.of(ErrorCode.UNAUTHORIZED, "second hello")
+                raise ProtocolError.of(ErrorCode.UNAUTHORIZED, "second hello (SPEC §1)")
         except ProtocolError as exc:
             self._fail(exc)
             return
@@ -139,6 +172,8 @@ class Connection:
         try:
             if self.require_hello and not self.hello_received:
                 raise ProtocolError.of(ErrorCode.UNAUTHORIZED, "hello must come first")
+            if self._binary_bucket is not None and not self._binary_bucket.take(now_ms):
+                raise ProtocolError.of(ErrorCode.RATE_LIMITED, "too many binary frames")
             message = parse_binary(data)
         except ProtocolError as exc:
             self._fail(exc)

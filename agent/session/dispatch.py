@@ -14,12 +14,12 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from agent.connection import FINAL_CLOSE_CODES, ConnectionLost
+from agent.connection import FINAL_CLOSE_CODES, ConnectionLost, broker_connection, received
 from agent.errors import FinalError
 from agent.session.core import CALL_MESSAGE_TYPES
 from agent.session.stream import StreamMixin
-from protocol.errors import ProtocolError
-from protocol.media import AckFrame, InputFrame, parse_binary
+from protocol.connection import BinaryReceived
+from protocol.media import AckFrame, BinaryMessage, InputFrame
 from protocol.messages import (
     AuditRecipient,
     Chat,
@@ -36,7 +36,6 @@ from protocol.messages import (
     SessionStateMessage,
     ViewerJoined,
     ViewerLeft,
-    parse_control,
 )
 
 log = logging.getLogger(__name__)
@@ -46,17 +45,19 @@ class DispatchMixin(StreamMixin):
     """Reads the socket and routes each message to the part that owns it."""
 
     async def _reader(self, ws: ClientConnection) -> None:
+        # One protocol.Connection per socket holds the rules (parsers, limits, what is
+        # fatal); after a fatal mistake the socket is closed with its code: reconnect.
+        conn = broker_connection()
         try:
             async for raw in ws:
-                if isinstance(raw, bytes):
-                    self._on_binary(raw)
-                else:
-                    try:
-                        msg = parse_control(raw)
-                    except ProtocolError as exc:
-                        log.warning("bad control message from broker: %s", exc.code)
-                        continue
-                    await self._dispatch(msg)
+                for event in received(conn, raw):
+                    if isinstance(event, BinaryReceived):
+                        self._on_binary(event.message)
+                    else:
+                        await self._dispatch(event.message)
+                if conn.close_code is not None:
+                    await ws.close(conn.close_code, conn.close_reason or "")
+                    raise ConnectionLost(f"the broker broke the protocol: {conn.close_reason}")
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
             if self.killswitch.killed or self._end_reason is not None:
@@ -77,12 +78,7 @@ class DispatchMixin(StreamMixin):
             raise FinalError("the broker closed the session", FINAL_CLOSE_CODES[code])
         raise ConnectionLost(f"connection closed (code {code})")
 
-    def _on_binary(self, raw: bytes) -> None:
-        try:
-            frame = parse_binary(raw)
-        except ProtocolError as exc:
-            log.warning("bad binary frame from broker: %s", exc.code)
-            return
+    def _on_binary(self, frame: BinaryMessage) -> None:
         if isinstance(frame, AckFrame):
             for seq in [s for s in self._inflight if s <= frame.seq]:
                 del self._inflight[seq]

@@ -276,7 +276,11 @@ async def test_handshake_timeout_closes_4401(
     monkeypatch.setattr(broker.ws, "HANDSHAKE_TIMEOUT_S", 0.3)
     async with running_broker(tmp_path) as b, ws_connect(b, "/ws/agent") as agent:
         code, reason = await agent.closed()
-        assert code == 4401 and "hello" in reason
+        # SPEC §10.5: the close reason is the error code; the error message says why.
+        assert (code, reason) == (4401, "unauthorized")
+        assert [e.message for e in agent.seen if isinstance(e, m.ErrorMessage)] == [
+            "no hello in time"
+        ]
 
 
 async def test_viewer_token_on_agent_endpoint_and_bad_origin(tmp_path: Path) -> None:
@@ -294,12 +298,26 @@ async def test_viewer_token_on_agent_endpoint_and_bad_origin(tmp_path: Path) -> 
                 async with ws_connect(b, "/ws/viewer", origin=origin) as viewer:
                     # closed before it can even say hello
                     code, reason = await viewer.closed()
-                    assert code == 4403 and "origin" in reason
+                    assert (code, reason) == (4403, "forbidden")
+                    (refusal,) = [e for e in viewer.seen if isinstance(e, m.ErrorMessage)]
+                    assert "origin" in refusal.message
             # the agent was never asked about the rejected viewers
             await agent.say(m.Chat(text="anyone?"))  # wrong_state: nobody is live
             err = await agent.expect("error")
             assert err.code == "wrong_state"
             assert not [msg for msg in agent.seen if msg.type == "consent.request"]
+
+
+async def test_a_second_hello_is_fatal(tmp_path: Path) -> None:
+    """SPEC §1: one ``hello`` per connection; a second closes with 4401 (the core's rule)."""
+    async with running_broker(tmp_path) as b:
+        _, agent_token = await agent_request(b)
+        async with ws_connect(b, "/ws/agent") as agent:
+            await agent.say(m.Hello(token=agent_token, client="a"))
+            await agent.expect("welcome")
+            await agent.say(m.Hello(token=agent_token, client="a"))
+            assert await agent.closed() == (4401, "unauthorized")
+            assert agent.errors() == ["unauthorized"]
 
 
 async def test_malformed_and_oversize_frames(tmp_path: Path) -> None:

@@ -132,3 +132,39 @@ def test_caller_reported_error() -> None:
     conn.fail(ProtocolError.of(ErrorCode.SESSION_ENDED, "killed"))
     assert conn.close_code == 4000
     assert [json.loads(t)["code"] for t in conn.data_to_send()] == ["wrong_state", "session_ended"]
+
+
+def test_binary_rate_limit_is_its_own_bucket() -> None:
+    conn = Connection(now_ms=0, binary_rate=5)  # burst 10
+    for _ in range(10):
+        conn.receive_binary(bytes(AckFrame(1)), now_ms=0)
+    conn.receive_text(CHAT, now_ms=0)  # text has its own bucket
+    assert not conn.closed
+    conn.receive_binary(bytes(AckFrame(1)), now_ms=0)
+    assert (conn.close_code, conn.close_reason) == (4429, "rate_limited")
+
+
+def test_no_rate_limit_when_rate_is_none() -> None:
+    conn = Connection(now_ms=0, rate=None)
+    for _ in range(CONTROL_BURST * 3):
+        conn.receive_text(CHAT, now_ms=0)
+    assert not conn.closed
+
+
+def test_second_hello_is_fatal_spec_1() -> None:
+    """SPEC §1: ``hello`` comes once; a second one closes with 4401 (either endpoint)."""
+    conn = Connection(now_ms=0, require_hello=True)
+    conn.receive_text(HELLO, now_ms=1)
+    conn.receive_text(HELLO, now_ms=2)
+    events = conn.events_received()
+    assert isinstance(events[-1], ConnectionClosed)
+    assert (events[-1].code, events[-1].reason) == (4401, "unauthorized")
+
+
+def test_handshake_time_left() -> None:
+    conn = Connection(now_ms=1_000, require_hello=True)
+    assert conn.handshake_time_left(1_000) == HANDSHAKE_TIMEOUT_S
+    assert conn.handshake_time_left(10**9) == 0
+    conn.receive_text(HELLO, now_ms=2_000)
+    assert conn.handshake_time_left(2_000) is None
+    assert Connection(now_ms=0).handshake_time_left(0) is None
