@@ -250,7 +250,7 @@ class RelayMachine(RuleBasedStateMachine):
         self._run(lambda: self.session.agent_binary(parse_binary(data), data, self.now))
 
     @precondition(lambda self: not self.gone)
-    @rule(data=st.data(), kind=st.integers(4, 255), from_agent=st.booleans())
+    @rule(data=st.data(), kind=st.integers(5, 255), from_agent=st.booleans())  # 4: video (§4.4)
     def unknown_kind(self, data: st.DataObject, kind: int, from_agent: bool) -> None:
         raw = bytes((kind,)) + b"client secrets"
         frame = parse_binary(raw)
