@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "Unauthorized",
+    "Unavailable",
+    "is_storage_failure",
 ]
 
 
@@ -106,3 +109,40 @@ class RateLimited(BrokerError):
     def __init__(self, message: str, retry_after_s: float) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class Unavailable(BrokerError):
+    """The broker cannot store this now (disk full, database gone): retry later.
+    Nothing of the request was kept."""
+
+    code = "unavailable"
+    status = 503
+
+
+#: errno values that mean "the storage cannot take this write", not "a bug".
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is the storage failing: a full or read-only
+    disk, an I/O error, or the database unreachable or refusing writes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in STORAGE_ERRNOS:
+            return True
+        name = type(current).__name__
+        module = type(current).__module__
+        # SQLAlchemy wraps every driver: OperationalError (SQLite "database or disk is
+        # full", "disk I/O error", PostgreSQL connection lost), InterfaceError, and a
+        # pool TimeoutError. Matched by name: errors.py must not import SQLAlchemy.
+        if module.startswith("sqlalchemy") and name in (
+            "OperationalError",
+            "InterfaceError",
+            "TimeoutError",
+            "DisconnectionError",
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from broker.auth.policy import Handler
 from broker.config import CONFIG
-from broker.errors import BrokerError, RateLimited
+from broker.errors import BrokerError, RateLimited, Unavailable, is_storage_failure
 
 __all__ = ["CSP", "error_middleware", "error_response", "security_headers"]
 
@@ -20,6 +20,8 @@ CSP = (
     "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'self'"
 )
+
+UNAVAILABLE_RETRY_S = 5
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -42,14 +44,18 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Translate :class:`BrokerError` and aiohttp's HTTP errors into JSON errors;
-    anything unexpected becomes a logged 500 ``internal``."""
+    """Translate :class:`BrokerError` and aiohttp's HTTP errors into JSON errors; a
+    storage failure anywhere (disk full, database unreachable: :func:`is_storage_failure`)
+    becomes 503 ``unavailable`` — the handler's transaction was rolled back, so nothing
+    of the request is kept; anything else unexpected becomes a logged 500 ``internal``."""
     try:
         return await handler(request)
     except BrokerError as exc:
         response = error_response(exc.status, exc.code, exc.message)
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        if isinstance(exc, Unavailable):
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_S)
         return response
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -60,7 +66,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
-    except Exception:
+    except Exception as exc:
+        if is_storage_failure(exc):
+            log.error(
+                "storage failure in %s %s: %s (answered 503)", request.method, request.path, exc
+            )
+            response = error_response(
+                503,
+                Unavailable.code,
+                "the broker cannot store this now; nothing was kept, retry later",
+            )
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_S)
+            return response
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error; the broker logged it")
 
