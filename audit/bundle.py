@@ -37,7 +37,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -52,6 +52,8 @@ __all__ = [
     "BUNDLE_FORMAT",
     "BundleError",
     "BundleReport",
+    "SignerCheck",
+    "VerifiedSigner",
     "append_review_event",
     "export_bundle",
     "review_log_id",
@@ -278,6 +280,36 @@ def client_copy_files(path: Path) -> tuple[Path, Path | None]:
 # -- verify ------------------------------------------------------------------------------
 
 
+class VerifiedSigner(Protocol):
+    """A checkpoint-signer certificate found to chain to a trusted root."""
+
+    @property
+    def cert(self) -> x509.Certificate:
+        """The signer's certificate."""
+        ...
+
+    @property
+    def public_key(self) -> ed25519.Ed25519PublicKey:
+        """The key its checkpoints are signed with."""
+        ...
+
+
+class SignerCheck(Protocol):
+    """Verify a checkpoint-signer chain at time ``at``; raise if it does not chain to
+    one of ``roots`` or is not a checkpoint signer (``certs.verify`` implements it)."""
+
+    def __call__(
+        self,
+        cert: x509.Certificate,
+        intermediates: Sequence[x509.Certificate],
+        roots: Sequence[x509.Certificate],
+        *,
+        at: dt.datetime | None = None,
+    ) -> VerifiedSigner:
+        """The verified signer, or raise."""
+        ...
+
+
 def _read_members(bundle: Path) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(bundle) as zf:
@@ -314,13 +346,12 @@ def _jsonl(data: bytes, name: str, report: BundleReport) -> tuple[list[dict[str,
 
 
 def _keyring(
-    members: dict[str, bytes], ca: Path | None, at_ms: int | None, report: BundleReport
+    members: dict[str, bytes],
+    ca: Path | None,
+    at_ms: int | None,
+    report: BundleReport,
+    signer_check: SignerCheck,
 ) -> Keyring:
-    try:
-        from certs.verify import verify_checkpoint_signer
-    except ImportError:  # pragma: no cover - certs is part of the distribution
-        report.add(SIGNER, None, None, Reason.FORGED, "certs package missing")
-        return {}
     root_pem = Path(ca).read_bytes() if ca is not None else members.get(ROOT)
     report.trusted_root = (
         f"pinned root {ca}" if ca is not None else "the bundle's own root (pass --ca to pin yours)"
@@ -340,7 +371,7 @@ def _keyring(
         else dt.datetime.now(dt.UTC)
     )
     try:
-        verified = verify_checkpoint_signer(chain[0], chain[1:], roots, at=at)
+        verified = signer_check(chain[0], chain[1:], roots, at=at)
     except Exception as exc:  # CertVerificationError and friends: a finding, not a crash
         report.add(SIGNER, None, None, Reason.FORGED, f"signer certificate rejected: {exc}")
         return {}
@@ -419,12 +450,17 @@ def _check_checkpoints(
 def verify_bundle(
     bundle: Path,
     *,
+    signer_check: SignerCheck,
     ca: Path | None = None,
     client_copy: Path | None = None,
     recording: Path | None = None,
     client_checkpoint: Path | None = None,
 ) -> BundleReport:
     """Verify an evidence bundle; every problem becomes a :class:`Finding`.
+
+    ``signer_check`` verifies the checkpoint signer's certificate chain against the
+    trusted root (:func:`certs.verify.verify_checkpoint_signer`; passed in, so ``audit``
+    does not import ``certs``).
 
     ``client_copy`` (the agent's session folder or its ``broker.jsonl``; else a
     ``client.jsonl`` inside the bundle) is compared with the broker's copy, record by
@@ -451,7 +487,7 @@ def verify_bundle(
     report.records = len(records)
     cps, cp_lines = _jsonl(members.get(CHECKPOINTS, b""), CHECKPOINTS, report)
     last_at = max((c.get("at_ms", 0) for c in cps if isinstance(c.get("at_ms"), int)), default=None)
-    keys = _keyring(members, ca, last_at, report)
+    keys = _keyring(members, ca, last_at, report, signer_check)
     chain_ok = _check_chain(LOG, records, lines, report)
     if not chain_ok:  # name every other problem of the broker's copy too, not only the first
         first = report.findings[-1]

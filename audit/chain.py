@@ -18,14 +18,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from audit.canonical import MAX_SAFE_INTEGER, canonical_json
 from audit.errors import AuditError, ChainError, RecordFormatError
 from audit.events import check_event_name
-
-if TYPE_CHECKING:
-    from audit.checkpoint import Checkpoint
 
 __all__ = [
     "GENESIS",
@@ -34,6 +31,7 @@ __all__ = [
     "Problem",
     "Reason",
     "Record",
+    "SealPoint",
     "VerifyReport",
     "canonical_json",
     "record_hash",
@@ -282,6 +280,24 @@ class VerifyReport:
         return f"verified: {self.count} records, head seq {self.head.seq}{sealed}{gaps}"
 
 
+class SealPoint(Protocol):
+    """Where a log was sealed: the seq and record hash a signed checkpoint covers.
+
+    :class:`audit.checkpoint.Checkpoint` is one; the chain needs only these two fields,
+    so it does not import the checkpoint module (which is built on the chain).
+    """
+
+    @property
+    def seq(self) -> int:
+        """The last sealed seq (0: the empty log)."""
+        ...
+
+    @property
+    def hash(self) -> str:
+        """The hash of the record at ``seq`` (``GENESIS`` for seq 0)."""
+        ...
+
+
 def _peek_seq(item: object) -> int | None:
     if isinstance(item, Record):
         return item.seq
@@ -294,7 +310,7 @@ def _peek_seq(item: object) -> int | None:
 def verify_chain(
     records: Sequence[Record | Mapping[str, Any]],
     *,
-    checkpoint: Checkpoint | None = None,
+    checkpoint: SealPoint | None = None,
     allow_gaps: bool = False,
 ) -> VerifyReport:
     """Verify a list of records (or raw JSON objects); never raises on bad input.
@@ -358,7 +374,7 @@ def verify_chain(
 def _check_against(
     records: Sequence[Record | Mapping[str, Any]],
     head: ChainHead,
-    checkpoint: Checkpoint,
+    checkpoint: SealPoint,
     gaps: tuple[tuple[int, int], ...],
 ) -> VerifyReport:
     count = len(records)

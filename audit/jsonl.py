@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +27,7 @@ from audit.canonical import unique_keys
 from audit.chain import AuditChain, ChainHead, Record, verify_chain
 from audit.errors import AuditError, ChainError, LogFileError, TornTailError
 
-__all__ = ["JsonlChainWriter", "JsonlContents", "load_records", "read_jsonl"]
+__all__ = ["JsonlChainWriter", "JsonlContents", "event_sink", "load_records", "read_jsonl"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,3 +163,19 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def event_sink(path: Path, actor: str) -> Callable[[str, Mapping[str, object]], None]:
+    """``sink(event, detail)`` appending each call as one record to the chained log at
+    ``path`` by ``actor`` (opened and closed per event; raises if it cannot write).
+
+    It has the shape of :data:`certs.store.EventSink`, so the CA's admin actions are
+    logged in a hash chain without ``certs`` importing ``audit``: the caller (broker,
+    ``clearpane certs``) plugs one into the other.
+    """
+
+    def sink(event: str, detail: Mapping[str, object]) -> None:
+        with JsonlChainWriter(path) as writer:
+            writer.append_event(event, actor, dict(detail), time.time_ns() // 1_000_000)
+
+    return sink

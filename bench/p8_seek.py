@@ -36,7 +36,6 @@ async def run(minutes: int, seeks: int) -> dict[str, Any]:
     from cryptography.hazmat.primitives.asymmetric import x25519
     from playwright.async_api import async_playwright
 
-    from audit.cli import main as audit_main
     from audit.recording import Recording
     from audit.testing import synthetic_recording, write_session_log
     from broker.pki import PKI
@@ -44,6 +43,7 @@ async def run(minutes: int, seeks: int) -> dict[str, Any]:
     from broker.store.db import DB
     from broker.testing import running_broker
     from certs.keys import load_certificate
+    from cli.audit import main as audit_main
 
     with tempfile.TemporaryDirectory(prefix="p8-") as tmp:
         tmp_path = Path(tmp)

@@ -33,11 +33,11 @@ from pathlib import Path
 from aiohttp import web
 from cryptography import x509
 
+from audit.jsonl import event_sink
 from broker.auth.policy import Handler
 from broker.config import CONFIG
 from broker.errors import Forbidden
 from broker.pki import PKI
-from certs.cli import audit_sink
 from certs.crl import load_crls
 from certs.errors import CertError
 from certs.keys import load_certificates
@@ -143,7 +143,7 @@ def _ca_store(app: web.Application) -> CaStore:
     config = app[CONFIG]
     passphrase = config.ca_passphrase.encode() if config.ca_passphrase else None
     layout = CaLayout.in_data_dir(config.data_dir)
-    return CaStore(config.data_dir, passphrase, events=audit_sink(layout.audit_log, "broker"))
+    return CaStore(config.data_dir, passphrase, events=event_sink(layout.audit_log, "broker"))
 
 
 def _reload(reloader: TlsReloader) -> None:

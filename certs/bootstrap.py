@@ -43,10 +43,10 @@ from certs.errors import CertError, CertVerificationError, IssuanceError, KeyFil
 from certs.index import record_issued
 from certs.keys import (
     PrivateKey,
-    SigningKey,
     load_certificate,
     load_certificates,
     load_private_key,
+    load_signing_key,
     write_certificates,
     write_private_key,
     write_private_key_unencrypted,
@@ -55,11 +55,14 @@ from certs.layout import CaLayout
 from certs.verify import verify_checkpoint_signer, verify_server_chain
 
 __all__ = [
+    "ORGANIZATION",
     "PASSPHRASE_ENV",
     "BrokerPki",
+    "ca_lock",
     "ensure_broker_pki",
     "load_issuing_ca",
     "passphrase_from_env",
+    "resolve_passphrase",
     "signing_key_id",
 ]
 
@@ -127,7 +130,8 @@ class BrokerPki:
 
 
 @contextmanager
-def _locked(layout: CaLayout) -> Iterator[None]:
+def ca_lock(layout: CaLayout) -> Iterator[None]:
+    """Hold the CA directory's exclusive lock (``flock``) for the duration of the block."""
     layout.ca_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(layout.ca_dir, 0o700)
     fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o600)
@@ -138,7 +142,8 @@ def _locked(layout: CaLayout) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _resolve_passphrase(layout: CaLayout, passphrase: bytes | None) -> bytes:
+def resolve_passphrase(layout: CaLayout, passphrase: bytes | None) -> bytes:
+    """The CA passphrase: ``passphrase`` if given, else the stored passphrase file."""
     if passphrase is not None:
         if not passphrase:
             raise KeyFileError(layout.ca_dir, "the CA passphrase must not be empty")
@@ -174,18 +179,11 @@ def load_issuing_ca(
     client certificates through this.
     """
     layout = CaLayout.in_data_dir(data_dir)
-    pw = _resolve_passphrase(layout, passphrase) if passphrase is None else passphrase
+    pw = resolve_passphrase(layout, passphrase) if passphrase is None else passphrase
     root = load_certificate(layout.root_cert)
     cert = load_certificate(layout.issuing_cert)
-    key = _load_signing_key(layout.issuing_key, pw)
+    key = load_signing_key(layout.issuing_key, pw)
     return CertificateAuthority(cert=cert, key=key, parents=(root,), clock=clock)
-
-
-def _load_signing_key(path: Path, passphrase: bytes) -> SigningKey:
-    key = load_private_key(path, passphrase)
-    if isinstance(key, x25519.X25519PrivateKey):
-        raise KeyFileError(path, "a CA key must be able to sign")
-    return key
 
 
 def _publish_crl(layout: CaLayout, issuing: CertificateAuthority) -> None:
@@ -230,7 +228,7 @@ def _load_or_create_cas(
     if layout.issuing_cert.exists():
         issuing = CertificateAuthority(
             cert=load_certificate(layout.issuing_cert),
-            key=_load_signing_key(layout.issuing_key, pw),
+            key=load_signing_key(layout.issuing_key, pw),
             parents=(root_cert,),
             clock=clock,
         )
@@ -242,7 +240,7 @@ def _load_or_create_cas(
             layout.root_key, "the issuing CA must be renewed: bring the root key back online"
         )
     root = CertificateAuthority(
-        cert=root_cert, key=_load_signing_key(layout.root_key, pw), clock=clock
+        cert=root_cert, key=load_signing_key(layout.root_key, pw), clock=clock
     )
     issuing = root.create_intermediate(f"{ORGANIZATION} Issuing CA {now:%Y%m%d}")
     _save_ca(issuing, layout.issuing_cert, layout.issuing_key, pw)
@@ -342,8 +340,8 @@ def ensure_broker_pki(
     """
     layout = CaLayout.in_data_dir(Path(data_dir))
     dns, ips = _normalise_names(hostnames, ip_addresses)  # validate before we mutate
-    with _locked(layout):
-        pw = _resolve_passphrase(layout, passphrase)
+    with ca_lock(layout):
+        pw = resolve_passphrase(layout, passphrase)
         now = clock()
         root, issuing, new_issuing = _load_or_create_cas(layout, pw, clock)
 

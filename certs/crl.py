@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from certs.ca import BACKDATE, CertificateAuthority
 from certs.errors import CertVerificationError, KeyFileError
-from certs.keys import _write_atomic
+from certs.keys import write_atomic
 
 __all__ = [
     "CRL_LIFETIME",
@@ -120,7 +120,7 @@ def needs_refresh(crl: x509.CertificateRevocationList, now: dt.datetime) -> bool
 
 def write_crls(path: Path, crls: Sequence[x509.CertificateRevocationList]) -> None:
     """Write CRLs as concatenated PEM, atomically (mode 0644)."""
-    _write_atomic(path, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in crls), 0o644)
+    write_atomic(path, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in crls), 0o644)
 
 
 def load_crls(path: Path) -> list[x509.CertificateRevocationList]:

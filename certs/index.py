@@ -22,7 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from certs.ca import AUDIT_RECIPIENT_EKU, CHECKPOINT_SIGNER_EKU
 from certs.crl import REASONS, RevokedEntry
 from certs.errors import CaStateError, KeyFileError
-from certs.keys import _write_atomic
+from certs.keys import write_atomic
 from certs.layout import CaLayout
 
 __all__ = [
@@ -61,7 +61,7 @@ def parse_serial(text: str) -> int:
 def record_issued(layout: CaLayout, cert: x509.Certificate) -> None:
     """Add ``cert`` to the index (idempotent)."""
     path = layout.issued_dir / f"{serial_hex(cert.serial_number)}.pem"
-    _write_atomic(path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_atomic(path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 def load_issued(layout: CaLayout) -> list[x509.Certificate]:
@@ -108,7 +108,7 @@ def save_revoked(layout: CaLayout, entries: dict[int, RevokedEntry]) -> None:
         serial_hex(e.serial): {"revoked_at": e.revoked_at.isoformat(), "reason": e.reason}
         for e in sorted(entries.values(), key=lambda e: e.serial)
     }
-    _write_atomic(layout.revoked, (json.dumps(data, indent=2) + "\n").encode(), 0o644)
+    write_atomic(layout.revoked, (json.dumps(data, indent=2) + "\n").encode(), 0o644)
 
 
 def check_reason(reason: str) -> str:

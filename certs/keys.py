@@ -29,6 +29,8 @@ __all__ = [
     "load_certificate",
     "load_certificates",
     "load_private_key",
+    "load_signing_key",
+    "write_atomic",
     "write_certificates",
     "write_private_key",
     "write_private_key_unencrypted",
@@ -70,7 +72,7 @@ def generate_key(key_type: KeyType) -> PrivateKey:
     return x25519.X25519PrivateKey.generate()
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
     """Write ``data`` to ``path`` with ``mode`` set before any byte is written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -98,7 +100,7 @@ def write_private_key(path: Path, key: PrivateKey, passphrase: bytes) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(passphrase),
     )
-    _write_atomic(path, pem, PRIVATE_MODE)
+    write_atomic(path, pem, PRIVATE_MODE)
 
 
 def write_private_key_unencrypted(path: Path, key: PrivateKey) -> None:
@@ -108,7 +110,7 @@ def write_private_key_unencrypted(path: Path, key: PrivateKey) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_atomic(path, pem, PRIVATE_MODE)
+    write_atomic(path, pem, PRIVATE_MODE)
 
 
 def load_private_key(path: Path, passphrase: bytes | None) -> PrivateKey:
@@ -143,7 +145,7 @@ def load_private_key(path: Path, passphrase: bytes | None) -> PrivateKey:
 def write_certificates(path: Path, certs: Sequence[x509.Certificate]) -> None:
     """Write one or more certificates as concatenated PEM (public: mode 0644)."""
     pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
-    _write_atomic(path, pem, 0o644)
+    write_atomic(path, pem, 0o644)
 
 
 def load_certificates(path: Path) -> list[x509.Certificate]:
@@ -162,3 +164,11 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
 def load_certificate(path: Path) -> x509.Certificate:
     """Load the first certificate of a PEM file."""
     return load_certificates(path)[0]
+
+
+def load_signing_key(path: Path, passphrase: bytes | None) -> SigningKey:
+    """Load a CA key from ``path``: it must be able to sign (not an X25519 key)."""
+    key = load_private_key(path, passphrase)
+    if isinstance(key, x25519.X25519PrivateKey):
+        raise KeyFileError(path, "a CA key must be able to sign")
+    return key

@@ -29,7 +29,6 @@ between two connections of an agent you want to keep).
 from __future__ import annotations
 
 import ipaddress
-import json
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -39,15 +38,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.x509.oid import NameOID
 
-from certs import index
-from certs.bootstrap import ORGANIZATION, _load_signing_key
+from certs import index, rotation_state
+from certs.bootstrap import ORGANIZATION
 from certs.ca import CertificateAuthority
 from certs.errors import CaStateError, KeyFileError
 from certs.keys import (
-    _write_atomic,
     load_certificate,
     load_certificates,
     load_private_key,
+    load_signing_key,
     write_certificates,
     write_private_key,
     write_private_key_unencrypted,
@@ -64,8 +63,8 @@ __all__ = [
     "status",
 ]
 
-TRUSTING = "trusting"
-REISSUED = "reissued"
+TRUSTING = rotation_state.TRUSTING
+REISSUED = rotation_state.REISSUED
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,38 +92,21 @@ def _dir(store: CaStore) -> Path:
 
 
 def _state(store: CaStore) -> dict[str, str] | None:
-    path = _dir(store) / "state.json"
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise KeyFileError(path, f"unreadable rotation state: {exc}") from None
-    if not isinstance(data, dict):
-        raise KeyFileError(path, "unreadable rotation state")
-    return {str(k): str(v) for k, v in data.items()}
+    return rotation_state.read_state(store.layout)
 
 
 def _save_state(store: CaStore, state: dict[str, str]) -> None:
-    _write_atomic(_dir(store) / "state.json", json.dumps(state).encode(), 0o600)
+    rotation_state.write_state(store.layout, state)
 
 
 def current_stage(store: CaStore) -> str | None:
     """``trusting``, ``reissued`` or None (no rotation in progress)."""
-    state = _state(store)
-    return state["stage"] if state else None
+    return rotation_state.current_stage(store.layout)
 
 
 def endorsements(store: CaStore) -> list[tuple[x509.Certificate, x509.Certificate]]:
     """``(new_root, cross_certificate)`` while a rotation is in progress."""
-    if current_stage(store) is None:
-        return []
-    return [
-        (
-            load_certificate(_dir(store) / "new-root.pem"),
-            load_certificate(_dir(store) / "cross-root.pem"),
-        )
-    ]
+    return rotation_state.endorsements(store.layout)
 
 
 def _organization(cert: x509.Certificate) -> str:
@@ -144,7 +126,7 @@ def begin(store: CaStore, *, root_key_path: Path | None = None) -> RotationStatu
         )
     pw = store.passphrase()
     old_root_cert = store.root()
-    old_key = _load_signing_key(key_path, pw)
+    old_key = load_signing_key(key_path, pw)
     if old_key.public_key() != old_root_cert.public_key():
         raise KeyFileError(key_path, "this key does not belong to root.pem")
     old_root = CertificateAuthority(cert=old_root_cert, key=old_key, clock=store.clock)
@@ -188,7 +170,7 @@ def reissue(store: CaStore, *, new_keys: bool = False) -> RotationStatus:
     pw = store.passphrase()
     old_issuing = store.issuing()  # checks the passphrase
     d, layout = _dir(store), store.layout
-    i2_key = _load_signing_key(d / "new-issuing.key", pw)
+    i2_key = load_signing_key(d / "new-issuing.key", pw)
     i2x = load_certificate(d / "cross-issuing.pem")
     ca = CertificateAuthority(cert=i2x, key=i2_key, parents=(store.root(),), clock=store.clock)
     names = index.names_of(load_certificates(layout.server_cert)[0])
@@ -240,7 +222,7 @@ def finish(store: CaStore) -> RotationStatus:
     d, layout = _dir(store), store.layout
     new_root = load_certificate(d / "new-root.pem")
     new_issuing = load_certificate(d / "new-issuing.pem")
-    i2_key = _load_signing_key(d / "new-issuing.key", pw)
+    i2_key = load_signing_key(d / "new-issuing.key", pw)
     new_ca = CertificateAuthority(
         cert=new_issuing, key=i2_key, parents=(new_root,), clock=store.clock
     )

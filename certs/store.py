@@ -26,23 +26,23 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
-from certs import index
+from certs import index, rotation_state
 from certs.bootstrap import (
     ORGANIZATION,
     PASSPHRASE_ENV,
-    _load_signing_key,
-    _locked,
-    _resolve_passphrase,
+    ca_lock,
+    resolve_passphrase,
 )
 from certs.ca import CertificateAuthority, Clock, IssuedCert, utc_now
 from certs.crl import RevokedEntry, build_crl, load_crls, needs_refresh, write_crls
 from certs.errors import CaStateError, IssuanceError, KeyFileError
 from certs.index import CertRecord
 from certs.keys import (
-    _write_atomic,
     load_certificate,
     load_certificates,
     load_private_key,
+    load_signing_key,
+    write_atomic,
     write_certificates,
     write_private_key,
     write_private_key_unencrypted,
@@ -132,12 +132,12 @@ class CaStore:
             raise KeyFileError(
                 self.layout.ca_dir, "no passphrase given (set CLEARPANE_CA_PASSPHRASE)"
             )
-        return _resolve_passphrase(self.layout, None)
+        return resolve_passphrase(self.layout, None)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the CA's lock (the broker's start-up takes it too)."""
-        with _locked(self.layout):
+        with ca_lock(self.layout):
             yield
 
     def emit(self, event: str, detail: Mapping[str, object]) -> None:
@@ -159,7 +159,7 @@ class CaStore:
         """The issuing CA with its key (decrypting it checks the passphrase)."""
         self._require_initialised()
         cert = load_certificate(self.layout.issuing_cert)
-        key = _load_signing_key(self.layout.issuing_key, self.passphrase())
+        key = load_signing_key(self.layout.issuing_key, self.passphrase())
         if cert.public_key() != key.public_key():
             raise KeyFileError(self.layout.issuing_key, "does not match issuing.pem")
         return CertificateAuthority(cert=cert, key=key, parents=(self.root(),), clock=self.clock)
@@ -348,7 +348,7 @@ class CaStore:
         issuers = [self.issuing()]
         old_cert = self.layout.rotation_dir / "old-issuing.pem"
         if old_cert.exists():
-            old_key = _load_signing_key(
+            old_key = load_signing_key(
                 self.layout.rotation_dir / "old-issuing.key", self.passphrase()
             )
             issuers.append(
@@ -395,10 +395,10 @@ class CaStore:
 
     def trust_bundle(self) -> TrustBundle:
         """The roots agents should trust now, with endorsements for new ones."""
-        from certs.rotation import current_stage, endorsements
-
         return TrustBundle(
-            tuple(self.trusted_roots()), tuple(endorsements(self)), current_stage(self)
+            tuple(self.trusted_roots()),
+            tuple(rotation_state.endorsements(self.layout)),
+            rotation_state.current_stage(self.layout),
         )
 
     def enrollment(self, broker_url: str) -> dict[str, str]:
@@ -419,7 +419,7 @@ class CaStore:
         if out.exists():
             raise CaStateError(f"{out} exists: refusing to overwrite")
         self.emit("enrollment.created", {"broker_url": data["broker_url"], "file": out.name})
-        _write_atomic(out, (json.dumps(data, indent=2) + "\n").encode(), 0o644)
+        write_atomic(out, (json.dumps(data, indent=2) + "\n").encode(), 0o644)
         return out
 
     # -- expiry -----------------------------------------------------------------------

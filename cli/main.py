@@ -12,8 +12,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "broker": ("broker.cli", "main", "run the broker (HTTP API, WebSockets, relay)"),
     "users": ("broker.cli", "users_main", "add, list, disable users; reset passwords"),
     "agent": ("agent.cli", "main", "run the client's desktop agent"),
-    "certs": ("certs.cli", "main", "run the certificate authority"),
-    "audit": ("audit.cli", "main", "export and verify session evidence"),
+    "certs": ("cli.certs", "main", "run the certificate authority"),
+    "audit": ("cli.audit", "main", "export and verify session evidence"),
 }
 
 

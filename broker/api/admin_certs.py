@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
+from audit.jsonl import event_sink
 from broker.api.body import Query, read_body
 from broker.auth.policy import USER
 from broker.config import CONFIG
@@ -27,7 +28,6 @@ from broker.errors import BrokerError, Conflict, InvalidField, NotFound
 from broker.tls_reload import TLS
 from certs import index, rotation
 from certs.ca import IssuedCert
-from certs.cli import audit_sink
 from certs.crl import REASONS
 from certs.errors import CaStateError, CertError, IssuanceError
 from certs.layout import CaLayout
@@ -51,7 +51,7 @@ def _store(request: web.Request) -> CaStore:
     user = request.get(USER)
     actor = f"admin:{user.username}" if user is not None else "broker"
     layout = CaLayout.in_data_dir(config.data_dir)
-    return CaStore(config.data_dir, passphrase, events=audit_sink(layout.audit_log, actor))
+    return CaStore(config.data_dir, passphrase, events=event_sink(layout.audit_log, actor))
 
 
 async def crl(request: web.Request) -> web.Response:

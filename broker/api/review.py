@@ -51,6 +51,7 @@ from broker.session_log import session_dir
 from broker.store import queries
 from broker.store import review_models as rq
 from broker.store.db import DB
+from certs.verify import verify_checkpoint_signer
 
 __all__ = [
     "ENGINEERS_REPLAY_OWN",
@@ -368,7 +369,7 @@ async def verify_evidence(request: web.Request) -> web.Response:
     def run() -> BundleReport:
         with tempfile.TemporaryDirectory() as tmp:
             out = export_bundle(data_dir, session.id, Path(tmp) / "evidence.zip")
-            return verify_bundle(out, ca=root)
+            return verify_bundle(out, ca=root, signer_check=verify_checkpoint_signer)
 
     report = await asyncio.to_thread(run)
     return web.json_response(

@@ -19,6 +19,7 @@ from audit.jsonl import read_jsonl
 from broker.store import queries
 from broker.store.db import DB
 from broker.testing import running_broker
+from certs.verify import verify_checkpoint_signer
 from tests.agent.test_session_e2e import live, start_agent, stop, until
 
 
@@ -52,7 +53,10 @@ async def test_kill_then_rate_reaches_the_broker(tmp_path: Path) -> None:
             assert given == [("client", {"score": 2})]
             assert session_log.read_bytes() == sealed  # the sealed session log is untouched
             # The evidence (sealed session log + signed review log) still verifies.
-            report = verify_bundle(export_bundle(b.data_dir, sid, tmp_path / "evidence.zip"))
+            report = verify_bundle(
+                export_bundle(b.data_dir, sid, tmp_path / "evidence.zip"),
+                signer_check=verify_checkpoint_signer,
+            )
             assert report.ok and report.review_records == len(review), str(report)
             assert "Your rating was sent. Thank you." in r.observer.notices
             # The broker takes one rating per session.

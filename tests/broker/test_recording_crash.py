@@ -26,6 +26,7 @@ from agent.testing import RecordingInjector, RecordingObserver, ScriptedViewer
 from audit.bundle import export_bundle, verify_bundle
 from audit.recording import FRAME_BINARY, FRAME_TEXT, Recording, read_audit_keys
 from certs.keys import load_private_key
+from certs.verify import verify_checkpoint_signer
 from protocol.e2e import FrameOpener, unwrap_for_audit
 from protocol.media import ScreenUpdate, ScreenUpdateFrame, parse_binary
 
@@ -208,11 +209,11 @@ async def test_kill_9_mid_session_leaves_a_replayable_verifiable_recording(tmp_p
 
     # -- the log verifies up to its last checkpoint -----------------------------------
     bundle = export_bundle(data, sid, tmp_path / "crashed.zip")
-    report = verify_bundle(bundle)
+    report = verify_bundle(bundle, signer_check=verify_checkpoint_signer)
     assert report.sealed_seq is not None and report.sealed_seq >= 1
     reasons = {f.reason for f in report.findings}
     assert reasons <= {"unsealed", "not_final"}, str(report)
     assert not report.ok  # a crashed session is never reported as completely sealed
     # the recording was never closed, so never sealed: verify says so rather than "valid"
-    rec_report = verify_bundle(bundle, recording=folder)
+    rec_report = verify_bundle(bundle, recording=folder, signer_check=verify_checkpoint_signer)
     assert any(f.file == "recording.cprec" and f.reason == "unsealed" for f in rec_report.findings)

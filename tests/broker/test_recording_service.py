@@ -116,6 +116,7 @@ def test_a_closed_recording_is_sealed_and_the_seal_catches_edits(tmp_path: Path)
     from audit.bundle import export_bundle, verify_bundle
     from audit.testing import write_session_log
     from certs.bootstrap import ensure_broker_pki
+    from certs.verify import verify_checkpoint_signer
 
     pki = ensure_broker_pki(tmp_path, ["localhost"], ["127.0.0.1"], b"pw")
     now = int(time.time() * 1000)
@@ -130,15 +131,23 @@ def test_a_closed_recording_is_sealed_and_the_seal_catches_edits(tmp_path: Path)
     assert seal["detail"]["sha256"] == file_sha256(folder)
 
     bundle = export_bundle(tmp_path, "s1", tmp_path / "b.zip")
-    report = verify_bundle(bundle, recording=folder)
+    report = verify_bundle(bundle, recording=folder, signer_check=verify_checkpoint_signer)
     assert report.ok and report.recording_checked, str(report)
 
     data = bytearray((folder / RECORDING_FILE).read_bytes())
     data[-30] ^= 1  # one bit of one frame
     (folder / RECORDING_FILE).write_bytes(bytes(data))
-    assert [f.reason for f in verify_bundle(bundle, recording=folder).findings] == [
-        "recording_mismatch"
-    ]
+    assert [
+        f.reason
+        for f in verify_bundle(
+            bundle, recording=folder, signer_check=verify_checkpoint_signer
+        ).findings
+    ] == ["recording_mismatch"]
     data[-30] ^= 1
     (folder / RECORDING_FILE).write_bytes(bytes(data) + b"more")
-    assert [f.reason for f in verify_bundle(bundle, recording=folder).findings] == ["unsealed"]
+    assert [
+        f.reason
+        for f in verify_bundle(
+            bundle, recording=folder, signer_check=verify_checkpoint_signer
+        ).findings
+    ] == ["unsealed"]

@@ -19,6 +19,7 @@ from broker.recording import RECORDER
 from broker.store import queries
 from broker.store.db import DB
 from broker.testing import RunningBroker, running_broker
+from certs.verify import verify_checkpoint_signer
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ async def test_reviewer_replays_and_every_replay_is_audited(broker: RunningBroke
 
     # The replays are part of the session's evidence and verify with it.
     bundle = export_bundle(broker.data_dir, sid, broker.data_dir / "b.zip")
-    report = verify_bundle(bundle, ca=broker.ca_cert_path)
+    report = verify_bundle(bundle, ca=broker.ca_cert_path, signer_check=verify_checkpoint_signer)
     assert report.ok, str(report)
     assert report.review_records == 2
 
@@ -230,7 +231,7 @@ async def test_reviewer_verifies_and_downloads_the_evidence(broker: RunningBroke
             zipped = await r.read()
     bundle = broker.data_dir / "downloaded.zip"
     bundle.write_bytes(zipped)
-    report = verify_bundle(bundle, ca=broker.ca_cert_path)
+    report = verify_bundle(bundle, ca=broker.ca_cert_path, signer_check=verify_checkpoint_signer)
     assert report.ok and report.review_records == 1, str(report)
     assert [r["event"] for r in broker.app[RECORDER].review_records(sid)] == ["log.exported"]
 

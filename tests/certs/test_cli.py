@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from audit.jsonl import load_records
-from certs.cli import main
 from certs.keys import load_certificates, load_private_key
 from certs.verify import verify_client_chain, verify_server_chain
+from cli.certs import main
 from cli.main import main as clearpane
 
 ENV = {"CLEARPANE_CA_PASSPHRASE": "correct horse battery staple"}

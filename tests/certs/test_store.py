@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.jsonl import load_records
-from certs.cli import audit_sink
+from audit.jsonl import event_sink, load_records
 from certs.crl import load_crls
 from certs.errors import CaStateError, CertVerificationError, IssuanceError, PassphraseError
 from certs.index import parse_serial
@@ -24,7 +23,7 @@ PW = b"correct horse battery staple"
 
 
 def make_store(tmp_path: Path, passphrase: bytes = PW, **kw: object) -> CaStore:
-    sink = audit_sink(tmp_path / "ca" / "audit.jsonl", "test")
+    sink = event_sink(tmp_path / "ca" / "audit.jsonl", "test")
     return CaStore(tmp_path, passphrase, events=sink, **kw)  # type: ignore[arg-type]
 
 

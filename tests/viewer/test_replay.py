@@ -13,13 +13,13 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from audit.cli import main as audit_main
 from audit.testing import DEFAULT_EVENTS, synthetic_recording, write_session_log
 from broker.pki import PKI
 from broker.recording import RECORDER
 from broker.store import queries
 from broker.store.db import DB
 from certs.keys import load_certificate
+from cli.audit import main as audit_main
 from tests.viewer.conftest import watch_console
 
 WIDTH, HEIGHT = 640, 360

@@ -23,9 +23,9 @@ from agent.capture.pattern import PatternSource
 from agent.config import AgentConfig
 from agent.session import AgentSession
 from agent.testing import RecordingInjector, RecordingObserver
-from audit.cli import main as audit_main
 from audit.recording import Recording
 from broker.recording import RECORDER
+from cli.audit import main as audit_main
 from tests.viewer.conftest import ui_login, watch_console
 from tests.viewer.test_replay import login
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from audit.bundle import BundleError, export_bundle, verify_bundle
+from certs.verify import verify_checkpoint_signer
 
 __all__ = ["main"]
 
@@ -147,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 client_copy=args.client_copy,
                 recording=args.recording,
                 client_checkpoint=args.client_checkpoint,
+                signer_check=verify_checkpoint_signer,
             )
             print(report)
             return 0 if report.ok else 1

@@ -21,8 +21,9 @@ The data directory is ``--data-dir``, else ``CLEARPANE_DATA_DIR``, else
 ``DATA_DIR/ca/passphrase`` (demo set-ups); ``init`` asks for one on a terminal.
 Private keys handed out by ``issue`` are encrypted with ``--key-passphrase-file`` or a
 generated passphrase printed once. Every action is recorded in
-``DATA_DIR/ca/audit.jsonl`` (``audit`` is imported lazily, only here: the library part of
-``certs`` stays on the ground floor). Exit status: 0 done, 1 refused (the message says
+``DATA_DIR/ca/audit.jsonl`` (:func:`audit.jsonl.event_sink` plugged into the store's
+``EventSink``: this command lives in ``cli/`` so that ``certs`` and ``audit`` never import
+each other). Exit status: 0 done, 1 refused (the message says
 why; nothing was written), 2 usage error.
 """
 
@@ -38,31 +39,17 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from audit.errors import AuditError
+from audit.jsonl import event_sink
 from certs import rotation
 from certs.bootstrap import PASSPHRASE_ENV
 from certs.ca import IssuedCert
 from certs.crl import REASONS
 from certs.errors import CertError, IssuanceError
-from certs.keys import _write_atomic, write_private_key
-from certs.store import CaStore, EventSink
+from certs.keys import write_atomic, write_private_key
+from certs.store import CaStore
 
-__all__ = ["audit_sink", "main"]
-
-
-def audit_sink(path: Path, actor: str) -> EventSink:
-    """An :data:`~certs.store.EventSink` appending to the hash-chained ``path``."""
-
-    def sink(event: str, detail: Mapping[str, object]) -> None:
-        from audit.jsonl import JsonlChainWriter
-
-        writer = JsonlChainWriter(path)
-        try:
-            at_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-            writer.append_event(event, actor, dict(detail), at_ms)
-        finally:
-            writer.close()
-
-    return sink
+__all__ = ["main"]
 
 
 def _days(text: str) -> dt.timedelta:
@@ -166,8 +153,8 @@ def _write_issued(
         key_pw = secrets.token_urlsafe(18).encode("ascii")
         lines.append(f"key passphrase (shown once): {key_pw.decode()}")
     write_private_key(key_path, issued.key, key_pw)
-    _write_atomic(cert_path, issued.fullchain_pem(), 0o644)
-    _write_atomic(out / "ca.pem", roots_pem.encode("ascii"), 0o644)
+    write_atomic(cert_path, issued.fullchain_pem(), 0o644)
+    write_atomic(out / "ca.pem", roots_pem.encode("ascii"), 0o644)
     lines[:0] = [f"certificate: {cert_path}", f"private key (encrypted): {key_path}"]
     return lines
 
@@ -251,7 +238,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> list[str]:
     data_dir = args.data_dir or Path(env.get("CLEARPANE_DATA_DIR") or "clearpane-data")
     passphrase = _passphrase(args, env)
     actor = f"cli:{getpass.getuser()}"
-    events = audit_sink(data_dir / "ca" / "audit.jsonl", actor)
+    events = event_sink(data_dir / "ca" / "audit.jsonl", actor)
     store = CaStore(data_dir, passphrase, events=events)
     if args.command == "init":
         root, issuing = store.init(args.organization)
@@ -290,13 +277,9 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     except CertError as exc:
         print(f"clearpane certs: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:  # the audit log could not be written, a disk error, ...
-        from audit.errors import AuditError
-
-        if isinstance(exc, AuditError | OSError):
-            print(f"clearpane certs: {exc}", file=sys.stderr)
-            return 1
-        raise
+    except (AuditError, OSError) as exc:  # the audit log could not be written, a disk error
+        print(f"clearpane certs: {exc}", file=sys.stderr)
+        return 1
     for line in lines:
         print(line)
     return 0
