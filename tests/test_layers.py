@@ -213,10 +213,10 @@ def private_imports() -> list[str]:
             )
             for alias in node.names:
                 name = alias.name
-                if name.startswith("_") and not name.startswith("__") and name != "_":
-                    if not package_private and _owner(source) is not None:
-                        where = path.relative_to(ROOT)
-                        found.append(f"{where}:{node.lineno}: {name} from {source}")
+                private = name.startswith("_") and not name.startswith("__") and name != "_"
+                if private and not package_private and _owner(source) is not None:
+                    where = path.relative_to(ROOT)
+                    found.append(f"{where}:{node.lineno}: {name} from {source}")
     return found
 
 

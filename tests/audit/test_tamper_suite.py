@@ -23,6 +23,7 @@ from audit.chain import AuditChain, Record, record_hash
 from audit.checkpoint import sign_checkpoint
 from audit.testing import DEFAULT_EVENTS, write_session_log
 from certs.bootstrap import BrokerPki, ensure_broker_pki
+from certs.verify import verify_checkpoint_signer
 
 SID = "tamper-1"
 N = len(DEFAULT_EVENTS)  # 11
@@ -60,7 +61,11 @@ class Evidence:
             kept = tmp / "checkpoint.json"
             kept.write_bytes(client_cp)
         return verify_bundle(
-            bundle, ca=self.pki.ca_cert_path, client_copy=copy, client_checkpoint=kept
+            bundle,
+            ca=self.pki.ca_cert_path,
+            client_copy=copy,
+            client_checkpoint=kept,
+            signer_check=verify_checkpoint_signer,
         )
 
 
@@ -286,7 +291,9 @@ def test_a_truncated_broker_copy_is_named(ev: Evidence, tmp_path: Path, keep: in
 def test_a_torn_last_line_is_named(ev: Evidence, tmp_path: Path) -> None:
     copy = tmp_path / "client.jsonl"
     copy.write_bytes(b"\n".join(ev.lines) + b"\n" + ev.lines[0][:20])
-    report = verify_bundle(ev.bundle, ca=ev.pki.ca_cert_path, client_copy=copy)
+    report = verify_bundle(
+        ev.bundle, ca=ev.pki.ca_cert_path, client_copy=copy, signer_check=verify_checkpoint_signer
+    )
     assert any(f.file == CLIENT and f.reason in ("truncated", "malformed") for f in report.findings)
 
 
