@@ -99,7 +99,6 @@ class ViewerSlot:
     number: int
     user: ViewerUser
     flow: ViewerFlow = field(default_factory=ViewerFlow)
-    last_input_seq: int = 0
     input_forwarded: int = 0
     input_dropped: int = 0
     drop_reasons: set[str] = field(default_factory=set)

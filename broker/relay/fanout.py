@@ -3,8 +3,8 @@
 Screen updates and video chunks go only to viewers holding ``view`` while ``live`` (G2, G6), shared
 by reference and metered per viewer (SPEC §6, :mod:`broker.relay.flow`). Input
 goes to the agent only from the viewer whose number is in the header, holding
-``control``, while ``live``, with an increasing seq (G4, defence in depth; the
-agent checks again). Unknown kinds are dropped, never forwarded (G3, SPEC §10.3).
+``control``, while ``live`` (G4, defence in depth; the agent checks again and
+alone checks the seq, which only it can authenticate). Unknown kinds are dropped, never forwarded (G3, SPEC §10.3).
 """
 
 from __future__ import annotations
@@ -106,8 +106,10 @@ class FanoutMixin(SessionBase):
             reason = "not_granted"
         elif self.state is not S.LIVE:
             reason = "not_live"
-        elif frame.seq <= viewer.last_input_seq:
-            reason = "replayed"
+        # No replay check here: the broker holds no input key, so it cannot tell a
+        # genuine seq n from a forged one; a counter moved by the forgery would drop
+        # the genuine frame. The agent's InputOpener, which authenticates, keeps the
+        # only replay counter and moves it only on frames that authenticate (SPEC §8.3).
         if reason is not None:
             viewer.input_dropped += 1
             first = not viewer.drop_reasons
@@ -121,6 +123,5 @@ class FanoutMixin(SessionBase):
                     ProtocolError.of(ErrorCode.NOT_GRANTED, f"input dropped: {reason}"),
                 )
             return
-        viewer.last_input_seq = frame.seq
         viewer.input_forwarded += 1
         self._emit(SendBinary(self.session_id, AGENT, data))

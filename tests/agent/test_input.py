@@ -154,6 +154,18 @@ def test_forged_frame_is_rejected() -> None:
     assert rig.gate.handle(good).applied_any
 
 
+def test_forged_seq_does_not_move_the_replay_counter() -> None:
+    """SPEC §8.3: the counter moves only on authenticated frames, so forged frames with
+    the genuine seq n, or a later seq, do not make the genuine seq n be dropped."""
+    rig = Rig("v1")
+    rig.grant("v1", "view", "control")
+    good = rig.frame("v1", ButtonDown(1, 1, 1))
+    for seq in (good.seq, good.seq + 5):
+        forged = InputFrame(sender=good.sender, seq=seq, ciphertext=bytes(32))
+        assert rig.gate.handle(forged).rejected == "decrypt_failed"
+    assert rig.gate.handle(good).applied_any
+
+
 def test_replayed_frame_is_rejected() -> None:
     rig = Rig("v1")
     rig.grant("v1", "view", "control")

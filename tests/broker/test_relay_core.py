@@ -158,9 +158,23 @@ def test_forged_sender_number_is_dropped() -> None:
     assert h.agent.binary == []
     h.viewer_sends(v1, inp(1, 1))
     assert h.agent.binary == [inp(1, 1)]
-    # a replayed seq is dropped too
+    # the broker keeps no input seq (it cannot authenticate input): a repeat goes to
+    # the agent, whose authenticated counter rejects it (SPEC §8.3)
     h.viewer_sends(v1, inp(1, 1))
-    assert len(h.agent.binary) == 1
+    assert len(h.agent.binary) == 2
+
+
+def test_a_forged_input_seq_does_not_drop_the_genuine_one() -> None:
+    """SPEC §8.3: a forged frame with seq n (right header, random ciphertext) must not
+    make the broker drop the genuine seq n; only the agent's authenticated counter
+    decides."""
+    h, v1 = live(("view", "control"))
+    h.agent.clear()
+    forged = bytes(InputFrame(sender=1, seq=5, ciphertext=b"\x00" * 32))
+    genuine = bytes(InputFrame(sender=1, seq=5, ciphertext=b"\x01" * 32))
+    h.viewer_sends(v1, forged)
+    h.viewer_sends(v1, genuine)
+    assert h.agent.binary == [forged, genuine]
 
 
 def test_revocation_takes_effect_before_the_next_input() -> None:
