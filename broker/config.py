@@ -83,6 +83,9 @@ class BrokerConfig:
     ice_servers: str = ""
     turn_secret: str | None = None
     turn_credential_ttl_s: int = 8 * 3600
+    # security (issue 14, docs/THREAT_MODEL.md): engineers see every ticket (off: only
+    # their organisations', unassigned ones and those they work on).
+    engineers_see_all_tickets: bool = False
 
     # --- derived values -------------------------------------------------------------
 
@@ -164,6 +167,7 @@ class BrokerConfig:
             "ice_servers": str,
             "turn_secret": str,
             "turn_credential_ttl_s": int,
+            "engineers_see_all_tickets": _bool,
         }
         values: dict[str, Any] = {}
         problems: list[str] = []

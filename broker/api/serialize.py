@@ -18,6 +18,8 @@ def user_json(u: queries.User) -> dict[str, Any]:
         "name": u.name,
         "role": u.role,
         "skills": list(u.skills),
+        "organisations": list(u.organisations),
+        "mfa_enabled": u.mfa_enabled,
         "disabled": u.disabled,
         "created_at": iso_ms(u.created_at_ms),
     }

@@ -20,7 +20,7 @@ from audit.errors import LogFileError
 from audit.jsonl import read_jsonl
 from broker.api.body import Query, read_body
 from broker.api.serialize import escalation_json, queue_item_json, session_json, ticket_json
-from broker.auth.policy import USER
+from broker.auth.policy import USER, in_organisation_scope, may_read_session, ticket_scope
 from broker.auth.setup import TOKENS
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
@@ -47,20 +47,23 @@ PERMISSIONS = ("view", "control", "video")
 log = logging.getLogger(__name__)
 
 
-def _visible_in_queue(item: queries.QueueItem, user: queries.User) -> bool:
+def _visible_in_queue(
+    item: queries.QueueItem, user: queries.User, scope: queries.TicketScope | None
+) -> bool:
     """Whether ``user`` sees this queued request (see the module docstring)."""
     if user.role == "supervisor":
         return True
     assigned = item.session.assigned_engineer_id
     if assigned is not None:
         return assigned == user.id
-    return set(item.skills) <= set(user.skills)
+    return set(item.skills) <= set(user.skills) and in_organisation_scope(scope, item.organisation)
 
 
 async def queue(request: web.Request) -> web.Response:
     """``GET /api/v1/queue``: waiting requests, earliest SLA deadline first."""
     Query(request, ())
     user = request[USER]
+    scope = ticket_scope(request)
     items = await queries.waiting_sessions(request.app[DB])
     now = request.app[CLOCK].now_ms()
     return web.json_response(
@@ -68,26 +71,10 @@ async def queue(request: web.Request) -> web.Response:
             "queue": [
                 queue_item_json(i, now_ms=now, user_id=user.id)
                 for i in items
-                if _visible_in_queue(i, user)
+                if _visible_in_queue(i, user, scope)
             ]
         }
     )
-
-
-async def _may_read(request: web.Request, session: queries.SessionInfo) -> bool:
-    user = request[USER]
-    if user.role != "engineer":
-        return True
-    if user.id in (session.engineer_id, session.assigned_engineer_id):
-        return True
-    if session.state in queries.WAITING_STATES:
-        ticket = await queries.get_ticket(request.app[DB], session.ticket_id)
-        return (
-            ticket is not None
-            and session.assigned_engineer_id is None
-            and set(ticket.skills) <= set(user.skills)
-        )
-    return False
 
 
 async def list_sessions(request: web.Request) -> web.Response:
@@ -104,7 +91,7 @@ async def list_sessions(request: web.Request) -> web.Response:
         db, state=state, ticket_id=ticket_id, engineer_id=engineer_id, limit=limit
     )
     if user.role == "engineer":
-        sessions = [s for s in sessions if await _may_read(request, s)]
+        sessions = [s for s in sessions if await may_read_session(request, s)]
     return web.json_response({"sessions": [session_json(s) for s in sessions]})
 
 
@@ -133,7 +120,7 @@ def _read_log(data_dir: Path, session_id: str) -> list[dict[str, Any]]:
 async def get_session(request: web.Request) -> web.Response:
     """``GET /api/v1/sessions/{session_id}``: the session with its ticket and log."""
     session = await _session_or_404(request)
-    if not await _may_read(request, session):
+    if not await may_read_session(request, session):
         raise Forbidden("this session is neither yours nor in your queue")
     ticket = await queries.get_ticket(request.app[DB], session.ticket_id)
     data = session_json(session)
@@ -167,12 +154,16 @@ async def join_session(request: web.Request) -> web.Response:
     session = await _session_or_404(request)
     if session.state == "ended":
         raise Conflict("the session has ended")
+    if as_ == "engineer" and session.assigned_engineer_id not in (None, user.id):
+        # Supervisors observe (view only, docs/API.md); no role takes over a session
+        # that an invitation assigned to another engineer.
+        raise Forbidden("this session is assigned to another engineer; join as observer")
     if as_ == "engineer" and user.id != session.engineer_id:
         if session.state not in queries.WAITING_STATES:
             raise Forbidden("another engineer is working on this session")
         items = await queries.waiting_sessions(request.app[DB])
         item = next((i for i in items if i.session.id == session.id), None)
-        if item is None or not _visible_in_queue(item, user):
+        if item is None or not _visible_in_queue(item, user, ticket_scope(request)):
             raise Forbidden("this request is not in your queue")
     config = request.app[CONFIG]
     tokens = request.app[TOKENS]

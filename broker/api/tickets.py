@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from broker.api.body import Query, read_body
 from broker.api.serialize import session_json, ticket_json
-from broker.auth.policy import USER
+from broker.auth.policy import USER, may_read_session, ticket_scope
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
 from broker.errors import Conflict, InvalidField, NotFound
@@ -48,6 +48,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     query = Query(request, {"status", "organisation", "q", "limit", "offset"})
     tickets = await queries.list_tickets(
         request.app[DB],
+        scope=ticket_scope(request),
         status=query.opt_choice("status", queries.TICKET_STATUSES),
         organisation=query.opt_text("organisation"),
         q=query.opt_text("q"),
@@ -76,8 +77,12 @@ async def create_ticket(request: web.Request) -> web.Response:
 
 
 async def _ticket_or_404(request: web.Request) -> queries.Ticket:
-    ticket = await queries.get_ticket(request.app[DB], request.match_info["ticket_id"])
-    if ticket is None:
+    """The path's ticket if the user may see it; 404 alike for missing and foreign ones
+    (an engineer cannot tell another organisation's ticket ids from random ones)."""
+    ticket_id = request.match_info["ticket_id"]
+    db = request.app[DB]
+    ticket = await queries.get_ticket(db, ticket_id)
+    if ticket is None or not await queries.ticket_in_scope(db, ticket_id, ticket_scope(request)):
         raise NotFound("no such ticket")
     return ticket
 
@@ -87,7 +92,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     ticket = await _ticket_or_404(request)
     sessions = await queries.list_sessions(request.app[DB], ticket_id=ticket.id)
     data = ticket_json(ticket)
-    data["sessions"] = [session_json(s) for s in sessions]
+    data["sessions"] = [session_json(s) for s in sessions if await may_read_session(request, s)]
     return web.json_response(data)
 
 
@@ -104,6 +109,7 @@ async def update_ticket(request: web.Request) -> web.Response:
         "resolution": body.opt_text("resolution", max_len=10_000),
     }
     skills = body.opt_str_list("skills")
+    await _ticket_or_404(request)
     ticket = await queries.update_ticket(
         request.app[DB],
         request.match_info["ticket_id"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from broker.api.body import Query, read_body
+from broker.api.body import Body, Query, read_body
 from broker.api.serialize import user_json
 from broker.auth.passwords import PASSWORDS, PasswordService, random_password
 from broker.auth.policy import USER
@@ -32,6 +32,14 @@ def check_password(password: str) -> str:
     return password
 
 
+def _organisations(body: Body) -> list[str] | None:
+    """The optional ``organisations`` list (at most 64 names of 1–200 characters)."""
+    names = body.opt_str_list("organisations")
+    if names is not None and (len(names) > 64 or any(not 1 <= len(n) <= 200 for n in names)):
+        raise InvalidField("organisations", "at most 64 names of 1-200 characters")
+    return names
+
+
 async def list_users(request: web.Request) -> web.Response:
     """``GET /api/v1/users``"""
     Query(request, ())
@@ -44,13 +52,14 @@ async def create_user(request: web.Request) -> web.Response:
     password one is generated and returned once."""
     body = await read_body(
         request,
-        allowed={"username", "name", "role", "skills", "password"},
+        allowed={"username", "name", "role", "skills", "organisations", "password"},
         required={"username", "name", "role"},
     )
     username = check_username(body.text("username", max_len=64))
     name = body.text("name", max_len=200)
     role = body.choice("role", queries.ROLES)
     skills = body.opt_str_list("skills") or []
+    organisations = _organisations(body)
     given = body.opt_text("password", max_len=1024)
     password = check_password(given) if given is not None else random_password()
     app = request.app
@@ -62,6 +71,7 @@ async def create_user(request: web.Request) -> web.Response:
         skills=skills,
         password_hash=await app[PASSWORDS].hash_async(password),
         at=app[CLOCK].now_ms(),
+        organisations=organisations or [],
     )
     data: dict[str, object] = {"user": user_json(user)}
     if given is None:
@@ -71,11 +81,14 @@ async def create_user(request: web.Request) -> web.Response:
 
 async def update_user(request: web.Request) -> web.Response:
     """``PATCH /api/v1/users/{user_id}`` ``{name?, role?, skills?, disabled?, password?}``"""
-    body = await read_body(request, allowed={"name", "role", "skills", "disabled", "password"})
+    body = await read_body(
+        request, allowed={"name", "role", "skills", "organisations", "disabled", "password"}
+    )
     name = body.opt_text("name", max_len=200, min_len=1)
     role = body.opt_choice("role", queries.ROLES)
     skills = body.opt_str_list("skills")
     disabled = body.opt_bool("disabled")
+    organisations = _organisations(body)
     password = body.opt_text("password", max_len=1024)
     if password is not None:
         check_password(password)
@@ -90,6 +103,7 @@ async def update_user(request: web.Request) -> web.Response:
         skills=skills,
         disabled=disabled,
         password_hash=None if password is None else await app[PASSWORDS].hash_async(password),
+        organisations=organisations,
     )
     return web.json_response(user_json(user))
 

@@ -33,11 +33,15 @@ __all__ = [
     "QUEUE_READERS",
     "ROLES_ATTRIBUTE",
     "STAFF",
+    "TICKET_SCOPE",
     "USER",
     "Handler",
     "authenticate",
     "client_address",
     "guard",
+    "in_organisation_scope",
+    "may_read_session",
+    "ticket_scope",
 ]
 
 # Request key: the authenticated staff user of a request (set by the route guard below).
@@ -60,6 +64,51 @@ QUEUE_READERS = frozenset({"engineer", "supervisor"})
 JOINERS = frozenset({"engineer", "supervisor"})
 ESCALATION_READERS = frozenset({"supervisor", "admin"})
 ADMIN = frozenset({"admin"})
+
+#: Which tickets each role sees and edits: "all", or "scoped" to the user's
+#: organisations, tickets without one, tickets they created and tickets with a session
+#: assigned to or answered by them (``CLEARPANE_ENGINEERS_SEE_ALL_TICKETS`` widens
+#: "scoped" to "all"). Routes still decide who may edit at all (ENGINEERS).
+TICKET_SCOPE: dict[str, str] = {
+    "engineer": "scoped",
+    "supervisor": "all",
+    "reviewer": "all",
+    "admin": "all",
+}
+
+
+def ticket_scope(request: web.Request) -> queries.TicketScope | None:
+    """The tickets the request's user may see and edit (None: all of them)."""
+    user = request[USER]
+    if TICKET_SCOPE.get(user.role, "scoped") == "all":
+        return None
+    if request.app[CONFIG].engineers_see_all_tickets:
+        return None
+    return queries.TicketScope(user.id, user.organisations)
+
+
+def in_organisation_scope(scope: queries.TicketScope | None, organisation: str) -> bool:
+    """Whether a ticket of ``organisation`` is in ``scope`` by its organisation alone
+    (the queue's test; sessions of the user are checked by their assignment)."""
+    return scope is None or not organisation or organisation in scope.organisations
+
+
+async def may_read_session(request: web.Request, session: queries.SessionInfo) -> bool:
+    """Whether the request's user may open this session: engineers their own sessions
+    and those in their queue (skills, organisation); other staff roles all."""
+    user = request[USER]
+    if user.role != "engineer":
+        return True
+    if user.id in (session.engineer_id, session.assigned_engineer_id):
+        return True
+    if session.state in queries.WAITING_STATES and session.assigned_engineer_id is None:
+        ticket = await queries.get_ticket(request.app[DB], session.ticket_id)
+        return (
+            ticket is not None
+            and set(ticket.skills) <= set(user.skills)
+            and in_organisation_scope(ticket_scope(request), ticket.organisation)
+        )
+    return False
 
 
 def client_address(request: web.Request) -> str:

@@ -38,6 +38,13 @@ class UserModel(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    # security (issue 14): the organisations/groups whose tickets this user works on;
+    # a token carries the ``token_generation`` it was issued under; disabling the user or
+    # changing their password or role increments it, which revokes every older token; TOTP secret and hashed recovery codes for staff MFA.
+    organisations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    token_generation: Mapped[int] = mapped_column(Integer, default=0)
+    mfa_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mfa_recovery: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class SlaTierModel(Base):

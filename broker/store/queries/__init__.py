@@ -30,11 +30,13 @@ from broker.store.queries.sessions import (
     waiting_sessions,
 )
 from broker.store.queries.tickets import (
+    TicketScope,
     create_invitation,
     create_ticket,
     get_ticket,
     list_tickets,
     redeem_invitation,
+    ticket_in_scope,
     update_ticket,
 )
 from broker.store.queries.users import (
@@ -79,6 +81,7 @@ __all__ = [
     "SessionInfo",
     "SlaTier",
     "Ticket",
+    "TicketScope",
     "User",
     "clear_login_failures",
     "count_users",
@@ -107,6 +110,7 @@ __all__ = [
     "set_rating",
     "set_session_state",
     "set_tier",
+    "ticket_in_scope",
     "update_ticket",
     "update_user",
     "waiting_sessions",

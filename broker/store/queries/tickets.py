@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.errors import Gone, InvalidField, NotFound
@@ -21,12 +22,14 @@ from broker.store.queries.values import (
 )
 
 __all__ = [
+    "TicketScope",
     "create_invitation",
     "create_ticket",
     "get_ticket",
     "list_tickets",
     "new_ticket",
     "redeem_invitation",
+    "ticket_in_scope",
     "update_ticket",
 ]
 
@@ -102,9 +105,49 @@ async def get_ticket(db: Database, ticket_id: str) -> Ticket | None:
         return to_ticket(m) if m else None
 
 
+@dataclass(frozen=True, slots=True)
+class TicketScope:
+    """The tickets one engineer may see (broker/auth/policy.py decides who is scoped):
+    those of ``organisations``, those without an organisation, those the user created,
+    and those with a session assigned to or answered by the user."""
+
+    user_id: str
+    organisations: tuple[str, ...]
+
+
+def _in_scope(scope: TicketScope) -> ColumnElement[bool]:
+    theirs = (
+        select(SessionModel.id)
+        .where(
+            SessionModel.ticket_id == TicketModel.id,
+            or_(
+                SessionModel.assigned_engineer_id == scope.user_id,
+                SessionModel.engineer_id == scope.user_id,
+            ),
+        )
+        .exists()
+    )
+    return or_(
+        TicketModel.organisation == "",
+        TicketModel.organisation.in_(scope.organisations),
+        TicketModel.created_by == scope.user_id,
+        theirs,
+    )
+
+
+async def ticket_in_scope(db: Database, ticket_id: str, scope: TicketScope | None) -> bool:
+    """Whether the ticket exists and ``scope`` (None: everything) includes it."""
+    query = select(TicketModel.id).where(TicketModel.id == ticket_id)
+    if scope is not None:
+        query = query.where(_in_scope(scope))
+    async with db.sessions() as s:
+        return await s.scalar(query) is not None
+
+
 async def list_tickets(
     db: Database,
     *,
+    scope: TicketScope | None = None,
     status: str | None = None,
     organisation: str | None = None,
     q: str | None = None,
@@ -114,6 +157,8 @@ async def list_tickets(
     """Tickets, newest first, filtered by exact status and organisation and by a
     case-insensitive substring ``q`` of title, description or external reference."""
     query = select(TicketModel)
+    if scope is not None:
+        query = query.where(_in_scope(scope))
     if status is not None:
         query = query.where(TicketModel.status == status)
     if organisation is not None:

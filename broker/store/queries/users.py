@@ -37,6 +37,7 @@ async def create_user(
     skills: Sequence[str],
     password_hash: str,
     at: int,
+    organisations: Sequence[str] = (),
 ) -> User:
     """Add a user; :class:`Conflict` if the username is taken."""
     if role not in ROLES:
@@ -54,6 +55,9 @@ async def create_user(
             password_hash=password_hash,
             disabled=False,
             created_at_ms=at,
+            organisations=sorted(set(organisations)),
+            token_generation=0,
+            mfa_recovery=[],
         )
         s.add(m)
         await s.flush()
@@ -105,8 +109,11 @@ async def update_user(
     skills: Sequence[str] | None = None,
     disabled: bool | None = None,
     password_hash: str | None = None,
+    organisations: Sequence[str] | None = None,
 ) -> User:
-    """Change some of a user's fields (``None`` leaves a field as it is)."""
+    """Change some of a user's fields (``None`` leaves a field as it is). A change of
+    role or password, or a disable, revokes every token the user holds (the
+    ``token_generation`` the policy checks on every request and WebSocket hello)."""
     if role is not None and role not in ROLES:
         raise InvalidField("role", f"must be one of {', '.join(ROLES)}")
     async with db.sessions.begin() as s:
@@ -115,14 +122,19 @@ async def update_user(
             raise NotFound("no such user")
         if name is not None:
             m.name = name
-        if role is not None:
-            m.role = role
         if skills is not None:
             m.skills = sorted(set(skills))
         if disabled is not None:
             m.disabled = disabled
         if password_hash is not None:
             m.password_hash = password_hash
+        if organisations is not None:
+            m.organisations = sorted(set(organisations))
+        role_changed = role is not None and role != m.role
+        if role_changed or disabled or password_hash is not None:
+            m.token_generation = (m.token_generation or 0) + 1
+        if role is not None:
+            m.role = role
         return to_user(m)
 
 

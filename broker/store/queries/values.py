@@ -64,6 +64,9 @@ class User:
     skills: tuple[str, ...]
     disabled: bool
     created_at_ms: int
+    organisations: tuple[str, ...] = ()  # whose tickets the user works on (policy)
+    token_generation: int = 0  # tokens of an older generation are revoked
+    mfa_enabled: bool = False  # a TOTP secret is set
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +172,16 @@ class LoginAttempt:
 
 def to_user(m: UserModel) -> User:
     return User(
-        m.id, m.username, m.name, m.role, tuple(m.skills or ()), m.disabled, m.created_at_ms
+        m.id,
+        m.username,
+        m.name,
+        m.role,
+        tuple(m.skills or ()),
+        m.disabled,
+        m.created_at_ms,
+        tuple(m.organisations or ()),
+        m.token_generation or 0,
+        m.mfa_secret is not None,
     )
 
 
