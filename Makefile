@@ -11,7 +11,8 @@ PACKAGES := protocol audit certs broker agent cli
 
 SYSTEM_PACKAGES := chromium xvfb xauth xdotool libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 \
 	libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-render-util0 \
-	libxcb-image0 libegl1 libgl1
+	libxcb-image0 libegl1 libgl1 \
+	postgresql nats-server haproxy
 
 .PHONY: run test test-postgres lint typecheck venv system-deps bench clean
 
@@ -24,9 +25,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Chromium and Xvfb come from Debian; installed only when missing.
+# Chromium, Xvfb and the cluster's services (PostgreSQL, NATS, HAProxy: DESIGN §8) come
+# from Debian; installed only when missing. Tests start their own throwaway instances.
 system-deps:
-	@if ! command -v chromium >/dev/null || ! command -v Xvfb >/dev/null || ! dpkg -s libxcb-cursor0 >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null || ! command -v Xvfb >/dev/null || ! dpkg -s libxcb-cursor0 >/dev/null 2>&1 \
+		|| ! command -v nats-server >/dev/null || ! command -v haproxy >/dev/null \
+		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "Installing system packages: $(SYSTEM_PACKAGES)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	fi
@@ -44,9 +48,10 @@ typecheck: venv
 test: system-deps venv lint typecheck
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# The store, API and auth tests again on PostgreSQL (a throwaway local cluster).
+# The broker's tests again on PostgreSQL (a throwaway local cluster): store, API, auth,
+# relay, WebSocket and webhook tests, and the multi-node store tests that need it.
 test-postgres: venv
-	tools/with_postgres.sh $(BIN)/python -m pytest -q tests/broker -k 'not relay and not ws and not webhook'
+	tools/with_postgres.sh $(BIN)/python -m pytest -q tests/broker
 
 bench: system-deps venv
 	$(BIN)/python -m bench.run_all

@@ -2,6 +2,11 @@
 REAL broker (TLS from certs.bootstrap, SQLite, 127.0.0.1, random port) in the current
 event loop; :class:`FakeClock` lets tests move time without sleeping.
 
+With ``CLEARPANE_TEST_DATABASE_URL`` set (``make test-postgres``), a broker started
+without an explicit ``database_url`` gets its own PostgreSQL database instead of SQLite,
+named after its data directory (so a restart on the same folder finds its data);
+:func:`drop_test_databases` removes them at the end of the run.
+
 Usage (pytest, asyncio_mode=auto)::
 
     async def test_x(tmp_path):
@@ -15,6 +20,8 @@ Usage (pytest, asyncio_mode=auto)::
 
 from __future__ import annotations
 
+import hashlib
+import os
 import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -37,7 +44,9 @@ __all__ = [
     "FakeClock",
     "FakeRelay",
     "RunningBroker",
+    "drop_test_databases",
     "fast_passwords",
+    "postgres_test_database",
     "running_broker",
     "test_config",
 ]
@@ -207,6 +216,49 @@ class RunningBroker:
             return token
 
 
+PG_TEST_ENV = "CLEARPANE_TEST_DATABASE_URL"
+_created_databases: list[str] = []  # drop_test_databases() removes these
+
+
+def _admin_dsn(server_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def postgres_test_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the PostgreSQL server of ``server_url`` unless it
+    exists; return its SQLAlchemy URL."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    conn = await asyncpg.connect(_admin_dsn(server_url))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+            _created_databases.append(name)
+    finally:
+        await conn.close()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_test_databases() -> None:
+    """Drop the databases :func:`running_broker` created on PostgreSQL."""
+    server_url = os.environ.get(PG_TEST_ENV)
+    if not server_url or not _created_databases:
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(_admin_dsn(server_url))
+    try:
+        while _created_databases:
+            name = _created_databases.pop()
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 @asynccontextmanager
 async def running_broker(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningBroker]:
     """Start the real broker under ``tmp_path/broker-data``; ``overrides`` replace
@@ -215,6 +267,11 @@ async def running_broker(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runn
     :func:`fast_passwords`)."""
     clock = overrides.pop("clock", None)
     passwords = overrides.pop("passwords", None) or fast_passwords()
+    server_url = os.environ.get(PG_TEST_ENV)
+    if server_url and "database_url" not in overrides:
+        data_dir = str((tmp_path / "broker-data").resolve())
+        name = "cp_rb_" + hashlib.sha256(data_dir.encode()).hexdigest()[:16]
+        overrides["database_url"] = await postgres_test_database(server_url, name)
     config = test_config(tmp_path / "broker-data", **overrides)
     server = await start_server(config, clock=clock, passwords=passwords)
     try:

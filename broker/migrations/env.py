@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -18,11 +19,17 @@ from broker.store.db import import_all_models
 from broker.store.models import Base
 
 import_all_models()  # models in every broker/store module, for --autogenerate
+MIGRATION_LOCK_KEY = 0x436C7061_6E650001
+"""The PostgreSQL advisory lock taken around migrations: nodes that start at once wait
+for the first to finish, then find the schema at head (DESIGN §8)."""
 config = context.config
 target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Held until this migration transaction commits; the version is read after it.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -5,16 +5,25 @@ PostgreSQL: each test then gets its own fresh database on that server."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from broker.testing import FakeClock, RunningBroker, running_broker
+from broker.testing import FakeClock, RunningBroker, drop_test_databases, running_broker
 
 PG_ENV = "CLEARPANE_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_broker_databases() -> Iterator[None]:
+    """On PostgreSQL, drop the databases that ``running_broker`` made for this run."""
+    yield
+    if os.environ.get(PG_ENV):
+        asyncio.run(drop_test_databases())
 
 
 @pytest.fixture

@@ -270,10 +270,10 @@ async def test_outbox_survives_a_restart(tmp_path: Path) -> None:
         )
         assert status == 201
         [pending] = await _until(lambda: _attempted(first, wid, 1), "first attempt")
-        data_dir = first.data_dir
+        data_dir, database_url = first.data_dir, first.config.database_url
     await receiver.start()
     later = FakeClock(START_MS + 60_000)
-    config = test_config(data_dir, **WEBHOOK_CONFIG)
+    config = test_config(data_dir, database_url=database_url, **WEBHOOK_CONFIG)
     second = await start_server(config, clock=later, passwords=fast_passwords())
     try:
         [hook] = await receiver.wait_for(1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from broker.errors import Conflict, InvalidField, NotFound
 from broker.store.db import Database
@@ -28,7 +28,11 @@ from broker.store.queries.values import (
     to_ticket,
 )
 
+ESCALATION_LOCK_KEY = 0x436C7061_6E650002
+"""The PostgreSQL advisory lock of the escalation check (one node at a time)."""
+
 __all__ = [
+    "ESCALATION_LOCK_KEY",
     "create_request",
     "get_session",
     "list_escalations",
@@ -230,9 +234,17 @@ async def set_rating(
 
 async def record_due_escalations(db: Database, *, now: int, fraction: float) -> list[Escalation]:
     """Escalate every queued session that passed ``fraction`` of the time between
-    its creation and its deadline and has no escalation yet; return the new ones."""
+    its creation and its deadline and has no escalation yet; return the new ones.
+
+    On PostgreSQL the check runs under a transaction-level advisory lock taken with
+    ``try``: when several nodes poll at once, one does the work and the others return
+    at once with nothing, so each escalation is recorded (and announced) by one node."""
     new: list[Escalation] = []
     async with db.sessions.begin() as s:
+        if not db.is_sqlite and not await s.scalar(
+            select(func.pg_try_advisory_xact_lock(ESCALATION_LOCK_KEY))
+        ):
+            return new  # another node is running this check right now (DESIGN §8)
         already = select(EscalationModel.session_id)
         rows = await s.scalars(
             select(SessionModel).where(
