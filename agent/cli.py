@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="what to share: screen (default), pattern, pattern:WxH, sequence:DIR",
     )
+    p.add_argument(
+        "--monitor", metavar="WHICH", help="monitor to share: primary (default), all, 2, NAME"
+    )
+    p.add_argument(
+        "--monitor-switch",
+        action="store_true",
+        help="let the engineer switch to your other monitors",
+    )
     p.add_argument("--log-dir", metavar="DIR", type=Path, help="where to keep session logs")
     p.add_argument(
         "--injector", choices=["auto", "xtest", "xdotool", "none"], help="how input is applied"
@@ -87,6 +95,8 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         client_name=args.name,
         headless=args.headless or None,
         source=args.source,
+        monitor=args.monitor,
+        monitor_switch=args.monitor_switch or None,
         log_dir=args.log_dir,
         injector=args.injector,
         max_fps=args.max_fps,

@@ -9,6 +9,8 @@ Environment variables (flags win over them):
 | ``CLEARPANE_CA`` | ``--ca`` | the organisation CA (PEM file) to trust — the only CA trusted |
 | ``CLEARPANE_CLIENT_NAME`` | ``--name`` | the client's name shown to the engineer |
 | ``CLEARPANE_SOURCE`` | ``--source`` | ``screen`` (default), ``pattern``, ``sequence:DIR`` |
+| ``CLEARPANE_MONITOR`` | ``--monitor`` | which monitor to share: ``primary`` (default), ``all``, a number (1 = primary) or a RandR name |
+| ``CLEARPANE_MONITOR_SWITCH`` | ``--monitor-switch`` | ``1``: the engineer may switch between the client's monitors |
 | ``CLEARPANE_LOG_DIR`` | ``--log-dir`` | where session logs are kept (default ``~/.local/share/clearpane/sessions``) |
 | ``CLEARPANE_INJECTOR`` | ``--injector`` | ``auto`` (XTest, else xdotool), ``xtest``, ``xdotool``, ``none`` |
 | ``CLEARPANE_MAX_FPS`` | ``--max-fps`` | upper bound of the adaptive frame rate (default 30) |
@@ -54,6 +56,10 @@ class AgentConfig:
     code: str | None = None
     headless: bool = False
     source: str = "screen"
+    #: The monitor the client shares (``agent.desktop.layout.Layout.resolve``).
+    monitor: str = "primary"
+    #: The client lets the engineer switch to another of its monitors (or all).
+    monitor_switch: bool = False
     log_dir: Path | None = None
     injector: str = "auto"
     #: 30, not 20 or 60: P5 glass-to-glass p95 56 ms at 30 (61 ms at 20) while an idle
@@ -126,10 +132,13 @@ class AgentConfig:
         for var, key in (
             ("CLEARPANE_CLIENT_NAME", "client_name"),
             ("CLEARPANE_SOURCE", "source"),
+            ("CLEARPANE_MONITOR", "monitor"),
             ("CLEARPANE_INJECTOR", "injector"),
         ):
             if env.get(var):
                 values[key] = env[var]
+        if env.get("CLEARPANE_MONITOR_SWITCH") in ("1", "true", "yes"):
+            values["monitor_switch"] = True
         if env.get("CLEARPANE_LOG_DIR"):
             values["log_dir"] = Path(env["CLEARPANE_LOG_DIR"])
         for var, key in (

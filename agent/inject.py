@@ -25,7 +25,8 @@ class InjectorError(AgentError):
 
 
 class Injector(ABC):
-    """Where engineer input lands. Coordinates are screen pixels."""
+    """Where engineer input lands. Coordinates are desktop coordinates (X11: root
+    pixels); ``InputGate`` maps the viewer's frame pixels to them first."""
 
     name = "abstract"
 
@@ -57,7 +58,11 @@ def _wheel_clicks(dx: int, dy: int) -> list[int]:
 
 
 class XTestInjector(Injector):
-    """XTest through the agent's X11 binding: fake motion, button and key events."""
+    """XTest through the agent's X11 binding: fake motion, button and key events.
+
+    Each call waits for the server (``sync``, one round trip): the event has been
+    applied when the call returns, before the session logs ``input.applied``.
+    """
 
     name = "xtest"
 
@@ -79,13 +84,13 @@ class XTestInjector(Injector):
     def move(self, x: int, y: int) -> None:
         conn = self._conn()
         conn.fake_motion(x, y)
-        conn.flush()
+        conn.sync()
 
     def button(self, x: int, y: int, button: int, pressed: bool) -> None:
         conn = self._conn()
         conn.fake_motion(x, y)
         conn.fake_button(button, pressed)
-        conn.flush()
+        conn.sync()
 
     def wheel(self, x: int, y: int, dx: int, dy: int) -> None:
         conn = self._conn()
@@ -93,7 +98,7 @@ class XTestInjector(Injector):
         for b in _wheel_clicks(dx, dy):
             conn.fake_button(b, True)
             conn.fake_button(b, False)
-        conn.flush()
+        conn.sync()
 
     def key(self, keysym: int, pressed: bool) -> None:
         conn = self._conn()
@@ -101,7 +106,7 @@ class XTestInjector(Injector):
         if code == 0:
             return  # no key for this keysym on this keyboard map: nothing to press
         conn.fake_key(code, pressed)
-        conn.flush()
+        conn.sync()
 
     def close(self) -> None:
         if self._x is not None:

@@ -11,15 +11,19 @@ rely on it. For every input frame the gate:
 3. checks, **per event, at apply time**, that the session is not killed or paused
    and that the viewer still holds ``control`` in the consent machine — so a
    revocation takes effect before the next event, even inside one batch;
-4. applies the event through an ``Injector`` and summarises what was done for the
+4. maps pointer positions from frame pixels to desktop coordinates (the shared
+   monitor's origin and scale, clamped into it: ``agent.desktop.layout``), applies
+   the event through an ``Injector`` and summarises what was done for the
    client's log (clicks, key counts, special keys by name — never characters).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.consent import ConsentMachine
+from agent.desktop.layout import FrameTransform
 from agent.inject import Injector
 from agent.keys import InputSummary, describe_key, is_modifier
 from agent.killswitch import KillSwitch
@@ -60,11 +64,14 @@ class InputGate:
         consent: ConsentMachine,
         killswitch: KillSwitch,
         injector: Injector | None,
+        transform: Callable[[], FrameTransform | None] | None = None,
     ) -> None:
         self._session_id = session_id
         self._consent = consent
         self._kill = killswitch
         self._injector = injector
+        # Frame pixels → desktop coordinates of the view shared now (None: the same).
+        self._transform = transform or (lambda: None)
         self._openers: dict[int, tuple[str, InputOpener]] = {}
 
     def add_viewer(self, viewer_id: str, input_key: bytes) -> None:
@@ -110,19 +117,23 @@ class InputGate:
             return InputResult(viewer_id, summary, rejected=reason)
         return InputResult(viewer_id, summary)
 
+    def _point(self, x: int, y: int) -> tuple[int, int]:
+        t = self._transform()
+        return (x, y) if t is None else t.to_desktop(x, y)
+
     def _apply(self, event: object, summary: InputSummary) -> None:
         injector = self._injector
         assert injector is not None  # checked by _allowed
         if isinstance(event, PointerMove):
-            injector.move(event.x, event.y)
+            injector.move(*self._point(event.x, event.y))
             summary.moves += 1
         elif isinstance(event, ButtonDown):
-            injector.button(event.x, event.y, event.button, True)
+            injector.button(*self._point(event.x, event.y), event.button, True)
             summary.clicks += 1
         elif isinstance(event, ButtonUp):
-            injector.button(event.x, event.y, event.button, False)
+            injector.button(*self._point(event.x, event.y), event.button, False)
         elif isinstance(event, Wheel):
-            injector.wheel(event.x, event.y, event.dx, event.dy)
+            injector.wheel(*self._point(event.x, event.y), event.dx, event.dy)
             summary.scrolls += 1
         elif isinstance(event, KeyDown):
             injector.key(event.keysym, True)

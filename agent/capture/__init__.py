@@ -3,7 +3,8 @@
 ``open_source(spec)`` picks a backend, like aiortc's codec factory: ``pattern`` (a
 deterministic synthetic screen), ``pattern:WIDTHxHEIGHT``, ``sequence:DIR`` (PNG files,
 looping) and ``screen`` (the X display in ``$DISPLAY``, through mss; ``screen:DISPLAY``
-names another).  ``windows`` finds X11 windows to mask by title or id.
+names another; ``monitor`` picks one of its monitors or ``all``, and the cursor is drawn
+in).  ``windows`` finds X11 windows to mask by title or id.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ import re
 from agent.capture.base import CaptureError, CaptureSource, Frame
 from agent.capture.pattern import PatternSource
 from agent.capture.sequence import SequenceSource
-from agent.capture.windows import WindowGeometry, WindowLocator, WindowLookupError
+from agent.capture.windows import (
+    WindowGeometry,
+    WindowLister,
+    WindowLocator,
+    WindowLookupError,
+)
 
 __all__ = [
     "CaptureError",
@@ -22,6 +28,7 @@ __all__ = [
     "PatternSource",
     "SequenceSource",
     "WindowGeometry",
+    "WindowLister",
     "WindowLocator",
     "WindowLookupError",
     "open_source",
@@ -30,7 +37,7 @@ __all__ = [
 _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 
 
-def open_source(spec: str) -> CaptureSource:
+def open_source(spec: str, monitor: str = "primary") -> CaptureSource:
     """Open the capture source named by ``spec`` (see the module docstring).
 
     Raises :class:`CaptureError` for an unknown or malformed spec, or a source that
@@ -51,5 +58,5 @@ def open_source(spec: str) -> CaptureSource:
     if kind == "screen":
         from agent.capture.screen import ScreenSource  # imports mss only when needed
 
-        return ScreenSource(arg or None)
+        return ScreenSource(arg or None, monitor)
     raise CaptureError(f"unknown capture source {spec!r}: use pattern, sequence:DIR or screen")

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+from agent.desktop.layout import FrameTransform, identity
+
+if TYPE_CHECKING:
+    from agent.capture.windows import WindowLister
 
 #: A captured frame: shape (height, width, 4), dtype uint8, channel order B, G, R, A.
 Frame = npt.NDArray[np.uint8]
@@ -31,8 +37,22 @@ class CaptureSource(ABC):
 
     @property
     def origin(self) -> tuple[int, int]:
-        """Top-left of the captured area in X root coordinates (for window masks)."""
-        return 0, 0
+        """Top-left of the captured area in desktop coordinates (for window masks)."""
+        t = self.transform
+        return t.x, t.y
+
+    @property
+    def transform(self) -> FrameTransform:
+        """Frame pixels → desktop coordinates for the area captured now (input, masks).
+
+        Sources without a desktop (patterns, recordings) map frame pixels to themselves.
+        """
+        return identity(*self.size)
+
+    def window_lister(self) -> WindowLister | None:
+        """A lister of this desktop's windows (for window masks), or None if it cannot
+        list them: window masks then blank the whole frame (fail closed, G6)."""
+        return None
 
     @abstractmethod
     def grab(self) -> Frame:

@@ -7,12 +7,14 @@ class only turns frames into ``protocol.media.ScreenUpdate`` plaintexts.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from agent.capture.base import CaptureSource, Frame
-from agent.capture.windows import WindowLocator, WindowLookupError
+from agent.capture.windows import WindowLister, WindowLookupError
+from agent.desktop.layout import FrameTransform, identity
 from agent.pipeline.diff import dirty_tiles, grid_shape
 from agent.pipeline.encode import EncoderSettings, encode_image
 from agent.pipeline.mask import Masker, MaskError, MaskRegion, WindowMask, to_regions
@@ -57,7 +59,7 @@ class ScreenPipeline:
         quality: int = 70,
         *,
         lossless_max_area: int | None = None,
-        window_locator: WindowLocator | None = None,
+        window_lister: WindowLister | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 16 <= tile <= 1024 or tile % 16:
@@ -70,11 +72,12 @@ class ScreenPipeline:
             else EncoderSettings(quality, lossless_max_area)
         )
         self._clock = clock
-        self._locator = window_locator
-        self._own_locator = window_locator is None
+        self._locator = window_lister
+        self._own_locator = window_lister is None
         self._prev: Frame | None = None
         self._masker: Masker | None = None
         self._regions: tuple[MaskRegion, ...] = ()
+        self._desktop_regions: tuple[tuple[float, float, float, float], ...] = ()
         self._windows: tuple[WindowMask, ...] = ()
         self._window_ids: dict[WindowMask, list[int]] = {}
         self._searched_at = float("-inf")
@@ -101,6 +104,13 @@ class ScreenPipeline:
             if not isinstance(w, WindowMask):
                 raise MaskError(f"not a WindowMask: {w!r}")
         self._regions, self._windows = new_regions, new_windows
+        # Regions are drawn on the view shared now; kept in desktop units too, so they
+        # stay on the same content if the view changes (another monitor, all of them).
+        t = self._transform()
+        self._desktop_regions = tuple(
+            (t.x + r.x / t.scale, t.y + r.y / t.scale, r.w / t.scale, r.h / t.scale)
+            for r in new_regions
+        )
         self._window_ids = {}
         self._searched_at = float("-inf")
 
@@ -109,10 +119,19 @@ class ScreenPipeline:
         """The current ``(regions, windows)``."""
         return self._regions, self._windows
 
+    def _transform(self) -> FrameTransform:
+        # Duck-typed sources (tests, benchmarks) without a desktop: frame = desktop.
+        t = getattr(self.source, "transform", None)
+        return t if isinstance(t, FrameTransform) else identity(*self.source.size)
+
     def _window_regions(self) -> list[MaskRegion]:
         """Current rectangles of the masked windows, in frame coordinates."""
         if self._locator is None:
-            self._locator = WindowLocator(getattr(self.source, "display", None))
+            # The source's own lister (X11: its display); none means "cannot list".
+            lister = getattr(self.source, "window_lister", None)
+            self._locator = lister() if lister is not None else None
+            if self._locator is None:
+                raise WindowLookupError("this desktop cannot list other windows")
         now = self._clock()
         if now - self._searched_at >= WINDOW_SEARCH_INTERVAL_S:
             self._window_ids = {
@@ -120,18 +139,19 @@ class ScreenPipeline:
                 for w in self._windows
             }
             self._searched_at = now
-        ox, oy = self.source.origin
+        t = self._transform()
         out = []
         for ids in self._window_ids.values():
             for wid in ids:
                 g = self._locator.geometry(wid)
                 if g is not None:
-                    out.append(MaskRegion(g.x - ox, g.y - oy, g.width, g.height))
+                    out.append(_frame_rect(t, g.x, g.y, g.width, g.height))
         return out
 
     def _apply_masks(self, frame: Frame, masker: Masker) -> None:
         if self._regions:
-            masker.apply(frame, self._regions)
+            t = self._transform()
+            masker.apply(frame, [_frame_rect(t, *r) for r in self._desktop_regions])
         if not self._windows:
             return
         try:
@@ -194,10 +214,19 @@ class ScreenPipeline:
         self._prev = None
 
     def close(self) -> None:
-        """Close the window locator this pipeline opened (not the source)."""
+        """Close the window lister this pipeline opened (not the source)."""
         if self._own_locator and self._locator is not None:
             self._locator.close()
             self._locator = None
+
+
+def _frame_rect(t: FrameTransform, x: float, y: float, w: float, h: float) -> MaskRegion:
+    """A desktop rectangle in frame pixels of view ``t``, rounded outwards (a mask
+    never leaves a sliver of what it covers)."""
+    s = t.scale
+    x0, y0 = math.floor((x - t.x) * s), math.floor((y - t.y) * s)
+    x1, y1 = math.ceil((x + w - t.x) * s), math.ceil((y + h - t.y) * s)
+    return MaskRegion(x0, y0, x1 - x0, y1 - y0)
 
 
 def _ms(t0: float, t1: float, t2: float, t3: float, t4: float) -> tuple[float, ...]:

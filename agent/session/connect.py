@@ -158,7 +158,12 @@ class ConnectMixin(DispatchMixin):
         if self._keys is None:
             self._keys = SessionKeys(welcome.session_id)
             self._gate = InputGate(
-                welcome.session_id, self.consent, self.killswitch, self._injector
+                welcome.session_id,
+                self.consent,
+                self.killswitch,
+                self._injector,
+                # Input lands on the view being captured (monitor origin and scale).
+                transform=lambda: getattr(self._source, "transform", None),
             )
         else:
             # Reconnected: viewers kept their grants and keys at the broker; give them a

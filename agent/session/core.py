@@ -62,11 +62,11 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _default_source(spec: str) -> SourceFactory:
+def _default_source(spec: str, monitor: str = "primary") -> SourceFactory:
     def factory() -> Any:
         from agent.capture import open_source
 
-        return open_source(spec)
+        return open_source(spec, monitor)
 
     return factory
 
@@ -94,7 +94,7 @@ class SessionCore:
     ) -> None:
         self.config = config
         self.observer = observer or SessionObserver()
-        self._source_factory = source_factory or _default_source(config.source)
+        self._source_factory = source_factory or _default_source(config.source, config.monitor)
         self._pipeline_factory = pipeline_factory or _default_pipeline
         self._injector = injector
         self._call_config = call_config
