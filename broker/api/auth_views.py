@@ -6,12 +6,13 @@ from aiohttp import web
 
 from broker.api.body import read_body
 from broker.api.serialize import user_json
+from broker.auth import revocation
 from broker.auth.passwords import PASSWORDS, PasswordService
-from broker.auth.policy import COOKIE_NAME, USER, client_address
+from broker.auth.policy import CLAIMS, COOKIE_NAME, USER, authenticate, client_address
 from broker.auth.setup import LOGIN_THROTTLE, TOKENS
-from broker.clock import iso_ms
+from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
-from broker.errors import Unauthorized
+from broker.errors import Forbidden, Unauthorized
 from broker.store import queries
 from broker.store.db import DB
 
@@ -40,7 +41,13 @@ async def login(request: web.Request) -> web.Response:
     user = found[0]
     config = app[CONFIG]
     tokens = app[TOKENS]
-    token = tokens.issue(user.id, user.role, "access", ttl_s=config.access_token_ttl_s)
+    token = tokens.issue(
+        user.id,
+        user.role,
+        "access",
+        extra=revocation.generation(user),
+        ttl_s=config.access_token_ttl_s,
+    )
     expires_ms = tokens.expires_at_ms(token)
     response = web.json_response(
         {"token": token, "expires_at": iso_ms(expires_ms), "user": user_json(user)}
@@ -58,7 +65,17 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    """``POST /api/v1/auth/logout``: clear the session cookie."""
+    """``POST /api/v1/auth/logout``: revoke the caller's token on the server (every
+    node refuses it from now on) and clear the session cookie. Without a valid token
+    it only clears the cookie."""
+    try:
+        await authenticate(request)
+    except (Unauthorized, Forbidden):
+        pass
+    else:
+        await revocation.revoke(
+            request.app[DB], request[CLAIMS], now_ms=request.app[CLOCK].now_ms()
+        )
     response = web.json_response({"status": "logged_out"})
     response.set_cookie(
         COOKIE_NAME, "", max_age=0, path="/", secure=True, httponly=True, samesite="Strict"

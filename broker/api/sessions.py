@@ -21,6 +21,7 @@ from audit.jsonl import read_jsonl
 from broker.api.body import Query, read_body
 from broker.api.serialize import escalation_json, queue_item_json, session_json, ticket_json
 from broker.auth.policy import USER, in_organisation_scope, may_read_session, ticket_scope
+from broker.auth.revocation import generation
 from broker.auth.setup import TOKENS
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
@@ -172,7 +173,7 @@ async def join_session(request: web.Request) -> web.Response:
         user.role,
         "viewer",
         session_id=session.id,
-        extra={"as": as_, "perms": permissions, "name": user.name},
+        extra={"as": as_, "perms": permissions, "name": user.name, **generation(user)},
         ttl_s=config.viewer_token_ttl_s,
     )
     return web.json_response(

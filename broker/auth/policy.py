@@ -15,8 +15,9 @@ from functools import wraps
 
 from aiohttp import web
 
+from broker.auth import revocation
 from broker.auth.setup import TOKENS
-from broker.auth.tokens import AuthError
+from broker.auth.tokens import AuthError, Claims
 from broker.config import CONFIG
 from broker.errors import Forbidden, Unauthorized
 from broker.store import queries
@@ -25,6 +26,7 @@ from broker.store.queries import User
 
 __all__ = [
     "ADMIN",
+    "CLAIMS",
     "COOKIE_NAME",
     "CSRF_HEADER",
     "ENGINEERS",
@@ -46,6 +48,8 @@ __all__ = [
 
 # Request key: the authenticated staff user of a request (set by the route guard below).
 USER = web.RequestKey[User]("user")
+# Request key: the verified claims of the request's token (set by authenticate).
+CLAIMS = web.RequestKey[Claims]("claims")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -147,9 +151,13 @@ async def authenticate(request: web.Request) -> queries.User:
         and request.headers.get(CSRF_HEADER) != "1"
     ):
         raise Forbidden(f"cookie-authenticated requests that change state need '{CSRF_HEADER}: 1'")
-    user = await queries.get_user(request.app[DB], claims.sub)
+    db = request.app[DB]
+    user = await queries.get_user(db, claims.sub)
     if user is None or user.disabled:
         raise Unauthorized("this account is disabled or gone")
+    if not await revocation.is_current(db, user, claims):
+        raise Unauthorized("this token was revoked (logout, password or role change); log in again")
+    request[CLAIMS] = claims
     return user
 
 

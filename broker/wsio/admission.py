@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from broker.auth import revocation
 from broker.auth.setup import TOKENS
 from broker.auth.tokens import AuthError, Claims
+from broker.clock import CLOCK
 from broker.config import CONFIG
 from broker.pki import PKI
 from broker.relay import SessionInfo
@@ -67,8 +69,14 @@ async def session_info(app: web.Application, sid: str) -> SessionInfo | Protocol
 
 
 async def viewer_user(app: web.Application, claims: Claims) -> queries.User | ProtocolError:
-    """The enabled user behind a viewer token."""
-    user = await queries.get_user(app[DB], claims.sub)
+    """The enabled user behind a viewer token: not revoked (broker/auth/revocation.py)
+    and used for the first time (a join token opens one connection only)."""
+    db = app[DB]
+    user = await queries.get_user(db, claims.sub)
     if user is None or user.disabled:
         return ProtocolError.of(ErrorCode.UNAUTHORIZED, "unknown user")
+    if not revocation.same_generation(user, claims):
+        return ProtocolError.of(ErrorCode.UNAUTHORIZED, "token revoked")
+    if not await revocation.spend_once(db, claims, now_ms=app[CLOCK].now_ms()):
+        return ProtocolError.of(ErrorCode.UNAUTHORIZED, "this join token was already used")
     return user
