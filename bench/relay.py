@@ -133,11 +133,10 @@ def _tune(variant: str) -> Callable[[Any], None]:
         # asyncio allocates (and zero-fills) a 256 KiB read buffer per TLS connection;
         # one TLS record is at most 16 KiB + overhead.
         sslproto.SSLProtocol.max_size = 32 * 1024
-    if "+uvloop" in variant:
-        import uvloop
+    from broker.loop import run
 
-        return uvloop.run
-    return asyncio.run
+    kind = "uvloop" if "+uvloop" in variant else "asyncio"
+    return lambda main: run(main, kind)  # the loop the broker's own CLI uses
 
 
 def forwarder_main(conn: Connection, certfile: str | None, keyfile: str | None,
@@ -634,7 +633,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--stalled-sessions", type=int, default=env_int("BENCH_STALLED_SESSIONS", 50))
     ap.add_argument("--stalled-duration", type=float,
                     default=env_float("BENCH_STALLED_DURATION", 30.0))  # fmt: skip
-    ap.add_argument("--only", choices=["office", "flood", "stalled"], action="append")
+    ap.add_argument("--only", choices=["office", "flood", "stalled", "uvloop"], action="append")
     ap.add_argument("--profile", action="store_true", default=bool(os.environ.get("BENCH_PROFILE")),
                     help="sample the server with py-spy during the office runs")  # fmt: skip
     args = ap.parse_args(argv)
@@ -687,6 +686,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["flood"] = rows
         out["p2_flood_throughput_ratio"] = (
             round(rows[1]["frames_per_s"] / rows[0]["frames_per_s"], 3) if rows[0]["frames_per_s"] else None)  # fmt: skip
+    if "uvloop" in only:
+        # The landed broker on asyncio's loop and on uvloop, side by side, same load.
+        rows = run_together(["broker+asyncio", "broker+uvloop"], args.sessions,
+                            args.duration, max(1, args.workers // 2))  # fmt: skip
+        print_table("uvloop vs asyncio: the broker, office profile, side by side", rows, cols)
+        out["uvloop"] = rows
+        base, uv = rows
+        out["uvloop_cpu_per_frame_ratio"] = (
+            round(uv["cpu_us_per_frame"] / base["cpu_us_per_frame"], 3) if base["cpu_us_per_frame"] else None)  # fmt: skip
     if "stalled" in only:
         row = run_load("broker", args.stalled_sessions, args.stalled_duration, args.workers,
                        stalled=True)  # fmt: skip
@@ -700,7 +708,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("RSS over time (s, KB):", " ".join(f"{t:g}:{r}" for t, r in series))
         out["stalled"] = row
     # A profiled run (py-spy slows the server a little) keeps its own results file.
-    dest = write_result("P1_P2_P7_profiled" if args.profile else "P1_P2_P7", out)
+    name = "P1_P2_P7_profiled" if args.profile else "P1_P2_P7"
+    dest = write_result("uvloop" if only == {"uvloop"} else name, out)
     print(f"wrote {dest}")
     return out
 

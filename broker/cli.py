@@ -86,8 +86,10 @@ def main(argv: Sequence[str]) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from broker.loop import run as run_loop
+
     try:
-        asyncio.run(_serve(config))
+        run_loop(_serve(config), config.event_loop)
     except BrokerError as exc:
         print(f"clearpane broker: {exc.message}", file=sys.stderr)
         return 1

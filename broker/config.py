@@ -86,6 +86,12 @@ class BrokerConfig:
     # security (issue 14, docs/THREAT_MODEL.md): engineers see every ticket (off: only
     # their organisations', unassigned ones and those they work on).
     engineers_see_all_tickets: bool = False
+    # cluster (issue 15, docs/operations.md §6): the event loop, and the relay backend
+    # that lets several broker processes or nodes serve one session (DESIGN §8).
+    event_loop: str = "auto"
+    relay_backend: str = "inprocess"
+    nats_url: str = "nats://127.0.0.1:4222"
+    node_id: str | None = None
 
     # --- derived values -------------------------------------------------------------
 
@@ -168,6 +174,10 @@ class BrokerConfig:
             "turn_secret": str,
             "turn_credential_ttl_s": int,
             "engineers_see_all_tickets": _bool,
+            "event_loop": str,
+            "relay_backend": str,
+            "nats_url": str,
+            "node_id": str,
         }
         values: dict[str, Any] = {}
         problems: list[str] = []
@@ -224,9 +234,23 @@ class BrokerConfig:
             problems.append("log_level must be DEBUG, INFO, WARNING or ERROR")
         problems.extend(self._webhook_problems())
         problems.extend(self._ice_problems())
+        problems.extend(self._cluster_problems())
         if problems:
             raise ConfigError(problems)
         return self
+
+    def _cluster_problems(self) -> list[str]:
+        """Inconsistent event loop / relay backend values (cluster engineer)."""
+        problems: list[str] = []
+        if self.event_loop not in {"auto", "uvloop", "asyncio"}:
+            problems.append("event_loop must be auto, uvloop or asyncio")
+        if self.relay_backend not in {"inprocess", "nats"}:
+            problems.append("relay_backend must be inprocess or nats")
+        if self.relay_backend == "nats" and not self.nats_url.startswith(("nats://", "tls://")):
+            problems.append("nats_url must start with nats:// or tls://")
+        if self.relay_backend == "nats" and self.database_url is None:
+            problems.append("relay_backend nats needs a shared database_url (PostgreSQL)")
+        return problems
 
     def _webhook_problems(self) -> list[str]:
         """Inconsistent ``webhook_*`` values (webhooks engineer)."""
