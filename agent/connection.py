@@ -26,6 +26,7 @@ from websockets.typing import Subprotocol
 from agent.errors import AgentError, FinalError
 from protocol.connection import BinaryReceived, Connection, ControlReceived, ErrorToSend
 from protocol.messages import ErrorMessage, Hello, Welcome, serialize_control
+from protocol.pacing import backoff_s
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ def make_ssl_context(
 
 
 class Backoff:
-    """Exponential backoff with jitter; ``random`` is injectable for tests."""
+    """Reconnect delays: :func:`protocol.pacing.backoff_s` (×2 from ``first_s`` up to
+    ``max_s``, 20 % jitter); ``random`` is injectable for tests."""
 
     def __init__(
         self, first_s: float = 0.5, max_s: float = 30.0, rng: random.Random | None = None
@@ -86,10 +88,9 @@ class Backoff:
         self.attempts = 0
 
     def next_delay(self) -> float:
-        """The delay before the next attempt (grows ×2 up to ``max_s``, ±20 % jitter)."""
-        base = min(self._max, self._first * (2**self.attempts))
+        """The delay before the next attempt."""
         self.attempts += 1
-        return float(base * (0.8 + 0.4 * self._rng.random()))
+        return backoff_s(self.attempts, self._first, self._max, jitter=0.2, rng=self._rng)
 
     def reset(self) -> None:
         """After a successful connection."""

@@ -12,7 +12,8 @@ bytes back. The contract is ``protocol/SPEC.md``; modules cite its sections.
 - :mod:`protocol.media` — binary frames (§4) and screen/input payloads.
 - :mod:`protocol.state` — :class:`SessionMachine` (§5) and :func:`allowed`.
 - :mod:`protocol.connection` — :class:`Connection`: frames + time in, events out,
-  with the control-rate limit.
+  the connection rules of both ends (hello, limits, rate limits, close reasons).
+- :mod:`protocol.pacing` — the one :class:`TokenBucket` and the one :func:`backoff_s`.
 """
 
 from protocol.connection import (
@@ -22,7 +23,6 @@ from protocol.connection import (
     ControlReceived,
     ErrorToSend,
     Event,
-    TokenBucket,
 )
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.media import (
@@ -45,6 +45,7 @@ from protocol.media import (
     parse_binary,
 )
 from protocol.messages import ControlMessage, parse_control, serialize_control
+from protocol.pacing import TokenBucket, backoff_s
 from protocol.state import (
     EndReason,
     SessionEvent,
@@ -92,6 +93,7 @@ __all__ = [
     "UnknownBinary",
     "Wheel",
     "allowed",
+    "backoff_s",
     "check_allowed",
     "parse_binary",
     "parse_control",

@@ -27,35 +27,7 @@ from protocol.errors import ErrorCode, ProtocolError
 from protocol.limits import CONTROL_BURST, HANDSHAKE_TIMEOUT_S, MAX_CONTROL_RATE
 from protocol.media import BinaryMessage, parse_binary
 from protocol.messages import ControlMessage, ErrorMessage, parse_control, serialize_control
-
-
-@dataclass(slots=True)
-class TokenBucket:
-    """``rate`` tokens per second up to ``burst``; time in milliseconds is passed in."""
-
-    rate: float
-    burst: float
-    tokens: float
-    last_ms: int
-
-    def __post_init__(self) -> None:
-        if self.rate <= 0 or self.burst < 1:
-            raise ValueError("a token bucket needs rate > 0 and burst >= 1")
-
-    @classmethod
-    def full(cls, rate: float, burst: float, now_ms: int) -> "TokenBucket":
-        """A bucket that starts full."""
-        return cls(rate, burst, burst, now_ms)
-
-    def take(self, now_ms: int) -> bool:
-        """Take one token; ``False`` if the bucket is empty (the message is over the rate)."""
-        elapsed = max(0, now_ms - self.last_ms)
-        self.tokens = min(self.burst, self.tokens + elapsed * self.rate / 1000)
-        self.last_ms = max(self.last_ms, now_ms)
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+from protocol.pacing import TokenBucket
 
 
 @dataclass(frozen=True, slots=True)

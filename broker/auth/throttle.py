@@ -5,12 +5,12 @@ unauthenticated endpoints (agent requests, invitation redeem)."""
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 
 from broker.clock import Clock
 from broker.errors import RateLimited
 from broker.store import queries
 from broker.store.db import Database
+from protocol.pacing import TokenBucket, backoff_s
 
 __all__ = ["LoginThrottle", "RateLimiter"]
 
@@ -57,8 +57,8 @@ class LoginThrottle:
         locked_until = 0
         beyond = failures - self._free
         if beyond > 0:
-            delay = min(self._base_ms * 2 ** min(beyond - 1, 40), self._max_ms)
-            locked_until = now + int(delay)
+            delay_s = backoff_s(beyond, self._base_ms / 1000, self._max_ms / 1000)
+            locked_until = now + int(delay_s * 1000)
         await queries.record_login_failure(
             self._db, key, failures=failures, at=now, locked_until=locked_until
         )
@@ -69,28 +69,26 @@ class LoginThrottle:
 
 
 class RateLimiter:
-    """At most ``limit`` hits per key in any ``window_s`` seconds (sliding window).
-    Memory is bounded: at most ``max_keys`` keys are tracked, the oldest dropped."""
+    """At most ``limit`` hits per key in a burst, refilled at ``limit`` per ``window_s``
+    (one :class:`protocol.pacing.TokenBucket` per key). Memory is bounded: at most
+    ``max_keys`` keys are tracked, the least recently used dropped."""
 
     def __init__(
         self, clock: Clock, *, limit: int, window_s: float, max_keys: int = 10_000
     ) -> None:
         self._clock = clock
         self._limit = limit
-        self._window_ms = int(window_s * 1000)
+        self._rate = limit / window_s
         self._max_keys = max_keys
-        self._hits: dict[str, deque[int]] = {}
+        self._buckets: dict[str, TokenBucket] = {}
 
     def hit(self, key: str) -> None:
         """Count one hit for ``key``; raise :class:`RateLimited` if over the limit."""
         now = self._clock.now_ms()
-        hits = self._hits.pop(key, None) or deque()
-        while hits and hits[0] <= now - self._window_ms:
-            hits.popleft()
-        self._hits[key] = hits  # re-insert: dict order is least recently used first
-        if len(hits) >= self._limit:
-            wait_s = (hits[0] + self._window_ms - now) / 1000
+        bucket = self._buckets.pop(key, None) or TokenBucket.full(self._rate, self._limit, now)
+        self._buckets[key] = bucket  # re-insert: dict order is least recently used first
+        if not bucket.take(now):
+            wait_s = bucket.wait_ms(now) / 1000
             raise RateLimited(f"too many requests; try again in {wait_s:.0f} s", wait_s)
-        hits.append(now)
-        while len(self._hits) > self._max_keys:
-            self._hits.pop(next(iter(self._hits)))
+        while len(self._buckets) > self._max_keys:
+            self._buckets.pop(next(iter(self._buckets)))

@@ -43,6 +43,7 @@ from broker.store.webhook_models import (
 )
 from broker.webhooks.errors import DeliveryFailed
 from broker.webhooks.signing import signature_header
+from protocol.pacing import backoff_s
 
 __all__ = [
     "AiohttpTransport",
@@ -159,8 +160,9 @@ class WebhookDispatcher:
     def backoff_s(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt (with jitter)."""
         s = self.settings
-        delay = min(s.backoff_max_s, s.backoff_base_s * 2.0 ** max(0, attempts - 1))
-        return delay * (0.5 + self._rng.random() / 2)
+        return backoff_s(
+            max(1, attempts), s.backoff_base_s, s.backoff_max_s, jitter=0.5, rng=self._rng
+        )
 
     async def run(self) -> None:
         """Deliver forever: a pass, then wait for :meth:`wake` or the poll interval."""

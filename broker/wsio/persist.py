@@ -9,6 +9,7 @@ from broker.relay.actions import MarkAnswered, MarkEnded, PersistState, SaveRati
 from broker.relay.backend import PersistAction
 from broker.store import queries
 from broker.store.db import Database
+from protocol.pacing import backoff_s
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ async def persist(db: Database, action: PersistAction) -> None:
     for attempt in range(attempts):
         if await _persist_once(db, action, last=attempt == attempts - 1):
             return
-        await asyncio.sleep(0.2 * (attempt + 1))
+        await asyncio.sleep(backoff_s(attempt + 1, 0.2, 1.0))
 
 
 async def _persist_once(db: Database, action: PersistAction, *, last: bool) -> bool:

@@ -8,11 +8,11 @@ from protocol.connection import (
     ConnectionClosed,
     ControlReceived,
     ErrorToSend,
-    TokenBucket,
 )
 from protocol.limits import CONTROL_BURST, HANDSHAKE_TIMEOUT_S, MAX_CONTROL_RATE
 from protocol.media import AckFrame, UnknownBinary
 from protocol.messages import Chat, Hello, parse_control, serialize_control
+from protocol.pacing import TokenBucket
 
 HELLO = serialize_control(Hello("tok", "clearpane-agent/0.1"))
 CHAT = serialize_control(Chat("hi"))
