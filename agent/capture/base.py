@@ -9,17 +9,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from agent.capture.errors import CaptureError
 from agent.desktop.layout import FrameTransform, identity
 
 if TYPE_CHECKING:
     from agent.capture.windows import WindowLister
 
+__all__ = ["CaptureError", "CaptureSource", "Frame"]
+
 #: A captured frame: shape (height, width, 4), dtype uint8, channel order B, G, R, A.
 Frame = npt.NDArray[np.uint8]
-
-
-class CaptureError(Exception):
-    """Root exception of ``agent.capture``: a source cannot be opened or read."""
 
 
 class CaptureSource(ABC):

@@ -17,7 +17,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from agent.capture.base import CaptureError
+from agent.capture.errors import CaptureError
 from agent.x11 import MAX_WINDOWS, X11Connection, X11Unavailable
 
 __all__ = ["MAX_WINDOWS", "WindowGeometry", "WindowLister", "WindowLocator", "WindowLookupError"]
