@@ -57,6 +57,14 @@ class Prompt:
     ticket_title: str
     permissions: tuple[Permission, ...]
     deadline_ms: int
+    #: This viewer connection's number in the session (1, 2, …): one person joining
+    #: twice shows as two distinct connections, never as one name asked twice.
+    connection: int = 0
+
+    @property
+    def display_name(self) -> str:
+        """The name as the client sees it, with the connection number (``Ann · #2``)."""
+        return f"{self.user_name} · #{self.connection}" if self.connection else self.user_name
 
     def remaining_ms(self, now_ms: int) -> int:
         """Milliseconds left before the prompt times out (never negative)."""
@@ -104,6 +112,7 @@ class ConsentMachine:
         self._timeout_ms = timeout_ms
         self._pending: dict[str, _Pending] = {}
         self._viewers: dict[str, _Viewer] = {}
+        self._connections: dict[str, int] = {}  # viewer_id -> its connection number
         self._closed = False
 
     # -- prompts ---------------------------------------------------------------
@@ -144,6 +153,7 @@ class ConsentMachine:
             ticket_title=ticket_title,
             permissions=perms,
             deadline_ms=deadline,
+            connection=self._connections.setdefault(viewer_id, len(self._connections) + 1),
         )
         self._pending[request_id] = _Pending(prompt)
         viewer = self._viewers.setdefault(viewer_id, _Viewer(user_name, role))

@@ -79,7 +79,7 @@ class TerminalUI(SessionObserver):
             prompt = self._queue.pop(0)
             self.say("")
             self.say(
-                f"=== {prompt.user_name} ({prompt.role}, verified by your help desk) asks to "
+                f"=== {prompt.display_name} ({prompt.role}, verified by your help desk) asks to "
                 f"connect for ticket {prompt.ticket_id}: {prompt.ticket_title}"
             )
             secs = max(0, prompt.remaining_ms(time.time_ns() // 1_000_000) // 1000)
@@ -93,7 +93,7 @@ class TerminalUI(SessionObserver):
         assert self._question is not None
         prompt, index, _ = self._question
         perm = prompt.permissions[index]
-        self.say(f"    Allow {prompt.user_name} to {_PERMISSION_QUESTION[perm]}? [y/N]")
+        self.say(f"    Allow {prompt.display_name} to {_PERMISSION_QUESTION[perm]}? [y/N]")
 
     def prompt_closed(self, decision: Decision) -> None:
         with self._lock:

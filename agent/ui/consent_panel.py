@@ -47,7 +47,7 @@ class ConsentPanel(QFrame):
         self.setProperty("card", True)  # the window's stylesheet draws it as a card
         layout = QVBoxLayout(self)
         who = QLabel(
-            f"<b>{_esc(prompt.user_name)}</b> ({_esc(prompt.role)}, identity verified by your "
+            f"<b>{_esc(prompt.display_name)}</b> ({_esc(prompt.role)}, identity verified by your "
             f"help desk) asks to connect<br>for ticket <b>{_esc(prompt.ticket_id)}</b>: "
             f"{_esc(prompt.ticket_title)}"
         )
