@@ -1,22 +1,10 @@
 """The agent's configuration: one frozen dataclass, from the environment and flags.
 
-Environment variables (flags win over them):
-
-| variable | flag | meaning |
-|---|---|---|
-| ``CLEARPANE_ENROLLMENT`` | ``--enrollment`` | enrollment file ``{"broker_url", "ca_pem"}`` from the admin |
-| ``CLEARPANE_BROKER_URL`` | ``--broker`` | broker base URL (``https://host:port``), instead of an enrollment file |
-| ``CLEARPANE_CA`` | ``--ca`` | the organisation CA (PEM file) to trust — the only CA trusted |
-| ``CLEARPANE_CLIENT_NAME`` | ``--name`` | the client's name shown to the engineer |
-| ``CLEARPANE_SOURCE`` | ``--source`` | ``screen`` (default), ``pattern``, ``sequence:DIR`` |
-| ``CLEARPANE_MONITOR`` | ``--monitor`` | which monitor to share: ``primary`` (default), ``all``, a number (1 = primary) or a RandR name |
-| ``CLEARPANE_MONITOR_SWITCH`` | ``--monitor-switch`` | ``1``: the engineer may switch between the client's monitors |
-| ``CLEARPANE_LOG_DIR`` | ``--log-dir`` | where session logs are kept (default ``~/.local/share/clearpane/sessions``) |
-| ``CLEARPANE_INJECTOR`` | ``--injector`` | ``auto`` (XTest, else xdotool), ``xtest``, ``xdotool``, ``none`` |
-| ``CLEARPANE_MAX_FPS`` | ``--max-fps`` | upper bound of the adaptive frame rate (default 30) |
-| ``CLEARPANE_CLIENT_CERT`` | ``--client-cert`` | managed agents: client certificate (PEM) for mutual TLS |
-| ``CLEARPANE_CLIENT_KEY`` | ``--client-key`` | managed agents: its private key (PEM, usually encrypted) |
-| ``CLEARPANE_CLIENT_KEY_PASSPHRASE`` | — | the key's passphrase (never a flag: it would show in ``ps``) |
+Every environment variable the agent reads is declared once, in :data:`ENVIRONMENT`
+(name, flag, meaning); docs/configuration.md's agent table is generated from it
+(``python -m agent.config``) and tests/agent/test_config_env.py fails when a variable
+is read somewhere in agent/ but not declared, or the docs differ. Flags win over
+variables.
 """
 
 from __future__ import annotations
@@ -33,6 +21,99 @@ from agent.consent import Permission, parse_permissions
 from agent.errors import ConfigError
 
 _INJECTORS = ("auto", "xtest", "xdotool", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class EnvVar:
+    """One ``CLEARPANE_*`` variable of the agent: its flag (``—``: none) and meaning."""
+
+    name: str
+    flag: str
+    doc: str
+
+
+ENVIRONMENT: tuple[EnvVar, ...] = (
+    EnvVar(
+        "CLEARPANE_ENROLLMENT",
+        "`--enrollment`",
+        'Enrollment file `{"broker_url", "ca_pem"}` from the admin.',
+    ),
+    EnvVar(
+        "CLEARPANE_BROKER_URL",
+        "`--broker`",
+        "Broker base URL (`https://host:port`), instead of an enrollment file.",
+    ),
+    EnvVar(
+        "CLEARPANE_CA", "`--ca`", "The organisation CA (PEM file) to trust — the only CA trusted."
+    ),
+    EnvVar("CLEARPANE_CLIENT_NAME", "`--name`", "The client's name shown to the engineer."),
+    EnvVar("CLEARPANE_SOURCE", "`--source`", "`screen` (default), `pattern`, `sequence:DIR`."),
+    EnvVar(
+        "CLEARPANE_MONITOR",
+        "`--monitor`",
+        "Which monitor to share: `primary` (default), `all`, a number (1 = primary) or a RandR name.",
+    ),
+    EnvVar(
+        "CLEARPANE_MONITOR_SWITCH",
+        "`--monitor-switch`",
+        "`1`: the engineer may switch between the client's monitors.",
+    ),
+    EnvVar(
+        "CLEARPANE_LOG_DIR",
+        "`--log-dir`",
+        "Where session logs are kept (default `~/.local/share/clearpane/sessions`).",
+    ),
+    EnvVar(
+        "CLEARPANE_INJECTOR",
+        "`--injector`",
+        "`auto` (XTest, else xdotool), `xtest`, `xdotool`, `none`.",
+    ),
+    EnvVar(
+        "CLEARPANE_MAX_FPS", "`--max-fps`", "Upper bound of the adaptive frame rate (default 30)."
+    ),
+    EnvVar(
+        "CLEARPANE_CLIENT_CERT",
+        "`--client-cert`",
+        "Managed agents: client certificate (PEM) for mutual TLS.",
+    ),
+    EnvVar(
+        "CLEARPANE_CLIENT_KEY",
+        "`--client-key`",
+        "Managed agents: its private key (PEM, usually encrypted).",
+    ),
+    EnvVar(
+        "CLEARPANE_CLIENT_KEY_PASSPHRASE",
+        "—",
+        "The key's passphrase (never a flag: it would show in `ps`).",
+    ),
+    EnvVar(
+        "CLEARPANE_LANG",
+        "`--lang`",
+        "`ru` or `en`: language of the window and terminal (default: from `LANGUAGE`, `LC_ALL`, `LC_MESSAGES`, `LANG`; docs/i18n.md).",
+    ),
+    EnvVar(
+        "CLEARPANE_ICE_SERVERS",
+        "—",
+        "STUN/TURN servers for calls, a JSON list (usually handed over by the broker; docs/video-calls.md).",
+    ),
+    EnvVar(
+        "CLEARPANE_CALL_VIDEO",
+        "—",
+        "Camera: `auto`, `v4l2:/dev/videoN`, `synthetic[:WxH@FPS]`, `none` (docs/video-calls.md).",
+    ),
+    EnvVar(
+        "CLEARPANE_CALL_AUDIO",
+        "—",
+        "Microphone: `auto`, `pulse:SRC`, `alsa:DEV`, `synthetic[:HZ]`, `none`.",
+    ),
+)
+
+
+def markdown_table() -> str:
+    """The agent's variable table of docs/configuration.md, from :data:`ENVIRONMENT`."""
+    lines = ["| variable | flag | meaning |", "|---|---|---|"]
+    lines += [f"| `{v.name}` | {v.flag} | {v.doc} |" for v in ENVIRONMENT]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +268,7 @@ def load_enrollment(path: Path) -> tuple[str, str, str]:
         raise ConfigError(f"the enrollment file {path} needs 'broker_url' and 'ca_pem'")
     signer = data.get("checkpoint_signer_pem")
     return url.rstrip("/"), pem, signer if isinstance(signer, str) else ""
+
+
+if __name__ == "__main__":  # pragma: no cover - prints the table for docs/configuration.md
+    print(markdown_table(), end="")

@@ -2,7 +2,10 @@
 environment variables (:meth:`BrokerConfig.from_env`), overridden by command-line
 flags (broker/cli.py) and checked by :meth:`BrokerConfig.check`.
 
-Every field is documented in docs/configuration.md.
+Each setting is declared once, here: its field carries the parser of its variable
+(``CLEARPANE_`` + the upper-case field name), the flag that overrides it and its
+documentation. The table in docs/configuration.md is generated from these fields
+(``python -m broker.config``) and a test fails when the two differ.
 """
 
 from __future__ import annotations
@@ -12,16 +15,17 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from broker.errors import ConfigError
 from broker.ice import IceConfigError, parse_ice_servers
 
-__all__ = ["CONFIG", "ENV_PREFIX", "BrokerConfig"]
+__all__ = ["CONFIG", "ENV_PREFIX", "BrokerConfig", "env_name", "markdown_table", "setting"]
 
 ENV_PREFIX = "CLEARPANE_"
+T = TypeVar("T")
 
 
 def _bool(text: str) -> bool:
@@ -37,61 +41,280 @@ def _list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def setting(
+    default: T, parse: Callable[[str], Any], doc: str, *, flag: str = "—", shown: str = "—"
+) -> T:
+    """A config field: ``default``, the parser of its environment variable, its
+    documentation (Markdown), the overriding flag and the default as documented."""
+    meta = {"parse": parse, "doc": doc, "flag": flag, "shown": shown}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a field: ``CLEARPANE_`` + its upper-case name."""
+    return ENV_PREFIX + field_name.upper()
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerConfig:
     """Everything the broker process needs to know at start (see docs/configuration.md)."""
 
-    data_dir: Path = Path("clearpane-data")
-    host: str = "0.0.0.0"
-    port: int = 8443
-    public_url: str | None = None
-    hostnames: tuple[str, ...] = ("localhost",)
-    ip_addresses: tuple[str, ...] = ("127.0.0.1",)
-    database_url: str | None = None
-    insecure_http: bool = False
-    ca_passphrase: str | None = None
-    access_token_ttl_s: int = 4 * 3600
-    agent_token_ttl_s: int = 600
-    viewer_token_ttl_s: int = 60
-    invitation_ttl_s: int = 15 * 60
-    invitation_max_ttl_s: int = 7 * 24 * 3600
-    jwt_rotate_after_s: int = 30 * 24 * 3600
-    sla_escalation_fraction: float = 0.8
-    escalation_interval_s: float = 5.0
-    default_tier: str = "standard"
-    allowed_origins: tuple[str, ...] = ()
-    login_free_failures: int = 3
-    login_base_delay_s: float = 1.0
-    login_max_delay_s: float = 900.0
-    agent_requests_per_minute: int = 10
-    trust_forwarded_for: bool = False
-    viewer_dir: Path | None = None
-    log_level: str = "INFO"
+    data_dir: Path = setting(
+        Path("clearpane-data"),
+        Path,
+        "The data directory: SQLite database, CA and TLS keys (`ca/`), JWT signing keys (`jwt/`), session logs, `enrollment.json`. Created with mode 0700.",
+        flag="`--data-dir`",
+        shown="`./clearpane-data`",
+    )
+    host: str = setting("0.0.0.0", str, "Address to listen on.", flag="`--host`", shown="`0.0.0.0`")
+    port: int = setting(
+        8443,
+        int,
+        "TCP port (`0`: pick a free one; the chosen URL is printed and written to `enrollment.json`).",
+        flag="`--port`",
+        shown="`8443`",
+    )
+    public_url: str | None = setting(
+        None,
+        str,
+        "The URL agents and browsers use (e.g. `https://help.example.com`), when it differs from host:port (load balancer, proxy). Written to `enrollment.json`.",
+        flag="`--public-url`",
+        shown="—",
+    )
+    hostnames: tuple[str, ...] = setting(
+        ("localhost",),
+        _list,
+        "DNS names in the broker's TLS server certificate. The certificate is re-issued when this list changes.",
+        flag="`--hostname` (repeatable)",
+        shown="`localhost`",
+    )
+    ip_addresses: tuple[str, ...] = setting(
+        ("127.0.0.1",),
+        _list,
+        "IP addresses in the server certificate.",
+        flag="`--ip` (repeatable)",
+        shown="`127.0.0.1`",
+    )
+    database_url: str | None = setting(
+        None,
+        str,
+        "The store. PostgreSQL: `postgresql+asyncpg://user:password@host:5432/clearpane`. Migrations are applied on every start.",
+        flag="`--database-url`",
+        shown="`sqlite+aiosqlite:///DATA_DIR/clearpane.db`",
+    )
+    insecure_http: bool = setting(
+        False,
+        _bool,
+        "Serve plain HTTP. Only behind a TLS-terminating proxy; the broker then sends no HSTS header (the proxy should). Without it the broker serves HTTPS only.",
+        flag="`--insecure-http`",
+        shown="off",
+    )
+    ca_passphrase: str | None = setting(
+        None,
+        str,
+        "Passphrase that encrypts the CA and leaf keys at rest (certs.bootstrap). Unset: a random one is generated once and kept in `DATA_DIR/ca/passphrase` (demo only).",
+        shown="—",
+    )
+    access_token_ttl_s: int = setting(
+        4 * 3600,
+        int,
+        "Lifetime of staff access tokens and of the session cookie. There is no refresh: staff log in again.",
+        shown="`14400` (4 h)",
+    )
+    agent_token_ttl_s: int = setting(
+        600,
+        int,
+        "Lifetime of the agent token returned by `/agent/requests` and `/agent/redeem` (used in the agent's WebSocket `hello`).",
+        shown="`600`",
+    )
+    viewer_token_ttl_s: int = setting(
+        60, int, "Lifetime of the viewer token returned by `/sessions/{id}/join`.", shown="`60`"
+    )
+    invitation_ttl_s: int = setting(
+        15 * 60, int, "Default lifetime of invitation codes.", shown="`900`"
+    )
+    invitation_max_ttl_s: int = setting(
+        7 * 24 * 3600,
+        int,
+        "Longest lifetime a caller may ask for (`ttl_s`).",
+        shown="`604800` (7 d)",
+    )
+    jwt_rotate_after_s: int = setting(
+        30 * 24 * 3600,
+        int,
+        "On start, a JWT signing key older than this is rotated. Retired keys keep verifying until the longest token lifetime has passed, then are deleted.",
+        shown="`2592000` (30 d)",
+    )
+    sla_escalation_fraction: float = setting(
+        0.8,
+        float,
+        "A waiting request escalates to supervisors once this fraction of the time between its creation and its SLA deadline has passed (premium, 5 min → after 4 min). In (0, 1].",
+        shown="`0.8`",
+    )
+    escalation_interval_s: float = setting(
+        5.0, float, "How often the escalation task checks the queue.", shown="`5`"
+    )
+    default_tier: str = setting(
+        "standard",
+        str,
+        "SLA tier for tickets and requests that name none. Seeded tiers: `premium` (5 min), `standard` (30 min), `basic` (4 h).",
+        shown="`standard`",
+    )
+    allowed_origins: tuple[str, ...] = setting(
+        (),
+        _list,
+        "Extra browser origins (`https://host[:port]`) accepted on `/ws/viewer` besides the broker's own.",
+        shown="—",
+    )
+    login_free_failures: int = setting(
+        3,
+        int,
+        "Wrong passwords allowed per (username, client address) before throttling starts.",
+        shown="`3`",
+    )
+    login_base_delay_s: float = setting(
+        1.0,
+        float,
+        "First lock after the free failures; each further failure doubles it.",
+        shown="`1`",
+    )
+    login_max_delay_s: float = setting(
+        900.0, float, "Longest lock. A successful login clears the count.", shown="`900`"
+    )
+    agent_requests_per_minute: int = setting(
+        10,
+        int,
+        "Unauthenticated agent calls (help requests; invitation redeems, counted separately) allowed per client address per minute.",
+        shown="`10`",
+    )
+    trust_forwarded_for: bool = setting(
+        False,
+        _bool,
+        "Take the client address from the first `X-Forwarded-For` hop (for login throttling and rate limits). Only behind a proxy that sets it.",
+        shown="off",
+    )
+    viewer_dir: Path | None = setting(
+        None,
+        Path,
+        "Folder the static web viewer is served from.",
+        shown="`viewer/` of the installation",
+    )
+    log_level: str = setting(
+        "INFO",
+        str,
+        "`DEBUG`, `INFO`, `WARNING` or `ERROR`. Tokens, keys, passwords and screen bytes are never logged.",
+        flag="`--log-level`",
+        shown="`INFO`",
+    )
     # Outbound webhooks (broker/webhooks, docs/webhooks.md).
-    webhook_max_attempts: int = 12
-    webhook_timeout_s: float = 10.0
-    webhook_backoff_base_s: float = 10.0
-    webhook_backoff_max_s: float = 3600.0
-    webhook_poll_interval_s: float = 5.0
-    webhook_ca_file: Path | None = None
-    webhook_allow_http_loopback: bool = False
-    mtls_agents: bool = False  # certs-admin: agents need a client certificate (tls_reload)
-    tls_reload_interval_s: float = 10.0  # certs-admin: poll for renewed certificates / CRL
-    recording_retention_days: int = 90  # evidence: delete recordings after (0 = keep)
+    webhook_max_attempts: int = setting(
+        12,
+        int,
+        "Attempts per webhook delivery before it is marked dead (docs/webhooks.md).",
+        shown="`12`",
+    )
+    webhook_timeout_s: float = setting(
+        10.0, float, "Time limit of one webhook request (connect, send, answer).", shown="`10`"
+    )
+    webhook_backoff_base_s: float = setting(
+        10.0,
+        float,
+        "Wait after the first failed attempt; it doubles after each further failure, times a random factor in [0.5, 1).",
+        shown="`10`",
+    )
+    webhook_backoff_max_s: float = setting(
+        3600.0, float, "Longest wait between two attempts.", shown="`3600`"
+    )
+    webhook_poll_interval_s: float = setting(
+        5.0,
+        float,
+        "How often the delivery worker looks for due retries (new events wake it at once).",
+        shown="`5`",
+    )
+    webhook_ca_file: Path | None = setting(
+        None,
+        Path,
+        "PEM bundle of the CAs trusted for `https://` webhook receivers (instead of the system's).",
+        shown="system trust store",
+    )
+    webhook_allow_http_loopback: bool = setting(
+        False,
+        _bool,
+        "Development only: also accept `http://127.0.0.1[:port]/…` webhook URLs. Otherwise only `https://`.",
+        shown="off",
+    )
+    mtls_agents: bool = setting(
+        False,
+        _bool,
+        "Mutual TLS for agents: the agent endpoints (`/ws/agent`, `/api/v1/agent/…`) require a client certificate issued by the organisation CA and not revoked (browsers are not asked). See broker/tls_reload.py.",
+        shown="off",
+    )
+    tls_reload_interval_s: float = setting(
+        10.0,
+        float,
+        "How often the broker checks for a renewed server certificate or CRL and loads it without dropping connections.",
+        shown="`10`",
+    )
+    recording_retention_days: int = setting(
+        90,
+        int,
+        "Days a session recording is kept; the hourly retention task deletes older ones and logs `recording.deleted` first (`docs/evidence.md`).",
+        shown="`90`",
+    )
     # Video calls (broker/ice.py, docs/video-calls.md): STUN/TURN servers as JSON text
     # (parsed in check()), the coturn REST secret and the lifetime of its credentials.
-    ice_servers: str = ""
-    turn_secret: str | None = None
-    turn_credential_ttl_s: int = 8 * 3600
+    ice_servers: str = setting(
+        "",
+        str,
+        'STUN/TURN servers for video calls: a JSON list in the browser\'s `RTCIceServer` shape, e.g. `[{"urls": ["stun:turn.example.com:3478"]}, {"urls": ["turn:turn.example.com:3478?transport=udp"]}]`. Handed to each viewer in the `/sessions/{id}/join` answer and to the agent in the `/agent/requests` and `/agent/redeem` answers (`ice_servers`). A TURN entry either has a fixed `username` and `credential` or neither (then `CLEARPANE_TURN_SECRET` is required). Empty: host candidates only (one LAN). See docs/video-calls.md.',
+        shown="`[]`",
+    )
+    turn_secret: str | None = setting(
+        None,
+        str,
+        'coturn\'s `static-auth-secret` (`use-auth-secret`). When set, TURN entries of `CLEARPANE_ICE_SERVERS` without credentials are given short-lived "TURN REST" credentials per caller: username `EXPIRY:USER`, password `base64(HMAC-SHA1(secret, username))` (`protocol/ice.py`, filled in by `broker/ice.py`). Never logged.',
+        shown="—",
+    )
+    turn_credential_ttl_s: int = setting(
+        8 * 3600,
+        int,
+        "Lifetime of those TURN credentials. coturn also checks it when an allocation is refreshed, so it bounds how long after joining a relayed call can last.",
+        shown="`28800` (8 h)",
+    )
     # security (issue 14, docs/THREAT_MODEL.md): engineers see every ticket (off: only
     # their organisations', unassigned ones and those they work on).
-    engineers_see_all_tickets: bool = False
+    engineers_see_all_tickets: bool = setting(
+        False,
+        _bool,
+        "On: every engineer sees and edits every ticket. Off: an engineer sees the tickets of their organisations (the user's `organisations`, set by an admin), tickets without an organisation, tickets they created, and tickets with a session assigned to or answered by them; the ticket view lists only the sessions they may open. Supervisors, reviewers and admins always see all (the role table in `broker/auth/policy.py`).",
+        shown="off",
+    )
     # cluster (issue 15, docs/operations.md §6): the event loop, and the relay backend
     # that lets several broker processes or nodes serve one session (DESIGN §8).
-    event_loop: str = "auto"
-    relay_backend: str = "inprocess"
-    nats_url: str = "nats://127.0.0.1:4222"
-    node_id: str | None = None
+    event_loop: str = setting(
+        "auto",
+        str,
+        "`auto` (uvloop when installed, else asyncio), `uvloop` or `asyncio`. uvloop cuts the broker's CPU per relayed frame (docs/BENCHMARKS.md).",
+        shown="`auto`",
+    )
+    relay_backend: str = setting(
+        "inprocess",
+        str,
+        "`inprocess` (one broker process holds each whole session) or `nats`: several broker processes or nodes serve one session, relay traffic between them over NATS (docs/operations.md §6). `nats` needs a shared PostgreSQL `CLEARPANE_DATABASE_URL`.",
+        shown="`inprocess`",
+    )
+    nats_url: str = setting(
+        "nats://127.0.0.1:4222",
+        str,
+        "The NATS server of the `nats` relay backend.",
+        shown="`nats://127.0.0.1:4222`",
+    )
+    node_id: str | None = setting(
+        None,
+        str,
+        "This broker process's name in the cluster (logs, which node holds a session).",
+        shown="host name and process id",
+    )
 
     # --- derived values -------------------------------------------------------------
 
@@ -133,59 +356,13 @@ class BrokerConfig:
         """Read ``CLEARPANE_<FIELD>`` variables (upper case field names); raise
         :class:`ConfigError` naming every variable that does not parse."""
         env = os.environ if environ is None else environ
-        parsers: dict[str, Callable[[str], Any]] = {
-            "data_dir": Path,
-            "host": str,
-            "port": int,
-            "public_url": str,
-            "hostnames": _list,
-            "ip_addresses": _list,
-            "database_url": str,
-            "insecure_http": _bool,
-            "ca_passphrase": str,
-            "access_token_ttl_s": int,
-            "agent_token_ttl_s": int,
-            "viewer_token_ttl_s": int,
-            "invitation_ttl_s": int,
-            "invitation_max_ttl_s": int,
-            "jwt_rotate_after_s": int,
-            "sla_escalation_fraction": float,
-            "escalation_interval_s": float,
-            "default_tier": str,
-            "allowed_origins": _list,
-            "login_free_failures": int,
-            "login_base_delay_s": float,
-            "login_max_delay_s": float,
-            "agent_requests_per_minute": int,
-            "trust_forwarded_for": _bool,
-            "viewer_dir": Path,
-            "log_level": str,
-            "webhook_max_attempts": int,
-            "webhook_timeout_s": float,
-            "webhook_backoff_base_s": float,
-            "webhook_backoff_max_s": float,
-            "webhook_poll_interval_s": float,
-            "webhook_ca_file": Path,
-            "webhook_allow_http_loopback": _bool,
-            "mtls_agents": _bool,
-            "tls_reload_interval_s": float,
-            "recording_retention_days": int,
-            "ice_servers": str,
-            "turn_secret": str,
-            "turn_credential_ttl_s": int,
-            "engineers_see_all_tickets": _bool,
-            "event_loop": str,
-            "relay_backend": str,
-            "nats_url": str,
-            "node_id": str,
-        }
         values: dict[str, Any] = {}
         problems: list[str] = []
-        for name, parse in parsers.items():
-            var = ENV_PREFIX + name.upper()
+        for f in dataclasses.fields(cls):
+            var = env_name(f.name)
             if var in env:
                 try:
-                    values[name] = parse(env[var])
+                    values[f.name] = f.metadata["parse"](env[var])
                 except ValueError as exc:
                     problems.append(f"{var}: {exc}")
         if problems:
@@ -289,3 +466,16 @@ class BrokerConfig:
 
 # The application's config (set by broker.app.create_app).
 CONFIG = web.AppKey[BrokerConfig]("config")
+
+
+def markdown_table() -> str:
+    """The variable table of docs/configuration.md, generated from the fields."""
+    lines = ["| variable | flag | default | meaning |", "|---|---|---|---|"]
+    for f in dataclasses.fields(BrokerConfig):
+        m = f.metadata
+        lines.append(f"| `{env_name(f.name)}` | {m['flag']} | {m['shown']} | {m['doc']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - prints the table for docs/configuration.md
+    print(markdown_table(), end="")

@@ -1,10 +1,8 @@
 """The agent's call settings (docs/video-calls.md), validated at start-up.
 
-| variable | default | meaning |
-|---|---|---|
-| ``CLEARPANE_ICE_SERVERS`` | ``[]`` | JSON list of STUN/TURN servers (``agent.call.ice``) |
-| ``CLEARPANE_CALL_VIDEO`` | ``auto`` | camera: ``auto``, ``v4l2:/dev/videoN``, ``synthetic[:WxH@FPS]``, ``none`` |
-| ``CLEARPANE_CALL_AUDIO`` | ``auto`` | microphone: ``auto``, ``pulse:SRC``, ``alsa:DEV``, ``synthetic[:HZ]``, ``none`` |
+Its variables (``CLEARPANE_ICE_SERVERS``, ``CLEARPANE_CALL_VIDEO``,
+``CLEARPANE_CALL_AUDIO``) are declared with the agent's others in
+``agent.config.ENVIRONMENT`` (documented in docs/configuration.md).
 
 Nothing is opened here: the specs are only parsed, the devices are opened when the
 client starts a call.

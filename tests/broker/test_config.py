@@ -100,3 +100,22 @@ def test_every_field_is_read_from_env_and_documented() -> None:
             sample = "v"
         config = BrokerConfig.from_env({var: sample})
         assert getattr(config, f.name) != getattr(BrokerConfig(), f.name), var
+
+
+def test_docs_table_is_the_one_generated_from_the_fields() -> None:
+    """docs/configuration.md's table is derived from BrokerConfig's fields (env name,
+    flag, default, meaning declared once): regenerate it with ``python -m broker.config``."""
+    from broker.config import markdown_table
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    assert markdown_table() in doc, "docs/configuration.md: run python -m broker.config"
+
+
+def test_every_documented_flag_exists_in_the_cli() -> None:
+    import dataclasses
+    import re
+
+    cli = (Path(__file__).resolve().parents[2] / "broker" / "cli.py").read_text()
+    for f in dataclasses.fields(BrokerConfig):
+        for flag in re.findall(r"`(--[a-z-]+)`", f.metadata["flag"]):
+            assert f'"{flag}"' in cli, f"{f.name}: flag {flag} is not in broker/cli.py"
