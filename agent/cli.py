@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-fps", type=float, help="upper bound of the frame rate")
     p.add_argument(
+        "--video",
+        choices=["auto", "off", "vp9", "h264", "av1"],
+        help="send the screen as video (auto: the fastest codec the viewer decodes)",
+    )
+    p.add_argument(
         "--auto-consent-for-tests",
         metavar="PERMS",
         help=argparse.SUPPRESS,  # tests and demos only; never offered to clients
@@ -100,6 +105,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         log_dir=args.log_dir,
         injector=args.injector,
         max_fps=args.max_fps,
+        video=args.video,
         auto_consent_for_tests=auto,
     )
     if cfg.auto_consent_for_tests is not None and not cfg.headless:

@@ -21,6 +21,7 @@ from agent.consent import Permission, parse_permissions
 from agent.errors import ConfigError
 
 _INJECTORS = ("auto", "xtest", "xdotool", "none")
+_VIDEO_MODES = ("auto", "off", "vp9", "h264", "av1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,11 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     ),
     EnvVar(
         "CLEARPANE_MAX_FPS", "`--max-fps`", "Upper bound of the adaptive frame rate (default 30)."
+    ),
+    EnvVar(
+        "CLEARPANE_VIDEO",
+        "`--video`",
+        "Screen as video: `auto` (default: measured, the best codec the viewer decodes), `off` (tiles), `vp9`, `h264`, `av1`.",
     ),
     EnvVar(
         "CLEARPANE_CLIENT_CERT",
@@ -147,6 +153,9 @@ class AgentConfig:
     #: screen costs ≈ 11 % of a core (23 % at 60) — docs/BENCHMARKS.md, P5.
     max_fps: float = 30.0
     consent_timeout_s: float = 60.0
+    #: ``auto``: measure the codecs at the first viewer that offers video and use
+    #: the best its browser decodes; ``off``: the tile path only (agent.video).
+    video: str = "auto"
     #: Tests and demos only: answer every prompt with these permissions. Never
     #: offered by the window; the flag is named so nobody mistakes it for a feature.
     auto_consent_for_tests: tuple[Permission, ...] | None = None
@@ -172,6 +181,8 @@ class AgentConfig:
             raise ConfigError("give either a description or a code, not both")
         if self.injector not in _INJECTORS:
             raise ConfigError(f"--injector must be one of {', '.join(_INJECTORS)}")
+        if self.video not in _VIDEO_MODES:
+            raise ConfigError(f"--video must be one of {', '.join(_VIDEO_MODES)}")
         if not 0.5 <= self.max_fps <= 60:
             raise ConfigError("--max-fps must be between 0.5 and 60")
         if not 1 <= self.consent_timeout_s <= 60:
@@ -215,6 +226,7 @@ class AgentConfig:
             ("CLEARPANE_SOURCE", "source"),
             ("CLEARPANE_MONITOR", "monitor"),
             ("CLEARPANE_INJECTOR", "injector"),
+            ("CLEARPANE_VIDEO", "video"),
         ):
             if env.get(var):
                 values[key] = env[var]

@@ -39,6 +39,8 @@ from protocol.media import (
     InputFrame,
     ScreenUpdate,
     ScreenUpdateFrame,
+    VideoChunk,
+    VideoChunkFrame,
     parse_binary,
 )
 from protocol.messages import (
@@ -179,6 +181,9 @@ class ScriptedViewer:
         self.welcome: Welcome | None = None
         self.messages: list[ControlMessage] = []
         self.updates: list[tuple[ScreenUpdateFrame, ScreenUpdate]] = []
+        #: Video codecs offered in ``key.commit`` (SPEC §4.4); None = tiles only.
+        self.video_codecs: tuple[str, ...] | None = None
+        self.chunks: list[tuple[VideoChunkFrame, VideoChunk]] = []
         self.binary_bytes = 0
         self.binary_frames = 0
         self.rejected: list[str] = []
@@ -231,7 +236,9 @@ class ScriptedViewer:
         """Send ``key.commit`` (step 1 of §8.1); the rest happens as messages arrive."""
         assert self.welcome is not None
         self._agreement = ViewerKeyAgreement(self.welcome.session_id, self.viewer_id)
-        await self.send(KeyCommit(commitment=self._agreement.commitment))
+        await self.send(
+            KeyCommit(commitment=self._agreement.commitment, video_codecs=self.video_codecs)
+        )
 
     async def send_input(self, *events: InputEvent) -> InputFrame:
         """Seal and send one input batch with our input key."""
@@ -299,6 +306,16 @@ class ScriptedViewer:
         self.binary_bytes += len(raw)
         self.binary_frames += 1
         frame = parse_binary(raw)
+        if isinstance(frame, VideoChunkFrame) and self.opener is not None:
+            try:
+                chunk = VideoChunk.parse(self.opener.open(frame))
+            except Exception as exc:
+                self.rejected.append(type(exc).__name__)
+                return
+            self.chunks.append((frame, chunk))
+            if self.auto_ack:
+                await self._reply(bytes(AckFrame(frame.seq)))
+            return
         if not isinstance(frame, ScreenUpdateFrame) or self.opener is None:
             return
         try:

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection
@@ -30,6 +31,7 @@ from agent.input import InputGate
 from agent.killswitch import KillSwitch
 from agent.locallog import LocalLog
 from agent.observer import SessionObserver, SessionOutcome, SessionStatus, ViewerStatus
+from agent.video import VideoChoice, choose_codecs
 from protocol.errors import ProtocolError
 from protocol.messages import LogLocal, Welcome, serialize_control
 
@@ -55,7 +57,7 @@ _FORWARDED_EVENTS = frozenset(
 INFLIGHT_EXPIRY_S = 3.0
 
 SourceFactory = Callable[[], Any]  # returns an agent.capture.CaptureSource
-PipelineFactory = Callable[[Any], Any]  # source -> agent.pipeline.ScreenPipeline
+PipelineFactory = Callable[[Any], Any]  # source -> agent.pipeline.ScreenPipeline (or Video…)
 
 
 def _now_ms() -> int:
@@ -72,9 +74,9 @@ def _default_source(spec: str, monitor: str = "primary") -> SourceFactory:
 
 
 def _default_pipeline(source: Any) -> Any:
-    from agent.pipeline import ScreenPipeline
+    from agent.video import VideoPipeline, create_encoder
 
-    return ScreenPipeline(source)
+    return VideoPipeline(source, create_encoder)
 
 
 class SessionCore:
@@ -97,6 +99,7 @@ class SessionCore:
         self._source_factory = source_factory or _default_source(config.source, config.monitor)
         self._pipeline_factory = pipeline_factory or _default_pipeline
         self._injector = injector
+        self.video = VideoChoice(partial(choose_codecs, config.video))  # SPEC §4.4
         self._call_config = call_config
         self._ca_pem = config.ca_pem  # the organisation roots (may grow by rotation)
         self._call: CallRunner | None = None

@@ -24,6 +24,7 @@ class KeysMixin(SessionCore):
         viewer_id, keys = msg.viewer_id, self._keys
         if viewer_id is None or keys is None or self.consent.closed:
             return
+        self.video.offer(viewer_id, msg.video_codecs)  # SPEC §4.4 negotiation
         try:
             self._send(keys.commit(viewer_id, msg.commitment))
         except E2EError:

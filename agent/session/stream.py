@@ -18,8 +18,9 @@ from websockets.exceptions import ConnectionClosed
 
 from agent.session.consent_flow import ConsentMixin
 from agent.session.core import FLAG_FULL, INFLIGHT_EXPIRY_S
+from agent.video import VideoPipeline, VideoUpdate
 from protocol.limits import MAX_INFLIGHT_UPDATES
-from protocol.media import ScreenUpdate
+from protocol.media import ScreenUpdate, ScreenUpdateFrame, VideoChunkFrame
 from protocol.messages import MaskUpdate, Pause, Resume
 
 
@@ -48,21 +49,32 @@ class StreamMixin(ConsentMixin):
                 continue
             started = time.monotonic()
             full = self._need_full
-            update = await asyncio.to_thread(self._grab, full)
+            codec = self.video.codec_for(self._viewing())
+            update = await asyncio.to_thread(self._grab, full, codec)
             # Re-check after the grab: a kill, pause, revoke or epoch change may have
             # happened meanwhile. No await between this check and the send call.
             if update is None or not self._can_send():
+                if isinstance(update, VideoUpdate):
+                    self._need_full = True  # an encoded frame was not sent: restart the GOP
                 await asyncio.sleep(interval)
                 continue
-            if self._need_full and not full:
+            if self._need_full and not full and not isinstance(update, VideoUpdate):
                 # A viewer joined (or asked to refresh) during the grab: it must start
                 # from a complete picture, so this partial update is dropped.
                 continue
             assert self._keys is not None
             with self.killswitch.gate:  # check + commit is atomic w.r.t. kill / pause
                 if not self._can_send():
+                    self._need_full = self._need_full or isinstance(update, VideoUpdate)
                     continue
-                frame = self._keys.seal(FLAG_FULL if full else 0, bytes(update))
+                if isinstance(update, VideoUpdate):
+                    # Never dropped after encoding (SPEC §4.4): decoders would lose the GOP.
+                    frame: ScreenUpdateFrame | VideoChunkFrame = self._keys.seal_video(
+                        update.key, bytes(update)
+                    )
+                    full = update.key
+                else:
+                    frame = self._keys.seal(FLAG_FULL if full else 0, bytes(update))
                 self.committed_seq = frame.seq
             if full:
                 self._need_full = False
@@ -77,8 +89,18 @@ class StreamMixin(ConsentMixin):
             elapsed = time.monotonic() - started
             await asyncio.sleep(max(0.0, interval - elapsed))
 
-    def _grab(self, full: bool) -> ScreenUpdate | None:
-        """Runs in a worker thread. Checks the kill flag before touching the screen."""
+    def _viewing(self) -> list[str]:
+        """Viewers holding ``view`` with the content key (the stream's audience)."""
+        keys = self._keys
+        if keys is None:
+            return []
+        return [v for v in keys.wrapped if self.consent.may(v, "view")]
+
+    def _grab(self, full: bool, codec: str | None = None) -> ScreenUpdate | VideoUpdate | None:
+        """Runs in a worker thread. Checks the kill flag before touching the screen.
+
+        ``codec``: the negotiated video codec for this frame, None for tiles.
+        """
         if not self.killswitch.capture_allowed():
             return None
         self._capture_thread_busy.set()
@@ -95,10 +117,12 @@ class StreamMixin(ConsentMixin):
                 self._pipeline.set_masks(regions, [WindowMask(title=t) for t in windows])
                 self._applied_mask_gen = gen
                 full = True
+            if isinstance(self._pipeline, VideoPipeline) and self._pipeline.set_codec(codec):
+                full = True  # a new stream starts with a keyframe / FULL update
             if not self.killswitch.capture_allowed():
                 return None
             self.grabs += 1
-            update: ScreenUpdate | None = self._pipeline.next_update(full)
+            update: ScreenUpdate | VideoUpdate | None = self._pipeline.next_update(full)
             with self._mask_lock:
                 if self._mask_gen != gen:
                     return None  # masks changed during the grab: never send it

@@ -1,0 +1,159 @@
+"""VideoPipeline: capture → mask → encode as video, or the tile path (DESIGN §6).
+
+A :class:`~agent.pipeline.ScreenPipeline` that can also encode video. With no codec
+set (:meth:`VideoPipeline.set_codec` ``None``: a viewer without WebCodecs, or no
+encoder fast enough) it *is* the tile path. With a codec, ``next_update`` masks the
+frame exactly as the tile path does (G6: before encoding), skips an unchanged frame
+(compared as 32-bit words, ≈ 1 ms at 1080p) and returns a :class:`VideoUpdate`.
+
+Keyframes: the first frame of an encoder, ``full=True`` (join, refresh, new epoch,
+mask change, resume: the session asks), and at most
+``VIDEO_KEYFRAME_INTERVAL_S`` apart (seek points for recordings). A size change
+restarts the encoder, hence a keyframe. An encoder failure drops to the tile path
+for the rest of the session (logged), with a full update.
+
+Drops: the pipeline never drops an encoded frame; the session sends every
+:class:`VideoUpdate` it asked for or, if it cannot (kill, pause, revoke during the
+encode), asks for a keyframe next (SPEC §4.4).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.capture.base import CaptureSource, Frame
+from agent.capture.windows import WindowLocator
+from agent.pipeline.mask import Masker
+from agent.pipeline.pipeline import ScreenPipeline
+from agent.video.base import VideoEncoder, VideoError
+from protocol.limits import VIDEO_KEYFRAME_INTERVAL_S
+from protocol.media import ScreenUpdate, VideoChunk
+
+__all__ = ["EncoderFactory", "VideoPipeline", "VideoStats", "VideoUpdate"]
+
+log = logging.getLogger(__name__)
+
+EncoderFactory = Callable[[str, int, int], VideoEncoder]
+
+
+@dataclass(frozen=True, slots=True)
+class VideoUpdate:
+    """One encoded frame for SPEC §4.4: the chunk plaintext and its ``KEY`` flag."""
+
+    chunk: VideoChunk
+    key: bool
+
+    def __bytes__(self) -> bytes:
+        return bytes(self.chunk)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoStats:
+    """What the last video ``next_update`` did (benchmarks, debug log)."""
+
+    key: bool
+    payload_bytes: int
+    capture_ms: float
+    mask_ms: float
+    encode_ms: float
+
+
+class VideoPipeline(ScreenPipeline):
+    """The tile path plus a video path; ``set_codec`` switches between them."""
+
+    def __init__(
+        self,
+        source: CaptureSource,
+        encoder_factory: EncoderFactory,
+        *,
+        window_locator: WindowLocator | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(source, window_locator=window_locator, clock=clock)
+        self._factory = encoder_factory
+        self._codec: str | None = None
+        self._encoder: VideoEncoder | None = None
+        self._video_prev: Frame | None = None
+        self._key_at = float("-inf")
+        self._t0 = clock()
+        self._broken: set[str] = set()
+        self.video_stats: VideoStats | None = None
+
+    @property
+    def codec(self) -> str | None:
+        """The codec in use, or None for the tile path."""
+        return self._codec
+
+    def set_codec(self, name: str | None) -> bool:
+        """Use ``name`` from the next frame (None = tile path); True if it changed.
+
+        A change restarts the stream: the next update is a keyframe or ``FULL``.
+        A codec that failed earlier in this session stays off.
+        """
+        if name in self._broken:
+            name = None
+        if name == self._codec:
+            return False
+        self._close_encoder()
+        self._codec = name
+        self._video_prev = None
+        self.reset()
+        return True
+
+    def next_update(self, full: bool = False) -> ScreenUpdate | VideoUpdate | None:  # type: ignore[override]
+        """The next update: video if a codec is set, else tiles; None if unchanged."""
+        if self._codec is None:
+            return super().next_update(full)
+        t0 = time.perf_counter()
+        frame = self.source.grab()
+        t1 = time.perf_counter()
+        h, w = frame.shape[:2]
+        if self._masker is None or (self._masker.width, self._masker.height) != (w, h):
+            self._masker = Masker(w, h)
+            self._close_encoder()
+        self._apply_masks(frame, self._masker)
+        t2 = time.perf_counter()
+        prev = self._video_prev
+        if (
+            not full
+            and prev is not None
+            and prev.shape == frame.shape
+            and np.array_equal(prev.view(np.uint32), frame.view(np.uint32))
+        ):
+            return None
+        now = self._clock()
+        key = full or self._encoder is None or now - self._key_at >= VIDEO_KEYFRAME_INTERVAL_S
+        try:
+            if self._encoder is None:
+                self._encoder = self._factory(self._codec, w, h)
+            encoded = self._encoder.encode(frame, key, int((now - self._t0) * 1e6))
+        except VideoError as exc:
+            log.warning("video codec %s failed (%s): the tile path takes over", self._codec, exc)
+            self._broken.add(self._codec)
+            self.set_codec(None)
+            return super().next_update(True)
+        t3 = time.perf_counter()
+        self._video_prev = frame
+        if encoded.key:
+            self._key_at = now
+        assert self._encoder is not None
+        chunk = VideoChunk(self._encoder.codec_id, w, h, int((now - self._t0) * 1e6), encoded.data)
+        self.video_stats = VideoStats(
+            encoded.key, len(encoded.data), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3
+        )
+        return VideoUpdate(chunk, encoded.key)
+
+    def _close_encoder(self) -> None:
+        if self._encoder is not None:
+            self._encoder.close()
+            self._encoder = None
+
+    def close(self) -> None:
+        """Close the encoder and the window locator this pipeline opened."""
+        self._close_encoder()
+        super().close()
