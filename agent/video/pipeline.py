@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.capture.base import CaptureSource, Frame
-from agent.capture.windows import WindowLocator
+from agent.capture.windows import WindowLister
 from agent.pipeline.mask import Masker
 from agent.pipeline.pipeline import ScreenPipeline
 from agent.video.base import VideoEncoder, VideoError
@@ -71,10 +71,10 @@ class VideoPipeline(ScreenPipeline):
         source: CaptureSource,
         encoder_factory: EncoderFactory,
         *,
-        window_locator: WindowLocator | None = None,
+        window_lister: WindowLister | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(source, window_locator=window_locator, clock=clock)
+        super().__init__(source, window_lister=window_lister, clock=clock)
         self._factory = encoder_factory
         self._codec: str | None = None
         self._encoder: VideoEncoder | None = None
