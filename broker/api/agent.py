@@ -70,7 +70,12 @@ async def create_request(request: web.Request) -> web.Response:
     description = body.text("description", max_len=4000)
     client_name = body.text("client_name", max_len=200)
     organisation = body.opt_text("organisation", max_len=200) or ""
-    tier = body.opt_text("tier", max_len=32, min_len=1) or request.app[CONFIG].default_tier
+    if "tier" in body:
+        # The client is not authenticated: its SLA tier comes from the organisation's
+        # contract (admins, PUT /organisations/{name}), never from the request.
+        raise InvalidField("tier", "the SLA tier comes from the organisation's contract")
+    contract = await queries.get_organisation(request.app[DB], organisation)
+    tier = contract.tier if contract is not None else request.app[CONFIG].default_tier
     request.app[AGENT_RATE_LIMIT].hit("request:" + client_address(request))
     ticket, session = await queries.create_request(
         request.app[DB],

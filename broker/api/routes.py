@@ -62,6 +62,8 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", "/users/{user_id}", users.update_user, ADMIN),
     Route("GET", "/sla-tiers", users.list_tiers, STAFF),
     Route("PUT", "/sla-tiers/{name}", users.put_tier, ADMIN),
+    Route("GET", "/organisations", users.list_organisations, ADMIN),
+    Route("PUT", "/organisations/{name}", users.put_organisation, ADMIN),
     # certs-admin: the CA (broker/api/admin_certs.py)
     Route("GET", "/crl", admin_certs.crl, PUBLIC),
     Route("GET", "/trust-bundle", admin_certs.trust_bundle, PUBLIC),

@@ -13,7 +13,15 @@ from broker.errors import InvalidField
 from broker.store import queries
 from broker.store.db import DB
 
-__all__ = ["create_user", "list_tiers", "list_users", "put_tier", "update_user"]
+__all__ = [
+    "create_user",
+    "list_organisations",
+    "list_tiers",
+    "list_users",
+    "put_organisation",
+    "put_tier",
+    "update_user",
+]
 
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
@@ -127,3 +135,25 @@ async def put_tier(request: web.Request) -> web.Response:
     assert seconds is not None
     tier = await queries.set_tier(request.app[DB], name, seconds)
     return web.json_response({"name": tier.name, "answer_within_s": tier.answer_within_s})
+
+
+async def list_organisations(request: web.Request) -> web.Response:
+    """``GET /api/v1/organisations``: every organisation and its contract's SLA tier."""
+    Query(request, ())
+    orgs = await queries.list_organisations(request.app[DB])
+    return web.json_response({"organisations": [{"name": o.name, "tier": o.tier} for o in orgs]})
+
+
+async def put_organisation(request: web.Request) -> web.Response:
+    """``PUT /api/v1/organisations/{name}`` ``{tier}``: an organisation's contract tier
+    (admins only). A client request naming the organisation gets this tier's deadline;
+    the client itself never chooses its tier."""
+    name = request.match_info["name"].strip()
+    if not 1 <= len(name) <= 200:
+        raise InvalidField("name", "use 1-200 characters")
+    body = await read_body(request, allowed={"tier"}, required={"tier"})
+    tier = body.text("tier", max_len=32)
+    org = await queries.put_organisation(
+        request.app[DB], name, tier, at=request.app[CLOCK].now_ms()
+    )
+    return web.json_response({"name": org.name, "tier": org.tier})

@@ -134,7 +134,10 @@ async def test_explicit_null_for_an_optional_field_is_refused(broker: RunningBro
         (join, {"as": None}),
         (join, {"permissions": None}),
         ("/api/v1/tickets", {"title": "T", "description": None}),
-        ("/api/v1/agent/requests", {"description": "Help", "client_name": "Bo", "tier": None}),
+        (
+            "/api/v1/agent/requests",
+            {"description": "Help", "client_name": "Bo", "organisation": None},
+        ),
     ):
         status, answer, _ = await broker.request("POST", path, token=eng, json=body)
         assert status == 400, (path, body, answer)

@@ -27,10 +27,15 @@ def test_relay_context_is_cleaned_up_before_the_database(tmp_path: Path) -> None
 async def test_escalation_task_runs_in_the_background(tmp_path: Path) -> None:
     clock = FakeClock(1_800_000_000_000)
     async with running_broker(tmp_path, clock=clock, escalation_interval_s=0.02) as broker:
+        admin = await broker.login(broker.admin_username, broker.admin_password)
+        status, _, _ = await broker.request(
+            "PUT", "/api/v1/organisations/Acme", token=admin, json={"tier": "premium"}
+        )
+        assert status == 200
         status, req, _ = await broker.request(
             "POST",
             "/api/v1/agent/requests",
-            json={"description": "d", "client_name": "c", "tier": "premium"},
+            json={"description": "d", "client_name": "c", "organisation": "Acme"},
         )
         assert status == 201
         clock.advance(240)

@@ -194,6 +194,15 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
         token=admin,
         json={"answer_within_s": 1},
     )
+    await c.call(
+        broker,
+        "PUT",
+        "/api/v1/organisations/{name}",
+        {"name": "Acme"},
+        token=admin,
+        json={"tier": "premium"},
+    )
+    await c.call(broker, "GET", "/api/v1/organisations", token=admin)
     eng = await broker.login("erin", created["password"])
     await c.call(broker, "GET", "/api/v1/users", token=eng)
     await c.call(broker, "GET", "/api/v1/sla-tiers", token=eng)
