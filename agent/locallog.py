@@ -27,6 +27,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from agent.i18n import _
 from agent.observer import LogLine, LogVerification
 from audit.chain import Record, verify_chain
 from audit.checkpoint import Checkpoint, verify_checkpoint
@@ -58,7 +59,7 @@ _PHRASES: dict[str, str] = {
     "consent.revoked": "Permission taken back",
     "permission.released": "gave a permission back",
     "input.applied": "used your mouse and keyboard",
-    "input.dropped": "Mouse and keyboard input was blocked (no permission)",
+    "input.dropped": "Mouse and keyboard input was not applied",
     "input.forwarded": "The engineer's mouse and keyboard input was passed on",
     "chat.sent": "Chat message",
     "mask.changed": "You changed what is hidden from the engineer",
@@ -156,7 +157,7 @@ def describe(
             bits.append(str(detail["special"]))
         return f"{who} used your mouse/keyboard: " + (", ".join(bits) or "pointer moved")
     if event == "input.dropped":
-        return f"Mouse and keyboard input from {who} was blocked (no permission)"
+        return input_dropped_text(who, str(detail.get("reason", "")))
     if event in {"viewer.joined", "viewer.left", "call.requested"}:
         return f"{who} {phrase}"
     if event in {"consent.requested", "permission.requested"}:
@@ -337,3 +338,28 @@ class LocalLog:
     def close(self) -> None:
         """Close the files."""
         self._writer.close()
+
+
+def input_dropped_text(who: str, reason: str) -> str:
+    """Why input from ``who`` was not applied, in the client's words: the input gate's
+    reason (agent/input.py, protocol/e2e) decides, so a frame that failed to decrypt
+    is never reported as a missing permission."""
+    if reason == "not_granted":
+        return _("Mouse and keyboard input from {who} was blocked (no permission)", who=who)
+    if reason in ("killed", "paused"):
+        return _(
+            "Mouse and keyboard input from {who} was blocked (you stopped or paused sharing)",
+            who=who,
+        )
+    if reason == "no_injector":
+        return _(
+            "Mouse and keyboard input from {who} could not be applied (remote control is "
+            "not available on this computer)",
+            who=who,
+        )
+    if reason == "replayed":
+        return _("Mouse and keyboard input from {who} was refused (a replayed copy)", who=who)
+    return _(
+        "Mouse and keyboard input from {who} was refused (it could not be decrypted or verified)",
+        who=who,
+    )
