@@ -6,10 +6,12 @@ README. The relay core is plain state, testable without sockets (STYLE
 * :mod:`broker.relay.flow` — per-viewer credit, "latest frame wins" (SPEC §6).
 * :mod:`broker.relay.consent` — open consent prompts and granted permissions.
 * :mod:`broker.relay.session` — :class:`SessionRelay`, one session: state
-  machine, viewers, message routing, fan-out, input gate, pause, kill, end;
-  built on :mod:`broker.relay.base` (state, log-then-act primitives),
-  :mod:`broker.relay.consenting` (asking, granting, timing out, revoking),
-  :mod:`broker.relay.fanout` (screen updates, acks, the input gate) and
+  machine, viewers, connections; composed of parts it owns (no mixins), each over
+  the shared :class:`broker.relay.base.SessionContext` (state, log-then-act
+  primitives) and testable alone: :mod:`broker.relay.messages` (control-message
+  routing), :mod:`broker.relay.consenting` (asking, granting, timing out,
+  revoking), :mod:`broker.relay.fanout` (screen updates, acks),
+  :mod:`broker.relay.input` (the input gate and its counts) and
   :mod:`broker.relay.lifecycle` (timers, end, seal, fail-closed abort).
 * :mod:`broker.relay.core` — :class:`RelayCore`, the registry of sessions, the
   fail-closed abort when a session log cannot be written, and the memory of

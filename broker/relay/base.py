@@ -1,9 +1,10 @@
-"""State and low-level helpers shared by the session core (see :mod:`broker.relay.session`).
+"""State and low-level helpers shared by the parts of the session core
+(see :mod:`broker.relay.session`).
 
-:class:`SessionBase` holds one session's state and the primitives every
-handler uses: append to the log *then* act (``_append``, ``_transition``,
-``_record``), queue actions (``_send``, ``_emit``), and build the broker's own
-messages (``session.state``, ``consent.request``).
+:class:`SessionContext` holds one session's state and the primitives every part
+uses: append to the log *then* act (``append``, ``transition``, ``record``), queue
+actions (``send``, ``emit``, ``take``), and build the broker's own messages
+(``session.state``, ``consent.request``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ __all__ = [
     "BROKER",
     "CLIENT",
     "RelayTimings",
-    "SessionBase",
+    "SessionContext",
     "SessionInfo",
     "ViewerSlot",
     "ViewerUser",
@@ -104,8 +105,13 @@ class ViewerSlot:
     drop_reasons: set[str] = field(default_factory=set)
 
 
-class SessionBase:
-    """One session's state; :class:`broker.relay.session.SessionRelay` adds the handlers."""
+class SessionContext:
+    """One session's shared state and the primitives every part uses.
+
+    :class:`broker.relay.session.SessionRelay` owns one and hands it to its parts
+    (:class:`~broker.relay.consenting.ConsentFlow`, :class:`~broker.relay.fanout.Fanout`,
+    :class:`~broker.relay.input.InputRelay`, :class:`~broker.relay.lifecycle.Lifecycle`);
+    none of them inherits from it or from another."""
 
     def __init__(
         self, info: SessionInfo, event_log: EventLog, timings: RelayTimings | None = None
@@ -114,23 +120,23 @@ class SessionBase:
         self.timings = timings or RelayTimings()
         self.machine = SessionMachine()
         self.consent = ConsentBook(self.timings.consent_timeout_ms / 1000)
-        self._log = event_log
-        self._viewers: dict[str, ViewerSlot] = {}
-        self._numbers: dict[int, str] = {}
-        self._next_number = 1
+        self.log = event_log
+        self.viewers: dict[str, ViewerSlot] = {}
+        self.numbers: dict[int, str] = {}
+        self.next_number = 1
         self.agent_connected = False
         self.engineer_id: str | None = None
         self.last_update_seq = 0
         self.agent_acked = 0
         self.audit_keys: deque[m.KeyAudit] = deque(maxlen=16)
-        self._agent_gone_ms: int | None = None
-        self._ended_ms: int | None = None
-        self._last_checkpoint_ms = 0
-        self._last_flush_ms = 0
-        self._closed = False
-        self._started = False
-        self._backlog: deque[str] = deque(maxlen=1024)
-        self._out: list[Action] = []
+        self.agent_gone_ms: int | None = None
+        self.ended_ms: int | None = None
+        self.last_checkpoint_ms = 0
+        self.last_flush_ms = 0
+        self.closed = False
+        self.started = False
+        self.backlog: deque[str] = deque(maxlen=1024)
+        self.out: list[Action] = []
 
     # -- properties ----------------------------------------------------------
 
@@ -147,16 +153,11 @@ class SessionBase:
     @property
     def viewer_ids(self) -> list[str]:
         """Ids of the connected viewers, in join order."""
-        return list(self._viewers)
-
-    @property
-    def closed(self) -> bool:
-        """Whether the core is done with the session (ended, agent gone)."""
-        return self._closed
+        return list(self.viewers)
 
     def flow(self, viewer_id: str) -> ViewerFlow:
         """The flow-control state of one viewer (for tests and metrics)."""
-        return self._viewers[viewer_id].flow
+        return self.viewers[viewer_id].flow
 
     def next_deadline(self) -> int | None:
         """The earliest time (ms) :meth:`tick` has something to do, or ``None``."""
@@ -164,7 +165,7 @@ class SessionBase:
 
     # -- helpers -------------------------------------------------------------
 
-    def _record(
+    def record(
         self,
         event: str,
         actor: str,
@@ -174,54 +175,34 @@ class SessionBase:
     ) -> None:
         """Append ``event``; if ``trigger`` is set, as the record of that transition."""
         if trigger is None:
-            self._append(event, actor, detail, now_ms)
+            self.append(event, actor, detail, now_ms)
         else:
-            self._transition(trigger, now_ms, actor, detail, event=event)
+            self.transition(trigger, now_ms, actor, detail, event=event)
 
-    def _anyone_views(self) -> bool:
-        return any(self.consent.holds(vid, "view") for vid in self._viewers)
+    def anyone_views(self) -> bool:
+        """Whether any viewer holds ``view``."""
+        return any(self.consent.holds(vid, "view") for vid in self.viewers)
 
-    def _need(self, viewer_id: str, permission: str) -> None:
+    def need(self, viewer_id: str, permission: str) -> None:
+        """Raise ``not_granted`` unless ``viewer_id`` holds ``permission``."""
         if not self.consent.holds(viewer_id, permission):
             raise ProtocolError.of(ErrorCode.NOT_GRANTED, f"needs {permission}")
 
-    def _flush_input(self, viewer: ViewerSlot, now_ms: int) -> None:
-        """Log forwarded/dropped input as counts (the broker cannot see keys anyway)."""
-        if viewer.input_forwarded:
-            self._append(
-                "input.forwarded",
-                self._actor(viewer.user),
-                {"viewer_id": viewer.viewer_id, "batches": viewer.input_forwarded},
-                now_ms,
-            )
-            viewer.input_forwarded = 0
-        if viewer.input_dropped:
-            self._append(
-                "input.dropped",
-                self._actor(viewer.user),
-                {
-                    "viewer_id": viewer.viewer_id,
-                    "batches": viewer.input_dropped,
-                    "reasons": sorted(viewer.drop_reasons),
-                },
-                now_ms,
-            )
-            viewer.input_dropped = 0
-            viewer.drop_reasons.clear()
-
-    def _drop_viewer(self, viewer: ViewerSlot) -> None:
+    def drop_viewer(self, viewer: ViewerSlot) -> None:
+        """Forget ``viewer`` (flow, consent, number)."""
         viewer.flow.clear()
         self.consent.forget(viewer.viewer_id)
-        self._viewers.pop(viewer.viewer_id, None)
-        self._numbers.pop(viewer.number, None)
+        self.viewers.pop(viewer.viewer_id, None)
+        self.numbers.pop(viewer.number, None)
 
-    def _viewer(self, viewer_id: str) -> ViewerSlot:
-        viewer = self._viewers.get(viewer_id)
+    def viewer(self, viewer_id: str) -> ViewerSlot:
+        """The connected viewer ``viewer_id`` (``invalid_field`` if none)."""
+        viewer = self.viewers.get(viewer_id)
         if viewer is None:
             raise ProtocolError.of(ErrorCode.INVALID_FIELD, f"no viewer {viewer_id}")
         return viewer
 
-    def _transition(
+    def transition(
         self,
         trigger: SessionEvent,
         now_ms: int,
@@ -237,46 +218,49 @@ class SessionBase:
         if consent_timeout_ms is not None:
             kwargs["consent_timeout_ms"] = consent_timeout_ms
         t = self.machine.transition(trigger, now_ms, **kwargs)
-        self._append(event or t.event, actor, {**detail, "state": t.after.value}, now_ms)
+        self.append(event or t.event, actor, {**detail, "state": t.after.value}, now_ms)
         self.machine.apply(t)
         if t.after is not S.ENDED:  # the end is stored by MarkEnded (with its reason)
-            self._emit(PersistState(self.session_id, t.after.value, now_ms))
+            self.emit(PersistState(self.session_id, t.after.value, now_ms))
 
-    def _append(self, event: str, actor: str, detail: dict[str, Any], now_ms: int) -> None:
+    def append(self, event: str, actor: str, detail: dict[str, Any], now_ms: int) -> None:
         """Write the event durably, then stream it (raises: nothing happens)."""
-        record = self._log.append(event, actor, detail, now_ms)
+        record = self.log.append(event, actor, detail, now_ms)
         text = m.serialize_control(m.LogEvent(record=record))
         if self.agent_connected:
-            self._emit(SendText(self.session_id, AGENT, text))
+            self.emit(SendText(self.session_id, AGENT, text))
         else:  # the agent gets what it missed right after its next welcome
-            self._backlog.append(text)
+            self.backlog.append(text)
         # The log quotes the client's chat: only viewers the client consented to
         # read it (G2: a second engineer or observer needs its own consent). A
         # record about a viewer itself (its own consent answer) also goes to it:
         # it is written before the grant takes effect, and carries no client data.
         about = detail.get("viewer_id")
-        for vid in self._viewers:
+        for vid in self.viewers:
             if self.consent.holds_any(vid) or vid == about:
-                self._emit(SendText(self.session_id, vid, text))
+                self.emit(SendText(self.session_id, vid, text))
 
-    def _checkpoint(self, now_ms: int) -> None:
-        self._last_checkpoint_ms = now_ms
-        cp = self._log.checkpoint(now_ms)
+    def checkpoint(self, now_ms: int) -> None:
+        """Sign a checkpoint of the log and send it to the agent."""
+        self.last_checkpoint_ms = now_ms
+        cp = self.log.checkpoint(now_ms)
         if cp is not None and self.agent_connected:
-            self._send(AGENT, m.CheckpointMessage(checkpoint=cp))
+            self.send(AGENT, m.CheckpointMessage(checkpoint=cp))
 
-    def _consent_message(self, request: ConsentRequest) -> m.ConsentRequest:
-        viewer = self._viewers[request.viewer_id]
+    def consent_message(self, request: ConsentRequest) -> m.ConsentRequest:
+        """The ``consent.request`` the agent is shown for ``request``."""
+        viewer = self.viewers[request.viewer_id]
         return m.ConsentRequest(
             request_id=request.request_id,
             viewer_id=request.viewer_id,
             user=m.User(id=viewer.user.user_id, name=viewer.user.name, role=viewer.user.role),
-            ticket=self._ticket(),
+            ticket=self.ticket(),
             permissions=tuple(sorted(request.permissions)),
             expires_ms=request.expires_ms,
         )
 
-    def _state_message(self) -> m.SessionStateMessage:
+    def state_message(self) -> m.SessionStateMessage:
+        """``session.state`` as it stands."""
         viewers = tuple(
             m.ViewerInfo(
                 viewer_id=v.viewer_id,
@@ -284,7 +268,7 @@ class SessionBase:
                 role=v.user.role,
                 permissions=tuple(sorted(self.consent.permissions(v.viewer_id))),
             )
-            for v in self._viewers.values()
+            for v in self.viewers.values()
         )
         return m.SessionStateMessage(
             state=self.state.value,
@@ -292,38 +276,46 @@ class SessionBase:
             reason=self.machine.end_reason if self.machine.ended else None,
         )
 
-    def _broadcast_state(self) -> None:
-        text = m.serialize_control(self._state_message())
+    def broadcast_state(self) -> None:
+        """Send ``session.state`` to the agent and every viewer."""
+        text = m.serialize_control(self.state_message())
         if self.agent_connected:
-            self._emit(SendText(self.session_id, AGENT, text))
-        for vid in self._viewers:
-            self._emit(SendText(self.session_id, vid, text))
+            self.emit(SendText(self.session_id, AGENT, text))
+        for vid in self.viewers:
+            self.emit(SendText(self.session_id, vid, text))
 
-    def _to_viewers(self, msg: m.ControlMessage) -> None:
+    def to_viewers(self, msg: m.ControlMessage) -> None:
+        """Send ``msg`` to every viewer."""
         text = m.serialize_control(msg)
-        for vid in self._viewers:
-            self._emit(SendText(self.session_id, vid, text))
+        for vid in self.viewers:
+            self.emit(SendText(self.session_id, vid, text))
 
-    def _ticket(self) -> m.Ticket:
+    def ticket(self) -> m.Ticket:
+        """The ticket as the protocol shows it."""
         return m.Ticket(id=self.info.ticket_id, title=self.info.ticket_title)
 
     @staticmethod
-    def _actor(user: ViewerUser) -> str:
+    def actor(user: ViewerUser) -> str:
+        """The log actor of a staff user (``role:user id``)."""
         return f"{user.role}:{user.user_id}"
 
-    def _send(self, to: str, msg: m.ControlMessage) -> None:
+    def send(self, to: str, msg: m.ControlMessage) -> None:
+        """Queue ``msg`` for ``to`` (nothing for an absent agent)."""
         if to == AGENT and not self.agent_connected:
             return
-        self._emit(SendText(self.session_id, to, m.serialize_control(msg)))
+        self.emit(SendText(self.session_id, to, m.serialize_control(msg)))
 
-    def _error(self, to: str, exc: ProtocolError) -> None:
-        self._send(to, m.ErrorMessage(code=exc.code, message=exc.message[:1000]))
+    def error(self, to: str, exc: ProtocolError) -> None:
+        """Queue an ``error`` for ``to``; close it if the code is fatal in a session."""
+        self.send(to, m.ErrorMessage(code=exc.code, message=exc.message[:1000]))
         if exc.code in _FATAL_IN_SESSION and exc.close_code is not None:
-            self._emit(Close(self.session_id, to, exc.close_code, exc.message[:120]))
+            self.emit(Close(self.session_id, to, exc.close_code, exc.message[:120]))
 
-    def _emit(self, action: Action) -> None:
-        self._out.append(action)
+    def emit(self, action: Action) -> None:
+        """Queue one action."""
+        self.out.append(action)
 
-    def _take(self) -> list[Action]:
-        out, self._out = self._out, []
+    def take(self) -> list[Action]:
+        """Return and clear the queued actions."""
+        out, self.out = self.out, []
         return out

@@ -14,40 +14,45 @@
 * pause/resume, kill, end, and the session log: every event is appended
   *before* it takes effect, and streamed to everyone as ``log.event``.
 
-Connections and control messages are here; binary frames (fan-out, flow
-control, input gate) in :mod:`broker.relay.fanout`; timers and the end in
-:mod:`broker.relay.lifecycle`; consent in :mod:`broker.relay.consenting`.
+Connections and control messages are here; the session owns its parts, each
+over the shared :class:`broker.relay.base.SessionContext` and testable alone:
+binary frames (fan-out, flow control) in :mod:`broker.relay.fanout`, input in
+:mod:`broker.relay.input`, timers and the end in :mod:`broker.relay.lifecycle`,
+consent in :mod:`broker.relay.consenting`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
-from typing import Any
 
-from audit.errors import EventError
-from audit.events import check_local_event
 from broker.relay.actions import (
     AGENT,
     Action,
+    EventLog,
     MarkAnswered,
-    Record,
-    SaveRating,
     SendText,
 )
 from broker.relay.base import (
     CLIENT,
     RelayTimings,
+    SessionContext,
     SessionInfo,
     ViewerSlot,
     ViewerUser,
 )
-from broker.relay.fanout import FanoutMixin
-from broker.relay.lifecycle import LifecycleMixin
+from broker.relay.consent import ConsentBook
+from broker.relay.consenting import ConsentFlow
+from broker.relay.fanout import Fanout
+from broker.relay.flow import ViewerFlow
+from broker.relay.input import InputRelay
+from broker.relay.lifecycle import Lifecycle
+from broker.relay.messages import ControlMessages
 from protocol import messages as m
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.limits import MAX_U32
-from protocol.state import EndReason, SessionEvent, SessionState, check_allowed
+from protocol.state import SessionEvent, SessionMachine, SessionState
 
 __all__ = ["RelayTimings", "SessionInfo", "SessionRelay", "ViewerUser"]
 
@@ -57,41 +62,128 @@ S = SessionState
 E = SessionEvent
 
 
-class SessionRelay(LifecycleMixin, FanoutMixin):
-    """One live session. Not thread-safe; one caller at a time (the event loop)."""
+class SessionRelay:
+    """One live session. Not thread-safe; one caller at a time (the event loop).
+
+    Composed of parts it owns, each over the shared :class:`SessionContext`: consent
+    (:class:`ConsentFlow`), the stream (:class:`Fanout`), input (:class:`InputRelay`)
+    and the timers and end (:class:`Lifecycle`). Connections and control messages
+    are handled here."""
+
+    def __init__(
+        self, info: SessionInfo, event_log: EventLog, timings: RelayTimings | None = None
+    ) -> None:
+        self._ctx = ctx = SessionContext(info, event_log, timings)
+        self._input = InputRelay(ctx)
+        self._consenting = ConsentFlow(ctx, self._input)
+        self._fanout = Fanout(ctx, self._input)
+        self._life = Lifecycle(ctx, self._consenting, self._input)
+        self._messages = ControlMessages(ctx, self._consenting, self._life)
+        # The parts' entry points, as the session's own.
+        self.agent_binary = self._fanout.agent_binary
+        self.viewer_binary = self._fanout.viewer_binary
+        self.request_keyframe = self._fanout.request_keyframe
+        self.tick = self._life.tick
+        self.end = self._life.end
+        self.abort = self._life.abort
+        self.close_log = self._life.close_log
+        self.agent_control = self._messages.agent_control
+        self.viewer_control = self._messages.viewer_control
+
+    # -- state, for the backend and tests ------------------------------------------
+
+    @property
+    def info(self) -> SessionInfo:
+        """What the store said about the session."""
+        return self._ctx.info
+
+    @property
+    def timings(self) -> RelayTimings:
+        """The core's timers."""
+        return self._ctx.timings
+
+    @property
+    def machine(self) -> SessionMachine:
+        """The SPEC §5 state machine."""
+        return self._ctx.machine
+
+    @property
+    def consent(self) -> ConsentBook:
+        """Who holds what, and the open prompts."""
+        return self._ctx.consent
+
+    @property
+    def session_id(self) -> str:
+        """The session's id."""
+        return self._ctx.session_id
+
+    @property
+    def state(self) -> SessionState:
+        """The current SPEC §5 state."""
+        return self._ctx.state
+
+    @property
+    def viewer_ids(self) -> list[str]:
+        """Ids of the connected viewers, in join order."""
+        return self._ctx.viewer_ids
+
+    @property
+    def closed(self) -> bool:
+        """Whether the core is done with the session (ended, agent gone)."""
+        return self._ctx.closed
+
+    @property
+    def agent_connected(self) -> bool:
+        """Whether the agent's connection is attached."""
+        return self._ctx.agent_connected
+
+    @property
+    def audit_keys(self) -> deque[m.KeyAudit]:
+        """The latest ``key.audit`` wraps (for the recorder)."""
+        return self._ctx.audit_keys
+
+    def flow(self, viewer_id: str) -> ViewerFlow:
+        """The flow-control state of one viewer (for tests and metrics)."""
+        return self._ctx.flow(viewer_id)
+
+    def next_deadline(self) -> int | None:
+        """The earliest time (ms) :meth:`tick` has something to do, or ``None``."""
+        return self._ctx.next_deadline()
 
     # -- connections -----------------------------------------------------------
 
     def attach_agent(self, now_ms: int, resume_token: str | None = None) -> list[Action]:
         """The agent said a verified ``hello``: ``requested → waiting`` and ``welcome``."""
-        self._out = []
-        if self.machine.ended:
+        self._ctx.out = []
+        if self._ctx.machine.ended:
             raise ProtocolError.of(ErrorCode.SESSION_ENDED, "the session has ended")
-        if self.state is S.REQUESTED:
-            detail = {"client": self.info.client_name, "ticket_id": self.info.ticket_id}
-            self._transition(E.AGENT_CONNECTED, now_ms, CLIENT, detail, event="session.requested")
+        if self._ctx.state is S.REQUESTED:
+            detail = {"client": self._ctx.info.client_name, "ticket_id": self._ctx.info.ticket_id}
+            self._ctx.transition(
+                E.AGENT_CONNECTED, now_ms, CLIENT, detail, event="session.requested"
+            )
         else:
-            self._append("session.reconnected", CLIENT, {}, now_ms)
+            self._ctx.append("session.reconnected", CLIENT, {}, now_ms)
         # A second agent connection replaces the first; the I/O layer closes the old one.
-        self.agent_connected = True
-        self._agent_gone_ms = None
+        self._ctx.agent_connected = True
+        self._ctx.agent_gone_ms = None
         welcome = m.Welcome(
-            session_id=self.session_id,
-            ticket=self._ticket(),
+            session_id=self._ctx.session_id,
+            ticket=self._ctx.ticket(),
             role="agent",
-            state=self.state.value,
+            state=self._ctx.state.value,
             server_time_ms=now_ms,
             resume_token=resume_token,
         )
-        self._send(AGENT, welcome)
-        if self.info.audit_recipient_pem:
-            self._send(AGENT, m.AuditRecipient(certificate=self.info.audit_recipient_pem))
-        while self._backlog:
-            self._emit(SendText(self.session_id, AGENT, self._backlog.popleft()))
-        self._send(AGENT, self._state_message())
-        for request in self.consent.open_requests():  # re-ask what is still open
-            self._send(AGENT, self._consent_message(request))
-        return self._take()
+        self._ctx.send(AGENT, welcome)
+        if self._ctx.info.audit_recipient_pem:
+            self._ctx.send(AGENT, m.AuditRecipient(certificate=self._ctx.info.audit_recipient_pem))
+        while self._ctx.backlog:
+            self._ctx.emit(SendText(self._ctx.session_id, AGENT, self._ctx.backlog.popleft()))
+        self._ctx.send(AGENT, self._ctx.state_message())
+        for request in self._ctx.consent.open_requests():  # re-ask what is still open
+            self._ctx.send(AGENT, self._ctx.consent_message(request))
+        return self._ctx.take()
 
     def attach_viewer(
         self, user: ViewerUser, permissions: Iterable[str], now_ms: int
@@ -102,249 +194,92 @@ class SessionRelay(LifecycleMixin, FanoutMixin):
         asks its consent (``consent.request``) for ``permissions`` (G2: every
         viewer, observers too, needs its own consent).
         """
-        self._out = []
-        if self.machine.ended:
+        self._ctx.out = []
+        if self._ctx.machine.ended:
             raise ProtocolError.of(ErrorCode.SESSION_ENDED, "the session has ended")
-        if not self.agent_connected:
+        if not self._ctx.agent_connected:
             raise ProtocolError(ErrorCode.WRONG_STATE, "the client is not connected", 1013)
         if user.role not in ("engineer", "observer"):
             raise ProtocolError.of(ErrorCode.FORBIDDEN, "only engineers and observers may join")
-        if self._next_number > MAX_U32:
+        if self._ctx.next_number > MAX_U32:
             raise ProtocolError(ErrorCode.WRONG_STATE, "too many viewers", 1013)
         asked = set(permissions)
         refused = {"control"} if user.role == "observer" and "control" in asked else set()
         asked -= refused
-        number = self._next_number
+        number = self._ctx.next_number
         viewer_id = f"v{number}"
-        actor = self._actor(user)
+        actor = self._ctx.actor(user)
         detail = {"viewer_id": viewer_id, "user_id": user.user_id, "name": user.name}
-        self._append("viewer.joined", actor, {**detail, "role": user.role}, now_ms)
-        self._next_number += 1
+        self._ctx.append("viewer.joined", actor, {**detail, "role": user.role}, now_ms)
+        self._ctx.next_number += 1
         viewer = ViewerSlot(viewer_id, number, user)
-        self._viewers[viewer_id] = viewer
-        self._numbers[number] = viewer_id
-        if user.role == "engineer" and self.engineer_id is None:
-            self.engineer_id = user.user_id
-            self._emit(MarkAnswered(self.session_id, user.user_id, now_ms))
-        self._send(
+        self._ctx.viewers[viewer_id] = viewer
+        self._ctx.numbers[number] = viewer_id
+        if user.role == "engineer" and self._ctx.engineer_id is None:
+            self._ctx.engineer_id = user.user_id
+            self._ctx.emit(MarkAnswered(self._ctx.session_id, user.user_id, now_ms))
+        self._ctx.send(
             viewer_id,
             m.Welcome(
-                session_id=self.session_id,
-                ticket=self._ticket(),
+                session_id=self._ctx.session_id,
+                ticket=self._ctx.ticket(),
                 role=user.role,
-                state=self.state.value,
+                state=self._ctx.state.value,
                 server_time_ms=now_ms,
                 viewer_id=viewer_id,
             ),
         )
-        self._send(
+        self._ctx.send(
             AGENT,
             m.ViewerJoined(
                 viewer_id=viewer_id, user=m.User(id=user.user_id, name=user.name, role=user.role)
             ),
         )
         if refused:
-            self._error(
+            self._ctx.error(
                 viewer_id, ProtocolError.of(ErrorCode.FORBIDDEN, "observers cannot get control")
             )
         if asked:
-            self._ask_consent(viewer, asked, now_ms)
-        self._broadcast_state()
-        return viewer_id, self._take()
+            self._consenting.ask(viewer, asked, now_ms)
+        self._ctx.broadcast_state()
+        return viewer_id, self._ctx.take()
 
     def detach_agent(self, now_ms: int) -> list[Action]:
         """The agent's connection closed (network, or it is done after an end)."""
-        self._out = []
-        if not self.agent_connected:
+        self._ctx.out = []
+        if not self._ctx.agent_connected:
             return []
-        self.agent_connected = False
-        if self.machine.ended:
-            self._finish(now_ms)
+        self._ctx.agent_connected = False
+        if self._ctx.machine.ended:
+            self._life.finish(now_ms)
         else:
-            self._agent_gone_ms = now_ms
-            self._append("session.interrupted", CLIENT, {}, now_ms)
-        return self._take()
+            self._ctx.agent_gone_ms = now_ms
+            self._ctx.append("session.interrupted", CLIENT, {}, now_ms)
+        return self._ctx.take()
 
     def detach_viewer(self, viewer_id: str, now_ms: int, reason: str = "left") -> list[Action]:
         """A viewer's connection closed."""
-        self._out = []
-        viewer = self._viewers.get(viewer_id)
+        self._ctx.out = []
+        viewer = self._ctx.viewers.get(viewer_id)
         if viewer is None:
             return []
-        if self.machine.ended:
-            self._drop_viewer(viewer)
-            return self._take()
-        self._flush_input(viewer, now_ms)
-        trigger = self._settle_trigger(viewer_id, leaving=True)
-        self._record(
+        if self._ctx.machine.ended:
+            self._ctx.drop_viewer(viewer)
+            return self._ctx.take()
+        self._input.flush(viewer, now_ms)
+        trigger = self._consenting.settle_trigger(viewer_id, leaving=True)
+        self._ctx.record(
             "viewer.left",
-            self._actor(viewer.user),
+            self._ctx.actor(viewer.user),
             {"viewer_id": viewer_id, "reason": reason},
             now_ms,
             trigger,
         )
-        self._drop_viewer(viewer)
+        self._ctx.drop_viewer(viewer)
         left = m.ViewerLeft(viewer_id=viewer_id, reason=reason)
-        self._send(AGENT, left)
-        for other in self._viewers:
-            self._send(other, left)
-        self._reopen(now_ms)
-        self._broadcast_state()
-        return self._take()
-
-    # -- control messages --------------------------------------------------------
-
-    def agent_control(self, msg: m.ControlMessage, now_ms: int) -> list[Action]:
-        """A control message from the agent."""
-        self._out = []
-        try:
-            check_allowed(msg.type, "agent", self.state)
-            self._agent_control(msg, now_ms)
-        except ProtocolError as exc:
-            self._error(AGENT, exc)
-        else:
-            self._emit(Record(self.session_id, "agent", m.serialize_control(msg), now_ms))
-        return self._take()
-
-    def viewer_control(self, viewer_id: str, msg: m.ControlMessage, now_ms: int) -> list[Action]:
-        """A control message from viewer ``viewer_id``."""
-        self._out = []
-        viewer = self._viewers.get(viewer_id)
-        if viewer is None:
-            return []
-        try:
-            check_allowed(msg.type, viewer.user.role, self.state)
-            self._viewer_control(viewer, msg, now_ms)
-        except ProtocolError as exc:
-            self._error(viewer_id, exc)
-        else:
-            self._emit(Record(self.session_id, "viewer", m.serialize_control(msg), now_ms))
-        return self._take()
-
-    def _agent_control(self, msg: m.ControlMessage, now_ms: int) -> None:
-        if msg.type == "consent.grant":
-            self._on_grant(msg, now_ms)
-        elif msg.type == "consent.deny":
-            self._on_deny(msg, now_ms)
-        elif msg.type == "consent.revoke":
-            self._on_revoke(msg.viewer_id, msg.permissions, now_ms, by=CLIENT)
-        elif msg.type in ("key.agent", "key.wrap"):
-            viewer = self._viewer(msg.viewer_id)
-            if msg.type == "key.wrap" and not self.consent.holds(viewer.viewer_id, "view"):
-                raise ProtocolError.of(
-                    ErrorCode.NOT_GRANTED, f"{viewer.viewer_id} does not hold view"
-                )
-            self._send(viewer.viewer_id, msg)
-        elif msg.type == "key.audit":
-            detail = {"epoch": msg.epoch, "recipient": msg.recipient_fingerprint}
-            self._append("audit.wrapped", CLIENT, detail, now_ms)
-            self.audit_keys.append(msg)
-        elif msg.type == "pause":
-            self._transition(E.PAUSE, now_ms, CLIENT, {})
-            for viewer in self._viewers.values():
-                viewer.flow.drop_pending()
-            self._to_viewers(msg)
-            self._broadcast_state()
-        elif msg.type == "resume":
-            self._transition(E.RESUME, now_ms, CLIENT, {})
-            self._to_viewers(msg)
-            self._broadcast_state()
-        elif msg.type == "mask.update":
-            self._append(
-                "mask.changed", CLIENT, {"regions": msg.regions, "windows": msg.windows}, now_ms
-            )
-            self._to_viewers(msg)
-        elif msg.type == "chat":
-            self._chat(None, msg.text, now_ms)
-        elif msg.type == "log.local":
-            try:
-                check_local_event(msg.event)
-            except EventError as exc:
-                raise ProtocolError.of(ErrorCode.INVALID_FIELD, f"event: {exc}") from exc
-            self._append(msg.event, CLIENT, dict(msg.detail), now_ms)
-        elif msg.type == "rating":
-            # After the end the log is sealed (its last record is session.ended):
-            # the rating then goes to the store only.
-            if not self.machine.ended:
-                self._append("rating.given", CLIENT, {"score": msg.score}, now_ms)
-            self._emit(SaveRating(self.session_id, msg.score, msg.comment))
-        elif msg.type == "call.start":
-            self._append("call.started", CLIENT, {}, now_ms)
-            self._to_viewers(msg)
-        elif msg.type in ("rtc.offer", "rtc.answer", "rtc.candidate", "rtc.mute", "rtc.hangup"):
-            if msg.type == "rtc.hangup":
-                self._append("call.ended", CLIENT, {"reason": msg.reason}, now_ms)
-            for vid in self._viewers:
-                if self.consent.holds(vid, "video"):
-                    self._send(vid, msg)
-        elif msg.type == "kill":
-            self._append("kill.triggered", CLIENT, {}, now_ms)
-            self._end(EndReason.KILLED_BY_CLIENT, CLIENT, None, now_ms)
-        else:  # every other type the table allows the agent is listed above
-            raise ProtocolError.of(ErrorCode.FORBIDDEN, f"agent may not send {msg.type}")
-
-    def _viewer_control(self, viewer: ViewerSlot, msg: m.ControlMessage, now_ms: int) -> None:
-        vid = viewer.viewer_id
-        actor = self._actor(viewer.user)
-        if msg.type == "permission.request":
-            asked = set(msg.permissions)
-            if viewer.user.role == "observer" and "control" in asked:
-                raise ProtocolError.of(ErrorCode.FORBIDDEN, "observers cannot get control")
-            asked -= self.consent.permissions(vid)
-            if not asked:
-                raise ProtocolError.of(
-                    ErrorCode.INVALID_FIELD, "those permissions are already held"
-                )
-            if self.consent.open_requests(vid):
-                raise ProtocolError.of(ErrorCode.WRONG_STATE, "a consent request is already open")
-            self._ask_consent(viewer, asked, now_ms, note=msg.note)
-            self._broadcast_state()
-        elif msg.type == "permission.release":
-            self._on_revoke(vid, msg.permissions, now_ms, by=actor, event="permission.released")
-            self._send(AGENT, m.PermissionRelease(permissions=msg.permissions, viewer_id=vid))
-        elif msg.type == "key.commit":
-            self._send(
-                AGENT,
-                m.KeyCommit(
-                    commitment=msg.commitment, viewer_id=vid, video_codecs=msg.video_codecs
-                ),
-            )
-        elif msg.type == "key.reveal":
-            self._send(AGENT, m.KeyReveal(viewer_public=msg.viewer_public, viewer_id=vid))
-        elif msg.type == "refresh":
-            self._need(vid, "view")
-            self._send(AGENT, msg)
-        elif msg.type == "chat":
-            self._chat(viewer, msg.text, now_ms)
-        elif msg.type == "call.request":
-            self._append("call.requested", actor, {"viewer_id": vid}, now_ms)
-            self._send(AGENT, msg)
-        elif msg.type in ("rtc.offer", "rtc.answer", "rtc.candidate", "rtc.mute", "rtc.hangup"):
-            self._need(vid, "video")
-            if msg.type == "rtc.hangup":
-                self._append("call.ended", actor, {"viewer_id": vid, "reason": msg.reason}, now_ms)
-            self._send(AGENT, msg)
-        elif msg.type == "end":
-            if viewer.user.user_id != self.engineer_id:
-                raise ProtocolError.of(
-                    ErrorCode.FORBIDDEN, "only the session's engineer can end it"
-                )
-            self._end(EndReason.ENDED_BY_ENGINEER, viewer.user.name, msg.resolution, now_ms)
-        else:
-            raise ProtocolError.of(ErrorCode.FORBIDDEN, f"viewer may not send {msg.type}")
-
-    def _chat(self, viewer: ViewerSlot | None, text: str, now_ms: int) -> None:
-        if viewer is None:
-            sender, actor = m.ChatFrom(kind="agent", name=self.info.client_name), CLIENT
-            detail: dict[str, Any] = {"from": "client", "text": text}
-        else:
-            sender = m.ChatFrom(kind="viewer", name=viewer.user.name, viewer_id=viewer.viewer_id)
-            actor = self._actor(viewer.user)
-            detail = {"from": viewer.viewer_id, "text": text}
-        self._append("chat.sent", actor, detail, now_ms)
-        out = m.Chat(text=text, from_=sender, at_ms=now_ms)
-        if viewer is not None:
-            self._send(AGENT, out)
-        for vid in self._viewers:  # only to viewers the client consented to (G2)
-            if (viewer is None or vid != viewer.viewer_id) and self.consent.holds_any(vid):
-                self._send(vid, out)
+        self._ctx.send(AGENT, left)
+        for other in self._ctx.viewers:
+            self._ctx.send(other, left)
+        self._consenting.reopen(now_ms)
+        self._ctx.broadcast_state()
+        return self._ctx.take()

@@ -1,7 +1,7 @@
 """G7 (nothing hidden) at the relay: a state change is logged *before* it takes effect.
 
 Written by the guarantee verifier (docs/GUARANTEES.md): swapping "append the audit
-record" and "apply the transition" in ``SessionBase._transition`` let every other
+record" and "apply the transition" in ``SessionContext.transition`` let every other
 broker test pass, because a failed append aborts the session (state ``ended``)
 either way. What differs is the machine's history: a transition whose record could
 not be written must never have been applied. Every transition the session applied
