@@ -79,6 +79,9 @@ _PHRASES: dict[str, str] = {
     "log.verified": "This computer checked the company's signed record",
     "recording.deleted": "The session recording was deleted",
     "log.exported": "The session record was exported",
+    "recording.paused": "The company's recording stopped: nothing of your screen is shown",
+    "recording.resumed": "The company's recording works again: screen sharing resumed",
+    "recording.unavailable": "Not recorded: your organisation allows the session to go on",
     "recording.sealed": "The session recording was sealed",
     "broker.record": "Entry received from your company",
 }

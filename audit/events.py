@@ -111,6 +111,13 @@ _TABLE: tuple[EventType, ...] = (
     EventType("recording.deleted", 7004, _B, "a recording was deleted (retention, admin)"),
     EventType("log.exported", 7005, _B, "an evidence bundle of the session was exported"),
     EventType("recording.sealed", 7006, _B, "a closed recording's digest was signed"),
+    EventType(
+        "recording.paused", 7007, _B, "the recording cannot be written: no screen update relayed"
+    ),
+    EventType("recording.resumed", 7008, _B, "the recording works again (gap marked)"),
+    EventType(
+        "recording.unavailable", 7009, _B, "not recordable; unrecorded sessions allowed: goes on"
+    ),
     # 8xxx certificate authority (DATA_DIR/ca/audit.jsonl; written by certs-admin)
     EventType("ca.initialized", 8000, _B, "the admin created the root and issuing CA"),
     EventType("cert.issued", 8001, _B, "a certificate was issued (profile, serial, names)"),

@@ -261,6 +261,12 @@ class BrokerConfig:
         "Days a session recording is kept; the hourly retention task deletes older ones and logs `recording.deleted` first (`docs/evidence.md`).",
         shown="`90`",
     )
+    allow_unrecorded_sessions: bool = setting(
+        False,
+        _bool,
+        "When a recording cannot be written (disk full), screen updates stop until it can (off: fail closed, G10); on: the organisation allows sessions to go on unrecorded, and each such session logs `recording.unavailable` (`docs/evidence.md`).",
+        shown="off",
+    )
     # Video calls (broker/ice.py, docs/video-calls.md): STUN/TURN servers as JSON text
     # (parsed in check()), the coturn REST secret and the lifetime of its credentials.
     ice_servers: str = setting(

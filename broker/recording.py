@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ DEFAULT_RETENTION_DAYS = 90
 KEYFRAME_INTERVAL_MS = 30_000  # ask the agent for a FULL update this often (seek, P8)
 IDLE_CLOSE_S = 30
 SWEEP_INTERVAL_S = 3600
+PROBE_BYTES = 256 * 1024  # free space a paused recording needs before it resumes
 TICK_S = 0.5  # with FLUSH_INTERVAL_MS: nothing waits in memory for more than a second
 _DIRECTIONS = {"agent": DIR_AGENT, "viewer": DIR_VIEWER, "broker": DIR_BROKER}
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")
@@ -103,7 +105,12 @@ class RecordingService:
         self._key_id = signing_key_id
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
         self._open: dict[str, _Open] = {}
-        self._failed: set[str] = set()
+        self._paused: dict[str, tuple[int, str]] = {}  # sid -> (since_ms, why): not writable
+        self._gaps: dict[str, list[list[int]]] = {}  # sid -> [[from_ms, to_ms], ...]
+        self.on_change: Callable[[str, bool], None] | None = None
+        """Called with ``(sid, False)`` when a recording stops being writable outside
+        :meth:`record` (a flush on the tick) and ``(sid, True)`` when it works again:
+        the relay pauses and resumes the session's screen updates (G10)."""
 
     # -- paths -----------------------------------------------------------------------
 
@@ -119,25 +126,28 @@ class RecordingService:
 
     # -- the relay's hook ---------------------------------------------------------
 
-    def record(self, sid: str, direction: str | int, data: bytes | str, now_ms: int) -> None:
+    def record(self, sid: str, direction: str | int, data: bytes | str, now_ms: int) -> bool:
         """Record one relayed frame: ``bytes`` = binary, ``str`` = control JSON.
 
         ``direction`` is ``"agent"``, ``"viewer"`` or ``"broker"`` (who sent it). Input
-        batches are skipped. Never raises: a recording that cannot be written is
-        logged and stopped for that session (the session itself goes on).
+        batches are skipped. Returns False when the frame could NOT be recorded: the
+        relay must then not relay it (fail closed, G10) and pauses the session's screen
+        updates until :meth:`tick` finds the recording writable again. Written through
+        to the file at once (no fsync), so a full disk is found before the frame leaves.
         """
-        if sid in self._failed:
-            return
+        if sid in self._paused:
+            return False
         if isinstance(data, str):
             frame_type, payload = FRAME_TEXT, data.encode("utf-8")
         else:
             frame_type, payload = FRAME_BINARY, bytes(data)
             if payload[:1] != b"\x01":
-                return  # only screen updates: no input (keystrokes), no acks
+                return True  # only screen updates: no input (keystrokes), no acks
         d = _DIRECTIONS.get(direction, DIR_BROKER) if isinstance(direction, str) else direction
         try:
             entry = self._entry(sid, now_ms)
             entry.writer.append(d, frame_type, payload, now_ms)
+            entry.writer.flush()
             entry.last_ms = now_ms
             if frame_type == FRAME_BINARY and len(payload) > 1 and payload[1] & 1:
                 entry.last_full_ms = now_ms
@@ -146,9 +156,45 @@ class RecordingService:
                 if isinstance(message, dict) and message.get("type") == "key.audit":
                     entry.writer.add_audit_key(message)
         except (OSError, ValueError, AuditError) as exc:
-            log.error("session %s: recording stopped: %s", sid, exc)
-            self._failed.add(sid)
-            self._close(sid)
+            self._pause(sid, now_ms, exc)
+            return False
+        return True
+
+    def _pause(self, sid: str, now_ms: int, exc: BaseException) -> None:
+        """The recording cannot be written: drop the writer (its tail is cut when the
+        next segment opens) and remember since when."""
+        log.error("session %s: recording cannot be written, screen updates paused: %s", sid, exc)
+        self._open.pop(sid, None)
+        self._paused[sid] = (now_ms, str(exc)[:200])
+
+    def is_paused(self, sid: str) -> bool:
+        """Whether ``sid``'s recording is waiting for the storage to work again."""
+        return sid in self._paused
+
+    def _try_resume(self, sid: str, now_ms: int) -> bool:
+        """Open a new segment of a paused recording: reopen the file (cutting a torn
+        tail), mark the gap in it (a ``recording.state`` frame) and write that through."""
+        since, _ = self._paused[sid]
+        try:
+            _probe(self.folder(sid))  # cheap first: reopening reads the whole file
+            writer = RecordingWriter(self.folder(sid), sid, now_ms)
+            marker = {
+                "type": "recording.state",
+                "state": "on",
+                "reason": "recording_unavailable",
+                "since_ms": since,
+            }
+            writer.append(DIR_BROKER, FRAME_TEXT, json.dumps(marker).encode(), now_ms)
+            writer.flush()
+        except (OSError, ValueError, AuditError):
+            return False
+        del self._paused[sid]
+        self._gaps.setdefault(sid, []).append([since, now_ms])
+        self._open[sid] = _Open(writer, now_ms, None)  # no FULL yet: the relay asks one
+        log.warning(
+            "session %s: recording writable again after %d ms: new segment", sid, now_ms - since
+        )
+        return True
 
     def wants_keyframe(self, sid: str, now_ms: int) -> bool:
         """True when the relay should ask the agent for a FULL update (``refresh``):
@@ -161,8 +207,14 @@ class RecordingService:
         return last is None or now_ms - last >= KEYFRAME_INTERVAL_MS
 
     def finish(self, sid: str) -> None:
-        """The session ended: write and close its recording."""
+        """The session ended: write, close and seal its recording (a paused one is
+        reopened first so that its seal covers everything, gaps marked)."""
+        if sid in self._paused and not self._try_resume(sid, self._now_ms()):
+            log.error("session %s: ended with its recording unwritable: left unsealed", sid)
+            self._paused.pop(sid, None)
+            return
         self._close(sid)
+        self._gaps.pop(sid, None)
 
     def _entry(self, sid: str, now_ms: int) -> _Open:
         entry = self._open.get(sid)
@@ -189,6 +241,8 @@ class RecordingService:
                     "sha256": writer.sha256(),
                     "bytes": writer.written_bytes,
                     "frames": writer.last_seq,
+                    # when the recording could not be written (no update was relayed)
+                    "gaps": list(self._gaps.get(sid, [])),
                 },
                 self._now_ms(),
             )
@@ -197,18 +251,24 @@ class RecordingService:
 
     # -- ticking -------------------------------------------------------------------
 
-    def tick(self, now_ms: int) -> None:
-        """Write what is a second old; close recordings idle for a while."""
+    def tick(self, now_ms: int) -> list[str]:
+        """Write what is a second old; close recordings idle for a while; try the
+        paused ones again. Returns the sessions whose recording works again."""
         for sid, entry in list(self._open.items()):
             try:
                 entry.writer.flush_due(now_ms)
             except OSError as exc:
-                log.error("session %s: recording flush failed: %s", sid, exc)
-                self._failed.add(sid)
-                self._close(sid)
+                self._pause(sid, now_ms, exc)
+                if self.on_change is not None:
+                    self.on_change(sid, False)
                 continue
             if now_ms - entry.last_ms >= IDLE_CLOSE_S * 1000:
                 self._close(sid)
+        resumed = [sid for sid in list(self._paused) if self._try_resume(sid, now_ms)]
+        if self.on_change is not None:
+            for sid in resumed:
+                self.on_change(sid, True)
+        return resumed
 
     def flush_all(self) -> None:
         """Write every buffered frame now (tests, shutdown)."""
@@ -286,7 +346,7 @@ class RecordingService:
         for folder in sorted(root.iterdir()):
             sid = folder.name
             path = folder / RECORDING_FILE
-            if sid in self._open or not path.is_file():
+            if sid in self._open or sid in self._paused or not path.is_file():
                 continue
             if path.stat().st_mtime * 1000 >= limit_ms:
                 continue
@@ -308,6 +368,21 @@ class RecordingService:
             except (OSError, AuditError) as exc:
                 log.error("session %s: retention could not delete the recording: %s", sid, exc)
         return deleted
+
+
+def _probe(folder: Path, size: int = PROBE_BYTES) -> None:
+    """Raise ``OSError`` unless ``size`` bytes can be written in ``folder`` now."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / ".write-probe"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, b"\0" * size)
+        finally:
+            os.close(fd)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 RECORDER = web.AppKey[RecordingService]("recorder")

@@ -31,6 +31,7 @@ from broker.clock import CLOCK
 from broker.config import CONFIG
 from broker.pki import PKI
 from broker.recording import RECORDER
+from broker.recording_alert import RecordingAlerts
 from broker.relay import InProcessRelay, RelayTimings, SessionInfo, ViewerUser
 from broker.relay.actions import EventLog, Record
 from broker.relay.backend import PersistAction
@@ -71,6 +72,7 @@ class RelayService:
         self.sockets: set[web.WebSocketResponse] = set()
         self.endpoints: set[WsEndpoint] = set()
         self.shutting_down = False
+        self._alerts: RecordingAlerts | None = None
 
     @property
     def backend(self) -> InProcessRelay:
@@ -104,8 +106,18 @@ class RelayService:
             await persist(app[DB], action)
 
         backend = InProcessRelay(
-            open_log, clock.now_ms, store, self.timings, record=self._record, on_closed=self._closed
+            open_log,
+            clock.now_ms,
+            store,
+            self.timings,
+            record=self._record,
+            on_closed=self._closed,
+            allow_unrecorded=app[CONFIG].allow_unrecorded_sessions,
         )
+        recorder = app.get(RECORDER)
+        self._alerts = RecordingAlerts(app, recorder) if recorder is not None else None
+        if self._alerts is not None:  # evidence (G10): recording fails closed
+            self._alerts.attach(backend)
         backend.start()
         self._backend = backend
         ticker = asyncio.get_running_loop().create_task(self._ticker(backend), name="relay tick")
@@ -168,11 +180,15 @@ class RelayService:
         for sid in [s for s in asked if backend.core.get(s) is None]:
             del asked[sid]
 
-    def _record(self, action: Record) -> None:
+    def _record(self, action: Record) -> bool:
         """The relay's recording hook (``broker.recording``; never raises)."""
         recorder = self._app.get(RECORDER)
         if recorder is not None:
-            recorder.record(action.session_id, action.direction, action.data, action.at_ms)
+            ok = recorder.record(action.session_id, action.direction, action.data, action.at_ms)
+            if not ok and self._alerts is not None:
+                self._alerts.alert(action.session_id, False, action.at_ms)
+            return ok
+        return True
 
     def _closed(self, sid: str) -> None:
         recorder = self._app.get(RECORDER)

@@ -209,6 +209,7 @@ ALLOWED: Final[dict[str, tuple[frozenset[str], frozenset[SessionState]]]] = {
     "log.event": (_BROKER, _ALL_STATES),
     "log.local": (_AGENT, _CONNECTED),
     "checkpoint": (_BROKER, _ALL_STATES),
+    "recording.state": (_BROKER, _NOT_ENDED),
     "rating": (_AGENT, frozenset({S.LIVE, S.PAUSED, S.ENDED})),
     "call.request": (_ENGINEER, _ACTIVE),
     "call.start": (_AGENT, _ACTIVE),

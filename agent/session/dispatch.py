@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from agent.connection import FINAL_CLOSE_CODES, ConnectionLost, broker_connection, received
 from agent.errors import FinalError
+from agent.i18n import _
 from agent.session.core import CALL_MESSAGE_TYPES
 from agent.session.stream import StreamMixin
 from protocol.connection import BinaryReceived
@@ -31,6 +32,7 @@ from protocol.messages import (
     KeyReveal,
     LogEvent,
     PermissionRelease,
+    RecordingState,
     Refresh,
     SessionEnded,
     SessionStateMessage,
@@ -101,6 +103,26 @@ class DispatchMixin(StreamMixin):
             detail = {"viewer_id": who, "reason": result.rejected, "events": result.summary.dropped}
             self._log_local("input.dropped", detail, now, actor=who)
 
+    def _on_recording_state(self, msg: RecordingState) -> None:
+        """The company's recording stopped or works again (G10: the broker relays no
+        screen update it cannot record). Updates sent meanwhile are never acknowledged:
+        forget them, so the stream restarts at once with the FULL update asked next."""
+        self._inflight.clear()
+        if msg.state == "paused":
+            text = _(
+                "Screen sharing paused: recording unavailable. The company cannot record "
+                "the session right now, so nothing of your screen is shown until it can."
+            )
+        elif msg.state == "off":
+            text = _(
+                "The company's recording is unavailable; your organisation allows the "
+                "session to go on unrecorded (the session log says so)."
+            )
+        else:
+            text = _("The recording works again: screen sharing resumed.")
+        self.observer.notice(text)
+        self._poke()
+
     async def _dispatch(self, msg: ControlMessage) -> None:
         now = self._clock()
         if isinstance(msg, ConsentRequest):
@@ -144,6 +166,8 @@ class DispatchMixin(StreamMixin):
             self._on_call_message(msg)
         elif isinstance(msg, SessionEnded):
             self._mark_ended(msg.reason, msg.by)
+        elif isinstance(msg, RecordingState):
+            self._on_recording_state(msg)
         elif isinstance(msg, ErrorMessage):
             log.info("broker error: %s", msg.code)
         # Anything else is not for the agent: ignored.

@@ -19,6 +19,7 @@ import abc
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Protocol
 
 from broker.relay.actions import (
@@ -165,11 +166,13 @@ class InProcessRelay(RelayBackend):
         persist: Callable[[PersistAction], Awaitable[None]],
         timings: RelayTimings | None = None,
         *,
-        record: Callable[[Record], None] | None = None,
+        record: Callable[[Record], bool | None] | None = None,
         on_closed: Callable[[str], None] | None = None,
+        allow_unrecorded: bool = False,
     ) -> None:
         self.core = RelayCore(log_factory, timings)
         self._record = record
+        self.allow_unrecorded = allow_unrecorded
         self._on_closed = on_closed
         self._now_ms = now_ms
         self._persist = persist
@@ -331,6 +334,15 @@ class InProcessRelay(RelayBackend):
         if session is not None:
             self._execute(self.core.run(session, lambda: session.request_keyframe(now), now))
 
+    def recording_changed(self, session_id: str, ok: bool) -> None:
+        """The recorder could not write ``session_id``'s recording (``ok`` False) or can
+        again: the session pauses its screen updates (fail closed, G10) or resumes."""
+        now = self._now_ms()
+        session = self.core.get(session_id)
+        if session is not None:
+            step = partial(session.recording_changed, ok, now, allowed=self.allow_unrecorded)
+            self._execute(self.core.run(session, step, now))
+
     async def shutdown(self) -> None:
         """See :meth:`RelayBackend.shutdown`."""
         self._execute(self.core.shutdown(self._now_ms()))
@@ -402,7 +414,11 @@ class InProcessRelay(RelayBackend):
         held.release_into(endpoint)
 
     def _execute(self, actions: list[Action], *, store: bool = True) -> None:
+        unrecorded: set[str] = set()  # sessions whose update could not be recorded
+        failed: set[str] = set()
         for action in actions:
+            if isinstance(action, SendBinary) and action.update and action.session_id in unrecorded:
+                continue  # G10 fail closed: an update not recorded is not relayed
             if isinstance(action, SendText):
                 ep = self._endpoints.get((action.session_id, action.to))
                 if ep is not None:
@@ -416,8 +432,11 @@ class InProcessRelay(RelayBackend):
                 if ep is not None:
                     ep.close(action.code, action.reason)
             elif isinstance(action, Record):
-                if self._record is not None:
-                    self._record(action)
+                recorded = self._record is None or self._record(action) is not False
+                if not recorded:
+                    failed.add(action.session_id)
+                    if not self.allow_unrecorded:
+                        unrecorded.add(action.session_id)
             elif isinstance(action, SessionClosed):
                 for key in [k for k in self._endpoints if k[0] == action.session_id]:
                     del self._endpoints[key]
@@ -425,3 +444,7 @@ class InProcessRelay(RelayBackend):
                     self._on_closed(action.session_id)
             elif store:
                 self._store_queue.put_nowait(action)
+        for sid in failed:  # pause the session (or note it goes on unrecorded), once
+            session = self.core.get(sid)
+            if session is not None and session.recording_since_ms is None:
+                self.recording_changed(sid, False)

@@ -137,6 +137,10 @@ class SessionContext:
         self.started = False
         self.backlog: deque[str] = deque(maxlen=1024)
         self.out: list[Action] = []
+        # G10 fail closed: set while the recording cannot be written (no update relayed).
+        self.recording_paused = False
+        self.recording_since_ms: int | None = None
+        self.recording_unlogged = False  # the pause could not be logged yet either
 
     # -- properties ----------------------------------------------------------
 

@@ -76,17 +76,66 @@ class Fanout:
                 AGENT, ProtocolError.of(ErrorCode.INVALID_FIELD, "update seq must increase")
             )
             return
-        self._ctx.last_update_seq = frame.seq
+        ctx = self._ctx
+        ctx.last_update_seq = frame.seq
+        if ctx.recording_paused:  # G10: nothing relayed that cannot be recorded
+            return
         update = Update(frame.seq, frame.full, data)
-        relayed = False
-        for vid, viewer in self._ctx.viewers.items():
-            if self._ctx.consent.holds(vid, "view"):
-                relayed = True
-                sent = viewer.flow.offer(update)
-                if sent is not None:
-                    self._ctx.emit(SendBinary(self._ctx.session_id, vid, sent.data, update=True))
-        if relayed:  # recorded once, as relayed: only what a consented viewer could see
-            self._ctx.emit(Record(self._ctx.session_id, "agent", data, now_ms))
+        viewing = [vid for vid in ctx.viewers if ctx.consent.holds(vid, "view")]
+        if viewing:  # recorded once, as relayed: only what a consented viewer could see;
+            # recorded FIRST: a Record that fails cancels the sends after it (backend).
+            ctx.emit(Record(ctx.session_id, "agent", data, now_ms))
+        for vid in viewing:
+            sent = ctx.viewers[vid].flow.offer(update)
+            if sent is not None:
+                ctx.emit(SendBinary(ctx.session_id, vid, sent.data, update=True))
+
+    def recording_changed(
+        self, ok: bool, now_ms: int, *, allowed: bool = False, reason: str = "recording_unavailable"
+    ) -> list[Action]:
+        """The recorder says the recording cannot be written (``ok`` False) or works
+        again. Fail closed (G10): paused, no screen update is relayed and agent and
+        viewers are told why; with ``allowed`` (the organisation allows unrecorded
+        sessions) updates go on and the log says the session is unrecorded. Once it
+        works again: logged, told, and the agent asked for a FULL update.
+
+        The pause record itself may not be writable (the same full disk): the pause
+        holds anyway and is logged with its start time when writes work again.
+        """
+        ctx = self._ctx
+        ctx.out = []
+        if ctx.machine.ended:
+            return []
+        if not ok and ctx.recording_since_ms is None:
+            ctx.recording_since_ms = now_ms
+            ctx.recording_paused = not allowed
+            state = "paused" if not allowed else "off"
+            try:
+                event = "recording.paused" if not allowed else "recording.unavailable"
+                detail = {"reason": reason, "unrecorded_allowed": allowed}
+                ctx.append(event, "broker", detail, now_ms)
+            except OSError:
+                ctx.recording_unlogged = True
+            msg = m.RecordingState(state=state, reason=reason, since_ms=now_ms)
+            ctx.send(AGENT, msg)
+            ctx.to_viewers(msg)
+        elif ok and ctx.recording_since_ms is not None:
+            since, ctx.recording_since_ms = ctx.recording_since_ms, None
+            ctx.recording_paused = False
+            ctx.append(
+                "recording.resumed",
+                "broker",
+                {"reason": reason, "since_ms": since, "gap_ms": now_ms - since,
+                 "pause_logged_late": ctx.recording_unlogged},
+                now_ms,
+            )  # fmt: skip
+            ctx.recording_unlogged = False
+            msg = m.RecordingState(state="on", reason=reason, since_ms=since)
+            ctx.send(AGENT, msg)
+            ctx.to_viewers(msg)
+            if ctx.state is S.LIVE and ctx.agent_connected:
+                ctx.send(AGENT, m.Refresh())  # the new segment starts with a FULL update
+        return ctx.take()
 
     def request_keyframe(self, now_ms: int) -> list[Action]:
         """Ask the agent for a ``FULL`` update (the recorder wants a seek point)."""

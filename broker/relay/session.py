@@ -83,6 +83,7 @@ class SessionRelay:
         self.agent_binary = self._fanout.agent_binary
         self.viewer_binary = self._fanout.viewer_binary
         self.request_keyframe = self._fanout.request_keyframe
+        self.recording_changed = self._fanout.recording_changed  # G10 fail closed
         self.tick = self._life.tick
         self.end = self._life.end
         self.abort = self._life.abort
@@ -136,6 +137,16 @@ class SessionRelay:
     def agent_connected(self) -> bool:
         """Whether the agent's connection is attached."""
         return self._ctx.agent_connected
+
+    @property
+    def recording_since_ms(self) -> int | None:
+        """Since when the recording cannot be written (``None``: it works)."""
+        return self._ctx.recording_since_ms
+
+    @property
+    def last_update_seq(self) -> int:
+        """The seq of the agent's last screen update (relayed or not)."""
+        return self._ctx.last_update_seq
 
     @property
     def audit_keys(self) -> deque[m.KeyAudit]:

@@ -16,6 +16,8 @@ from broker.store.models import SessionModel, TicketModel, UserModel
 
 __all__ = [
     "EVENT_TYPES",
+    "RECORDING_RESTORED",
+    "RECORDING_UNAVAILABLE",
     "SESSION_ENDED",
     "SESSION_RATED",
     "SESSION_REQUESTED",
@@ -34,6 +36,8 @@ SESSION_ENDED: Final = "session.ended"
 SESSION_RATED: Final = "session.rated"
 TICKET_CREATED: Final = "ticket.created"
 TICKET_UPDATED: Final = "ticket.updated"
+RECORDING_UNAVAILABLE: Final = "recording.unavailable"
+RECORDING_RESTORED: Final = "recording.restored"
 
 EVENT_TYPES: Final = (
     SESSION_REQUESTED,
@@ -42,6 +46,8 @@ EVENT_TYPES: Final = (
     SESSION_RATED,
     TICKET_CREATED,
     TICKET_UPDATED,
+    RECORDING_UNAVAILABLE,
+    RECORDING_RESTORED,
 )
 
 

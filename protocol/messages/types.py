@@ -315,6 +315,24 @@ class Resume:
     type: Literal["resume"] = field(default="resume", init=False)
 
 
+RECORDING_STATES = ("on", "paused", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingState:
+    """SPEC §3.5, B→A / B→V: the recording stopped or works again (G10, fail closed).
+
+    ``paused``: the recording cannot be written, so no screen update is relayed until
+    it can; ``on``: it works again (``since_ms`` = when it stopped; a FULL update
+    follows); ``off``: it cannot be written and the organisation allows unrecorded
+    sessions, so updates go on, unrecorded."""
+
+    state: str = field(metadata=meta(OneOf(frozenset(RECORDING_STATES))))
+    reason: str | None = field(default=None, metadata=meta(_ID, omit_none=True))
+    since_ms: int | None = field(default=None, metadata=meta(_TIME, omit_none=True))
+    type: Literal["recording.state"] = field(default="recording.state", init=False)
+
+
 @dataclass(frozen=True, slots=True)
 class MaskUpdate:
     """SPEC §3.5, A→B→V: counts only, never window titles."""

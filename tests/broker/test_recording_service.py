@@ -60,12 +60,13 @@ def test_key_audit_messages_are_kept_beside_the_recording(tmp_path: Path) -> Non
     assert summary["audit_keys"] == [msg] and summary["frames"] == 1
 
 
-def test_tick_writes_within_a_second_and_closes_idle_recordings(tmp_path: Path) -> None:
+def test_frames_are_written_through_and_idle_recordings_closed(tmp_path: Path) -> None:
+    # Written before the relay forwards the frame (G10 fail closed: a full disk is
+    # found before the update leaves), not FLUSH_INTERVAL_MS later.
     svc, _ = _service(tmp_path)
     folder = tmp_path / "sessions" / "s1"
-    svc.record("s1", "agent", _update(1, 1), T0)
-    svc.tick(T0 + FLUSH_INTERVAL_MS - 1)
-    assert Recording(folder).frames == []
+    assert svc.record("s1", "agent", _update(1, 1), T0) is True
+    assert len(Recording(folder).frames) == 1
     svc.tick(T0 + FLUSH_INTERVAL_MS)
     assert len(Recording(folder).frames) == 1
     svc.tick(T0 + 31_000)  # idle: closed, and reopened by the next frame
@@ -84,13 +85,23 @@ def test_wants_a_keyframe_every_interval(tmp_path: Path) -> None:
     assert svc.wants_keyframe("s1", T0 + 10 + KEYFRAME_INTERVAL_MS)
 
 
-def test_a_recording_that_cannot_be_written_stops_quietly(tmp_path: Path) -> None:
+def test_a_recording_that_cannot_be_written_says_so_and_resumes(tmp_path: Path) -> None:
     svc, _ = _service(tmp_path)
     (tmp_path / "sessions").mkdir()
     (tmp_path / "sessions" / "s1").write_text("a file where the folder should be")
-    svc.record("s1", "agent", _update(1, 1), T0)  # does not raise into the relay
-    svc.record("s1", "agent", _update(0, 2), T0 + 1)
-    assert not svc.has_recording("s1")
+    # does not raise into the relay, but says "not recorded": the relay must not relay it
+    assert svc.record("s1", "agent", _update(1, 1), T0) is False
+    assert svc.record("s1", "agent", _update(0, 2), T0 + 1) is False
+    assert svc.is_paused("s1") and not svc.has_recording("s1")
+    assert svc.tick(T0 + 500) == []  # still unwritable
+    (tmp_path / "sessions" / "s1").unlink()
+    changes: list[tuple[str, bool]] = []
+    svc.on_change = lambda sid, ok: changes.append((sid, ok))
+    assert svc.tick(T0 + 1000) == ["s1"] and changes == [("s1", True)]
+    assert svc.record("s1", "agent", _update(1, 3), T0 + 1001) is True
+    svc.finish("s1")
+    seal = svc.review_records("s1")[-1]
+    assert seal["event"] == "recording.sealed" and seal["detail"]["gaps"] == [[T0, T0 + 1000]]
 
 
 def test_review_events_are_chained_and_signed(tmp_path: Path) -> None:

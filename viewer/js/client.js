@@ -67,6 +67,8 @@ export class SessionClient {
     this.lastSeq = 0n;
     this.lastAcked = 0n;
     this.needFull = true;
+    /** @type {'on'|'paused'|'off'} the broker's recording (SPEC §3.5 recording.state) */
+    this.recording = 'on';
     this.lastRefreshAt = 0;
     this.drawChain = Promise.resolve();
     this.inputChain = Promise.resolve();
@@ -88,6 +90,8 @@ export class SessionClient {
       pause: () => this._setPaused(true),
       resume: () => this._setPaused(false),
       'mask.update': (m) => this.emit('mask', { regions: m.regions, windows: m.windows }),
+      // G10: the broker relays no screen update it cannot record (SPEC §3.5).
+      'recording.state': (m) => this._recordingState(m),
       chat: (m) => this.emit('chat', m),
       'log.event': (m) => this.emit('log', m.record),
       'session.ended': (m) => this._ended(m.reason, m.by),
@@ -288,6 +292,12 @@ export class SessionClient {
     if (this.opener === null) this.opener = await e2e.FrameOpener.create(this.sessionId, epoch, contentKey);
     else await this.opener.addKey(epoch, contentKey);
     this.epochs.add(epoch);
+  }
+
+  _recordingState(m) {
+    this.recording = m.state;
+    this.emit('recording', m);
+    if (m.state === 'on') this._refresh(true); // a new segment: start from a FULL update
   }
 
   _setPaused(p) {

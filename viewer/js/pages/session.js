@@ -12,6 +12,7 @@ import { SessionClient, END_REASONS } from '../client.js';
 import { InputCapture } from '../input.js';
 import { CallClient, createCallPanel } from '../call.js';
 import { h, clear, pick, chip, stateChip, clock, toast } from '../dom.js';
+import { t } from '../i18n.js';
 
 /** People's words for log events (audit/ event names). */
 const EVENT_LABELS = {
@@ -216,6 +217,10 @@ export function renderSession(root, params, app) {
         [link, h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
       return;
     }
+    if (client.recording === 'paused') {
+      showOverlay('paused', t('session.recording.paused.title'), t('session.recording.paused.text'));
+      return;
+    }
     if (client.paused || client.state === 'paused') {
       showOverlay('paused', 'Paused by the client', `${clientName} paused the screen. It resumes when they choose.`);
       return;
@@ -280,6 +285,7 @@ export function renderSession(root, params, app) {
     paintPerms(client.permissions);
     if (!(result === 'denied' && permissions.includes('view'))) paintOverlay();
   });
+  client.on('recording', () => paintOverlay());
   client.on('paused', () => { paintPerms(client.permissions); paintOverlay(); paintState(); });
   client.on('ended', () => {
     input.disable();
