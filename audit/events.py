@@ -94,6 +94,7 @@ _TABLE: tuple[EventType, ...] = (
     EventType("chat.sent", 4000, _AB, "a chat message"),
     EventType("mask.changed", 4001, _AB, "masked regions/windows changed (counts only)"),
     EventType("screen.refreshed", 4002, _B, "a viewer asked for a full update"),
+    EventType("monitor.selected", 4003, _A, "the engineer switched the shared monitor (index)"),
     # 5xxx video call
     EventType("call.requested", 5000, _B, "an engineer asked for a call"),
     EventType("call.started", 5001, _AB, "the client started the call"),

@@ -65,3 +65,8 @@ MAX_U32: Final = 0xFFFF_FFFF
 MAX_U64: Final = 0xFFFF_FFFF_FFFF_FFFF
 VIDEO_KEYFRAME_INTERVAL_S: Final = 30
 """Longest time between video keyframes (SPEC §4.4): recordings' seek points."""
+
+#: Monitors listed in one ``desktop.info`` (SPEC §3.5); ``monitor`` indexes are 0..this.
+MAX_MONITORS: Final = 16
+#: Largest desktop coordinate (X11 and Windows virtual screens stay far below).
+MAX_DESKTOP_COORD: Final = 65_535

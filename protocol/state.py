@@ -205,6 +205,8 @@ ALLOWED: Final[dict[str, tuple[frozenset[str], frozenset[SessionState]]]] = {
     "resume": (_AGENT, frozenset({S.PAUSED})),
     "mask.update": (_AGENT, _CONNECTED),
     "refresh": (_VIEWERS, _ACTIVE),
+    "desktop.info": (_AGENT, _CONNECTED),
+    "monitor.select": (_ENGINEER, _ACTIVE),
     "chat": (frozenset({"agent", "engineer", "observer"}), _ACTIVE),
     "log.event": (_BROKER, _ALL_STATES),
     "log.local": (_AGENT, _CONNECTED),

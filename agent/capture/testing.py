@@ -21,10 +21,16 @@ root.configure(background=colour, borderwidth=0, highlightthickness=0)
 root.geometry(f"{w}x{h}+{x}+{y}")
 inner = tkinter.Frame(root, background=colour, width=8, height=8)
 inner.place(x=10, y=10)
+clicks = []
+root.bind_all("<ButtonPress>", lambda e: clicks.append(f"{e.x_root},{e.y_root},{e.num}"))
 root.update()
 print("ready", root.winfo_id(), root.wm_frame(), inner.winfo_id(), flush=True)
 for line in sys.stdin:
     parts = line.split()
+    if parts and parts[0] == "clicks":
+        root.update()
+        print("ok", *clicks, flush=True)
+        continue
     if parts and parts[0] == "move":
         root.geometry(f"+{parts[1]}+{parts[2]}")
     elif parts and parts[0] == "colour":
@@ -44,13 +50,22 @@ class XWindow:
         #: A small child window 10 px inside it (tests "mask the whole top level").
         self.child_id = child_id
 
-    def _command(self, line: str) -> None:
+    def _command(self, line: str) -> str:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.write(line + "\n")
         self._proc.stdin.flush()
         reply = self._proc.stdout.readline()
         if not reply.startswith("ok"):
             raise RuntimeError(f"Tk helper failed: {reply!r}")
+        return reply
+
+    def clicks(self) -> list[tuple[int, int, int]]:
+        """Button presses the window received so far: ``(x_root, y_root, button)``."""
+        out = []
+        for item in self._command("clicks").split()[1:]:
+            x, y, b = item.split(",")
+            out.append((int(x), int(y), int(b)))
+        return out
 
     def move(self, x: int, y: int) -> None:
         """Move the window's top-left corner to (x, y)."""

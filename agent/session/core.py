@@ -25,6 +25,8 @@ from websockets.exceptions import ConnectionClosed
 from agent.config import AgentConfig
 from agent.connection import SessionTicket
 from agent.consent import ConsentMachine
+from agent.desktop.capabilities import probe_source
+from agent.desktop.share import DesktopShare, describe
 from agent.e2ekeys import SessionKeys
 from agent.inject import Injector
 from agent.input import InputGate
@@ -50,7 +52,14 @@ FLAG_FULL = 0x01
 #: Agent-side actions the broker records too (``log.local``); the broker logs
 #: consent, pause and masks itself from the messages, so those are not repeated.
 _FORWARDED_EVENTS = frozenset(
-    {"input.applied", "input.dropped", "key.exchanged", "key.epoch", "audit.recipient_rejected"}
+    {
+        "input.applied",
+        "input.dropped",
+        "key.exchanged",
+        "key.epoch",
+        "audit.recipient_rejected",
+        "monitor.selected",
+    }
 )
 #: An update not acknowledged after this long no longer counts as in flight
 #: (a lost ack must not stall the stream forever).
@@ -100,6 +109,12 @@ class SessionCore:
         self._pipeline_factory = pipeline_factory or _default_pipeline
         self._injector = injector
         self.video = VideoChoice(partial(choose_codecs, config.video))  # SPEC §4.4
+        # What of the desktop is shared and what the agent can do there (desktop.info).
+        self._desktop = DesktopShare(
+            config.monitor_switch,
+            probe_source(config.source, want_input=injector is not None),
+        )
+        self._desktop_sent: Any = None
         self._call_config = call_config
         self._ca_pem = config.ca_pem  # the organisation roots (may grow by rotation)
         self._call: CallRunner | None = None
@@ -168,6 +183,15 @@ class SessionCore:
             self._end_reason = (reason, by)
         if self._ended_evt is not None:
             self._ended_evt.set()
+
+    def _send_desktop_info(self) -> None:
+        """Tell viewers (again) what is shared, when it changed (SPEC §3.5)."""
+        info = self._desktop.info(self._source)
+        if info != self._desktop_sent:
+            if self._desktop_sent is None:
+                self.observer.notice(describe(self._desktop.capabilities))
+            self._desktop_sent = info
+            self._send(info)
 
     def _poke(self) -> None:
         if self._wake is not None:

@@ -31,6 +31,7 @@ from protocol.messages import (
     KeyCommit,
     KeyReveal,
     LogEvent,
+    MonitorSelect,
     PermissionRelease,
     RecordingState,
     Refresh,
@@ -123,6 +124,25 @@ class DispatchMixin(StreamMixin):
         self.observer.notice(text)
         self._poke()
 
+    def _on_monitor_select(self, msg: MonitorSelect, now: int) -> None:
+        """The engineer asks for another monitor: applied only if the client allowed
+        switching and the viewer holds ``view``; the client is told and it is logged."""
+        who = msg.viewer_id or "?"
+        if not self.consent.may(who, "view"):
+            return
+        reason = self._desktop.select(self._source, msg.monitor)
+        if reason is not None:
+            log.info("monitor.select from %s refused: %s", who, reason)
+            return
+        self._log_local("monitor.selected", {"monitor": msg.monitor, "viewer_id": who}, now)
+        self.observer.notice(
+            _("The engineer now sees all your monitors.")
+            if msg.monitor == 0
+            else _("The engineer now sees monitor {n}.").format(n=msg.monitor)
+        )
+        self._need_full = True
+        self._poke()
+
     async def _dispatch(self, msg: ControlMessage) -> None:
         now = self._clock()
         if isinstance(msg, ConsentRequest):
@@ -149,6 +169,8 @@ class DispatchMixin(StreamMixin):
         elif isinstance(msg, Refresh):
             self._need_full = True
             self._poke()
+        elif isinstance(msg, MonitorSelect):
+            self._on_monitor_select(msg, now)
         elif isinstance(msg, Chat):
             sender = msg.from_.name if msg.from_ is not None else "?"
             self.observer.chat(sender, msg.text, msg.at_ms or now)

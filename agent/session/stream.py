@@ -86,6 +86,7 @@ class StreamMixin(ConsentMixin):
                 await ws.send(data)
             except ConnectionClosed:
                 return  # the reader reports why
+            self._send_desktop_info()  # monitors, the shared one, capabilities
             elapsed = time.monotonic() - started
             await asyncio.sleep(max(0.0, interval - elapsed))
 

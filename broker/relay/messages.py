@@ -92,6 +92,8 @@ class ControlMessages:
                 "mask.changed", CLIENT, {"regions": msg.regions, "windows": msg.windows}, now_ms
             )
             self._ctx.to_viewers(msg)
+        elif msg.type == "desktop.info":
+            self._ctx.to_viewers(msg)
         elif msg.type == "chat":
             self._chat(None, msg.text, now_ms)
         elif msg.type == "log.local":
@@ -154,6 +156,9 @@ class ControlMessages:
         elif msg.type == "refresh":
             self._ctx.need(vid, "view")
             self._ctx.send(AGENT, msg)
+        elif msg.type == "monitor.select":
+            self._ctx.need(vid, "view")  # the agent decides whether the client allows it
+            self._ctx.send(AGENT, m.MonitorSelect(monitor=msg.monitor, viewer_id=vid))
         elif msg.type == "chat":
             self._chat(viewer, msg.text, now_ms)
         elif msg.type == "call.request":

@@ -14,6 +14,12 @@ from typing import Any, Final, Union
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.limits import MAX_TEXT_MESSAGE
 from protocol.messages._codec import b64u_encode, decode_object, encode_object
+from protocol.messages.desktop import (
+    DesktopCapabilities,
+    DesktopInfo,
+    MonitorSelect,
+    ScreenMonitor,
+)
 from protocol.messages.types import (
     AuditRecipient,
     CallRequest,
@@ -85,6 +91,8 @@ ControlMessage = Union[  # noqa: UP007 - a runtime alias that get_args() can wal
     MaskUpdate,
     RecordingState,
     Refresh,
+    DesktopInfo,
+    MonitorSelect,
     Chat,
     LogEvent,
     LogLocal,
@@ -195,6 +203,8 @@ __all__ = [
     "ConsentRequest",
     "ConsentRevoke",
     "ControlMessage",
+    "DesktopCapabilities",
+    "DesktopInfo",
     "End",
     "ErrorMessage",
     "Hello",
@@ -207,6 +217,7 @@ __all__ = [
     "LogEvent",
     "LogLocal",
     "MaskUpdate",
+    "MonitorSelect",
     "Pause",
     "Permission",
     "PermissionRelease",
@@ -221,6 +232,7 @@ __all__ = [
     "RtcHangup",
     "RtcMute",
     "RtcOffer",
+    "ScreenMonitor",
     "SessionEnded",
     "SessionStateMessage",
     "Ticket",

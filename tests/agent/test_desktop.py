@@ -183,3 +183,41 @@ def test_cursor_is_blended_and_clipped_at_the_frame_edge() -> None:
     assert tuple(frame[0, 1, :3]) == (178, 178, 178)  # 128 + 100 * (1 - 128/255)
     assert tuple(frame[1, 0, :3]) == (100, 100, 100)
     draw(frame, sprite(cur), -10, 50)  # entirely outside: nothing happens
+
+
+class _Source:
+    """A capture source with monitors (the part needs only layout, view and select)."""
+
+    def __init__(self) -> None:
+        self.layout, self.view = MIXED, 2
+
+    def select(self, view: int) -> None:
+        from agent.capture.base import CaptureError
+
+        if view not in (0, 1, 2):
+            raise CaptureError("no such monitor")
+        self.view = view
+
+
+def test_desktop_info_and_switching_only_when_the_client_allows() -> None:
+    from agent.desktop.capabilities import Capabilities
+    from agent.desktop.share import DesktopShare, describe
+
+    caps = Capabilities("x11", True, True, False)
+    src = _Source()
+    locked = DesktopShare(False, caps)
+    info = locked.info(src)
+    assert (info.monitor, info.switchable, len(info.monitors)) == (2, False, 2)
+    assert info.monitors[1].name == "LAPTOP" and info.capabilities.input is False
+    assert locked.select(src, 1) == "not_allowed" and src.view == 2
+    open_ = DesktopShare(True, caps)
+    assert open_.info(src).switchable
+    assert open_.select(src, 7) == "no_such_monitor" and src.view == 2
+    assert open_.select(src, 0) is None and open_.info(src).monitor == 0
+    assert open_.select(None, 1) == "not_supported"
+    # A source without monitors is one monitor that cannot switch.
+    from agent.capture.pattern import PatternSource
+
+    flat = open_.info(PatternSource(320, 200))
+    assert (flat.monitor, flat.switchable, flat.monitors[0].width) == (1, False, 320)
+    assert "input no" in describe(caps)

@@ -10,7 +10,7 @@
  *
  * The page listens with `client.on(event, fn)`. Events: `welcome`, `state`,
  * `permissions`, `consent` ({granted|denied|revoked, permissions}), `chat`, `log`,
- * `paused` (bool), `mask`, `verification` (code), `ended` ({reason, by}), `error`
+ * `paused` (bool), `mask`, `desktop` (SPEC §3.5 desktop.info), `verification` (code), `ended` ({reason, by}), `error`
  * ({code, message}), `frame` (seq), `close` ({code, reason}), `rtc` (a call.start or
  * rtc.* message for call.js).
  * @module client
@@ -92,6 +92,7 @@ export class SessionClient {
       'mask.update': (m) => this.emit('mask', { regions: m.regions, windows: m.windows }),
       // G10: the broker relays no screen update it cannot record (SPEC §3.5).
       'recording.state': (m) => this._recordingState(m),
+      'desktop.info': (m) => this.emit('desktop', m),
       chat: (m) => this.emit('chat', m),
       'log.event': (m) => this.emit('log', m.record),
       'session.ended': (m) => this._ended(m.reason, m.by),
@@ -442,6 +443,14 @@ export class SessionClient {
   /** Ask for a full screen update now. */
   refresh() {
     this._refresh(true);
+  }
+
+  /**
+   * Ask the agent to show another monitor (SPEC §3.5; applied if the client allows).
+   * @param {number} monitor 1-based, 0 for all
+   */
+  selectMonitor(monitor) {
+    this.send({ type: 'monitor.select', monitor });
   }
 
   /**

@@ -11,6 +11,7 @@ import { Display } from '../display.js';
 import { SessionClient, END_REASONS } from '../client.js';
 import { InputCapture } from '../input.js';
 import { CallClient, createCallPanel } from '../call.js';
+import { desktopControls } from '../desktop.js';
 import { h, clear, pick, chip, stateChip, clock, toast } from '../dom.js';
 import { t } from '../i18n.js';
 
@@ -172,6 +173,10 @@ export function renderSession(root, params, app) {
     onClose: (code, reason) => client.onClose(code, reason),
   });
   client = new SessionClient({ transport, display });
+  // desktop: the client's monitors and what its agent can do there (SPEC §3.5).
+  const desk = desktopControls(client, { engineer: !isObserver });
+  btnRefresh.after(desk.picker);
+  stage.appendChild(desk.notes);
   const input = new InputCapture(canvas, display, (events) => client.sendInput(events));
   // Observers watch only: no call (the broker relays rtc.* only for a viewer holding video).
   const call = isObserver ? null : new CallClient({

@@ -1,0 +1,70 @@
+"""The session's part for what of the desktop is shared (SPEC §3.5): the
+``desktop.info`` it tells viewers, and the engineer's ``monitor.select``.
+
+The client chooses the monitor (``--monitor``) and whether the engineer may switch
+(``--monitor-switch``, off by default).  The part only talks to the capture source
+through its ``layout``/``view``/``select`` (``agent.capture.screen.ScreenSource``);
+sources without monitors are one monitor that cannot switch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.capture.base import CaptureError
+from agent.desktop.capabilities import Capabilities
+from agent.desktop.layout import Layout
+from agent.i18n import _
+from protocol.limits import MAX_MONITORS
+from protocol.messages import DesktopCapabilities, DesktopInfo, ScreenMonitor
+
+
+class DesktopShare:
+    """Builds ``desktop.info`` and applies ``monitor.select`` when the client allows."""
+
+    def __init__(self, allow_switch: bool, capabilities: Capabilities) -> None:
+        self.allow_switch = allow_switch
+        self.capabilities = capabilities
+
+    def info(self, source: Any) -> DesktopInfo:
+        """The current ``desktop.info`` for ``source`` (None: not capturing yet)."""
+        layout: Layout | None = getattr(source, "layout", None)
+        caps = self.capabilities
+        wire = DesktopCapabilities(
+            capture=caps.capture,
+            windows=caps.windows,
+            input=caps.input,
+            secure_prompt=caps.secure_prompt,
+        )
+        if layout is None:
+            w, h = source.size if source is not None else (1, 1)
+            one = ScreenMonitor("screen", 0, 0, max(int(w), 1), max(int(h), 1), True)
+            return DesktopInfo(wire, (one,), monitor=1, switchable=False)
+        mons = tuple(
+            ScreenMonitor(m.name[:64], m.x, m.y, m.width, m.height, m.primary)
+            for m in layout.monitors[:MAX_MONITORS]
+        )
+        switchable = self.allow_switch and len(layout.monitors) > 1
+        return DesktopInfo(wire, mons, monitor=int(source.view), switchable=switchable)
+
+    def select(self, source: Any, monitor: int) -> str | None:
+        """Switch ``source`` to ``monitor`` (0 = all); the refusal's reason, or None."""
+        if not self.allow_switch:
+            return "not_allowed"
+        if source is None or not hasattr(source, "select"):
+            return "not_supported"
+        try:
+            source.select(monitor)
+        except CaptureError:
+            return "no_such_monitor"
+        return None
+
+
+def describe(caps: Capabilities) -> str:
+    """One line for the client: what this computer lets the agent do."""
+    yes, no = _("yes"), _("no")
+    return _("This computer: screen {capture}, window list {windows}, input {input}.").format(
+        capture=yes if caps.capture else no,
+        windows=yes if caps.windows else no,
+        input=yes if caps.input else no,
+    )
