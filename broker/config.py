@@ -295,6 +295,30 @@ class BrokerConfig:
         "On: every engineer sees and edits every ticket. Off: an engineer sees the tickets of their organisations (the user's `organisations`, set by an admin), tickets without an organisation, tickets they created, and tickets with a session assigned to or answered by them; the ticket view lists only the sessions they may open. Supervisors, reviewers and admins always see all (the role table in `broker/auth/policy.py`).",
         shown="off",
     )
+    login_account_free_failures: int = setting(
+        10,
+        int,
+        "Wrong passwords for one account, from any address, before that account's logins back off exponentially (like the per username+address throttle). Counts are forgotten an hour after the last failure.",
+        shown="`10`",
+    )
+    login_address_free_failures: int = setting(
+        20,
+        int,
+        "Wrong passwords from one address, over any usernames (password spraying), before that address backs off. A successful login does not reset it.",
+        shown="`20`",
+    )
+    invitation_failures_per_window: int = setting(
+        20,
+        int,
+        "Wrong invitation codes, from all addresses together (store-backed: all nodes), per window; past it every redemption is refused (429) until the window ends, and a `security.alert` webhook event and a warning log line are raised once. Guessing arithmetic: docs/THREAT_MODEL.md.",
+        shown="`20`",
+    )
+    invitation_failure_window_s: float = setting(
+        600.0,
+        float,
+        "That window, in seconds.",
+        shown="`600`",
+    )
     # cluster (issue 15, docs/operations.md §6): the event loop, and the relay backend
     # that lets several broker processes or nodes serve one session (DESIGN §8).
     event_loop: str = setting(

@@ -11,12 +11,13 @@ from aiohttp import web
 from audit.errors import AuditError
 from broker.api.body import read_body
 from broker.api.tickets import hash_invitation_code, normalise_code
+from broker.auth.alerts import raise_alert
 from broker.auth.policy import client_address
-from broker.auth.setup import AGENT_RATE_LIMIT, TOKENS
+from broker.auth.setup import AGENT_RATE_LIMIT, REDEEM_GUARD, TOKENS
 from broker.auth.tokens import AuthError
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
-from broker.errors import BrokerError, Conflict, Gone, InvalidField, Unauthorized
+from broker.errors import BrokerError, Conflict, Gone, InvalidField, NotFound, Unauthorized
 from broker.ice import ice_servers_for
 from broker.recording import RECORDER
 from broker.store import queries
@@ -96,13 +97,41 @@ async def redeem_invitation(request: web.Request) -> web.Response:
     digits = normalise_code(body.text("code", max_len=20))
     client_name = body.text("client_name", max_len=200)
     request.app[AGENT_RATE_LIMIT].hit("redeem:" + client_address(request))
-    ticket, session = await queries.redeem_invitation(
-        request.app[DB],
-        code_hash=hash_invitation_code(digits),
-        client_name=client_name,
-        at=request.app[CLOCK].now_ms(),
-    )
+    guard = request.app[REDEEM_GUARD]
+    await guard.check()
+    try:
+        ticket, session = await queries.redeem_invitation(
+            request.app[DB],
+            code_hash=hash_invitation_code(digits),
+            client_name=client_name,
+            at=request.app[CLOCK].now_ms(),
+        )
+    except NotFound:
+        if await guard.failure():
+            await _guessing_alert(request)
+        raise
     return _session_response(request, ticket, session)
+
+
+async def _guessing_alert(request: web.Request) -> None:
+    """Wrong invitation codes from all addresses reached the limit: tell operators
+    (warning log and a ``security.alert`` webhook event), once per window."""
+    app = request.app
+    config = app[CONFIG]
+    now = app[CLOCK].now_ms()
+    window_ms = int(config.invitation_failure_window_s * 1000)
+    until = (now // window_ms + 1) * window_ms
+    await raise_alert(
+        app,
+        "invitation_guessing",
+        {
+            "failures": config.invitation_failures_per_window,
+            "window_s": config.invitation_failure_window_s,
+            "until": iso_ms(until),
+            "last_address": client_address(request),
+        },
+        now,
+    )
 
 
 class _NotEnded(Conflict):

@@ -8,17 +8,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from broker.auth.throttle import LoginThrottle, RateLimiter
+from broker.auth.throttle import LoginThrottle, RateLimiter, RedeemGuard
 from broker.auth.tokens import TokenService
 from broker.clock import CLOCK
 from broker.config import CONFIG
 from broker.store.db import DB
 
-__all__ = ["AGENT_RATE_LIMIT", "LOGIN_THROTTLE", "TOKENS", "auth_ctx"]
+__all__ = ["AGENT_RATE_LIMIT", "LOGIN_THROTTLE", "REDEEM_GUARD", "TOKENS", "auth_ctx"]
 
 TOKENS = web.AppKey[TokenService]("tokens")
 LOGIN_THROTTLE = web.AppKey[LoginThrottle]("login_throttle")
 AGENT_RATE_LIMIT = web.AppKey[RateLimiter]("agent_rate_limit")
+REDEEM_GUARD = web.AppKey[RedeemGuard]("redeem_guard")
 
 
 async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -44,6 +45,14 @@ async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
         free_failures=config.login_free_failures,
         base_delay_s=config.login_base_delay_s,
         max_delay_s=config.login_max_delay_s,
+        account_free_failures=config.login_account_free_failures,
+        address_free_failures=config.login_address_free_failures,
+    )
+    app[REDEEM_GUARD] = RedeemGuard(
+        app[DB],
+        clock,
+        limit=config.invitation_failures_per_window,
+        window_s=config.invitation_failure_window_s,
     )
     app[AGENT_RATE_LIMIT] = RateLimiter(
         clock, limit=config.agent_requests_per_minute, window_s=60.0

@@ -10,15 +10,20 @@ from broker.clock import Clock
 from broker.errors import RateLimited
 from broker.store import queries
 from broker.store.db import Database
-from protocol.pacing import TokenBucket, backoff_s
+from protocol.pacing import TokenBucket
 
-__all__ = ["LoginThrottle", "RateLimiter"]
+__all__ = ["LoginThrottle", "RateLimiter", "RedeemGuard"]
 
 
 class LoginThrottle:
-    """After ``free_failures`` wrong passwords for one (username, address), each
-    further failure locks that pair for ``base_delay_s * 2**(n-1)`` seconds (n = failures
-    beyond the free ones), capped at ``max_delay_s``. A success clears the count."""
+    """Failed logins are counted under three keys at once (issue 14): the (username,
+    address) pair, the account alone (guessing one password from many addresses) and
+    the address alone (spraying many usernames from one address). Past its free
+    failures, each further failure locks that key for ``base_delay_s * 2**(n-1)``
+    seconds (n = failures beyond the free ones), capped at ``max_delay_s``; a login is
+    refused while any of its keys is locked. A success clears the pair and the account;
+    the address count is forgotten only ``reset_after_s`` after its last failure (a
+    success on the attacker's own account must not reset a spray)."""
 
     def __init__(
         self,
@@ -28,44 +33,113 @@ class LoginThrottle:
         free_failures: int,
         base_delay_s: float,
         max_delay_s: float,
+        account_free_failures: int = 10,
+        address_free_failures: int = 20,
+        reset_after_s: float = 3600.0,
     ) -> None:
         self._db = db
         self._clock = clock
         self._free = free_failures
+        self._account_free = account_free_failures
+        self._address_free = address_free_failures
         self._base_ms = base_delay_s * 1000
         self._max_ms = max_delay_s * 1000
+        self._reset_ms = reset_after_s * 1000
 
     @staticmethod
     def key(username: str, address: str) -> str:
         """The stored key: a hash, so the table holds no usernames or addresses."""
         return hashlib.sha256(f"{username.lower()}\0{address}".encode()).hexdigest()
 
+    @staticmethod
+    def account_key(username: str) -> str:
+        """The key counting an account's failures from every address."""
+        return hashlib.sha256(f"account\0{username.lower()}".encode()).hexdigest()
+
+    @staticmethod
+    def address_key(address: str) -> str:
+        """The key counting an address's failures over every username."""
+        return hashlib.sha256(f"address\0{address}".encode()).hexdigest()
+
+    def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
+        return [
+            (self.key(username, address), self._free),
+            (self.account_key(username), self._account_free),
+            (self.address_key(address), self._address_free),
+        ]
+
     async def check(self, username: str, address: str) -> None:
-        """Raise :class:`RateLimited` while the pair is locked."""
-        attempt = await queries.get_login_attempt(self._db, self.key(username, address))
+        """Raise :class:`RateLimited` while the pair, the account or the address is locked."""
         now = self._clock.now_ms()
-        if attempt is not None and attempt.locked_until_ms > now:
-            wait_s = (attempt.locked_until_ms - now) / 1000
-            raise RateLimited(f"too many failed logins; try again in {wait_s:.0f} s", wait_s)
+        for key, _free in self._keys(username, address):
+            attempt = await queries.get_login_attempt(self._db, key)
+            if attempt is not None and attempt.locked_until_ms > now:
+                wait_s = (attempt.locked_until_ms - now) / 1000
+                raise RateLimited(f"too many failed logins; try again in {wait_s:.0f} s", wait_s)
 
     async def failure(self, username: str, address: str) -> None:
-        """Count a failed login and lock the pair if it is past the free failures."""
-        key = self.key(username, address)
-        attempt = await queries.get_login_attempt(self._db, key)
-        failures = (attempt.failures if attempt else 0) + 1
+        """Count a failed login under each key and lock those past their free failures."""
         now = self._clock.now_ms()
-        locked_until = 0
-        beyond = failures - self._free
-        if beyond > 0:
-            delay_s = backoff_s(beyond, self._base_ms / 1000, self._max_ms / 1000)
-            locked_until = now + int(delay_s * 1000)
-        await queries.record_login_failure(
-            self._db, key, failures=failures, at=now, locked_until=locked_until
-        )
+        for key, free in self._keys(username, address):
+            attempt = await queries.get_login_attempt(self._db, key)
+            stale = attempt is not None and now - attempt.last_failure_ms > self._reset_ms
+            failures = 1 if attempt is None or stale else attempt.failures + 1
+            locked_until = 0
+            beyond = failures - free
+            if beyond > 0:
+                delay = min(self._base_ms * 2 ** min(beyond - 1, 40), self._max_ms)
+                locked_until = now + int(delay)
+            await queries.record_login_failure(
+                self._db, key, failures=failures, at=now, locked_until=locked_until
+            )
 
     async def success(self, username: str, address: str) -> None:
-        """Forget the failures of the pair."""
+        """Forget the failures of the pair and of the account (not of the address)."""
         await queries.clear_login_failures(self._db, self.key(username, address))
+        await queries.clear_login_failures(self._db, self.account_key(username))
+
+
+class RedeemGuard:
+    """Failed invitation redemptions from every address together (store-backed, so
+    all nodes share it): at most ``limit`` per fixed window of ``window_s``. Past that,
+    every redemption is refused until the window ends, and :meth:`failure` returns
+    True exactly once per window — the caller raises the alert (log + webhook)."""
+
+    def __init__(self, db: Database, clock: Clock, *, limit: int, window_s: float) -> None:
+        self._db = db
+        self._clock = clock
+        self._limit = limit
+        self._window_ms = int(window_s * 1000)
+
+    def _window(self) -> tuple[str, int]:
+        now = self._clock.now_ms()
+        index = now // self._window_ms
+        key = hashlib.sha256(f"invitation-failures\0{index}".encode()).hexdigest()
+        return key, (index + 1) * self._window_ms
+
+    async def check(self) -> None:
+        """Raise :class:`RateLimited` while this window's failures are at the limit."""
+        key, ends = self._window()
+        attempt = await queries.get_login_attempt(self._db, key)
+        if attempt is not None and attempt.failures >= self._limit:
+            wait_s = (ends - self._clock.now_ms()) / 1000
+            raise RateLimited(
+                f"too many wrong invitation codes; try again in {wait_s:.0f} s", wait_s
+            )
+
+    async def failure(self) -> bool:
+        """Count one wrong code; True when this one reached the limit (alert once)."""
+        key, ends = self._window()
+        attempt = await queries.get_login_attempt(self._db, key)
+        failures = (attempt.failures if attempt else 0) + 1
+        await queries.record_login_failure(
+            self._db,
+            key,
+            failures=failures,
+            at=self._clock.now_ms(),
+            locked_until=ends if failures >= self._limit else 0,
+        )
+        return failures == self._limit
 
 
 class RateLimiter:

@@ -18,6 +18,7 @@ __all__ = [
     "EVENT_TYPES",
     "RECORDING_RESTORED",
     "RECORDING_UNAVAILABLE",
+    "SECURITY_ALERT",
     "SESSION_ENDED",
     "SESSION_RATED",
     "SESSION_REQUESTED",
@@ -38,6 +39,8 @@ TICKET_CREATED: Final = "ticket.created"
 TICKET_UPDATED: Final = "ticket.updated"
 RECORDING_UNAVAILABLE: Final = "recording.unavailable"
 RECORDING_RESTORED: Final = "recording.restored"
+#: Issue 14: a defence tripped (e.g. invitation-code guessing); ``data.kind`` says which.
+SECURITY_ALERT: Final = "security.alert"
 
 EVENT_TYPES: Final = (
     SESSION_REQUESTED,
@@ -48,6 +51,7 @@ EVENT_TYPES: Final = (
     TICKET_UPDATED,
     RECORDING_UNAVAILABLE,
     RECORDING_RESTORED,
+    SECURITY_ALERT,
 )
 
 

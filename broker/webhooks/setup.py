@@ -8,16 +8,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
 from broker.api.routes import API_PREFIX
+from broker.auth.alerts import ALERT_SINKS
 from broker.auth.policy import ADMIN, guard
 from broker.clock import CLOCK
 from broker.config import CONFIG, BrokerConfig
 from broker.store.db import DB
 from broker.webhooks import api
-from broker.webhooks.capture import OutboxCapture
+from broker.webhooks.capture import OutboxCapture, emit_after
 from broker.webhooks.delivery import (
     AiohttpTransport,
     DeliverySettings,
@@ -25,6 +27,7 @@ from broker.webhooks.delivery import (
     WebhookDispatcher,
     client_ssl_context,
 )
+from broker.webhooks.events import SECURITY_ALERT
 
 __all__ = ["TRANSPORT", "WEBHOOKS", "settings_from", "setup_webhooks", "webhooks_ctx"]
 
@@ -83,3 +86,11 @@ def setup_webhooks(app: web.Application) -> None:
     for method, path, handler in routes:
         app.router.add_route(method, API_PREFIX + path, guard(handler, ADMIN))
     app.cleanup_ctx.append(webhooks_ctx)
+
+    async def alert_sink(kind: str, data: dict[str, Any], at_ms: int) -> None:
+        # Security alerts (broker/auth/alerts.py) reach the help desk as webhook events.
+        await emit_after(
+            app[DB], SECURITY_ALERT, {"kind": kind, **data}, subject_id=kind, at_ms=at_ms
+        )
+
+    app.setdefault(ALERT_SINKS, []).append(alert_sink)
