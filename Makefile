@@ -12,7 +12,8 @@ PACKAGES := protocol audit certs broker agent cli
 SYSTEM_PACKAGES := chromium xvfb xauth xdotool libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 \
 	libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-render-util0 \
 	libxcb-image0 libegl1 libgl1 \
-	postgresql nats-server haproxy
+	postgresql nats-server haproxy \
+	gstreamer1.0-tools gstreamer1.0-plugins-base dbus
 
 .PHONY: run test test-postgres lint typecheck venv system-deps bench clean
 
@@ -29,6 +30,7 @@ venv: $(STAMP)
 # from Debian; installed only when missing. Tests start their own throwaway instances.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v Xvfb >/dev/null || ! dpkg -s libxcb-cursor0 >/dev/null 2>&1 \
+		|| ! command -v gst-launch-1.0 >/dev/null || ! command -v dbus-daemon >/dev/null \
 		|| ! command -v nats-server >/dev/null || ! command -v haproxy >/dev/null \
 		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "Installing system packages: $(SYSTEM_PACKAGES)"; \
