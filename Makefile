@@ -15,7 +15,7 @@ SYSTEM_PACKAGES := chromium xvfb xauth xdotool libxcb-icccm4 libxcb-keysyms1 lib
 	postgresql nats-server haproxy \
 	gstreamer1.0-tools gstreamer1.0-plugins-base dbus
 
-.PHONY: run test test-postgres lint typecheck venv system-deps bench clean
+.PHONY: run test test-postgres cluster lint typecheck venv system-deps bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,8 +52,13 @@ test: system-deps venv lint typecheck
 
 # The broker's tests again on PostgreSQL (a throwaway local cluster): store, API, auth,
 # relay, WebSocket and webhook tests, and the multi-node store tests that need it.
-test-postgres: venv
-	tools/with_postgres.sh $(BIN)/python -m pytest -q tests/broker
+test-postgres: system-deps venv
+	tools/with_postgres.sh $(BIN)/python -m pytest -q tests/broker tests/cluster
+
+# A local cluster (DESIGN §8, docs/operations.md §6): NATS, two broker processes on the
+# NATS relay backend, HAProxy on https://127.0.0.1:9443, a throwaway PostgreSQL. Ctrl-C stops.
+cluster: system-deps venv
+	tools/with_postgres.sh $(BIN)/python -m tools.cluster --nodes 2 --port 9443
 
 bench: system-deps venv
 	$(BIN)/python -m bench.run_all

@@ -15,10 +15,17 @@ record whose *content* is not acceptable (for instance an agent's ``log.local``
 detail that is not canonical JSON) raises ``ProtocolError(invalid_field)`` and
 nothing happens. A log whose last record is ``session.ended`` is sealed:
 opening it raises ``ProtocolError(session_ended)`` (G5: an ended session is final).
+
+One writer at a time (DESIGN §8, logs on storage all nodes share): an open
+``SessionLog`` holds an exclusive ``flock`` on its ``log.jsonl`` until :meth:`close`;
+another process (another broker node) that opens it meanwhile gets ``LogFailure``.
+The kernel drops the lock when the writer dies, which is how a surviving node
+knows it may continue the file to seal it (broker/relay/nats, node failure).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -62,17 +69,21 @@ class SessionLog:
         self.checkpoints_path = folder / "checkpoints.jsonl"
         self._key = signing_key
         self._key_id = signing_key_id
+        self._lock_fd: int | None = None
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._lock_fd = _lock(self.path)
             # A torn last line is a record nobody was told had happened: cut it.
             self._writer = JsonlChainWriter(self.path, repair_torn_tail=True)
         except (AuditError, OSError) as exc:
+            self._unlock()
             raise LogFailure(f"cannot open the session log: {exc}") from exc
         records = self._writer.records
         if records and records[-1].event == FINAL_EVENT:
             # G5: the log was sealed; a relay (even after a restart) must not
             # continue a session that has ended.
             self._writer.close()
+            self._unlock()
             raise ProtocolError.of(ErrorCode.SESSION_ENDED, "the session has ended")
         self._signed_seq = 0
 
@@ -117,5 +128,25 @@ class SessionLog:
         return [r.to_dict() for r in self._writer.records]
 
     def close(self) -> None:
-        """Close the file (idempotent)."""
+        """Close the file and let another writer have it (idempotent)."""
         self._writer.close()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+
+def _lock(path: Path) -> int:
+    """An exclusive, non-blocking ``flock`` on ``path`` (created if missing)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise OSError("the session log is being written by another broker process") from None
+    except OSError:
+        os.close(fd)
+        raise
+    return fd

@@ -28,6 +28,7 @@ from aiohttp import web
 from broker.auth.setup import TOKENS
 from broker.auth.tokens import Claims
 from broker.clock import CLOCK
+from broker.cluster import close_backend, open_backend
 from broker.config import CONFIG
 from broker.pki import PKI
 from broker.recording import RECORDER
@@ -105,7 +106,8 @@ class RelayService:
         async def store(action: PersistAction) -> None:
             await persist(app[DB], action)
 
-        backend = InProcessRelay(
+        backend = await open_backend(  # cluster: in-process or NATS (CLEARPANE_RELAY_BACKEND)
+            app,
             open_log,
             clock.now_ms,
             store,
@@ -129,6 +131,7 @@ class RelayService:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             await backend.shutdown()
+            await close_backend(backend)
             self._backend = None
 
     async def on_shutdown(self, app: web.Application) -> None:

@@ -88,3 +88,40 @@ def test_a_sealed_log_cannot_be_continued(tmp_path: Path) -> None:
     assert err.value.code == "session_ended"
     records = load_records(session_dir(tmp_path, "s3") / "log.jsonl")
     assert records[-1].event == "session.ended"
+
+
+def test_one_writer_at_a_time_and_the_next_after_it_dies(tmp_path: Path) -> None:
+    """Logs on storage that several nodes share: a second writer is refused while the
+    first holds the log, even from another process; a writer that dies frees it."""
+    import subprocess
+    import sys
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    first = SessionLog(tmp_path, "s1", key)
+    first.append("session.requested", "client", {}, 1_000)
+    with pytest.raises(LogFailure, match="another broker process"):
+        SessionLog(tmp_path, "s1", key)
+    path = tmp_path / "sessions" / "s1" / "log.jsonl"
+    probe = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+        "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept BlockingIOError:\n"
+        "    sys.exit(3)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", probe, str(path)]).returncode == 3
+    first.close()
+    assert subprocess.run([sys.executable, "-c", probe, str(path)]).returncode == 0
+    holder = subprocess.Popen(  # another process holds it, then is killed
+        [sys.executable, "-c", probe + "print('held', flush=True)\nos.read(0, 1)\n", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with pytest.raises(LogFailure):
+        SessionLog(tmp_path, "s1", key)
+    holder.kill()
+    holder.wait()
+    again = SessionLog(tmp_path, "s1", key)
+    assert again.append("session.reconnected", "client", {}, 2_000)["seq"] == 2
+    again.close()

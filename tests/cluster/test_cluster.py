@@ -1,0 +1,249 @@
+"""A whole session across two broker processes behind HAProxy, on NATS and PostgreSQL:
+the agent on node 1, the engineer on node 2 (each pinned through its own HAProxy
+frontend), consent, frames with flow control, input under control, chat, the kill,
+the sealed log and the recording afterwards. Then node failure: the agent's node is
+killed mid-session; the viewer on the other node is told, the agent reconnecting
+through the load balancer is told the session ended, and the evidence is intact.
+
+The agent and viewer are scripted protocol peers (tests/broker/test_ws.py's ``Peer``)
+over real TLS WebSockets; everything between them is the real thing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from cryptography import x509
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
+
+from audit.checkpoint import Checkpoint, verify_sealed_log
+from audit.jsonl import load_records
+from audit.recording import DIR_AGENT, FRAME_BINARY, FRAME_TEXT, open_recording
+from broker.relay.nats import NODE_FAILED
+from protocol import messages as m
+from protocol.limits import MAX_INFLIGHT_UPDATES
+from protocol.media import AckFrame, InputFrame, ScreenUpdateFrame, parse_binary
+from tests.broker.test_ws import PROTO, Peer, update
+from tools.cluster import LocalCluster
+
+
+class Api:
+    """REST through the load balancer."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.base = cluster.url + "/api/v1"
+        self.ssl = ssl.create_default_context(cafile=str(cluster.ca_file))
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self.ssl))
+
+    async def call(self, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.base + path, json=body, headers=headers) as r:
+            data = await r.json()
+            assert r.status < 300, (method, path, r.status, data)
+            return data
+
+    async def engineer(self, cluster: LocalCluster) -> tuple[str, str]:
+        assert cluster.admin is not None
+        user, pw = cluster.admin
+        admin = (await self.call("POST", "/auth/login", body={"username": user, "password": pw}))[
+            "token"
+        ]
+        name = f"eve{time.monotonic_ns() % 10**8}"
+        await self.call("POST", "/users", admin, {"username": name, "name": "Eve Engineer",
+                                                    "role": "engineer", "password": "pw-" + name * 2})  # fmt: skip
+        eng = (await self.call("POST", "/auth/login", body={"username": name, "password": "pw-" + name * 2}))["token"]  # fmt: skip
+        return admin, eng
+
+
+@asynccontextmanager
+async def ws(
+    url: str, path: str, ctx: ssl.SSLContext, origin: str | None = None
+) -> AsyncIterator[Peer]:
+    async with connect(
+        url.replace("https://", "wss://") + path, ssl=ctx, subprotocols=PROTO,
+        origin=Origin(origin) if origin else None, compression=None, max_size=None,
+        open_timeout=5, close_timeout=2,
+    ) as conn:  # fmt: skip
+        yield Peer(conn)
+
+
+async def start_session(
+    api: Api, cluster: LocalCluster, eng: str, agent: Peer, perms: list[str]
+) -> tuple[str, str]:
+    """The agent's request and hello; returns (session id, join token)."""
+    req = await api.call(
+        "POST", "/agent/requests", body={"description": "Printer", "client_name": "Alice"}
+    )
+    await agent.say(m.Hello(token=req["token"], client="test-agent/cluster"))
+    assert (await agent.expect("welcome")).session_id == req["session_id"]
+    join = await api.call(
+        "POST", f"/sessions/{req['session_id']}/join", eng, {"permissions": perms}
+    )
+    return req["session_id"], join["ws_token"]
+
+
+def signer_key(cluster: LocalCluster) -> Any:
+    pem = (cluster.data_dir / "ca" / "checkpoint.pem").read_bytes()
+    return x509.load_pem_x509_certificates(pem)[0].public_key()
+
+
+async def test_a_session_across_two_nodes(cluster: LocalCluster) -> None:
+    api = Api(cluster)
+    try:
+        _, eng = await api.engineer(cluster)
+        async with ws(cluster.pinned_url(0), "/ws/agent", api.ssl) as agent:
+            sid, token = await start_session(api, cluster, eng, agent, ["view", "control"])
+            async with ws(
+                cluster.pinned_url(1), "/ws/viewer", api.ssl, origin=cluster.url
+            ) as viewer:
+                await viewer.say(m.Hello(token=token, client="test-viewer"))
+                vid = (await viewer.expect("welcome")).viewer_id
+                await _until(
+                    lambda: cluster.nodes[1].saw(
+                        rf"session {sid}: {vid} attached to its home node1"
+                    )
+                )
+                req = await agent.expect("consent.request")
+                await agent.ws.send(update(1))  # before consent: never relayed
+                await agent.say(m.ConsentGrant(request_id=req.request_id, viewer_id=vid,
+                                               permissions=("view", "control")))  # fmt: skip
+                assert set((await viewer.expect("consent.grant")).permissions) == {
+                    "view",
+                    "control",
+                }
+
+                # Frames, latest wins: without acks at most MAX_INFLIGHT_UPDATES arrive.
+                for seq in range(2, 12):
+                    await agent.ws.send(update(seq, full=seq == 2))
+                got = [
+                    parse_binary(await viewer.expect_binary()).seq
+                    for _ in range(MAX_INFLIGHT_UPDATES)
+                ]  # type: ignore[union-attr]
+                assert got == [2, 3]
+                await viewer.ws.send(bytes(AckFrame(3)))
+                latest = parse_binary(await viewer.expect_binary())
+                assert isinstance(latest, ScreenUpdateFrame) and latest.seq == 11
+                ack = parse_binary(await agent.expect_binary())
+                assert isinstance(ack, AckFrame) and ack.seq == 3
+
+                # Input under control reaches the agent, from the other process.
+                await viewer.ws.send(bytes(InputFrame(1, 1, b"\x5a" * 32)))
+                frame = parse_binary(await agent.expect_binary())
+                assert isinstance(frame, InputFrame) and frame.sender == 1
+
+                await viewer.say(m.Chat(text="Hello Alice"))
+                assert (await agent.expect("chat")).from_.viewer_id == vid
+                await agent.say(m.Chat(text="Thanks!"))
+                assert (await viewer.expect("chat")).text == "Thanks!"
+
+                await agent.say(m.Kill())
+                assert (await agent.expect("session.ended")).reason == "killed_by_client"
+                assert (await viewer.expect("session.ended")).reason == "killed_by_client"
+                assert (await viewer.closed())[0] == 4000
+                checkpoint = await agent.expect("checkpoint")
+        admin, _ = await api.engineer(cluster)
+        row = await api.call("GET", f"/sessions/{sid}", admin)
+        assert row["state"] == "ended" and row["outcome"] == "killed_by_client"
+
+        folder = cluster.data_dir / "sessions" / sid
+        records = load_records(folder / "log.jsonl")
+        events = [r.event for r in records]
+        assert events[-1] == "session.ended"
+        for name in ("consent.granted", "input.forwarded", "chat.sent", "kill.triggered"):
+            assert name in events
+        report = verify_sealed_log(records, Checkpoint.from_dict(checkpoint.checkpoint),
+                                   signer_key(cluster), session_id=sid, final=True)  # fmt: skip
+        assert report.ok, report
+        streamed = [msg.record for msg in agent.seen if isinstance(msg, m.LogEvent)]
+        assert [r["hash"] for r in streamed] == [r.hash for r in records]
+        recording = await _recording(folder, "Thanks!")
+        seqs = [parse_binary(f.payload).seq for f in recording.frames
+                if f.direction == DIR_AGENT and f.frame_type == FRAME_BINARY
+                and f.payload[0] == ScreenUpdateFrame.kind]  # fmt: skip
+        assert 2 in seqs and 11 in seqs and 1 not in seqs  # relayed ones, none before consent
+    finally:
+        await api.http.close()
+
+
+async def _until(predicate: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+async def _recording(folder: Path, text: str) -> Any:
+    """The recording once it holds ``text`` (the home node writes every half second)."""
+    async with asyncio.timeout(10):
+        while True:
+            if (folder / "recording.cprec").exists():
+                rec = open_recording(folder)
+                if any(f.frame_type == FRAME_TEXT and text in f.text() for f in rec.frames):
+                    return rec
+            await asyncio.sleep(0.1)
+
+
+async def test_the_agents_node_dies_mid_session(cluster: LocalCluster) -> None:
+    """Decided (docs/operations.md §6): the session ends cleanly from the shared store."""
+    api = Api(cluster)
+    try:
+        admin, eng = await api.engineer(cluster)
+        async with ws(cluster.pinned_url(0), "/ws/agent", api.ssl) as agent:
+            sid, token = await start_session(api, cluster, eng, agent, ["view"])
+            welcome = next(msg for msg in agent.seen if isinstance(msg, m.Welcome))
+            async with ws(
+                cluster.pinned_url(1), "/ws/viewer", api.ssl, origin=cluster.url
+            ) as viewer:
+                await viewer.say(m.Hello(token=token, client="test-viewer"))
+                vid = (await viewer.expect("welcome")).viewer_id
+                req = await agent.expect("consent.request")
+                await agent.say(m.ConsentGrant(request_id=req.request_id, viewer_id=vid,
+                                               permissions=("view",)))  # fmt: skip
+                await viewer.expect("consent.grant")
+                await agent.ws.send(update(1))
+                assert parse_binary(await viewer.expect_binary()).seq == 1  # type: ignore[union-attr]
+
+                t0 = time.monotonic()
+                cluster.kill(0)  # the agent's node, SIGKILL
+                ended = await viewer.expect("session.ended", timeout=10)
+                told_s = time.monotonic() - t0
+                assert ended.reason == "failed" and (await viewer.closed())[0] == 4000
+                with pytest.raises(ConnectionClosed):  # its node is gone: so is the socket
+                    async with asyncio.timeout(5):
+                        while True:
+                            await agent.ws.recv()
+        # The agent reconnects through the load balancer (node 1 is gone from it).
+        async with ws(cluster.url, "/ws/agent", api.ssl) as again:
+            await again.say(m.Hello(token=welcome.resume_token, client="test-agent/cluster"))
+            error = await again.expect("error")
+            assert error.code == "session_ended"
+            assert (await again.closed())[0] == 4000
+        async with asyncio.timeout(10):
+            while (row := await api.call("GET", f"/sessions/{sid}", admin))["state"] != "ended":
+                await asyncio.sleep(0.1)
+        assert row["outcome"] == "failed"
+        # Evidence intact: the chain node 1 wrote, continued and sealed by node 2.
+        folder = cluster.data_dir / "sessions" / sid
+        records = load_records(folder / "log.jsonl")
+        assert records[-1].event == "session.ended"
+        assert (
+            records[-1].detail["reason"] == "failed"
+            and records[-1].detail["resolution"] == NODE_FAILED
+        )
+        assert "consent.granted" in [r.event for r in records]
+        last = json.loads((folder / "checkpoints.jsonl").read_text().splitlines()[-1])
+        report = verify_sealed_log(records, Checkpoint.from_dict(last), signer_key(cluster),
+                                   session_id=sid, final=True)  # fmt: skip
+        assert report.ok, report
+        assert told_s < 6, f"the viewer was told after {told_s:.1f} s"
+    finally:
+        await api.http.close()
