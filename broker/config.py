@@ -319,6 +319,18 @@ class BrokerConfig:
         "That window, in seconds.",
         shown="`600`",
     )
+    ws_preauth_per_address: int = setting(
+        16,
+        int,
+        "WebSocket connections from one client address that have not yet sent a valid `hello` (each may hold up to `MAX_BINARY_MESSAGE` for `HANDSHAKE_TIMEOUT_S`); one more is refused with 429 and `Retry-After` before the upgrade.",
+        shown="`16`",
+    )
+    ws_preauth_total: int = setting(
+        256,
+        int,
+        "The same cap over all addresses together (per broker process). Bounds memory held by unauthenticated sockets to about this × 8 MiB.",
+        shown="`256`",
+    )
     # cluster (issue 15, docs/operations.md §6): the event loop, and the relay backend
     # that lets several broker processes or nodes serve one session (DESIGN §8).
     event_loop: str = setting(

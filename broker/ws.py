@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from broker.auth.policy import client_address
 from broker.auth.setup import TOKENS
 from broker.auth.tokens import Claims
 from broker.clock import CLOCK
@@ -42,6 +43,7 @@ from broker.store.db import DB
 from broker.wsio import admission
 from broker.wsio.peer import Peer, now_ms
 from broker.wsio.persist import persist
+from broker.wsio.preauth import PreAuthGate
 from broker.wsio.sender import CLOSE_TIMEOUT_S, WsEndpoint
 from protocol.connection import Connection
 from protocol.errors import ErrorCode, ProtocolError
@@ -74,6 +76,10 @@ class RelayService:
         self.endpoints: set[WsEndpoint] = set()
         self.shutting_down = False
         self._alerts: RecordingAlerts | None = None
+        config = app[CONFIG]
+        self.preauth = PreAuthGate(
+            per_address=config.ws_preauth_per_address, total=config.ws_preauth_total
+        )
 
     @property
     def backend(self) -> InProcessRelay:
@@ -286,7 +292,15 @@ class RelayService:
             compress=False,
             max_msg_size=MAX_BINARY_MESSAGE,
         )
-        await ws.prepare(request)
+        if not self.preauth.enter(ws, client_address(request)):  # issue 14: pre-auth cap
+            raise web.HTTPTooManyRequests(
+                text="too many connections without hello", headers={"Retry-After": "10"}
+            )
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            self.preauth.leave(ws)
+            raise
         self.sockets.add(ws)
         conn = Connection(
             now_ms=now_ms(),
@@ -299,6 +313,7 @@ class RelayService:
         return Peer(ws, conn, endpoint)
 
     async def _release(self, peer: Peer) -> None:
+        self.preauth.leave(peer.ws)
         peer.endpoint.stop()
         await peer.endpoint.wait_closed()
         self.endpoints.discard(peer.endpoint)
@@ -318,6 +333,7 @@ class RelayService:
         if isinstance(claims, ProtocolError):
             await peer.refuse(claims)
             return None
+        self.preauth.leave(peer.ws)  # a verified hello: no longer a pre-auth socket
         return claims
 
 

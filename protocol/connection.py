@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.limits import CONTROL_BURST, HANDSHAKE_TIMEOUT_S, MAX_CONTROL_RATE
+from protocol.limits import (
+    CONTROL_BURST,
+    HANDSHAKE_TIMEOUT_S,
+    MAX_CONTROL_RATE,
+    MAX_HELLO_MESSAGE,
+)
 from protocol.media import BinaryMessage, parse_binary
 from protocol.messages import ControlMessage, ErrorMessage, parse_control, serialize_control
 from protocol.pacing import TokenBucket
@@ -118,6 +123,10 @@ class Connection:
         try:
             if self._bucket is not None and not self._bucket.take(now_ms):
                 raise ProtocolError.of(ErrorCode.RATE_LIMITED, "over MAX_CONTROL_RATE")
+            if self.require_hello and not self.hello_received and _size(data) > MAX_HELLO_MESSAGE:
+                raise ProtocolError.of(
+                    ErrorCode.TOO_LARGE, "frame before hello over MAX_HELLO_MESSAGE"
+                )
             try:
                 message = parse_control(data)
             except ProtocolError as exc:
@@ -184,3 +193,8 @@ class Connection:
         self.close_code = error.close_code
         self.close_reason = error.code
         self._events.append(ConnectionClosed(error.close_code, error.code, error))
+
+
+def _size(data: str | bytes) -> int:
+    """Bytes of a text frame (UTF-8 for a ``str``)."""
+    return len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))

@@ -11,6 +11,9 @@ MAX_TEXT_MESSAGE: Final = 64 * 1024
 """One JSON control message, encoded (bytes of UTF-8)."""
 MAX_BINARY_MESSAGE: Final = 8 * 1024 * 1024
 """One binary frame, bytes."""
+MAX_HELLO_MESSAGE: Final = 8 * 1024
+"""Any frame before ``hello`` on the broker's side, bytes (a hello is a token and a
+client name, well under 2 KiB): an unauthenticated peer gets no 64 KiB parse."""
 MAX_CHAT_CHARS: Final = 4_000
 """Chat text, characters."""
 MAX_RECTS: Final = 4_096
