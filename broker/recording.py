@@ -141,8 +141,8 @@ class RecordingService:
             frame_type, payload = FRAME_TEXT, data.encode("utf-8")
         else:
             frame_type, payload = FRAME_BINARY, bytes(data)
-            if payload[:1] != b"\x01":
-                return True  # only screen updates: no input (keystrokes), no acks
+            if payload[:1] not in (b"\x01", b"\x04"):
+                return True  # only the screen (updates, video chunks): no input, no acks
         d = _DIRECTIONS.get(direction, DIR_BROKER) if isinstance(direction, str) else direction
         try:
             entry = self._entry(sid, now_ms)

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from agent.capture.pattern import PatternSource
 from agent.config import AgentConfig
 from agent.session import AgentSession
 from agent.testing import RecordingInjector, RecordingObserver
-from audit.recording import Recording
+from audit.recording import FRAME_BINARY, Recording
 from broker.recording import RECORDER
 from cli.audit import main as audit_main
 from tests.viewer.conftest import ui_login, watch_console
@@ -56,8 +57,9 @@ async def settle(page: Any, quiet_s: float = 0.5) -> None:
     raise AssertionError("the live picture never settled")
 
 
+@pytest.mark.parametrize("video", ["off", "vp9"])  # the tile path and the video path
 async def test_replay_shows_the_live_pixels_at_the_same_moments(
-    broker: Any, browser: Any, page: Any, tmp_path: Path, artifacts_dir: Path
+    broker: Any, browser: Any, page: Any, tmp_path: Path, artifacts_dir: Path, video: str
 ) -> None:
     problems = watch_console(page)
     source = PatternSource(WIDTH, HEIGHT, motion=True)
@@ -71,6 +73,7 @@ async def test_replay_shows_the_live_pixels_at_the_same_moments(
         log_dir=tmp_path / "agent-logs",
         injector="none",
         auto_consent_for_tests=("view",),
+        video=video,
     ).check()
     session = AgentSession(
         config, RecordingObserver(), source_factory=lambda: source, injector=RecordingInjector()
@@ -122,6 +125,8 @@ async def test_replay_shows_the_live_pixels_at_the_same_moments(
     folder = broker.data_dir / "sessions" / sid
     broker.app[RECORDER].flush_all()
     rec = Recording(folder)
+    kinds = {f.payload[0] for f in rec.frames if f.frame_type == FRAME_BINARY}
+    assert kinds == ({0x04} if video == "vp9" else {0x01}), kinds  # SPEC §4.4 / §4.1
     log = [json.loads(x) for x in (folder / "log.jsonl").read_text().splitlines()]
     pauses = [r["at_ms"] - rec.started_ms for r in log if r["event"] == "session.paused"]
     assert len(pauses) == 2

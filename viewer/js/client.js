@@ -5,7 +5,10 @@
  * are ignored (Guacamole style), so a newer broker does not break an older viewer.
  * Screen updates are opened with the epoch's content key (e2e.js), drawn on the Display
  * one at a time in order, and acknowledged once drawn (SPEC §4.3, §6). A gap in `seq`
- * (the broker replaced an update) makes the client ask for a `refresh`. Input is sent
+ * (the broker replaced an update) makes the client ask for a `refresh`. Video chunks
+ * (SPEC §4.4) take the same path and are decoded by video.js; the codecs this browser
+ * decodes are offered in `key.commit`, and after a gap delta chunks are skipped until
+ * the keyframe the `refresh` brings. Input is sent
  * only while `control` is granted (G4), sealed with the viewer's input key.
  *
  * The page listens with `client.on(event, fn)`. Events: `welcome`, `state`,
@@ -18,6 +21,7 @@
 
 import * as codec from './codec.js';
 import * as e2e from './e2e.js';
+import { VideoStream, supportedCodecs } from './video.js';
 
 /** At most one `refresh` per this interval while one is outstanding (no FULL update yet). */
 const REFRESH_THROTTLE_MS = 1000;
@@ -41,10 +45,15 @@ export class SessionClient {
    *   a transport whose handlers call {@link SessionClient#onText}, {@link SessionClient#onBinary},
    *   {@link SessionClient#onClose}
    * @param {{draw: (u: import('./codec.js').ScreenUpdate) => Promise<void>}} deps.display
+   * @param {string[]|null} [deps.videoCodecs] video codecs to offer (SPEC §4.4); default:
+   *   what this browser's WebCodecs decodes; [] = the tile path only
    */
-  constructor({ transport, display }) {
+  constructor({ transport, display, videoCodecs = null }) {
     this.transport = transport;
     this.display = display;
+    this.videoCodecs = videoCodecs;
+    /** @type {VideoStream|null} created at the first video chunk */
+    this.video = null;
     this.listeners = new Map();
     this.sessionId = null;
     this.viewerId = null;
@@ -190,7 +199,7 @@ export class SessionClient {
    * @param {ReturnType<typeof codec.parseBinary>} frame
    */
   onFrame(frame) {
-    if (frame.kind !== 'screen') return; // unknown kinds are skipped (SPEC §4)
+    if (frame.kind !== 'screen' && frame.kind !== 'video') return; // unknown kinds are skipped (SPEC §4)
     // Draw strictly in arrival order, one at a time.
     this.drawChain = this.drawChain.then(() => this._screenUpdate(frame)).catch((e) => {
       this.emit('error', { code: 'draw', message: e.message });
@@ -224,7 +233,10 @@ export class SessionClient {
 
   async _startKeyAgreement() {
     this.agreement = await e2e.ViewerKeyAgreement.create(this.sessionId, this.viewerId);
-    this.send({ type: 'key.commit', commitment: codec.b64uEncode(this.agreement.commitment) });
+    const codecs = this.videoCodecs ?? (await supportedCodecs());
+    const commit = { type: 'key.commit', commitment: codec.b64uEncode(this.agreement.commitment) };
+    if (codecs.length) commit.video_codecs = codecs;
+    this.send(commit);
   }
 
   _sessionState(m) {
@@ -334,6 +346,7 @@ export class SessionClient {
       // acknowledge so the broker's credit does not stall, and ask for a full frame.
       this.stats.dropped += 1;
       this.needFull = true;
+      if (this.video) this.video.needKey(); // a lost chunk takes the decoder's reference with it
       this._ack(frame.seq);
       this.lastSeq = frame.seq;
       if (opener) this._refresh(false);
@@ -341,7 +354,8 @@ export class SessionClient {
     }
     const gap = this.lastSeq !== 0n && frame.seq !== this.lastSeq + 1n;
     try {
-      await this.display.draw(codec.parseScreenUpdate(plaintext));
+      if (frame.kind === 'video') await this._drawVideo(frame, plaintext, gap);
+      else await this.display.draw(codec.parseScreenUpdate(plaintext));
     } catch (e) {
       // A malformed payload or an image the browser cannot decode: skip it like an
       // unreadable frame (acknowledged, and a FULL update asked for).
@@ -350,7 +364,8 @@ export class SessionClient {
       this._ack(frame.seq);
       this.lastSeq = frame.seq;
       this._refresh(false);
-      this.emit('error', { code: e.code || 'draw', message: e.message });
+      // A delta chunk before its keyframe is expected after a join or a gap: not an error.
+      if (e.code !== 'video') this.emit('error', { code: e.code || 'draw', message: e.message });
       return;
     }
     this.lastSeq = frame.seq;
@@ -365,6 +380,21 @@ export class SessionClient {
       this._refresh(false);
     }
     this.emit('frame', frame.seq);
+  }
+
+  async _drawVideo(frame, plaintext, gap) {
+    const chunk = codec.parseVideoChunk(plaintext);
+    if (!this.video) this.video = new VideoStream(this.display);
+    if (gap) this.video.needKey(); // the chunk before this one is lost: so is the reference
+    if (!(await this.video.decode(chunk, frame.key, frame.seq))) {
+      throw new codec.CodecError('video', 'video chunk not decodable (waiting for a keyframe)');
+    }
+  }
+
+  /** Release the video decoder (the player's seek, the end of the page). */
+  dispose() {
+    if (this.video) this.video.close();
+    this.video = null;
   }
 
   _ack(seq) {

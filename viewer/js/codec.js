@@ -23,6 +23,15 @@ export const LIMITS = Object.freeze({
 export const KIND_SCREEN_UPDATE = 0x01;
 export const KIND_INPUT = 0x02;
 export const KIND_ACK = 0x03;
+export const KIND_VIDEO_CHUNK = 0x04;
+
+/** Video chunk flags (SPEC §4.4): bit 0 KEY, a keyframe (decodable alone). */
+export const FLAG_KEY = 0x01;
+
+/** Video codec ids (SPEC §4.4) → the names offered in `key.commit` `video_codecs`. */
+export const VIDEO_CODECS = Object.freeze({ 1: 'vp9', 2: 'h264', 3: 'av1' });
+/** Video chunk plaintext header: codec u8, width u16, height u16, timestamp u64. */
+export const VIDEO_CHUNK_HEAD_LEN = 13;
 
 /** Screen update flags (SPEC §4.1). */
 export const FLAG_FULL = 0x01;
@@ -213,6 +222,17 @@ function checkSeq(seq) {
  * @property {Uint8Array} header the 13-byte clear header (the AAD prefix)
  * @property {Uint8Array} ciphertext
  */
+/**
+ * @typedef {object} VideoChunkFrame
+ * @property {'video'} kind
+ * @property {number} flags
+ * @property {boolean} key a keyframe (SPEC §4.4 `KEY`)
+ * @property {boolean} full the same as `key`: a seek point / a complete picture
+ * @property {number} epoch
+ * @property {bigint} seq
+ * @property {Uint8Array} header the 14-byte clear header (the AAD prefix)
+ * @property {Uint8Array} ciphertext
+ */
 /** @typedef {{kind: 'ack', seq: bigint}} AckFrame */
 /** @typedef {{kind: 'unknown', code: number, data: Uint8Array}} UnknownBinary */
 
@@ -220,7 +240,7 @@ function checkSeq(seq) {
  * Parse one binary frame (SPEC §4). Unknown kinds come back as `{kind: 'unknown'}` so the
  * caller can skip them; malformed known kinds throw `CodecError('malformed_binary')`.
  * @param {ArrayBuffer|ArrayBufferView} data
- * @returns {ScreenUpdateFrame|InputFrame|AckFrame|UnknownBinary}
+ * @returns {ScreenUpdateFrame|VideoChunkFrame|InputFrame|AckFrame|UnknownBinary}
  */
 export function parseBinary(data) {
   const bytes = asBytes(data);
@@ -252,6 +272,21 @@ export function parseBinary(data) {
     return {
       kind: 'input', sender, seq,
       header: bytes.subarray(0, INPUT_HEADER_LEN), ciphertext: bytes.subarray(INPUT_HEADER_LEN),
+    };
+  }
+  if (kind === KIND_VIDEO_CHUNK) {
+    // Same clear header as a screen update (SPEC §4.4).
+    if (bytes.length < SCREEN_HEADER_LEN + TAG_LEN) throw malformed('video chunk shorter than header and tag');
+    const flags = r.u8();
+    const epoch = r.u32();
+    const seq = r.u64();
+    if (flags & ~FLAG_KEY) throw new CodecError('invalid_field', 'unknown video chunk flag');
+    if (epoch < 1) throw new CodecError('invalid_field', 'epoch must be >= 1');
+    if (seq < 1n) throw new CodecError('invalid_field', 'seq must be >= 1');
+    const key = (flags & FLAG_KEY) !== 0;
+    return {
+      kind: 'video', flags, key, full: key, epoch, seq,
+      header: bytes.subarray(0, SCREEN_HEADER_LEN), ciphertext: bytes.subarray(SCREEN_HEADER_LEN),
     };
   }
   if (kind === KIND_ACK) {
@@ -287,6 +322,84 @@ export function screenUpdateHeader(flags, epoch, seq) {
  */
 export function buildScreenUpdateFrame(flags, epoch, seq, ciphertext) {
   return new Writer().push(screenUpdateHeader(flags, epoch, seq)).push(asBytes(ciphertext)).bytes();
+}
+
+/**
+ * Clear header of a video chunk (SPEC §4.4), the AAD prefix.
+ * @param {number} flags
+ * @param {number} epoch
+ * @param {bigint|number} seq
+ * @returns {Uint8Array}
+ */
+export function videoChunkHeader(flags, epoch, seq) {
+  checkUint('flags', flags, FLAG_KEY);
+  checkUint('epoch', epoch, 0xffffffff);
+  if (epoch < 1) throw new CodecError('invalid_field', 'epoch must be >= 1');
+  return new Writer().u8(KIND_VIDEO_CHUNK).u8(flags).u32(epoch).u64(checkSeq(seq)).bytes();
+}
+
+/**
+ * A whole video chunk frame: header ‖ ciphertext.
+ * @param {number} flags
+ * @param {number} epoch
+ * @param {bigint|number} seq
+ * @param {Uint8Array} ciphertext
+ * @returns {Uint8Array}
+ */
+export function buildVideoChunkFrame(flags, epoch, seq, ciphertext) {
+  return new Writer().push(videoChunkHeader(flags, epoch, seq)).push(asBytes(ciphertext)).bytes();
+}
+
+/**
+ * The clear header (AAD prefix) of a parsed screen update or video chunk.
+ * @param {{kind: string, flags: number, epoch: number, seq: bigint|number}} frame
+ * @returns {Uint8Array}
+ */
+export function mediaHeader(frame) {
+  if (frame.kind === 'video') return videoChunkHeader(frame.flags, frame.epoch, frame.seq);
+  return screenUpdateHeader(frame.flags, frame.epoch, frame.seq);
+}
+
+/**
+ * @typedef {object} VideoChunk
+ * @property {number} codec 1 VP9, 2 H.264, 3 AV1
+ * @property {string} codecName 'vp9' | 'h264' | 'av1'
+ * @property {number} width screen width (the coded picture may be one pixel larger)
+ * @property {number} height
+ * @property {bigint} timestampUs
+ * @property {Uint8Array} data one encoded frame
+ */
+
+/**
+ * Parse a decrypted VideoChunk plaintext (SPEC §4.4). `data` is a view into the input.
+ * @param {ArrayBuffer|ArrayBufferView} data
+ * @returns {VideoChunk}
+ */
+export function parseVideoChunk(data) {
+  const bytes = asBytes(data);
+  if (bytes.length > LIMITS.MAX_BINARY_MESSAGE) throw new CodecError('too_large', 'video chunk over MAX_BINARY_MESSAGE');
+  if (bytes.length < VIDEO_CHUNK_HEAD_LEN + 1) throw malformed('video chunk shorter than its header and one byte');
+  const r = new Reader(bytes);
+  const codec = r.u8();
+  const width = r.u16();
+  const height = r.u16();
+  const timestampUs = r.u64();
+  if (!(codec in VIDEO_CODECS)) throw new CodecError('invalid_field', 'unknown video codec');
+  for (const [name, v] of [['width', width], ['height', height]]) {
+    if (v < 1 || v > LIMITS.MAX_SCREEN_DIM) throw new CodecError('invalid_field', `${name} out of range`);
+  }
+  return { codec, codecName: VIDEO_CODECS[codec], width, height, timestampUs, data: bytes.subarray(VIDEO_CHUNK_HEAD_LEN) };
+}
+
+/**
+ * Serialize a VideoChunk plaintext (SPEC §4.4). Used by tests and tools.
+ * @param {{codec: number, width: number, height: number, timestampUs: bigint|number, data: Uint8Array}} c
+ * @returns {Uint8Array}
+ */
+export function buildVideoChunk(c) {
+  if (!(c.codec in VIDEO_CODECS)) throw new CodecError('invalid_field', 'unknown video codec');
+  if (!c.data || c.data.length < 1) throw new CodecError('invalid_field', 'empty video chunk');
+  return new Writer().u8(c.codec).u16(c.width).u16(c.height).u64(c.timestampUs).push(asBytes(c.data)).bytes();
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * The remote screen on a canvas. Knows images and rectangles, not the protocol.
+ * The remote screen on a canvas. Knows images, rectangles and decoded video frames, not
+ * the protocol.
  *
  * The canvas keeps the remote screen's real size in pixels; CSS scales it to fit its
  * container keeping the aspect ratio. {@link Display#toScreen} maps pointer coordinates on
@@ -76,6 +77,20 @@ export class Display {
     } finally {
       for (const b of bitmaps) b.close();
     }
+  }
+
+  /**
+   * Draw a decoded video frame (video.js) as the whole screen. The coded picture may
+   * be a pixel larger than the screen (4:2:0 needs even sizes): only `width` × `height`
+   * of its top-left is drawn. The caller closes the frame.
+   * @param {CanvasImageSource} frame a WebCodecs VideoFrame
+   * @param {number} width screen width
+   * @param {number} height screen height
+   */
+  drawVideoFrame(frame, width, height) {
+    this.resize(width, height);
+    this.ctx.drawImage(frame, 0, 0, width, height, 0, 0, width, height);
+    this.framesDrawn += 1;
   }
 
   /**

@@ -9,7 +9,7 @@
 // Crypto only: the wire layout (binary kinds, clear headers, viewer numbers, base64url)
 // is codec.js's, the one wire codec of the viewer; this module never parses a frame itself.
 
-import { CodecError, TAG_LEN, b64uDecode, inputHeader, parseBinary, screenUpdateHeader } from './codec.js';
+import { CodecError, TAG_LEN, b64uDecode, inputHeader, mediaHeader, parseBinary } from './codec.js';
 
 const subtle = globalThis.crypto.subtle;
 const enc = new TextEncoder();
@@ -414,7 +414,9 @@ export class FrameOpener {
    */
   async open(frame) {
     const f = frame instanceof Uint8Array ? wire(() => parseBinary(frame)) : frame;
-    if (frame instanceof Uint8Array && f.kind !== 'screen') throw new E2EError('invalid_field', 'not a screen update');
+    if (frame instanceof Uint8Array && f.kind !== 'screen' && f.kind !== 'video') {
+      throw new E2EError('invalid_field', 'not a screen update or video chunk');
+    }
     const { flags, epoch, ciphertext } = f;
     let seq;
     try {
@@ -431,7 +433,9 @@ export class FrameOpener {
     if (!key) throw new E2EError('unknown_epoch', 'no content key for this epoch');
     if (ciphertext.length < TAG_LEN) throw new E2EError('decrypt_failed', 'ciphertext shorter than its tag');
     // The AAD is rebuilt from the fields checked above, not taken from the wire as is.
-    const aad = concat(wire(() => screenUpdateHeader(flags, epoch, seq)), this._sid);
+    // A video chunk's kind byte is in its AAD (SPEC §4.4): one kind cannot pass as the other.
+    const kind = f.kind === 'video' ? 'video' : 'screen';
+    const aad = concat(wire(() => mediaHeader({ kind, flags, epoch, seq })), this._sid);
     const plaintext = await aesDecrypt(key, nonce(PURPOSE_SCREEN, seq), ciphertext, aad, 'screen update');
     // Another open() may have accepted a newer frame while this one awaited.
     if (!this._isNewer(epoch, seq)) throw new E2EError('replayed', 'frame is not newer than the last one');

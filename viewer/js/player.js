@@ -235,7 +235,7 @@ function screenFrame(f) {
   if (f.type !== FRAME_BINARY) return null;
   try {
     const frame = parseBinary(f.payload);
-    return frame.kind === 'screen' ? frame : null;
+    return frame.kind === 'screen' || frame.kind === 'video' ? frame : null;
   } catch {
     return null; // a malformed frame is skipped, as the live client skips it
   }
@@ -359,6 +359,7 @@ export class Player {
       fed += 1;
       if (gen !== this._gen) return { ms: performance.now() - t0, frames: fed, bytes: bytes.length };
     }
+    if (this.client && this.client !== client) this.client.dispose();
     this.client = client;
     this.queue = rest;
     this.nextOffset = end;
