@@ -178,7 +178,7 @@ async def test_call_panel_shows_both_videos_mutes_and_hangs_up(
             await until(app, lambda: cp.isHidden(), "the panel to close")
             assert cp.view.state == "ended" and w.call_button.text() == "Video call"
             await viewer.wait_for(lambda: viewer is not None and viewer.of_type(RtcHangup))
-            runner = session._call
+            runner = session._core.call
             assert runner is not None and all(not m.live for m in runner.opened)
         finally:
             for s in sessions:

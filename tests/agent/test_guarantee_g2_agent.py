@@ -1,7 +1,7 @@
 """G2 on the agent: a viewer whose ``view`` the client revokes loses the content key.
 
 Written by the guarantee verifier (docs/GUARANTEES.md): removing the new key epoch
-after a *revocation* (``ConsentMixin._after_loss``) let every other agent test pass
+after a *revocation* (``ConsentFlow.after_loss``) let every other agent test pass
 (they cover a viewer that *leaves*, not one whose permission is taken back). The
 relay stops forwarding to that viewer, but G2 must not rest on the broker: later
 frames use a content key the revoked viewer never receives.

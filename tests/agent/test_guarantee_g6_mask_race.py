@@ -1,7 +1,7 @@
 """G6: a frame grabbed while the client changes the masks is never sent.
 
 Written by the guarantee verifier (docs/GUARANTEES.md): removing the generation
-check at the end of the capture step (``StreamMixin._grab``: "masks changed during
+check at the end of the capture step (``Stream.grab``: "masks changed during
 the grab: never send it") let every other agent test pass, because none changes
 the masks *while* a grab is running. ``AgentSession.set_masks`` promises "a frame
 grabbed before the change is discarded"; this test holds a grab open, changes the
@@ -63,10 +63,10 @@ def test_a_grab_overlapping_a_mask_change_is_discarded(tmp_path: Path) -> None:
     source = HeldSource()
     session = _session(tmp_path, source)
     try:
-        assert session._grab(True) is not None  # control: an undisturbed grab is kept
+        assert session._stream.grab(True) is not None  # control: an undisturbed grab is kept
         source.hold = True
         out: list[Any] = []
-        worker = threading.Thread(target=lambda: out.append(session._grab(True)))
+        worker = threading.Thread(target=lambda: out.append(session._stream.grab(True)))
         worker.start()
         assert source.entered.wait(5)
         session.set_masks([(0, 0, 160, 120)])  # the client masks a region mid-grab
@@ -74,6 +74,6 @@ def test_a_grab_overlapping_a_mask_change_is_discarded(tmp_path: Path) -> None:
         worker.join(5)
         assert out == [None]  # grabbed under the old masks: never sent
         source.hold = False
-        assert session._grab(True) is not None  # the next grab uses the new masks
+        assert session._stream.grab(True) is not None  # the next grab uses the new masks
     finally:
-        session._release_capture()
+        session._stream.release_capture()

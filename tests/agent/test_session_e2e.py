@@ -434,7 +434,7 @@ async def test_screen_failure_ends_the_session_cleanly(tmp_path: Path) -> None:
         def broken() -> Any:
             raise CaptureError("no display")
 
-        r.session._source_factory = broken  # the screen cannot be opened
+        r.session._core.source_factory = broken  # the screen cannot be opened
         try:
             await until(lambda: r.session.connected, what="the agent's connection")
             viewer = await r.join("alice", "Alice Engineer", "view")
