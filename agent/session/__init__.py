@@ -18,15 +18,17 @@ broker says, nothing is sent or applied that they refuse:
 - the audit recipient's certificate is checked against the organisation CA
   before a content key is wrapped for it.
 
-The package is split by concern; each layer adds one to the one below it:
+``AgentSession`` owns its parts (no mixins); each holds the shared
+``SessionCore`` and the parts it calls, and can be built and tested alone:
 
-- ``core``     — shared state, ``_send``, the local log, names, published status;
-- ``keys``     — per-viewer key agreement, content-key wraps, epochs, audit wrap;
-- ``calls``    — video-call glue (``agent.call``), only while ``video`` is held;
-- ``consent_flow`` — prompts, answers, timeouts, revocations, viewers leaving;
-- ``stream``   — the capture/send loop with ack-based flow control, pause, masks;
-- ``dispatch`` — reading the socket and routing each message;
-- ``connect``  — REST request/redeem, WebSocket with reconnects, kill and end;
+- ``core``     — ``SessionCore``: shared state, ``send``, the local log, names, status;
+- ``keys``     — ``KeyExchange``: per-viewer key agreement, content-key wraps, epochs, audit;
+- ``calls``    — ``CallGlue``: video-call glue (``agent.call``), only while ``video`` is held;
+- ``consent_flow`` — ``ConsentFlow``: prompts, answers, timeouts, revocations, viewers leaving;
+- ``stream``   — ``Stream``: the capture/send loop with ack-based flow control, pause, masks;
+- ``dispatch`` — ``Reader``: reading the socket (``protocol.Connection``), routing messages;
+- ``connect``  — ``Connector``: REST request/redeem, WebSocket with reconnects, kill and end;
+- ``rating``   — ``Rating``: the client's rating, over the socket or over REST;
 - ``api``      — ``AgentSession``: the thread-safe API and ``run()``;
 - ``verify``   — checking the local log against the signed checkpoint at the end.
 """

@@ -9,56 +9,67 @@ from __future__ import annotations
 import contextlib
 
 from agent.observer import CallView
-from agent.session.keys import KeysMixin
+from agent.session.core import SessionCore
 from protocol.messages import CallRequest, ControlMessage
 
 
-class CallsMixin(KeysMixin):
-    """Glue between the session and ``agent.call``: only while ``video`` is held."""
+class CallGlue:
+    """The session's calls part: glue to ``agent.call``, only while ``video`` is held."""
 
-    def _call_action(self, name: str, **kwargs: bool) -> None:
+    def __init__(self, core: SessionCore) -> None:
+        self._core = core
+
+    def action(self, name: str, **kwargs: bool) -> None:
+        """Run call action ``name`` on the loop (refused without ``video``)."""
+
         def act() -> None:
-            runner = self._call
+            runner = self._core.call
             if runner is None:
-                self.observer.notice("Video calls are not available.")
+                self._core.observer.notice("Video calls are not available.")
                 return
-            if name in ("client_start", "client_accept") and not self.consent.viewers_with("video"):
-                self.observer.notice("Nobody has your permission for a video call.")
+            if name in ("client_start", "client_accept") and not self._core.consent.viewers_with(
+                "video"
+            ):
+                self._core.observer.notice("Nobody has your permission for a video call.")
                 return
             try:
                 getattr(runner, name)(**kwargs)
             except Exception as exc:  # CallError: not allowed in this state
-                self.observer.notice(f"Video call: {exc}")
+                self._core.observer.notice(f"Video call: {exc}")
 
-        self._call_soon(act)
+        self._core.call_soon(act)
 
-    def _on_call_message(self, msg: ControlMessage) -> None:
+    def on_message(self, msg: ControlMessage) -> None:
         """Call signalling goes to the call runner only while someone holds ``video``
         (the consent machine is the authority; the broker checks it too)."""
-        if self._call is None:
+        if self._core.call is None:
             if isinstance(msg, CallRequest):
-                self.observer.notice("The engineer asks for a video call (not available here).")
+                self._core.observer.notice(
+                    "The engineer asks for a video call (not available here)."
+                )
             return
-        if not self.consent.viewers_with("video") or self.killswitch.killed:
+        if not self._core.consent.viewers_with("video") or self._core.killswitch.killed:
             return
-        self._call.handle(msg)
+        self._core.call.handle(msg)
 
-    def _end_call_without_video(self) -> None:
-        if self._call is not None and not self.consent.viewers_with("video"):
+    def end_without_video(self) -> None:
+        """Hang up once nobody holds ``video`` any more."""
+        if self._core.call is not None and not self._core.consent.viewers_with("video"):
             with contextlib.suppress(Exception):
-                if self._call.state not in ("idle", "ended"):
-                    self._call.client_hangup("video_revoked")
+                if self._core.call.state not in ("idle", "ended"):
+                    self._core.call.client_hangup("video_revoked")
 
-    def _on_ring(self, on: bool) -> None:
+    def on_ring(self, on: bool) -> None:
+        """The engineer asks for a call: show it to the client."""
         if on:
-            viewers = self.consent.viewers_with("video")
+            viewers = self._core.consent.viewers_with("video")
             viewer_id = viewers[0] if viewers else ""
-            self.observer.call_requested(viewer_id, self._name(viewer_id))
+            self._core.observer.call_requested(viewer_id, self._core.name_of(viewer_id))
 
-    def _call_view(self) -> CallView:
+    def view(self) -> CallView:
         """The call panel's snapshot. Safe from any thread: only references are read
         (each frame object is replaced, never changed, by the loop thread)."""
-        runner = self._call
+        runner = self._core.call
         if runner is None:
             return CallView()
         controller, peer, media = runner.controller, runner.peer, runner.media

@@ -31,7 +31,11 @@ from agent.errors import FinalError
 from agent.input import InputGate
 from agent.locallog import LocalLog, default_session_dir
 from agent.observer import SessionOutcome
-from agent.session.dispatch import DispatchMixin
+from agent.session.consent_flow import ConsentFlow
+from agent.session.core import SessionCore
+from agent.session.dispatch import Reader
+from agent.session.keys import KeyExchange
+from agent.session.stream import Stream
 from protocol.messages import Kill, Welcome, serialize_control
 
 log = logging.getLogger(__name__)
@@ -39,99 +43,115 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-class ConnectMixin(DispatchMixin):
-    """REST request/redeem, the WebSocket with reconnects, and leaving it."""
+class Connector:
+    """The session's connection part: REST request/redeem, the WebSocket with
+    reconnects, serving one connection, and leaving it."""
 
-    async def _run(self) -> SessionOutcome:
-        cfg = self.config
+    def __init__(
+        self,
+        core: SessionCore,
+        reader: Reader,
+        stream: Stream,
+        consenting: ConsentFlow,
+        exchange: KeyExchange,
+    ) -> None:
+        self._core = core
+        self._reader = reader
+        self._stream = stream
+        self._consenting = consenting
+        self._exchange = exchange
+
+    async def run(self) -> SessionOutcome:
+        """Request help (or redeem), then connect and serve with reconnects."""
+        cfg = self._core.config
         ssl_ctx = make_ssl_context(cfg.ca_pem, **cfg.client_identity())
         # A CA rotation endorsed by a pinned root extends the pin (agent.trust);
         # network or format problems leave the pin as it is.
         from agent.trust import refresh_trust
 
         with contextlib.suppress(Exception):
-            update = await self._unless_killed(
+            update = await self.unless_killed(
                 refresh_trust(cfg.broker_url, ssl_ctx, cfg.ca_pem, store=cfg.enrollment_path)
             )
             if update is not None:
-                self._ca_pem = update.ca_pem
+                self._core.ca_pem = update.ca_pem
         backoff = Backoff(max_s=cfg.reconnect_max_s)
         # 1. REST (retry network errors; a refusal is final)
         while True:
-            if self.killswitch.killed:
+            if self._core.killswitch.killed:
                 return SessionOutcome("killed_by_client", "client")
             try:
                 # A hung broker must not hold the client: the kill switch interrupts.
                 if cfg.code is not None:
-                    ticket = await self._unless_killed(
+                    ticket = await self.unless_killed(
                         redeem_code(cfg.broker_url, ssl_ctx, cfg.code, cfg.client_name)
                     )
                 else:
-                    ticket = await self._unless_killed(
+                    ticket = await self.unless_killed(
                         request_help(cfg.broker_url, ssl_ctx, cfg.describe or "", cfg.client_name)
                     )
                 if ticket is None:
                     return SessionOutcome("killed_by_client", "client")
-                self.ticket = ticket
+                self._core.ticket = ticket
                 break
             except FinalError as exc:
                 return SessionOutcome("auth_failed", details=(str(exc),))
             except ConnectionLost as exc:
-                self.observer.notice(f"Cannot reach the help desk: {exc}. Retrying…")
-                if await self._sleep_or_killed(backoff.next_delay()):
+                self._core.observer.notice(f"Cannot reach the help desk: {exc}. Retrying…")
+                if await self.sleep_or_killed(backoff.next_delay()):
                     return SessionOutcome("killed_by_client", "client")
-        self.session_id = self.ticket.session_id
-        log_dir = default_session_dir(self.session_id, cfg.log_dir)
-        self.local_log = LocalLog(log_dir, self.session_id, self._lookup_name)
-        self.local_log.subscribe(self.observer.log_line)
-        self.local_log.record_local(
+        self._core.session_id = self._core.ticket.session_id
+        log_dir = default_session_dir(self._core.session_id, cfg.log_dir)
+        self._core.local_log = LocalLog(log_dir, self._core.session_id, self._core.lookup_name)
+        self._core.local_log.subscribe(self._core.observer.log_line)
+        self._core.local_log.record_local(
             "session.requested",
-            {"ticket": self.ticket.ticket_id, "mode": "code" if cfg.code else "request"},
-            self._clock(),
+            {"ticket": self._core.ticket.ticket_id, "mode": "code" if cfg.code else "request"},
+            self._core.clock(),
         )
-        token = self.ticket.token
-        self._session_token = token
+        token = self._core.ticket.token
+        self._core.session_token = token
         backoff.reset()
         # 2. WebSocket with reconnects
         while True:
-            if self.killswitch.killed:
-                return await self._finish_kill(None)
+            if self._core.killswitch.killed:
+                return await self.finish_kill(None)
             try:
-                opened = await self._unless_killed(open_agent_socket(cfg.ws_url, token, ssl_ctx))
+                opened = await self.unless_killed(open_agent_socket(cfg.ws_url, token, ssl_ctx))
                 if opened is None:
-                    return await self._finish_kill(None)
+                    return await self.finish_kill(None)
                 ws, welcome = opened
             except FinalError as exc:
                 return SessionOutcome("auth_failed", details=(str(exc),))
             except ConnectionLost as exc:
-                self._set_phase("reconnecting", str(exc))
-                if await self._sleep_or_killed(backoff.next_delay()):
-                    return await self._finish_kill(None)
+                self._core.set_phase("reconnecting", str(exc))
+                if await self.sleep_or_killed(backoff.next_delay()):
+                    return await self.finish_kill(None)
                 continue
             backoff.reset()
             token = welcome.resume_token or token
-            self._session_token = token
+            self._core.session_token = token
             try:
-                return await self._serve(ws, welcome)
+                return await self.serve(ws, welcome)
             except ConnectionLost as exc:
-                self._set_phase("reconnecting", str(exc))
-                self._on_disconnect()
-                if await self._sleep_or_killed(backoff.next_delay()):
-                    return await self._finish_kill(None)
+                self._core.set_phase("reconnecting", str(exc))
+                self.on_disconnect()
+                if await self.sleep_or_killed(backoff.next_delay()):
+                    return await self.finish_kill(None)
             finally:
-                self._ws = None
+                self._core.ws = None
 
-    async def _unless_killed(self, awaitable: Awaitable[_T]) -> _T | None:
+    async def unless_killed(self, awaitable: Awaitable[_T]) -> _T | None:
         """Await ``awaitable`` unless the kill switch is pressed first (then cancel it
         and return None): no network wait can delay the end of a killed session."""
-        assert self._killed_evt is not None
+        assert self._core.killed_evt is not None
         task = asyncio.ensure_future(awaitable)
-        killed = asyncio.ensure_future(self._killed_evt.wait())
+        killed = asyncio.ensure_future(self._core.killed_evt.wait())
         try:
             await asyncio.wait({task, killed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             killed.cancel()
-        if task.done() and not self.killswitch.killed:
+        if task.done() and not self._core.killswitch.killed:
             return task.result()
         task.cancel()
         with contextlib.suppress(BaseException):
@@ -141,61 +161,63 @@ class ConnectMixin(DispatchMixin):
                 ws.transport.abort()  # opened just as the kill came: drop it
         return None
 
-    async def _sleep_or_killed(self, delay: float) -> bool:
-        assert self._killed_evt is not None
+    async def sleep_or_killed(self, delay: float) -> bool:
+        """Sleep ``delay`` seconds unless killed first; True if killed."""
+        assert self._core.killed_evt is not None
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._killed_evt.wait(), delay)
-        return self.killswitch.killed
+            await asyncio.wait_for(self._core.killed_evt.wait(), delay)
+        return self._core.killswitch.killed
 
     # == serving one connection ===========================================================
 
-    async def _serve(self, ws: ClientConnection, welcome: Welcome) -> SessionOutcome:
-        self._ws = ws
-        self.connections += 1
-        self._welcome = welcome
-        self._skew_ms = welcome.server_time_ms - self._clock()
-        self._ticket_title = welcome.ticket.title
-        if self._keys is None:
-            self._keys = SessionKeys(welcome.session_id)
-            self._gate = InputGate(
+    async def serve(self, ws: ClientConnection, welcome: Welcome) -> SessionOutcome:
+        """Serve one connection: reader, capture, consent timer, until kill or end."""
+        self._core.ws = ws
+        self._core.connections += 1
+        self._core.welcome = welcome
+        self._core.skew_ms = welcome.server_time_ms - self._core.clock()
+        self._core.ticket_title = welcome.ticket.title
+        if self._core.keys is None:
+            self._core.keys = SessionKeys(welcome.session_id)
+            self._core.gate = InputGate(
                 welcome.session_id,
-                self.consent,
-                self.killswitch,
-                self._injector,
+                self._core.consent,
+                self._core.killswitch,
+                self._core.injector,
                 # Input lands on the view being captured (monitor origin and scale).
-                transform=lambda: getattr(self._source, "transform", None),
+                transform=lambda: getattr(self._core.source, "transform", None),
             )
         else:
             # Reconnected: viewers kept their grants and keys at the broker; give them a
             # fresh epoch (whatever was in flight is lost) and start from a FULL frame.
-            self._new_epoch()
-        self._set_phase(welcome.state if welcome.state != "consent_pending" else "waiting")
-        assert self._killed_evt is not None
-        reader = asyncio.create_task(self._reader(ws), name="agent-reader")
-        capture = asyncio.create_task(self._capture_loop(ws), name="agent-capture")
-        timer = asyncio.create_task(self._consent_timer(), name="agent-consent-timer")
-        killed = asyncio.create_task(self._killed_evt.wait(), name="agent-kill-wait")
-        assert self._ended_evt is not None
-        ended = asyncio.create_task(self._ended_evt.wait(), name="agent-end-wait")
+            self._exchange.new_epoch()
+        self._core.set_phase(welcome.state if welcome.state != "consent_pending" else "waiting")
+        assert self._core.killed_evt is not None
+        reader = asyncio.create_task(self._reader.read(ws), name="agent-reader")
+        capture = asyncio.create_task(self._stream.capture_loop(ws), name="agent-capture")
+        timer = asyncio.create_task(self._consenting.timer(), name="agent-consent-timer")
+        killed = asyncio.create_task(self._core.killed_evt.wait(), name="agent-kill-wait")
+        assert self._core.ended_evt is not None
+        ended = asyncio.create_task(self._core.ended_evt.wait(), name="agent-end-wait")
         tasks = {reader, capture, timer, killed, ended}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if killed in done or self.killswitch.killed:
+            if killed in done or self._core.killswitch.killed:
                 capture.cancel()
-                return await self._finish_kill(ws, reader)
+                return await self.finish_kill(ws, reader)
             if capture in done and capture.exception() is not None:
                 # The screen cannot be captured (no display, source gone): say so, stop
                 # everything locally first, then leave (the broker sees the agent go).
                 error = capture.exception()
-                self.observer.notice(f"Screen capture failed: {error}")
-                self._close_consent()
-                await self._release_capture_async()
-                await self._close_ws(ws)
+                self._core.observer.notice(f"Screen capture failed: {error}")
+                self._consenting.close()
+                await self._stream.release_capture_async()
+                await self.close_ws(ws)
                 return SessionOutcome("failed", details=(f"screen capture failed: {error}",))
             if reader in done:
                 reader.result()  # raises ConnectionLost / FinalError
-            reason, by = self._end_reason or ("failed", "")
-            return await self._finish_ended(ws, reader, reason, by)
+            reason, by = self._core.end_reason or ("failed", "")
+            return await self.finish_ended(ws, reader, reason, by)
         except FinalError as exc:
             return SessionOutcome(
                 "auth_failed" if exc.reason == "unauthorized" else exc.reason,
@@ -208,61 +230,64 @@ class ConnectMixin(DispatchMixin):
                 with contextlib.suppress(BaseException):
                     await task
 
-    async def _finish_kill(
+    async def finish_kill(
         self, ws: ClientConnection | None, reader: asyncio.Task[None] | None = None
     ) -> SessionOutcome:
         """After the local stop: log, tell the broker (short timeout), close."""
-        record = self.killswitch.record
-        at = record.at_ms if record else self._clock()
-        if self._call is not None:
-            self._call.kill()  # camera and microphone are stopped when this returns
-        self._close_consent()
-        if self.local_log is not None:
-            self.local_log.record_local(
+        record = self._core.killswitch.record
+        at = record.at_ms if record else self._core.clock()
+        if self._core.call is not None:
+            self._core.call.kill()  # camera and microphone are stopped when this returns
+        self._consenting.close()
+        if self._core.local_log is not None:
+            self._core.local_log.record_local(
                 "kill.triggered", {"source": record.source if record else "?"}, at
             )
-        await self._release_capture_async()
-        timeout = self.config.notify_timeout_s
+        await self._stream.release_capture_async()
+        timeout = self._core.config.notify_timeout_s
         if ws is not None:
             try:
                 await asyncio.wait_for(ws.send(serialize_control(Kill())), timeout)
                 # Keep reading briefly for the signed checkpoint (capture is stopped).
                 if reader is not None and not reader.done():
-                    assert self._checkpoint_evt is not None
-                    await asyncio.wait_for(self._checkpoint_evt.wait(), 2 * timeout)
+                    assert self._core.checkpoint_evt is not None
+                    await asyncio.wait_for(self._core.checkpoint_evt.wait(), 2 * timeout)
             except (TimeoutError, ConnectionClosed, OSError):
                 pass
-            await self._close_ws(ws)
+            await self.close_ws(ws)
         return SessionOutcome("killed_by_client", "client")
 
-    async def _finish_ended(
+    async def finish_ended(
         self, ws: ClientConnection, reader: asyncio.Task[None], reason: str, by: str
     ) -> SessionOutcome:
-        self._close_consent()
-        await self._release_capture_async()
+        """The broker ended the session: wait for the sealing checkpoint, linger for the rating."""
+        self._consenting.close()
+        await self._stream.release_capture_async()
         if not reader.done():
-            assert self._checkpoint_evt is not None
+            assert self._core.checkpoint_evt is not None
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._checkpoint_evt.wait(), 3.0)
-        if self.config.rating_wait_s > 0 and not ws.close_code:
-            self._linger_ws = ws  # kept open for the rating; closed by run()
+                await asyncio.wait_for(self._core.checkpoint_evt.wait(), 3.0)
+        if self._core.config.rating_wait_s > 0 and not ws.close_code:
+            self._core.linger_ws = ws  # kept open for the rating; closed by run()
         else:
-            await self._close_ws(ws)
+            await self.close_ws(ws)
         return SessionOutcome(reason, by)
 
-    async def _close_ws(self, ws: ClientConnection) -> None:
+    async def close_ws(self, ws: ClientConnection) -> None:
+        """Close the socket with a short timeout, then drop the transport."""
         try:
-            await asyncio.wait_for(ws.close(), self.config.notify_timeout_s)
+            await asyncio.wait_for(ws.close(), self._core.config.notify_timeout_s)
         except (TimeoutError, OSError, ConnectionClosed):
             pass
         finally:
             if ws.transport is not None:
                 ws.transport.abort()  # a hung peer must not keep the socket open
 
-    def _on_disconnect(self) -> None:
+    def on_disconnect(self) -> None:
         # In-flight updates will never be acknowledged; the next frame is FULL in a
         # new epoch (the broker may have restarted the relay state).
-        self._inflight.clear()
-        if self._keys is not None:
-            self._keys.disconnected()
-        self._need_full = True
+        """The connection dropped: nothing in flight is acknowledged any more."""
+        self._core.inflight.clear()
+        if self._core.keys is not None:
+            self._core.keys.disconnected()
+        self._core.need_full = True

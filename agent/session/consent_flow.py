@@ -13,7 +13,9 @@ import logging
 
 from agent.consent import Decision, Permission
 from agent.errors import ConsentError
-from agent.session.calls import CallsMixin
+from agent.session.calls import CallGlue
+from agent.session.core import SessionCore
+from agent.session.keys import KeyExchange
 from protocol.messages import (
     ConsentDeny,
     ConsentGrant,
@@ -25,12 +27,19 @@ from protocol.messages import (
 log = logging.getLogger(__name__)
 
 
-class ConsentMixin(CallsMixin):
-    """Consent prompts, answers, revocations and viewers coming and going."""
+class ConsentFlow:
+    """The session's consent part: prompts, answers, revocations and viewers coming
+    and going, around the core's ``ConsentMachine``."""
 
-    def _on_consent_request(self, msg: ConsentRequest, now: int) -> None:
+    def __init__(self, core: SessionCore, exchange: KeyExchange, calls: CallGlue) -> None:
+        self._core = core
+        self._exchange = exchange
+        self._calls = calls
+
+    def on_request(self, msg: ConsentRequest, now: int) -> None:
+        """A ``consent.request``: open a prompt (or answer it in test mode)."""
         try:
-            prompt = self.consent.request(
+            prompt = self._core.consent.request(
                 request_id=msg.request_id,
                 viewer_id=msg.viewer_id,
                 user_id=msg.user.id,
@@ -40,46 +49,49 @@ class ConsentMixin(CallsMixin):
                 ticket_title=msg.ticket.title,
                 permissions=msg.permissions,
                 now_ms=now,
-                expires_ms=msg.expires_ms - self._skew_ms,  # broker clock -> ours
+                expires_ms=msg.expires_ms - self._core.skew_ms,  # broker clock -> ours
             )
         except (ConsentError, ValueError) as exc:
             log.info("consent request refused: %s", exc)
             return
-        self.consent_names.setdefault(msg.viewer_id, msg.user.name)
-        self._user_names[msg.user.id] = msg.user.name
-        self._set_phase("waiting", f"{msg.user.name} asks to connect")
-        auto = self.config.auto_consent_for_tests
+        self._core.consent_names.setdefault(msg.viewer_id, msg.user.name)
+        self._core.user_names[msg.user.id] = msg.user.name
+        self._core.set_phase("waiting", f"{msg.user.name} asks to connect")
+        auto = self._core.config.auto_consent_for_tests
         if auto is not None:
-            self.consent.mark_shown(prompt.request_id)
-            self._answer(prompt.request_id, tuple(p for p in auto if p in prompt.permissions))
+            self._core.consent.mark_shown(prompt.request_id)
+            self.answer(prompt.request_id, tuple(p for p in auto if p in prompt.permissions))
             return
-        self.observer.prompt(prompt)
-        self._poke()
+        self._core.observer.prompt(prompt)
+        self._core.poke()
 
-    def _mark_shown(self, request_id: str) -> None:
+    def mark_shown(self, request_id: str) -> None:
+        """The UI showed the prompt."""
         with contextlib.suppress(ConsentError):
-            self.consent.mark_shown(request_id)
+            self._core.consent.mark_shown(request_id)
 
-    def _answer(self, request_id: str, allowed: tuple[str, ...]) -> None:
+    def answer(self, request_id: str, allowed: tuple[str, ...]) -> None:
+        """The client answered a prompt."""
         try:
-            decision = self.consent.answer(request_id, allowed, self._clock())
+            decision = self._core.consent.answer(request_id, allowed, self._core.clock())
         except (ConsentError, ValueError) as exc:
-            self.observer.notice(f"That answer was not accepted: {exc}")
+            self._core.observer.notice(f"That answer was not accepted: {exc}")
             return
-        self._after_decision(decision)
+        self.after_decision(decision)
 
-    def _after_decision(self, decision: Decision) -> None:
-        now = self._clock()
-        name = self._name(decision.viewer_id)
-        self.observer.prompt_closed(decision)
+    def after_decision(self, decision: Decision) -> None:
+        """Log a decision, tell the broker, wrap the key for a new viewer."""
+        now = self._core.clock()
+        name = self._core.name_of(decision.viewer_id)
+        self._core.observer.prompt_closed(decision)
         if decision.granted:
-            self._log_local(
+            self._core.log_local(
                 "consent.granted",
                 {"viewer_id": decision.viewer_id, "permissions": ",".join(decision.granted)},
                 now,
                 name=name,
             )
-            self._send(
+            self._core.send(
                 ConsentGrant(
                     request_id=decision.request_id,
                     viewer_id=decision.viewer_id,
@@ -87,7 +99,7 @@ class ConsentMixin(CallsMixin):
                 )
             )
         if decision.denied:
-            self._log_local(
+            self._core.log_local(
                 "consent.denied",
                 {
                     "viewer_id": decision.viewer_id,
@@ -98,7 +110,7 @@ class ConsentMixin(CallsMixin):
                 name=name,
             )
             if not decision.granted and decision.reason != "session_closed":
-                self._send(
+                self._core.send(
                     ConsentDeny(
                         request_id=decision.request_id,
                         viewer_id=decision.viewer_id,
@@ -106,70 +118,76 @@ class ConsentMixin(CallsMixin):
                     )
                 )
         if "view" in decision.granted:
-            self._maybe_wrap(decision.viewer_id)
-        self._publish_status()
+            self._exchange.maybe_wrap(decision.viewer_id)
+        self._core.publish_status()
 
-    def _revoke(self, viewer_id: str, permissions: tuple[str, ...]) -> None:
+    def revoke(self, viewer_id: str, permissions: tuple[str, ...]) -> None:
+        """The client takes permissions back."""
         try:
-            lost = self.consent.revoke(viewer_id, permissions)
+            lost = self._core.consent.revoke(viewer_id, permissions)
         except ValueError:
             return
         if lost is None:
             return
-        self._send(ConsentRevoke(viewer_id=viewer_id, permissions=lost.permissions))
-        self._after_loss(viewer_id, lost.permissions, "revoked")
+        self._core.send(ConsentRevoke(viewer_id=viewer_id, permissions=lost.permissions))
+        self.after_loss(viewer_id, lost.permissions, "revoked")
 
-    def _after_loss(self, viewer_id: str, lost: tuple[Permission, ...], how: str) -> None:
-        self._log_local(
+    def after_loss(self, viewer_id: str, lost: tuple[Permission, ...], how: str) -> None:
+        """A viewer lost permissions: log it; a lost ``view`` starts a new epoch."""
+        self._core.log_local(
             "consent.revoked",
             {"viewer_id": viewer_id, "permissions": ",".join(lost), "how": how},
-            self._clock(),
-            name=self._name(viewer_id),
+            self._core.clock(),
+            name=self._core.name_of(viewer_id),
         )
         if "view" in lost:
-            self._new_epoch()
-        self._end_call_without_video()
-        self._publish_status()
+            self._exchange.new_epoch()
+        self._calls.end_without_video()
+        self._core.publish_status()
 
-    async def _consent_timer(self) -> None:
+    async def timer(self) -> None:
+        """Expire unanswered prompts (a timeout is a deny)."""
         while True:
-            deadline = self.consent.next_deadline()
-            delay = 0.5 if deadline is None else max(0.0, (deadline - self._clock()) / 1000)
+            deadline = self._core.consent.next_deadline()
+            delay = 0.5 if deadline is None else max(0.0, (deadline - self._core.clock()) / 1000)
             await asyncio.sleep(min(delay, 0.5))
-            for decision in self.consent.expire(self._clock()):
-                self._after_decision(decision)
+            for decision in self._core.consent.expire(self._core.clock()):
+                self.after_decision(decision)
 
-    def _close_consent(self) -> None:
-        if self.consent.closed:
+    def close(self) -> None:
+        """Close every prompt and grant (the session is over)."""
+        if self._core.consent.closed:
             return
-        decisions, _ = self.consent.close()
+        decisions, _ = self._core.consent.close()
         for decision in decisions:
-            self.observer.prompt_closed(decision)
-        if self._gate is not None:
-            for viewer_id in list(self.consent.viewers()):
-                self._gate.remove_viewer(viewer_id)
+            self._core.observer.prompt_closed(decision)
+        if self._core.gate is not None:
+            for viewer_id in list(self._core.consent.viewers()):
+                self._core.gate.remove_viewer(viewer_id)
 
-    def _on_viewer_left(self, viewer_id: str) -> None:
-        lost, decisions = self.consent.viewer_left(viewer_id)
+    def on_viewer_left(self, viewer_id: str) -> None:
+        """A viewer left: forget its keys and grants."""
+        lost, decisions = self._core.consent.viewer_left(viewer_id)
         for decision in decisions:
-            self.observer.prompt_closed(decision)
-        if self._keys is not None:
-            self._keys.forget(viewer_id)
-        if self._gate is not None:
-            self._gate.remove_viewer(viewer_id)
+            self._core.observer.prompt_closed(decision)
+        if self._core.keys is not None:
+            self._core.keys.forget(viewer_id)
+        if self._core.gate is not None:
+            self._core.gate.remove_viewer(viewer_id)
         if lost is not None and "view" in lost.permissions:
-            self._new_epoch()
-        self._end_call_without_video()
-        self._publish_status()
+            self._exchange.new_epoch()
+        self._calls.end_without_video()
+        self._core.publish_status()
 
-    def _on_session_state(self, msg: SessionStateMessage) -> None:
+    def on_session_state(self, msg: SessionStateMessage) -> None:
+        """The broker's roster and state: viewers gone are treated as left."""
         present = {v.viewer_id for v in msg.viewers}
-        for viewer_id in list(self.consent.viewers()):
+        for viewer_id in list(self._core.consent.viewers()):
             if viewer_id not in present:
-                self._on_viewer_left(viewer_id)
+                self.on_viewer_left(viewer_id)
         for v in msg.viewers:
-            self.consent_names.setdefault(v.viewer_id, v.name)
+            self._core.consent_names.setdefault(v.viewer_id, v.name)
         if msg.state == "ended":
-            self._mark_ended(msg.reason or "ended", "broker")
+            self._core.mark_ended(msg.reason or "ended", "broker")
         else:
-            self._set_phase(msg.state)
+            self._core.set_phase(msg.state)

@@ -2,10 +2,10 @@
 
 ``SessionCore`` owns the attributes set up in ``__init__`` (configuration, the
 consent machine and kill switch, loop-thread state, counters), marshalling calls
-onto the session loop (``_call_soon``), queueing control messages (``_send``), the
-client's local log (``_log_local``), viewer names, and the status published to
-the ``SessionObserver``. The other modules of ``agent.session`` build on it, each
-adding one concern.
+onto the session loop (``call_soon``), queueing control messages (``send``), the
+client's local log (``log_local``), viewer names, and the status published to
+the ``SessionObserver``. Each part of ``AgentSession`` holds it (and nothing
+inherits from it).
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ SourceFactory = Callable[[], Any]  # returns an agent.capture.CaptureSource
 PipelineFactory = Callable[[Any], Any]  # source -> agent.pipeline.ScreenPipeline (or Video…)
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
+    """Wall-clock milliseconds (the session's default clock)."""
     return time.time_ns() // 1_000_000
 
 
@@ -101,24 +102,24 @@ class SessionCore:
         pipeline_factory: PipelineFactory | None = None,
         injector: Injector | None = None,
         call_config: CallConfig | None = None,
-        clock_ms: Callable[[], int] = _now_ms,
+        clock_ms: Callable[[], int] = now_ms,
     ) -> None:
         self.config = config
         self.observer = observer or SessionObserver()
-        self._source_factory = source_factory or _default_source(config.source, config.monitor)
-        self._pipeline_factory = pipeline_factory or _default_pipeline
-        self._injector = injector
+        self.source_factory = source_factory or _default_source(config.source, config.monitor)
+        self.pipeline_factory = pipeline_factory or _default_pipeline
+        self.injector = injector
         self.video = VideoChoice(partial(choose_codecs, config.video))  # SPEC §4.4
         # What of the desktop is shared and what the agent can do there (desktop.info).
-        self._desktop = DesktopShare(
+        self.desktop = DesktopShare(
             config.monitor_switch,
             probe_source(config.source, want_input=injector is not None),
         )
-        self._desktop_sent: Any = None
-        self._call_config = call_config
-        self._ca_pem = config.ca_pem  # the organisation roots (may grow by rotation)
-        self._call: CallRunner | None = None
-        self._clock = clock_ms
+        self.desktop_sent: Any = None
+        self.call_config = call_config
+        self.ca_pem = config.ca_pem  # the organisation roots (may grow by rotation)
+        self.call: CallRunner | None = None
+        self.clock = clock_ms
         self.consent = ConsentMachine(int(config.consent_timeout_s * 1000))
         self.killswitch = KillSwitch()
         self.session_id: str | None = None
@@ -126,36 +127,36 @@ class SessionCore:
         self.local_log: LocalLog | None = None
         self.outcome: SessionOutcome | None = None
         # Loop-thread state ---------------------------------------------------------
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
-        self._ws: ClientConnection | None = None
-        self._welcome: Welcome | None = None
-        self._skew_ms = 0
-        self._ticket_title = ""
-        self._keys: SessionKeys | None = None  # created at the first welcome
-        self._gate: InputGate | None = None
-        self._inflight: dict[int, float] = {}
-        self._need_full = True
-        self._wake: asyncio.Event | None = None
-        self._killed_evt: asyncio.Event | None = None
-        self._checkpoint: dict[str, Any] | None = None
-        self._checkpoint_evt: asyncio.Event | None = None
-        self._end_reason: tuple[str, str] | None = None
-        self._ended_evt: asyncio.Event | None = None
-        self._pipeline: Any = None
-        self._source: Any = None
-        self._mask_lock = threading.Lock()
-        self._masks: tuple[tuple[tuple[int, int, int, int], ...], tuple[str, ...]] = ((), ())
-        self._mask_gen = 0
-        self._applied_mask_gen = 0
-        self._rating_sent = False
-        self._rating_evt: asyncio.Event | None = None
-        self._linger_ws: ClientConnection | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread: int | None = None
+        self.ws: ClientConnection | None = None
+        self.welcome: Welcome | None = None
+        self.skew_ms = 0
+        self.ticket_title = ""
+        self.keys: SessionKeys | None = None  # created at the first welcome
+        self.gate: InputGate | None = None
+        self.inflight: dict[int, float] = {}
+        self.need_full = True
+        self.wake: asyncio.Event | None = None
+        self.killed_evt: asyncio.Event | None = None
+        self.checkpoint: dict[str, Any] | None = None
+        self.checkpoint_evt: asyncio.Event | None = None
+        self.end_reason: tuple[str, str] | None = None
+        self.ended_evt: asyncio.Event | None = None
+        self.pipeline: Any = None
+        self.source: Any = None
+        self.mask_lock = threading.Lock()
+        self.masks: tuple[tuple[tuple[int, int, int, int], ...], tuple[str, ...]] = ((), ())
+        self.mask_gen = 0
+        self.applied_mask_gen = 0
+        self.rating_sent = False
+        self.rating_evt: asyncio.Event | None = None
+        self.linger_ws: ClientConnection | None = None
         # The newest agent token (the request's, then each welcome's resume token):
         # after the end it authenticates a REST rating (POST /api/v1/agent/rating).
-        self._session_token: str | None = None
-        self._rest_rating: threading.Thread | None = None
-        self._phase = "connecting"
+        self.session_token: str | None = None
+        self.rest_rating: threading.Thread | None = None
+        self.phase = "connecting"
         self.frames_sent = 0
         #: WebSocket connections made (reconnects included)
         self.connections = 0
@@ -164,62 +165,66 @@ class SessionCore:
         self.seq_at_kill: int | None = None
         self.bytes_sent = 0
         self.grabs = 0
-        self._capture_thread_busy = threading.Event()
-        self._names: dict[str, str] = {}
-        self._user_names: dict[str, str] = {}  # user id -> verified name
+        self.capture_thread_busy = threading.Event()
+        self.names: dict[str, str] = {}
+        self.user_names: dict[str, str] = {}  # user id -> verified name
 
-    def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        loop = self._loop
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the session loop (now, if already on it)."""
+        loop = self.loop
         if loop is None or loop.is_closed():
             return
-        if threading.get_ident() == self._loop_thread:
+        if threading.get_ident() == self.loop_thread:
             fn(*args)
         else:
             with contextlib.suppress(RuntimeError):  # loop already closed
                 loop.call_soon_threadsafe(fn, *args)
 
-    def _mark_ended(self, reason: str, by: str) -> None:
-        if self._end_reason is None:
-            self._end_reason = (reason, by)
-        if self._ended_evt is not None:
-            self._ended_evt.set()
+    def mark_ended(self, reason: str, by: str) -> None:
+        """Remember why the session ended and wake whoever waits for it."""
+        if self.end_reason is None:
+            self.end_reason = (reason, by)
+        if self.ended_evt is not None:
+            self.ended_evt.set()
 
-    def _send_desktop_info(self) -> None:
+    def send_desktop_info(self) -> None:
         """Tell viewers (again) what is shared, when it changed (SPEC §3.5)."""
-        info = self._desktop.info(self._source)
-        if info != self._desktop_sent:
-            if self._desktop_sent is None:
-                self.observer.notice(describe(self._desktop.capabilities))
-            self._desktop_sent = info
-            self._send(info)
+        info = self.desktop.info(self.source)
+        if info != self.desktop_sent:
+            if self.desktop_sent is None:
+                self.observer.notice(describe(self.desktop.capabilities))
+            self.desktop_sent = info
+            self.send(info)
 
-    def _poke(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
+    def poke(self) -> None:
+        """Wake the capture loop."""
+        if self.wake is not None:
+            self.wake.set()
 
     # == viewer names ===================================================================
 
     @property
     def consent_names(self) -> dict[str, str]:
         """Verified names of viewers announced by ``viewer.joined``."""
-        return self._names
+        return self.names
 
-    def _lookup_name(self, key: str) -> str | None:
+    def lookup_name(self, key: str) -> str | None:
         """A verified name for a viewer id or an audit actor (``engineer:<user id>``)."""
-        if key in self._names:
-            return self._names[key]
+        if key in self.names:
+            return self.names[key]
         _, _, user_id = key.partition(":")
-        return self._user_names.get(user_id or key)
+        return self.user_names.get(user_id or key)
 
-    def _name(self, viewer_id: str) -> str:
+    def name_of(self, viewer_id: str) -> str:
+        """The verified name of a viewer."""
         return self.consent_names.get(viewer_id) or self.consent.viewer_name(viewer_id)
 
     # == helpers ========================================================================
 
-    def _send(self, msg: Any) -> None:
+    def send(self, msg: Any) -> None:
         """Queue a control message (never blocks; dropped if disconnected)."""
-        ws = self._ws or self._linger_ws
-        if ws is None or self._loop is None:
+        ws = self.ws or self.linger_ws
+        if ws is None or self.loop is None:
             return
         text = serialize_control(msg)
 
@@ -227,9 +232,9 @@ class SessionCore:
             with contextlib.suppress(ConnectionClosed, OSError):
                 await ws.send(text)
 
-        self._loop.create_task(send())
+        self.loop.create_task(send())
 
-    def _log_local(
+    def log_local(
         self,
         event: str,
         detail: dict[str, Any],
@@ -238,6 +243,7 @@ class SessionCore:
         actor: str = "client",
         name: str | None = None,
     ) -> None:
+        """Record in the client's log; forward the events the broker records too."""
         if self.local_log is None:
             return
         shown = dict(detail)
@@ -247,16 +253,18 @@ class SessionCore:
         if event in _FORWARDED_EVENTS:
             flat = {k: v for k, v in detail.items() if isinstance(v, (str, int, bool))}
             with contextlib.suppress(ProtocolError, ValueError):
-                self._send(LogLocal(event=event, detail=flat))
+                self.send(LogLocal(event=event, detail=flat))
 
-    def _set_phase(self, phase: str, message: str = "") -> None:
-        self._phase = phase
-        self._publish_status(message)
+    def set_phase(self, phase: str, message: str = "") -> None:
+        """Set the phase shown to the client and publish the status."""
+        self.phase = phase
+        self.publish_status(message)
 
-    def _publish_status(self, message: str = "") -> None:
+    def publish_status(self, message: str = "") -> None:
+        """Tell the observer the session's status."""
         viewers = []
         for viewer_id, (name, role, perms) in self.consent.viewers().items():
-            keys = self._keys.peer_keys(viewer_id) if self._keys is not None else None
+            keys = self.keys.peer_keys(viewer_id) if self.keys is not None else None
             viewers.append(
                 ViewerStatus(
                     viewer_id,
@@ -266,7 +274,7 @@ class SessionCore:
                     keys.verification_code if keys else None,
                 )
             )
-        phase = self._phase
+        phase = self.phase
         if self.killswitch.killed:
             phase = "ended"
         elif self.killswitch.paused and phase in ("live", "paused"):
@@ -276,11 +284,10 @@ class SessionCore:
                 phase=phase,
                 session_id=self.session_id,
                 ticket_id=self.ticket.ticket_id if self.ticket else None,
-                ticket_title=self._ticket_title or None,
+                ticket_title=self.ticket_title or None,
                 viewers=tuple(viewers),
-                sending=bool(self._keys and self._keys.wrapped)
-                and self.killswitch.capture_allowed(),
-                controlled_by=tuple(self._name(v) for v in self.consent.viewers_with("control")),
+                sending=bool(self.keys and self.keys.wrapped) and self.killswitch.capture_allowed(),
+                controlled_by=tuple(self.name_of(v) for v in self.consent.viewers_with("control")),
                 message=message,
             )
         )

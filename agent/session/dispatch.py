@@ -17,8 +17,10 @@ from websockets.exceptions import ConnectionClosed
 from agent.connection import FINAL_CLOSE_CODES, ConnectionLost, broker_connection, received
 from agent.errors import FinalError
 from agent.i18n import _
-from agent.session.core import CALL_MESSAGE_TYPES
-from agent.session.stream import StreamMixin
+from agent.session.calls import CallGlue
+from agent.session.consent_flow import ConsentFlow
+from agent.session.core import CALL_MESSAGE_TYPES, SessionCore
+from agent.session.keys import KeyExchange
 from protocol.connection import BinaryReceived
 from protocol.media import AckFrame, BinaryMessage, InputFrame
 from protocol.messages import (
@@ -44,71 +46,85 @@ from protocol.messages import (
 log = logging.getLogger(__name__)
 
 
-class DispatchMixin(StreamMixin):
-    """Reads the socket and routes each message to the part that owns it."""
+class Reader:
+    """The session's reader part: reads the socket (through the shared
+    ``protocol.Connection``) and routes each message to the part that owns it."""
 
-    async def _reader(self, ws: ClientConnection) -> None:
+    def __init__(
+        self, core: SessionCore, exchange: KeyExchange, consenting: ConsentFlow, calls: CallGlue
+    ) -> None:
+        self._core = core
+        self._exchange = exchange
+        self._consenting = consenting
+        self._calls = calls
+
+    async def read(self, ws: ClientConnection) -> None:
         # One protocol.Connection per socket holds the rules (parsers, limits, what is
         # fatal); after a fatal mistake the socket is closed with its code: reconnect.
+        """Read until the socket closes; the close code decides end or reconnect."""
         conn = broker_connection()
         try:
             async for raw in ws:
                 for event in received(conn, raw):
                     if isinstance(event, BinaryReceived):
-                        self._on_binary(event.message)
+                        self.on_binary(event.message)
                     else:
-                        await self._dispatch(event.message)
+                        await self.dispatch(event.message)
                 if conn.close_code is not None:
                     await ws.close(conn.close_code, conn.close_reason or "")
                     raise ConnectionLost(f"the broker broke the protocol: {conn.close_reason}")
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
-            if self.killswitch.killed or self._end_reason is not None:
+            if self._core.killswitch.killed or self._core.end_reason is not None:
                 return
             if code in FINAL_CLOSE_CODES:
                 if code == 4000:
-                    self._mark_ended("ended", "broker")
+                    self._core.mark_ended("ended", "broker")
                     return
                 raise FinalError("the broker closed the session", FINAL_CLOSE_CODES[code]) from exc
             raise ConnectionLost(f"connection lost (code {code})") from exc
-        if self.killswitch.killed or self._end_reason is not None:
+        if self._core.killswitch.killed or self._core.end_reason is not None:
             return
         code = ws.close_code
         if code in FINAL_CLOSE_CODES:
             if code == 4000:
-                self._mark_ended("ended", "broker")
+                self._core.mark_ended("ended", "broker")
                 return
             raise FinalError("the broker closed the session", FINAL_CLOSE_CODES[code])
         raise ConnectionLost(f"connection closed (code {code})")
 
-    def _on_binary(self, frame: BinaryMessage) -> None:
+    def on_binary(self, frame: BinaryMessage) -> None:
+        """An ack (flow control) or an input frame (to the gate)."""
         if isinstance(frame, AckFrame):
-            for seq in [s for s in self._inflight if s <= frame.seq]:
-                del self._inflight[seq]
-            self._poke()
+            for seq in [s for s in self._core.inflight if s <= frame.seq]:
+                del self._core.inflight[seq]
+            self._core.poke()
         elif isinstance(frame, InputFrame):
-            self._on_input(frame)
+            self.on_input(frame)
         # screen updates never come to the agent; unknown kinds are skipped (SPEC §4)
 
-    def _on_input(self, frame: InputFrame) -> None:
-        gate = self._gate
+    def on_input(self, frame: InputFrame) -> None:
+        """Pass an input frame through the ``InputGate`` and log the result."""
+        gate = self._core.gate
         if gate is None:
             return
         result = gate.handle(frame)
-        now = self._clock()
+        now = self._core.clock()
         who = result.viewer_id or f"v{frame.sender}"
         if result.applied_any:
             detail: dict[str, Any] = {"viewer_id": who, **result.summary.detail()}
-            self._log_local("input.applied", detail, now, actor=who, name=self._name(who))
+            self._core.log_local(
+                "input.applied", detail, now, actor=who, name=self._core.name_of(who)
+            )
         elif result.rejected is not None:
             detail = {"viewer_id": who, "reason": result.rejected, "events": result.summary.dropped}
-            self._log_local("input.dropped", detail, now, actor=who)
+            self._core.log_local("input.dropped", detail, now, actor=who)
 
-    def _on_recording_state(self, msg: RecordingState) -> None:
+    def on_recording_state(self, msg: RecordingState) -> None:
         """The company's recording stopped or works again (G10: the broker relays no
         screen update it cannot record). Updates sent meanwhile are never acknowledged:
         forget them, so the stream restarts at once with the FULL update asked next."""
-        self._inflight.clear()
+        self._core.inflight.clear()
         if msg.state == "paused":
             text = _(
                 "Screen sharing paused: recording unavailable. The company cannot record "
@@ -121,75 +137,76 @@ class DispatchMixin(StreamMixin):
             )
         else:
             text = _("The recording works again: screen sharing resumed.")
-        self.observer.notice(text)
-        self._poke()
+        self._core.observer.notice(text)
+        self._core.poke()
 
-    def _on_monitor_select(self, msg: MonitorSelect, now: int) -> None:
+    def on_monitor_select(self, msg: MonitorSelect, now: int) -> None:
         """The engineer asks for another monitor: applied only if the client allowed
         switching and the viewer holds ``view``; the client is told and it is logged."""
         who = msg.viewer_id or "?"
-        if not self.consent.may(who, "view"):
+        if not self._core.consent.may(who, "view"):
             return
-        reason = self._desktop.select(self._source, msg.monitor)
+        reason = self._core.desktop.select(self._core.source, msg.monitor)
         if reason is not None:
             log.info("monitor.select from %s refused: %s", who, reason)
             return
-        self._log_local("monitor.selected", {"monitor": msg.monitor, "viewer_id": who}, now)
-        self.observer.notice(
+        self._core.log_local("monitor.selected", {"monitor": msg.monitor, "viewer_id": who}, now)
+        self._core.observer.notice(
             _("The engineer now sees all your monitors.")
             if msg.monitor == 0
             else _("The engineer now sees monitor {n}.").format(n=msg.monitor)
         )
-        self._need_full = True
-        self._poke()
+        self._core.need_full = True
+        self._core.poke()
 
-    async def _dispatch(self, msg: ControlMessage) -> None:
-        now = self._clock()
+    async def dispatch(self, msg: ControlMessage) -> None:
+        """Route one control message to the part that owns it."""
+        now = self._core.clock()
         if isinstance(msg, ConsentRequest):
-            self._on_consent_request(msg, now)
+            self._consenting.on_request(msg, now)
         elif isinstance(msg, KeyCommit):
-            self._on_key_commit(msg)
+            self._exchange.on_commit(msg)
         elif isinstance(msg, KeyReveal):
-            self._on_key_reveal(msg)
+            self._exchange.on_reveal(msg)
         elif isinstance(msg, AuditRecipient):
-            self._on_audit_recipient(msg)
+            self._exchange.on_audit_recipient(msg)
         elif isinstance(msg, ViewerJoined):
-            self.consent_names[msg.viewer_id] = msg.user.name
-            self._user_names[msg.user.id] = msg.user.name
-            self._publish_status()
+            self._core.consent_names[msg.viewer_id] = msg.user.name
+            self._core.user_names[msg.user.id] = msg.user.name
+            self._core.publish_status()
         elif isinstance(msg, ViewerLeft):
-            self._on_viewer_left(msg.viewer_id)
+            self._consenting.on_viewer_left(msg.viewer_id)
         elif isinstance(msg, PermissionRelease):
             if msg.viewer_id is not None:
-                lost = self.consent.release(msg.viewer_id, msg.permissions)
+                lost = self._core.consent.release(msg.viewer_id, msg.permissions)
                 if lost is not None:
-                    self._after_loss(msg.viewer_id, lost.permissions, "released")
+                    self._consenting.after_loss(msg.viewer_id, lost.permissions, "released")
         elif isinstance(msg, SessionStateMessage):
-            self._on_session_state(msg)
+            self._consenting.on_session_state(msg)
         elif isinstance(msg, Refresh):
-            self._need_full = True
-            self._poke()
+            self._core.need_full = True
+            self._core.poke()
         elif isinstance(msg, MonitorSelect):
-            self._on_monitor_select(msg, now)
+            self.on_monitor_select(msg, now)
         elif isinstance(msg, Chat):
             sender = msg.from_.name if msg.from_ is not None else "?"
-            self.observer.chat(sender, msg.text, msg.at_ms or now)
+            self._core.observer.chat(sender, msg.text, msg.at_ms or now)
         elif isinstance(msg, LogEvent):
-            if self.local_log is not None:
-                self.local_log.record_broker(msg.record, now)
+            if self._core.local_log is not None:
+                self._core.local_log.record_broker(msg.record, now)
         elif isinstance(msg, CheckpointMessage):
-            self._checkpoint = dict(msg.checkpoint)
-            if self.local_log is not None:
-                self.local_log.save_checkpoint(self._checkpoint)
-            assert self._checkpoint_evt is not None
-            if self._end_reason is not None:  # the final one seals session.ended
-                self._checkpoint_evt.set()
+            self._core.checkpoint = dict(msg.checkpoint)
+            if self._core.local_log is not None:
+                self._core.local_log.save_checkpoint(self._core.checkpoint)
+            assert self._core.checkpoint_evt is not None
+            if self._core.end_reason is not None:  # the final one seals session.ended
+                self._core.checkpoint_evt.set()
         elif msg.type in CALL_MESSAGE_TYPES:
-            self._on_call_message(msg)
+            self._calls.on_message(msg)
         elif isinstance(msg, SessionEnded):
-            self._mark_ended(msg.reason, msg.by)
+            self._core.mark_ended(msg.reason, msg.by)
         elif isinstance(msg, RecordingState):
-            self._on_recording_state(msg)
+            self.on_recording_state(msg)
         elif isinstance(msg, ErrorMessage):
             log.info("broker error: %s", msg.code)
         # Anything else is not for the agent: ignored.

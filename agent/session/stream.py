@@ -16,133 +16,140 @@ import time
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from agent.session.consent_flow import ConsentMixin
-from agent.session.core import FLAG_FULL, INFLIGHT_EXPIRY_S
+from agent.session.core import FLAG_FULL, INFLIGHT_EXPIRY_S, SessionCore
 from agent.video import VideoPipeline, VideoUpdate
 from protocol.limits import MAX_INFLIGHT_UPDATES
 from protocol.media import ScreenUpdate, ScreenUpdateFrame, VideoChunkFrame
 from protocol.messages import MaskUpdate, Pause, Resume
 
 
-class StreamMixin(ConsentMixin):
-    """Capture → seal → send, gated by consent, kill switch and acknowledgements."""
+class Stream:
+    """The session's stream part: capture → seal → send, gated by consent, kill
+    switch and acknowledgements."""
 
-    def _can_send(self) -> bool:
-        if not self.killswitch.capture_allowed() or self.consent.closed:
+    def __init__(self, core: SessionCore) -> None:
+        self._core = core
+
+    def can_send(self) -> bool:
+        """Whether a frame may be grabbed and sent now."""
+        if not self._core.killswitch.capture_allowed() or self._core.consent.closed:
             return False
-        keys = self._keys
-        if keys is None or not any(self.consent.may(v, "view") for v in keys.wrapped):
+        keys = self._core.keys
+        if keys is None or not any(self._core.consent.may(v, "view") for v in keys.wrapped):
             return False
         now = time.monotonic()
-        for seq in [s for s, t in self._inflight.items() if now - t > INFLIGHT_EXPIRY_S]:
-            del self._inflight[seq]
-        return len(self._inflight) < MAX_INFLIGHT_UPDATES
+        for seq in [s for s, t in self._core.inflight.items() if now - t > INFLIGHT_EXPIRY_S]:
+            del self._core.inflight[seq]
+        return len(self._core.inflight) < MAX_INFLIGHT_UPDATES
 
-    async def _capture_loop(self, ws: ClientConnection) -> None:
-        interval = 1.0 / self.config.max_fps
-        assert self._wake is not None
-        while not self.killswitch.killed:
-            if not self._can_send():
-                self._wake.clear()
+    async def capture_loop(self, ws: ClientConnection) -> None:
+        """Grab, seal and send while allowed, paced and acknowledged."""
+        interval = 1.0 / self._core.config.max_fps
+        assert self._core.wake is not None
+        while not self._core.killswitch.killed:
+            if not self.can_send():
+                self._core.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 0.25)
+                    await asyncio.wait_for(self._core.wake.wait(), 0.25)
                 continue
             started = time.monotonic()
-            full = self._need_full
-            codec = self.video.codec_for(self._viewing())
-            update = await asyncio.to_thread(self._grab, full, codec)
+            full = self._core.need_full
+            codec = self._core.video.codec_for(self.viewing())
+            update = await asyncio.to_thread(self.grab, full, codec)
             # Re-check after the grab: a kill, pause, revoke or epoch change may have
             # happened meanwhile. No await between this check and the send call.
-            if update is None or not self._can_send():
+            if update is None or not self.can_send():
                 if isinstance(update, VideoUpdate):
-                    self._need_full = True  # an encoded frame was not sent: restart the GOP
+                    self._core.need_full = True  # an encoded frame was not sent: restart the GOP
                 await asyncio.sleep(interval)
                 continue
-            if self._need_full and not full and not isinstance(update, VideoUpdate):
+            if self._core.need_full and not full and not isinstance(update, VideoUpdate):
                 # A viewer joined (or asked to refresh) during the grab: it must start
                 # from a complete picture, so this partial update is dropped.
                 continue
-            assert self._keys is not None
-            with self.killswitch.gate:  # check + commit is atomic w.r.t. kill / pause
-                if not self._can_send():
-                    self._need_full = self._need_full or isinstance(update, VideoUpdate)
+            assert self._core.keys is not None
+            with self._core.killswitch.gate:  # check + commit is atomic w.r.t. kill / pause
+                if not self.can_send():
+                    self._core.need_full = self._core.need_full or isinstance(update, VideoUpdate)
                     continue
                 if isinstance(update, VideoUpdate):
                     # Never dropped after encoding (SPEC §4.4): decoders would lose the GOP.
-                    frame: ScreenUpdateFrame | VideoChunkFrame = self._keys.seal_video(
+                    frame: ScreenUpdateFrame | VideoChunkFrame = self._core.keys.seal_video(
                         update.key, bytes(update)
                     )
                     full = update.key
                 else:
-                    frame = self._keys.seal(FLAG_FULL if full else 0, bytes(update))
-                self.committed_seq = frame.seq
+                    frame = self._core.keys.seal(FLAG_FULL if full else 0, bytes(update))
+                self._core.committed_seq = frame.seq
             if full:
-                self._need_full = False
+                self._core.need_full = False
             data = bytes(frame)
-            self._inflight[frame.seq] = time.monotonic()
-            self.frames_sent += 1
-            self.bytes_sent += len(data)
+            self._core.inflight[frame.seq] = time.monotonic()
+            self._core.frames_sent += 1
+            self._core.bytes_sent += len(data)
             try:
                 await ws.send(data)
             except ConnectionClosed:
                 return  # the reader reports why
-            self._send_desktop_info()  # monitors, the shared one, capabilities
+            self._core.send_desktop_info()  # monitors, the shared one, capabilities
             elapsed = time.monotonic() - started
             await asyncio.sleep(max(0.0, interval - elapsed))
 
-    def _viewing(self) -> list[str]:
+    def viewing(self) -> list[str]:
         """Viewers holding ``view`` with the content key (the stream's audience)."""
-        keys = self._keys
+        keys = self._core.keys
         if keys is None:
             return []
-        return [v for v in keys.wrapped if self.consent.may(v, "view")]
+        return [v for v in keys.wrapped if self._core.consent.may(v, "view")]
 
-    def _grab(self, full: bool, codec: str | None = None) -> ScreenUpdate | VideoUpdate | None:
+    def grab(self, full: bool, codec: str | None = None) -> ScreenUpdate | VideoUpdate | None:
         """Runs in a worker thread. Checks the kill flag before touching the screen.
 
         ``codec``: the negotiated video codec for this frame, None for tiles.
         """
-        if not self.killswitch.capture_allowed():
+        if not self._core.killswitch.capture_allowed():
             return None
-        self._capture_thread_busy.set()
+        self._core.capture_thread_busy.set()
         try:
-            if self._pipeline is None:
-                self._source = self._source_factory()
-                self._pipeline = self._pipeline_factory(self._source)
-            with self._mask_lock:
-                regions, windows = self._masks
-                gen = self._mask_gen
-            if gen != self._applied_mask_gen:
+            if self._core.pipeline is None:
+                self._core.source = self._core.source_factory()
+                self._core.pipeline = self._core.pipeline_factory(self._core.source)
+            with self._core.mask_lock:
+                regions, windows = self._core.masks
+                gen = self._core.mask_gen
+            if gen != self._core.applied_mask_gen:
                 from agent.pipeline.mask import WindowMask
 
-                self._pipeline.set_masks(regions, [WindowMask(title=t) for t in windows])
-                self._applied_mask_gen = gen
+                self._core.pipeline.set_masks(regions, [WindowMask(title=t) for t in windows])
+                self._core.applied_mask_gen = gen
                 full = True
-            if isinstance(self._pipeline, VideoPipeline) and self._pipeline.set_codec(codec):
+            if isinstance(self._core.pipeline, VideoPipeline) and self._core.pipeline.set_codec(
+                codec
+            ):
                 full = True  # a new stream starts with a keyframe / FULL update
-            if not self.killswitch.capture_allowed():
+            if not self._core.killswitch.capture_allowed():
                 return None
-            self.grabs += 1
-            update: ScreenUpdate | VideoUpdate | None = self._pipeline.next_update(full)
-            with self._mask_lock:
-                if self._mask_gen != gen:
+            self._core.grabs += 1
+            update: ScreenUpdate | VideoUpdate | None = self._core.pipeline.next_update(full)
+            with self._core.mask_lock:
+                if self._core.mask_gen != gen:
                     return None  # masks changed during the grab: never send it
             return update
         finally:
-            self._capture_thread_busy.clear()
+            self._core.capture_thread_busy.clear()
 
-    async def _release_capture_async(self) -> None:
+    async def release_capture_async(self) -> None:
         """Let a grab that was already running finish (bounded), then close the source."""
         for _ in range(50):
-            if not self._capture_thread_busy.is_set():
+            if not self._core.capture_thread_busy.is_set():
                 break
             await asyncio.sleep(0.01)
-        self._release_capture()
+        self.release_capture()
 
-    def _release_capture(self) -> None:
+    def release_capture(self) -> None:
         """Close the capture source (the screen is no longer read)."""
-        pipeline, source = self._pipeline, self._source
-        self._pipeline = self._source = None
+        pipeline, source = self._core.pipeline, self._core.source
+        self._core.pipeline = self._core.source = None
         if pipeline is not None:
             with contextlib.suppress(Exception):
                 pipeline.close()
@@ -152,21 +159,26 @@ class StreamMixin(ConsentMixin):
 
     # == pause and masks ================================================================
 
-    def _after_pause(self) -> None:
-        self._send(Pause())
-        self._log_local("session.paused", {}, self._clock())
-        self._publish_status()
+    def after_pause(self) -> None:
+        """Tell the broker and log the pause."""
+        self._core.send(Pause())
+        self._core.log_local("session.paused", {}, self._core.clock())
+        self._core.publish_status()
 
-    def _after_resume(self) -> None:
-        self._send(Resume())
-        self._need_full = True
-        self._inflight.clear()
-        self._log_local("session.resumed", {}, self._clock())
-        self._publish_status()
-        self._poke()
+    def after_resume(self) -> None:
+        """Tell the broker, log, and restart from a FULL frame."""
+        self._core.send(Resume())
+        self._core.need_full = True
+        self._core.inflight.clear()
+        self._core.log_local("session.resumed", {}, self._core.clock())
+        self._core.publish_status()
+        self._core.poke()
 
-    def _after_masks(self, regions: int, windows: int) -> None:
-        self._send(MaskUpdate(regions=regions, windows=windows))
-        self._log_local("mask.changed", {"regions": regions, "windows": windows}, self._clock())
-        self._need_full = True
-        self._poke()
+    def after_masks(self, regions: int, windows: int) -> None:
+        """Tell the broker, log, and send a FULL frame with the new masks."""
+        self._core.send(MaskUpdate(regions=regions, windows=windows))
+        self._core.log_local(
+            "mask.changed", {"regions": regions, "windows": windows}, self._core.clock()
+        )
+        self._core.need_full = True
+        self._core.poke()
