@@ -24,7 +24,7 @@ import os
 from typing import Any
 
 from Xlib import XK, X, Xatom, display, error
-from Xlib.ext import randr, xtest
+from Xlib.ext import randr, xfixes, xtest
 from Xlib.xobject.drawable import Window
 
 from agent.errors import AgentError
@@ -227,6 +227,26 @@ class X11Connection:
             return None
         pixels = tuple(int(p) & 0xFFFFFFFF for p in r.cursor_image)
         return CursorImage(r.x, r.y, r.width, r.height, r.xhot, r.yhot, r.cursor_serial, pixels)
+
+    def watch_cursor(self) -> bool:
+        """Ask XFixes to report cursor shape changes (see :meth:`cursor_changed`);
+        False if the server has no XFixes."""
+        d = self.display
+        if not d.has_extension("XFIXES"):
+            return False
+        d.xfixes_query_version()
+        d.xfixes_select_cursor_input(self.root, xfixes.XFixesDisplayCursorNotifyMask)
+        d.flush()
+        return True
+
+    def cursor_changed(self) -> bool:
+        """True if the cursor's shape changed since the last call (drains the events
+        :meth:`watch_cursor` asked for; no round trip)."""
+        changed = False
+        while self.display.pending_events():
+            event = self.display.next_event()
+            changed = changed or type(event).__name__ == "DisplayCursorNotify"
+        return changed
 
     # --- input (XTest) ---------------------------------------------------------------
 

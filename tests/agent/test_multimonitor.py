@@ -158,6 +158,20 @@ def test_cursor_is_drawn_on_its_monitor_and_never_over_a_mask(
         fill = mask_pattern(720, 900)[350:450, 250:350, :3].astype(np.int16)
         assert np.abs(canvas[350:450, 250:350, :3].astype(np.int16) - fill).mean() < 8
         assert _cursor_pixels(right.grab(), 300, 400) > 10  # it is still on the screen
+        # An application changes the cursor's shape: the next frame draws the new one.
+        from Xlib import Xcursorfont
+
+        before = right.grab()[376:424, 276:324].copy()
+        font = x.display.open_font("cursor")
+        hand = font.create_glyph_cursor(
+            font, Xcursorfont.hand2, Xcursorfont.hand2 + 1, (65535, 0, 0), (0, 0, 0)
+        )
+        x.root.change_attributes(cursor=hand)
+        x.sync()
+        after = right.grab()[376:424, 276:324]
+        assert not np.array_equal(before, after)
+        x.root.change_attributes(cursor=0)
+        x.sync()
     finally:
         pipe.close()
         right.close()

@@ -71,3 +71,31 @@ def test_keysym_names_need_no_display() -> None:
     assert keysym_name(0xFF0D) == "Return"
     assert keysym_name(ord("a")) == "a"
     assert keysym_name(0x12345678) is None
+
+
+def test_cursor_shape_changes_are_reported_without_polling_the_image(xvfb_display: str) -> None:
+    from Xlib import Xcursorfont
+
+    x = X11Connection(xvfb_display)
+    other = X11Connection(xvfb_display)  # an application changing the root's cursor
+    try:
+        assert x.watch_cursor()
+        x.sync()
+        assert not x.cursor_changed()
+        before = x.cursor_image()
+        font = other.display.open_font("cursor")
+        shape = font.create_glyph_cursor(
+            font, Xcursorfont.hand2, Xcursorfont.hand2 + 1, (65535, 65535, 65535), (0, 0, 0)
+        )
+        other.root.change_attributes(cursor=shape)
+        other.sync()
+        x.sync()  # the notify event is queued on x by now
+        assert x.cursor_changed()
+        assert not x.cursor_changed()  # drained
+        after = x.cursor_image()
+        assert before is not None and after is not None and after.pixels != before.pixels
+    finally:
+        other.root.change_attributes(cursor=0)
+        other.sync()
+        other.close()
+        x.close()
