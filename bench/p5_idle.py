@@ -30,13 +30,18 @@ def _proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(fps: float, seconds: float, xvfb_pid: int) -> dict[str, Any]:
-    """Run the idle capture loop at ``fps`` for ``seconds``; CPU shares and per-tick cost."""
+def measure(fps: float, seconds: float, xvfb_pid: int, damage: bool = False) -> dict[str, Any]:
+    """Run the idle capture loop at ``fps`` for ``seconds``; CPU shares and per-tick cost.
+
+    ``damage``: the agent's pipeline (agent.video.VideoPipeline, tile path) with XDamage
+    tracking, which grabs nothing while the screen is still.
+    """
     from agent.capture import open_source
     from agent.pipeline import ScreenPipeline
+    from agent.video import VideoPipeline, create_encoder
 
     source = open_source("screen")
-    pipeline = ScreenPipeline(source)
+    pipeline = VideoPipeline(source, create_encoder) if damage else ScreenPipeline(source)
     try:
         pipeline.next_update(True)  # prime: the agent sends a full frame on join
         interval = 1.0 / fps
@@ -58,6 +63,7 @@ def measure(fps: float, seconds: float, xvfb_pid: int) -> dict[str, Any]:
         source.close()
     tick_ms.sort()
     return {
+        "damage": damage,
         "fps": fps,
         "ticks_per_s": round(ticks / wall, 1),
         "changed_ticks": changed,
@@ -73,15 +79,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure the idle capture cost at each frame rate; write ``p5_idle.json``."""
     ap = argparse.ArgumentParser(description="P5: idle CPU cost of the capture rate")
     ap.add_argument("--fps", default="20,30,60")
+    ap.add_argument("--damage", default="no,yes", help="without / with XDamage: no, yes or both")
     ap.add_argument("--seconds", type=float, default=env_float("BENCH_P5_IDLE_SECONDS", 10.0))
     args = ap.parse_args(argv)
     rows = []
     with xvfb() as display:
         os.environ["DISPLAY"] = display.name
-        for fps in (float(f) for f in args.fps.split(",")):
-            rows.append(measure(fps, args.seconds, display.process.pid))
+        for dmg in args.damage.split(","):
+            for fps in (float(f) for f in args.fps.split(",")):
+                rows.append(measure(fps, args.seconds, display.process.pid, dmg == "yes"))
     print_table(
-        "P5 idle cost: 1080p screen, nothing changes (grab + mask + diff per tick)",
+        "P5 idle cost: 1080p screen, nothing changes (grab + mask + diff per tick; "
+        "with damage: one event check per tick, no grab)",
         rows,
         list(rows[0]),
     )

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.capture.base import CaptureSource, Frame
+from agent.capture.damage import DamageTracker
 from agent.capture.windows import WindowLister
 from agent.pipeline.mask import Masker
 from agent.pipeline.pipeline import ScreenPipeline
 from agent.video.base import VideoEncoder, VideoError
+from agent.x11 import X11Unavailable
 from protocol.limits import VIDEO_KEYFRAME_INTERVAL_S
 from protocol.media import ScreenUpdate, VideoChunk
 
@@ -73,8 +75,10 @@ class VideoPipeline(ScreenPipeline):
         *,
         window_lister: WindowLister | None = None,
         clock: Callable[[], float] = time.monotonic,
+        damage: bool = True,
     ) -> None:
         super().__init__(source, window_lister=window_lister, clock=clock)
+        self._damage = _damage_tracker(source) if damage else None
         self._factory = encoder_factory
         self._codec: str | None = None
         self._encoder: VideoEncoder | None = None
@@ -106,7 +110,17 @@ class VideoPipeline(ScreenPipeline):
         return True
 
     def next_update(self, full: bool = False) -> ScreenUpdate | VideoUpdate | None:  # type: ignore[override]
-        """The next update: video if a codec is set, else tiles; None if unchanged."""
+        """The next update: video if a codec is set, else tiles; None if unchanged.
+
+        Where X offers DAMAGE, a frame that is not ``full`` is grabbed only if the
+        screen or the pointer changed since the last one (a still screen costs one
+        event check per tick, no grab).
+        """
+        if not full and self._damage is not None and self._have_picture():
+            if not self._damage.changed():
+                return None
+        elif self._damage is not None:
+            self._damage.changed()  # re-arm: this grab sees everything drawn so far
         if self._codec is None:
             return super().next_update(full)
         t0 = time.perf_counter()
@@ -148,6 +162,15 @@ class VideoPipeline(ScreenPipeline):
         )
         return VideoUpdate(chunk, encoded.key)
 
+    def _have_picture(self) -> bool:
+        """A previous frame exists to compare with (else the next grab is needed)."""
+        return (self._video_prev if self._codec is not None else self._prev) is not None
+
+    @property
+    def damage(self) -> DamageTracker | None:
+        """The damage tracker in use, if any (tests, benchmarks)."""
+        return self._damage
+
     def _close_encoder(self) -> None:
         if self._encoder is not None:
             self._encoder.close()
@@ -156,4 +179,20 @@ class VideoPipeline(ScreenPipeline):
     def close(self) -> None:
         """Close the encoder and the window locator this pipeline opened."""
         self._close_encoder()
+        if self._damage is not None:
+            self._damage.close()
+            self._damage = None
         super().close()
+
+
+def _damage_tracker(source: CaptureSource) -> DamageTracker | None:
+    """A tracker for the X screen ``source`` reads, or None (not X, no DAMAGE)."""
+    from agent.capture.screen import ScreenSource
+
+    if not isinstance(source, ScreenSource):
+        return None
+    try:
+        return DamageTracker(source.display)
+    except X11Unavailable as exc:  # DamageUnavailable too
+        log.info("no damage tracking (%s): the screen is compared every tick", exc)
+        return None

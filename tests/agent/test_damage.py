@@ -1,0 +1,93 @@
+"""Damage-driven capture on a real X server (Xvfb): a still screen is never grabbed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from Xlib import display as xdisplay
+
+from agent.capture.damage import DamageTracker
+from agent.capture.screen import ScreenSource
+from agent.video import VideoPipeline, VideoUpdate, create_encoder
+from protocol.media import ScreenUpdate
+from tests.conftest import xvfb_server
+
+pytestmark = pytest.mark.xvfb
+
+
+@pytest.fixture(scope="module")
+def x() -> Iterator[str]:
+    with xvfb_server("640x480x24") as name:
+        yield name
+
+
+class CountingScreen(ScreenSource):
+    """The real screen source, counting grabs."""
+
+    grabs = 0
+
+    def grab(self) -> Any:
+        self.grabs += 1
+        return super().grab()
+
+
+def draw(name: str, colour: int, box: tuple[int, int, int, int] = (20, 20, 80, 60)) -> None:
+    """Another X client paints a rectangle on the root window, then waits for it."""
+    d = xdisplay.Display(name)
+    root = d.screen().root
+    gc = root.create_gc(foreground=colour, subwindow_mode=1)
+    root.fill_rectangle(gc, *box)
+    d.sync()
+    d.close()
+
+
+def eventually(pred: Any, timeout: float = 3.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.01)
+
+
+def test_tracker_sees_drawing_and_the_pointer_and_nothing_else(x: str) -> None:
+    t = DamageTracker(x)
+    try:
+        assert t.changed()  # the first question: nothing known yet
+        assert not t.changed() and not t.changed()
+        draw(x, 0xFF0000)
+        assert eventually(t.changed)
+        assert not t.changed()
+        d = xdisplay.Display(x)
+        d.screen().root.warp_pointer(300, 200)
+        d.sync()
+        d.close()
+        assert eventually(t.changed)  # the cursor is drawn in by the capture
+        assert not t.changed()
+    finally:
+        t.close()
+
+
+@pytest.mark.parametrize("codec", [None, "vp9"])
+def test_pipeline_does_not_grab_a_still_screen(x: str, codec: str | None) -> None:
+    src = CountingScreen(x)
+    pipe = VideoPipeline(src, create_encoder)
+    try:
+        assert pipe.damage is not None
+        pipe.set_codec(codec)
+        assert pipe.next_update(True) is not None  # join: always a full picture
+        grabs = src.grabs
+        for _ in range(20):
+            assert pipe.next_update() is None
+        assert src.grabs == grabs  # still screen: no grab at all
+        draw(x, 0x00FF00 if codec else 0x0000FF, (100, 100, 50, 40))
+        update = eventually(pipe.next_update)
+        assert isinstance(update, VideoUpdate if codec else ScreenUpdate)
+        assert src.grabs > grabs
+        assert pipe.next_update(True) is not None  # full grabs regardless of damage
+    finally:
+        pipe.close()
+        src.close()
