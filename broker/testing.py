@@ -184,6 +184,7 @@ class RunningBroker:
         *,
         name: str | None = None,
         password: str | None = None,
+        organisations: Sequence[str] = (),
     ) -> tuple[str, str]:
         """Add a user directly in the store; return ``(username, password)``."""
         password = password or random_password()
@@ -194,6 +195,7 @@ class RunningBroker:
             name=name or username.title(),
             role=role,
             skills=list(skills),
+            organisations=list(organisations),
             password_hash=await app[PASSWORDS].hash_async(password),
             at=app[CLOCK].now_ms(),
         )

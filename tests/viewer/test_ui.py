@@ -59,7 +59,7 @@ async def test_queue_shows_agent_request_and_join_opens_the_session(
     broker: Any, page: Any, artifacts_dir: Path
 ) -> None:
     problems = watch_console(page)
-    user, password = await broker.create_user("erin", "engineer", [])
+    user, password = await broker.create_user("erin", "engineer", [], organisations=["Acme"])
     req = await agent_request(broker, "Outlook crashes when I open the calendar", "Dana Client")
     await ui_login(page, broker.base_url, user, password)
     item = page.locator(f'.queue-item[data-session="{req["session_id"]}"]')
@@ -90,7 +90,7 @@ async def test_ticket_pages_show_markup_as_text(
     broker: Any, page: Any, artifacts_dir: Path
 ) -> None:
     problems = watch_console(page)
-    user, password = await broker.create_user("erin", "engineer", [])
+    user, password = await broker.create_user("erin", "engineer", [], organisations=["Acme"])
     token = await broker.login(user, password)
     status, ticket, _ = await broker.request(
         "POST",
@@ -120,7 +120,7 @@ async def test_ticket_pages_show_markup_as_text(
 
 
 async def test_queue_shows_markup_in_requests_as_text(broker: Any, page: Any) -> None:
-    user, password = await broker.create_user("erin", "engineer", [])
+    user, password = await broker.create_user("erin", "engineer", [], organisations=["Acme"])
     req = await agent_request(broker, XSS_TITLE, client_name="<script>window.__xss='name'</script>")
     await ui_login(page, broker.base_url, user, password)
     item = page.locator(f'.queue-item[data-session="{req["session_id"]}"]')
@@ -153,7 +153,7 @@ async def test_supervisor_sees_queues_and_may_observe(
 
 
 async def test_logged_out_redirect_returns_to_the_asked_page(broker: Any, page: Any) -> None:
-    user, password = await broker.create_user("erin", "engineer", [])
+    user, password = await broker.create_user("erin", "engineer", [], organisations=["Acme"])
     await page.goto(f"{broker.base_url}/#/tickets")
     await page.wait_for_selector("#login-form")
     assert page.url.endswith("#/login")
