@@ -32,10 +32,8 @@ from broker.clock import CLOCK
 from broker.cluster import close_backend, open_backend
 from broker.config import CONFIG
 from broker.pki import PKI
-from broker.recording import RECORDER
-from broker.recording_alert import RecordingAlerts
 from broker.relay import InProcessRelay, RelayTimings, SessionInfo, ViewerUser
-from broker.relay.actions import EventLog, Record
+from broker.relay.actions import EventLog
 from broker.relay.backend import PersistAction
 from broker.relay.control import RELAY
 from broker.session_log import SessionLog
@@ -44,6 +42,7 @@ from broker.wsio import admission
 from broker.wsio.peer import Peer, now_ms
 from broker.wsio.persist import persist
 from broker.wsio.preauth import PreAuthGate
+from broker.wsio.record_hooks import RecorderHooks, run_ticker
 from broker.wsio.sender import CLOSE_TIMEOUT_S, WsEndpoint
 from protocol.connection import Connection
 from protocol.errors import ErrorCode, ProtocolError
@@ -61,8 +60,6 @@ TICK_S = 0.25
 """How often the relay's timers run (consent deadlines, input counts, checkpoints)."""
 VIEWER_BINARY_RATE = 250.0
 """Input batches + acks per second a viewer may send (burst twice that)."""
-KEYFRAME_ASK_MS = 5_000
-"""How often, at most, the relay asks an agent for a FULL update for the recorder."""
 
 
 class RelayService:
@@ -75,7 +72,6 @@ class RelayService:
         self.sockets: set[web.WebSocketResponse] = set()
         self.endpoints: set[WsEndpoint] = set()
         self.shutting_down = False
-        self._alerts: RecordingAlerts | None = None
         config = app[CONFIG]
         self.preauth = PreAuthGate(
             per_address=config.ws_preauth_per_address, total=config.ws_preauth_total
@@ -112,23 +108,24 @@ class RelayService:
         async def store(action: PersistAction) -> None:
             await persist(app[DB], action)
 
+        hooks = RecorderHooks(app)
+
         backend = await open_backend(  # cluster: in-process or NATS (CLEARPANE_RELAY_BACKEND)
             app,
             open_log,
             clock.now_ms,
             store,
             self.timings,
-            record=self._record,
-            on_closed=self._closed,
+            record=hooks.record,
+            on_closed=hooks.closed,
             allow_unrecorded=app[CONFIG].allow_unrecorded_sessions,
         )
-        recorder = app.get(RECORDER)
-        self._alerts = RecordingAlerts(app, recorder) if recorder is not None else None
-        if self._alerts is not None:  # evidence (G10): recording fails closed
-            self._alerts.attach(backend)
+        hooks.attach(backend)
         backend.start()
         self._backend = backend
-        ticker = asyncio.get_running_loop().create_task(self._ticker(backend), name="relay tick")
+        ticker = asyncio.get_running_loop().create_task(
+            run_ticker(backend, hooks, TICK_S), name="relay tick"
+        )
         try:
             yield
         finally:
@@ -160,49 +157,6 @@ class RelayService:
                 await asyncio.wait_for(
                     ws.close(code=1001, message=b"broker shutdown"), CLOSE_TIMEOUT_S
                 )
-
-    async def _ticker(self, backend: InProcessRelay) -> None:
-        asked: dict[str, int] = {}
-        while True:
-            await asyncio.sleep(TICK_S)
-            try:
-                await backend.tick()
-                await self._keyframes(backend, asked)
-            except Exception:
-                log.exception("relay tick failed")
-
-    async def _keyframes(self, backend: InProcessRelay, asked: dict[str, int]) -> None:
-        """Ask for a FULL update when the recorder needs a seek point (P8)."""
-        recorder = self._app.get(RECORDER)
-        if recorder is None:
-            return
-        now = self._app[CLOCK].now_ms()
-        for session in backend.core:
-            sid = session.session_id
-            if (
-                session.state.value == "live"
-                and now - asked.get(sid, 0) >= KEYFRAME_ASK_MS
-                and recorder.wants_keyframe(sid, now)
-            ):
-                asked[sid] = now
-                await backend.request_keyframe(sid)
-        for sid in [s for s in asked if backend.core.get(s) is None]:
-            del asked[sid]
-
-    def _record(self, action: Record) -> bool:
-        """The relay's recording hook (``broker.recording``; never raises)."""
-        recorder = self._app.get(RECORDER)
-        if recorder is not None:
-            ok = recorder.record(action.session_id, action.direction, action.data, action.at_ms)
-            if not ok and self._alerts is not None:
-                self._alerts.alert(action.session_id, False, action.at_ms)
-            return ok
-        return True
-
-    def _closed(self, sid: str) -> None:
-        recorder = self._app.get(RECORDER)
-        if recorder is not None:
-            recorder.finish(sid)
 
     # -- handlers ------------------------------------------------------------------
 
