@@ -283,7 +283,8 @@ async def _agent(
     )
 
     broker = spec["mode"] == "broker"
-    url = spec["url"] + ("/ws/agent" if broker else f"/fwd/send/{sess['sid']}")
+    base = sess.get("agent_url", spec["url"])  # P9 pins agents to one cluster node
+    url = base + ("/ws/agent" if broker else f"/fwd/send/{sess['sid']}")
     ws = await http.ws_connect(url, protocols=(SUBPROTOCOL,), max_msg_size=8 << 20, heartbeat=None)
     if broker:
         await ws.send_str(serialize_control(Hello(token=sess["agent"], client="bench-agent/1")))
@@ -373,7 +374,8 @@ async def _viewer(
     from protocol.messages import Hello, serialize_control
 
     broker = spec["mode"] == "broker"
-    url = spec["url"] + ("/ws/viewer" if broker else f"/fwd/recv/{sess['sid']}")
+    base = sess.get("viewer_url", spec["url"])  # P9 pins viewers to one cluster node
+    url = base + ("/ws/viewer" if broker else f"/fwd/recv/{sess['sid']}")
     origin = spec.get("base_url", "")
     ws = await http.ws_connect(url, protocols=(SUBPROTOCOL,), max_msg_size=8 << 20,
                                heartbeat=None, origin=origin or None)  # fmt: skip

@@ -104,6 +104,12 @@ class LocalCluster:
         return f"https://127.0.0.1:{self.pin_ports[index]}"
 
     @property
+    def nats_pid(self) -> int:
+        """The nats-server's process id (bench P9 counts its CPU)."""
+        assert self._nats is not None
+        return self._nats.pid
+
+    @property
     def ca_file(self) -> Path:
         """The organisation root every node's certificate chains to."""
         return self.data_dir / "ca" / "root.pem"

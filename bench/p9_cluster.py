@@ -1,0 +1,225 @@
+"""P9: several broker processes on NATS — capacity with 2 processes ÷ 1 process on
+2 cores, and the latency a cross-process hop adds, in the same run.
+
+The real cluster of ``tools/cluster.py`` (two ``clearpane broker`` processes on the NATS
+relay backend, ``nats-server``, HAProxy with TLS passthrough, PostgreSQL) and the load
+generator of ``bench/relay.py`` (scripted agents and viewers, office profile: 2,250 B
+updates at 10/s, acked by the viewer, credit-limited like the real agent).
+
+* **one process**: every session's agent and viewer pinned to node 1 (HAProxy's pinned
+  frontend); CPU per session of node 1.
+* **two processes**: agents and viewers through the load balancer (round robin, no
+  stickiness: about half the sessions have their agent and viewer on different
+  nodes); CPU per session of node 1 + node 2 + nats-server.
+  Capacity ratio = (2 cores ÷ CPU per session with two) ÷ (1 core ÷ CPU per session
+  with one): what the machine carries with a process per core over one process,
+  extrapolated from CPU per session as P1 does (the load generators share the cores,
+  so saturating them would measure the generators).
+* **latency**: at light load, sessions with agent and viewer on the same process and
+  sessions with them on different processes, driven **at the same time**; the added
+  p50 is the difference.
+
+Usage: ``python -m bench.p9_cluster [--sessions 80] [--duration 15] [--latency-sessions 20]``
+(re-runs itself under tools/with_postgres.sh when no PostgreSQL is configured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, env_float, env_int, percentile, print_table, write_result
+from bench.relay import FRAME_BYTES, RATE, _proc_stat, make_broker_sessions, worker_main
+
+PG_ENV = "CLEARPANE_TEST_DATABASE_URL"
+P9_RATIO_TARGET = 1.8
+P9_ADDED_P50_TARGET_MS = 5.0
+
+
+def _wss(url: str) -> str:
+    return url.replace("https://", "wss://")
+
+
+def drive(
+    groups: dict[str, list[dict[str, Any]]], pids: dict[str, int], duration: float,
+    workers: int, cafile: str, base_url: str, warmup: float = 3.0,
+) -> tuple[dict[str, dict[str, Any]], dict[str, float], float]:  # fmt: skip
+    """Run every group's sessions at once from ``workers`` processes per group; return
+    per-group delivery/latency, CPU seconds per pid name, and the measured seconds."""
+    ctx = mp.get_context("spawn")
+    spec = {"mode": "broker", "url": _wss(base_url), "cafile": cafile, "base_url": base_url,
+            "frame_bytes": FRAME_BYTES, "rate": RATE, "stalled": False, "flood": False}  # fmt: skip
+    pipes: dict[str, list[Any]] = {}
+    procs = []
+    for name, sessions in groups.items():
+        pipes[name] = []
+        for w in range(workers):
+            a, b = ctx.Pipe()
+            p = ctx.Process(target=worker_main, args=({**spec, "sessions": sessions[w::workers]}, b),
+                            daemon=True)  # fmt: skip
+            p.start()
+            procs.append(p)
+            pipes[name].append(a)
+    every = [a for mine in pipes.values() for a in mine]
+    try:
+        for a in every:
+            if not a.poll(240) or (msg := a.recv()) != "ready":
+                raise RuntimeError(f"worker failed: {msg if a.poll(0) is False else ''}")
+        for a in every:
+            a.send("go")
+        time.sleep(warmup)
+        start = {n: _proc_stat(p)[0] for n, p in pids.items()}
+        t0 = time.monotonic()
+        for a in every:
+            a.send("measure")
+        time.sleep(duration)
+        cpu = {n: _proc_stat(p)[0] - start[n] for n, p in pids.items()}
+        secs = time.monotonic() - t0
+        for a in every:
+            a.send("stop")
+        out: dict[str, dict[str, Any]] = {}
+        for name, mine in pipes.items():
+            res = []
+            for a in mine:
+                if not a.poll(30):
+                    raise RuntimeError("a worker did not report")
+                res.append(a.recv())
+            fatal = [r["fatal"] for r in res if "fatal" in r]
+            if fatal:
+                raise RuntimeError(fatal[0])
+            lat = [x for r in res for x in r["latencies"]]
+            out[name] = {
+                "sessions": len(groups[name]),
+                "frames_per_s": round(sum(r["received"] for r in res) / secs, 1),
+                "offered_per_s": round(sum(r["sent"] for r in res) / secs, 1),
+                "p50_ms": round(percentile(lat, 0.5), 2),
+                "p95_ms": round(percentile(lat, 0.95), 2),
+                "p99_ms": round(percentile(lat, 0.99), 2),
+                "errors": sum(r["n_errors"] for r in res),
+                "error_samples": [e for r in res for e in r["errors"]][:3],
+            }
+        return out, cpu, secs
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+
+
+def _pin(sessions: list[dict[str, Any]], agent: str, viewer: str) -> list[dict[str, Any]]:
+    return [{**s, "agent_url": _wss(agent), "viewer_url": _wss(viewer)} for s in sessions]
+
+
+def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
+    """The three measurements on one cluster."""
+    from broker.testing import drop_test_databases, postgres_test_database
+    from tools.cluster import LocalCluster
+
+    db = asyncio.run(postgres_test_database(server_url, f"cp_p9_{uuid.uuid4().hex[:10]}"))
+    work = Path(tempfile.mkdtemp(prefix="cp-p9-"))
+    cluster = LocalCluster(work, db).start()  # INFO: attach lines say who is cross-process
+    try:
+        assert cluster.admin is not None
+        info = {
+            "base_url": cluster.url,
+            "cafile": str(cluster.ca_file),
+            "admin": list(cluster.admin),
+        }
+        pids = {"node1": cluster.nodes[0].proc.pid, "node2": cluster.nodes[1].proc.pid,
+                "nats": cluster.nats_pid}  # fmt: skip
+        n1, n2, lb = cluster.pinned_url(0), cluster.pinned_url(1), cluster.url
+        common = (pids, args.duration, args.workers, str(cluster.ca_file), cluster.url)
+
+        one = _pin(asyncio.run(make_broker_sessions(info, args.sessions, False)), n1, n1)
+        res1, cpu1, secs1 = drive({"one": one}, *common)
+        two = _pin(asyncio.run(make_broker_sessions(info, args.sessions, False)), lb, lb)
+        res2, cpu2, secs2 = drive({"two": two}, *common)
+        cross = _cross_share(cluster, len(two))
+        split = asyncio.run(make_broker_sessions(info, args.sessions, False))
+        half = len(split) // 2
+        local = _pin(split[:half], n1, n1) + _pin(split[half:], n2, n2)
+        res3, cpu3, secs3 = drive({"local": local}, *common)
+        same = _pin(asyncio.run(make_broker_sessions(info, args.latency_sessions, False)), n1, n1)
+        hop = _pin(asyncio.run(make_broker_sessions(info, args.latency_sessions, False)), n1, n2)
+        lat, _, _ = drive({"same": same, "cross": hop}, *common)
+    finally:
+        cluster.stop()
+        asyncio.run(drop_test_databases())
+
+    def row(setup: str, res: dict[str, Any], cpu: dict[str, float], secs: float) -> dict[str, Any]:
+        cores = sum(cpu.values()) / secs
+        return {"setup": setup, **res, "cores_used": round(cores, 3),
+                "cpu_us_per_frame": round(cores / max(1e-9, res["frames_per_s"]) * 1e6, 1),
+                **{f"{k}_cores": round(v / secs, 3) for k, v in cpu.items()}}  # fmt: skip
+
+    rows = [
+        row("1 process (all on node 1)", res1["one"], cpu1, secs1),
+        row(f"2 processes via HAProxy ({cross} cross-process)", res2["two"], cpu2, secs2),
+        row("2 processes, each session on one node", res3["local"], cpu3, secs3),
+    ]
+    cols = ["setup", "sessions", "frames_per_s", "offered_per_s", "cores_used", "node1_cores",
+            "node2_cores", "nats_cores", "cpu_us_per_frame", "p50_ms", "p99_ms", "errors"]  # fmt: skip
+    print_table("P9 capacity: broker + NATS CPU per delivered frame", rows, cols)
+    lrows = [{"setup": k, **v} for k, v in lat.items()]
+    print_table("P9 latency, same and cross-process sessions side by side", lrows,
+                ["setup", "sessions", "frames_per_s", "offered_per_s", "p50_ms", "p95_ms",
+                 "p99_ms", "errors"])  # fmt: skip
+    # Capacity on 2 cores with two processes ÷ one process on its one core, from CPU per
+    # delivered frame (the load generators share the cores: nothing can be saturated).
+    per1 = rows[0]["cpu_us_per_frame"]
+    ratio = 2.0 * per1 / rows[1]["cpu_us_per_frame"] if rows[1]["cpu_us_per_frame"] else None
+    ceiling = 2.0 * per1 / rows[2]["cpu_us_per_frame"] if rows[2]["cpu_us_per_frame"] else None
+    added = round(lat["cross"]["p50_ms"] - lat["same"]["p50_ms"], 2)
+    out = {
+        "command": "python -m bench.p9_cluster " + " ".join(sys.argv[1:]),
+        "load_average": os.getloadavg(),
+        "capacity": rows, "latency": lrows, "cross_process_sessions": cross,
+        "p9_capacity_ratio": round(ratio, 3) if ratio else None,
+        "p9_capacity_ratio_no_cross": round(ceiling, 3) if ceiling else None,
+        "p9_added_p50_ms": added,
+        "targets": {"ratio": P9_RATIO_TARGET, "added_p50_ms": P9_ADDED_P50_TARGET_MS},
+    }  # fmt: skip
+    print(f"P9 capacity ratio {out['p9_capacity_ratio']} (target ≥ {P9_RATIO_TARGET}; "
+          f"{out['p9_capacity_ratio_no_cross']} with no cross-process session); "
+          f"cross-process added p50 {added} ms (target ≤ {P9_ADDED_P50_TARGET_MS})")  # fmt: skip
+    return out
+
+
+def _cross_share(cluster: Any, total: int) -> str:
+    """How many of the load-balanced sessions had their viewer on the other node."""
+    hits = sum(1 for line in cluster.nodes[0].lines + cluster.nodes[1].lines
+               if "attached to its home" in line)  # fmt: skip
+    return f"{hits}/{total}"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """P9 (see the module docstring)."""
+    ap = argparse.ArgumentParser(description="P9: two broker processes on NATS vs one")
+    ap.add_argument("--sessions", type=int, default=env_int("BENCH_P9_SESSIONS", 80))
+    ap.add_argument("--duration", type=float, default=env_float("BENCH_P9_DURATION", 15.0))
+    ap.add_argument(
+        "--latency-sessions", type=int, default=env_int("BENCH_P9_LATENCY_SESSIONS", 20)
+    )
+    ap.add_argument("--workers", type=int, default=env_int("BENCH_P9_WORKERS", 2))
+    args = ap.parse_args(argv)
+    server_url = os.environ.get(PG_ENV)
+    if not server_url:  # a throwaway PostgreSQL for the run
+        script = str(ROOT / "tools" / "with_postgres.sh")
+        os.execv(
+            script, [script, sys.executable, "-m", "bench.p9_cluster", *(argv or sys.argv[1:])]
+        )
+    out = run(args, server_url)
+    write_result("P9", out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
