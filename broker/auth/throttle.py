@@ -10,7 +10,7 @@ from broker.clock import Clock
 from broker.errors import RateLimited
 from broker.store import queries
 from broker.store.db import Database
-from protocol.pacing import TokenBucket
+from protocol.pacing import TokenBucket, backoff_s
 
 __all__ = ["LoginThrottle", "RateLimiter", "RedeemGuard"]
 
@@ -87,8 +87,8 @@ class LoginThrottle:
             locked_until = 0
             beyond = failures - free
             if beyond > 0:
-                delay = min(self._base_ms * 2 ** min(beyond - 1, 40), self._max_ms)
-                locked_until = now + int(delay)
+                delay_s = backoff_s(beyond, self._base_ms / 1000, self._max_ms / 1000)
+                locked_until = now + int(delay_s * 1000)
             await queries.record_login_failure(
                 self._db, key, failures=failures, at=now, locked_until=locked_until
             )
