@@ -331,6 +331,12 @@ class BrokerConfig:
         "The same cap over all addresses together (per broker process). Bounds memory held by unauthenticated sockets to about this × 8 MiB.",
         shown="`256`",
     )
+    mfa_required_roles: tuple[str, ...] = setting(
+        (),
+        _list,
+        "Roles whose users must use TOTP MFA (comma-separated, e.g. `admin,supervisor`). A user of such a role without MFA can only enrol (`/auth/mfa/setup`, `/auth/mfa/enable`), see `/me` and log out; every other request answers 403 until they have. Recovery codes: `docs/API.md`.",
+        shown="none",
+    )
     # cluster (issue 15, docs/operations.md §6): the event loop, and the relay backend
     # that lets several broker processes or nodes serve one session (DESIGN §8).
     event_loop: str = setting(

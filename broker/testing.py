@@ -186,7 +186,8 @@ class RunningBroker:
         password: str | None = None,
         organisations: Sequence[str] = (),
     ) -> tuple[str, str]:
-        """Add a user directly in the store; return ``(username, password)``."""
+        """Add a user directly in the store; return ``(username, password)``.
+        ``organisations``: whose tickets an engineer sees (broker/auth/policy.py)."""
         password = password or random_password()
         app = self.app
         await queries.create_user(
@@ -198,6 +199,7 @@ class RunningBroker:
             organisations=list(organisations),
             password_hash=await app[PASSWORDS].hash_async(password),
             at=app[CLOCK].now_ms(),
+            organisations=list(organisations),
         )
         return username, password
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from broker.api.body import read_body
 from broker.api.serialize import user_json
-from broker.auth import revocation
+from broker.auth import mfa, revocation
 from broker.auth.passwords import PASSWORDS, PasswordService
 from broker.auth.policy import CLAIMS, COOKIE_NAME, USER, authenticate, client_address
 from broker.auth.setup import LOGIN_THROTTLE, TOKENS
@@ -23,10 +23,11 @@ async def login(request: web.Request) -> web.Response:
     """``POST /api/v1/auth/login``: check the password (throttled), issue an access
     token, set the session cookie."""
     body = await read_body(
-        request, allowed={"username", "password"}, required={"username", "password"}
+        request, allowed={"username", "password", "otp"}, required={"username", "password"}
     )
     username = body.text("username", max_len=64).lower()
     password = body.text("password", max_len=1024)
+    otp = body.opt_text("otp", max_len=20)
     app = request.app
     address = client_address(request)
     throttle = app[LOGIN_THROTTLE]
@@ -37,8 +38,15 @@ async def login(request: web.Request) -> web.Response:
     if not found or not ok or found[0].disabled:
         await throttle.failure(username, address)
         raise Unauthorized("wrong username or password")
-    await throttle.success(username, address)
     user = found[0]
+    if user.mfa_enabled:
+        if otp is None:  # the password was right: ask for the second factor
+            raise MfaRequired("enter the 6-digit code from your authenticator app")
+        if not await mfa.verify_login_code(app[DB], user.id, otp, app[CLOCK].now_ms()):
+            await throttle.failure(username, address)
+            raise Unauthorized("wrong username, password or code")
+        user = await queries.get_user(app[DB], user.id) or user
+    await throttle.success(username, address)
     config = app[CONFIG]
     tokens = app[TOKENS]
     token = tokens.issue(
@@ -62,6 +70,12 @@ async def login(request: web.Request) -> web.Response:
         samesite="Strict",
     )
     return response
+
+
+class MfaRequired(Unauthorized):
+    """Password right, MFA code missing: the client asks for ``otp`` and logs in again."""
+
+    code = "mfa_required"
 
 
 async def logout(request: web.Request) -> web.Response:

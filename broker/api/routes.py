@@ -8,7 +8,16 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from broker.api import admin_certs, agent, auth_views, meta, sessions, tickets, users
+from broker.api import (
+    admin_certs,
+    agent,
+    auth_views,
+    meta,
+    mfa_views,
+    sessions,
+    tickets,
+    users,
+)
 from broker.auth.policy import (
     ADMIN,
     ENGINEERS,
@@ -42,6 +51,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/auth/login", auth_views.login, PUBLIC),
     Route("POST", "/auth/logout", auth_views.logout, PUBLIC),
     Route("GET", "/me", auth_views.me, STAFF),
+    Route("POST", "/auth/mfa/setup", mfa_views.mfa_setup, STAFF),
+    Route("POST", "/auth/mfa/enable", mfa_views.mfa_enable, STAFF),
+    Route("POST", "/auth/mfa/disable", mfa_views.mfa_disable, STAFF),
     Route("GET", "/tickets", tickets.list_tickets, STAFF),
     Route("POST", "/tickets", tickets.create_ticket, ENGINEERS),
     Route("GET", "/tickets/{ticket_id}", tickets.get_ticket, STAFF),

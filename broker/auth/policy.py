@@ -15,7 +15,7 @@ from functools import wraps
 
 from aiohttp import web
 
-from broker.auth import revocation
+from broker.auth import mfa, revocation
 from broker.auth.setup import TOKENS
 from broker.auth.tokens import AuthError, Claims
 from broker.config import CONFIG
@@ -158,6 +158,12 @@ async def authenticate(request: web.Request) -> queries.User:
     if not await revocation.is_current(db, user, claims):
         raise Unauthorized("this token was revoked (logout, password or role change); log in again")
     request[CLAIMS] = claims
+    if (
+        user.role in request.app[CONFIG].mfa_required_roles
+        and not user.mfa_enabled
+        and request.path not in mfa.ENROL_PATHS
+    ):
+        raise Forbidden("your role requires MFA: enrol with POST /api/v1/auth/mfa/setup first")
     return user
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from openapi_spec_validator import validate
@@ -15,6 +16,7 @@ from referencing.jsonschema import DRAFT202012
 from broker.api.routes import API_PREFIX, ROUTES
 from broker.app import create_app
 from broker.auth.policy import ROLES_ATTRIBUTE
+from broker.clock import CLOCK
 from broker.escalation import ESCALATOR
 from broker.pki import PKI
 from broker.store import queries
@@ -204,6 +206,19 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     )
     await c.call(broker, "GET", "/api/v1/organisations", token=admin)
     eng = await broker.login("erin", created["password"])
+    status, setup = await c.call(broker, "POST", "/api/v1/auth/mfa/setup", token=eng)
+    await c.call(
+        broker, "POST", "/api/v1/auth/mfa/enable", token=eng, json={"secret": "A" * 32, "code": "1"}
+    )
+    code = pyotp.TOTP(setup["secret"]).at(broker.app[CLOCK].now_ms() // 1000)
+    await c.call(
+        broker,
+        "POST",
+        "/api/v1/auth/mfa/enable",
+        token=eng,
+        json={"secret": setup["secret"], "code": code},
+    )
+    await c.call(broker, "POST", "/api/v1/auth/mfa/disable", token=eng, json={"code": code})
     await c.call(broker, "GET", "/api/v1/users", token=eng)
     await c.call(broker, "GET", "/api/v1/sla-tiers", token=eng)
     status, ticket = await c.call(

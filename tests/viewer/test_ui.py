@@ -29,7 +29,9 @@ async def test_login_rejects_bad_password_then_signs_in(
     broker: Any, page: Any, artifacts_dir: Path
 ) -> None:
     problems = watch_console(page)
-    user, password = await broker.create_user("erin", "engineer", ["windows"], name="Erin Engineer")
+    user, password = await broker.create_user(
+        "erin", "engineer", ["windows"], name="Erin Engineer", organisations=["Acme"]
+    )
     response = await page.goto(f"{broker.base_url}/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     await page.wait_for_selector("#login-form")
@@ -177,3 +179,32 @@ async def test_navigation_follows_the_role(broker: Any, page: Any) -> None:
     assert await page.is_hidden('#nav a[data-route="queue"]')
     assert await page.is_visible('#nav a[data-route="review"]')
     assert await page.is_visible('#nav a[data-route="tickets"]')
+
+
+async def test_login_asks_for_the_mfa_code_when_the_account_has_mfa(broker: Any, page: Any) -> None:
+    """Issue 14, item 9: the login form's second step."""
+    import pyotp
+
+    user, password = await broker.create_user("erin", "engineer", [], name="Erin Engineer")
+    token = await broker.login(user, password)
+    _, setup, _ = await broker.request("POST", "/api/v1/auth/mfa/setup", token=token)
+    totp = pyotp.TOTP(setup["secret"])
+    status, _, _ = await broker.request(
+        "POST",
+        "/api/v1/auth/mfa/enable",
+        token=token,
+        json={"secret": setup["secret"], "code": totp.now()},
+    )
+    assert status == 200
+    await page.goto(f"{broker.base_url}/#/login")
+    await page.wait_for_selector("#login-form")
+    assert await page.is_hidden("#login-otp")
+    await page.fill("#login-username", user)
+    await page.fill("#login-password", password)
+    await page.click("#login-submit")
+    await page.locator("#login-otp").wait_for(state="visible")
+    assert "authenticator" in (await page.text_content("#login-error") or "")
+    await page.fill("#login-otp", totp.now())
+    await page.click("#login-submit")
+    await page.wait_for_selector("#queue-list")
+    assert await page.text_content("#user-name") == "Erin Engineer"

@@ -78,7 +78,8 @@ const q = (params) => {
  * @param {string} password
  * @returns {Promise<{token: string, expires_at: any, user: {id: string, username: string, name: string, role: string, skills: string[]}}>}
  */
-export const login = (username, password) => request('POST', '/auth/login', { username, password });
+export const login = (username, password, otp) =>
+  request('POST', '/auth/login', otp ? { username, password, otp } : { username, password });
 /** @returns {Promise<null>} */
 export const logout = () => request('POST', '/auth/logout');
 /** @returns {Promise<any>} the current user (401 when logged out) */

@@ -173,6 +173,10 @@ class App {
     const error = h('p', { class: 'form-error', role: 'alert', hidden: true, id: 'login-error' });
     const user = h('input', { id: 'login-username', name: 'username', autocomplete: 'username', required: true, autofocus: true });
     const pass = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+    // MFA (issue 14): shown once the broker answers mfa_required for the right password.
+    const otp = h('input', { id: 'login-otp', name: 'otp', autocomplete: 'one-time-code', inputmode: 'numeric', maxlength: '20' });
+    const otpLabel = h('label', { for: 'login-otp', text: t('login.otp') });
+    otp.hidden = otpLabel.hidden = true;
     const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', id: 'login-submit', text: t('login.submit') });
     const form = h('form', { class: 'card login-card', id: 'login-form', on: { submit: async (ev) => {
       ev.preventDefault();
@@ -180,7 +184,7 @@ class App {
       submit.disabled = true;
       submit.textContent = t('login.busy');
       try {
-        const data = await api.login(user.value.trim(), pass.value);
+        const data = await api.login(user.value.trim(), pass.value, otp.hidden ? '' : otp.value.trim());
         this.setUser(data.user);
         const next = this.next;
         this.next = null;
@@ -188,8 +192,14 @@ class App {
       } catch (e) {
         error.textContent = e.message || t('login.failed');
         error.hidden = false;
-        pass.value = '';
-        pass.focus();
+        if (e.code === 'mfa_required') {
+          otp.hidden = otpLabel.hidden = false;
+          otp.focus();
+        } else {
+          pass.value = '';
+          otp.value = '';
+          pass.focus();
+        }
       } finally {
         submit.disabled = false;
         submit.textContent = t('login.submit');
@@ -201,6 +211,7 @@ class App {
       h('p', { class: 'muted', text: t('login.tagline') })),
     h('label', { for: 'login-username', text: t('login.username') }), user,
     h('label', { for: 'login-password', text: t('login.password') }), pass,
+    otpLabel, otp,
     error, submit);
     this.root.appendChild(h('section', { class: 'login-page' }, form));
     user.focus();
