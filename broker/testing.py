@@ -199,7 +199,6 @@ class RunningBroker:
             organisations=list(organisations),
             password_hash=await app[PASSWORDS].hash_async(password),
             at=app[CLOCK].now_ms(),
-            organisations=list(organisations),
         )
         return username, password
 
