@@ -4,6 +4,7 @@ The same consent, asked on the terminal: one y/n question per permission; no
 answer before the deadline is a deny (the session's consent timer decides, the
 terminal only proposes). While the session runs, these commands are read from
 standard input: ``kill`` (or Ctrl+C — the kill switch), ``pause``, ``resume``,
+``monitor N|all`` (share another monitor),
 ``revoke control``, ``revoke all``, ``say TEXT`` (chat).
 
 ``--auto-consent-for-tests PERMS`` (set in the config, never offered by the
@@ -176,12 +177,14 @@ class TerminalUI(SessionObserver):
                 session.revoke(viewer_id, perms)
         elif word == "say" and rest.strip():
             session.send_chat(rest)
+        elif word == "monitor" and (rest.strip() == "all" or rest.strip().isdigit()):
+            session.select_monitor(0 if rest.strip() == "all" else int(rest))
         elif word == "call" and rest.strip() in ("start", "accept", "decline", "hangup"):
             getattr(session, f"call_{rest.strip()}")()
         elif text:
             self.say(
                 "* Commands: kill, pause, resume, revoke control|all, say TEXT, "
-                "call start|accept|decline|hangup"
+                "call start|accept|decline|hangup, monitor N|all"
             )
 
     def wait_for_rating(self, timeout: float = RATING_PROMPT_S) -> None:

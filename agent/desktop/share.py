@@ -22,9 +22,13 @@ from protocol.messages import DesktopCapabilities, DesktopInfo, ScreenMonitor
 class DesktopShare:
     """Builds ``desktop.info`` and applies ``monitor.select`` when the client allows."""
 
-    def __init__(self, allow_switch: bool, capabilities: Capabilities) -> None:
+    def __init__(
+        self, allow_switch: bool, capabilities: Capabilities, choice: str = "primary"
+    ) -> None:
         self.allow_switch = allow_switch
         self.capabilities = capabilities
+        #: The client's choice, for a source opened later (``Layout.resolve`` syntax).
+        self.choice = choice
 
     def info(self, source: Any) -> DesktopInfo:
         """The current ``desktop.info`` for ``source`` (None: not capturing yet)."""
@@ -48,15 +52,30 @@ class DesktopShare:
         return DesktopInfo(wire, mons, monitor=int(source.view), switchable=switchable)
 
     def select(self, source: Any, monitor: int) -> str | None:
-        """Switch ``source`` to ``monitor`` (0 = all); the refusal's reason, or None."""
+        """The engineer's request: switch ``source`` to ``monitor`` (0 = all) if the
+        client allowed switching; the refusal's reason, or None."""
         if not self.allow_switch:
             return "not_allowed"
         if source is None or not hasattr(source, "select"):
             return "not_supported"
+        return self._switch(source, monitor)
+
+    def choose(self, source: Any, monitor: int) -> str | None:
+        """The client's own choice (always allowed): applied to ``source`` now, or to
+        the source opened later if none is open; the refusal's reason, or None."""
+        if source is None:
+            self.choice = "all" if monitor == 0 else str(monitor)
+            return None
+        if not hasattr(source, "select"):
+            return "not_supported"
+        return self._switch(source, monitor)
+
+    def _switch(self, source: Any, monitor: int) -> str | None:
         try:
             source.select(monitor)
         except CaptureError:
             return "no_such_monitor"
+        self.choice = "all" if monitor == 0 else str(monitor)
         return None
 
 

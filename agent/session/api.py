@@ -205,6 +205,11 @@ class AgentSession:
         if changed:
             self._core.call_soon(self._stream.after_resume)
 
+    def select_monitor(self, monitor: int) -> None:
+        """Share monitor ``monitor`` (1 = primary) or all of them (0) from the next
+        frame; the engineer sees the new monitor list in ``desktop.info``."""
+        self._core.call_soon(self._core.select_monitor, monitor)
+
     def send_chat(self, text: str) -> None:
         """Send a chat line the client typed."""
         text = text.strip()

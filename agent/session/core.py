@@ -28,6 +28,7 @@ from agent.consent import ConsentMachine
 from agent.desktop.capabilities import probe_source
 from agent.desktop.share import DesktopShare, describe
 from agent.e2ekeys import SessionKeys
+from agent.i18n import _
 from agent.inject import Injector
 from agent.input import InputGate
 from agent.killswitch import KillSwitch
@@ -74,11 +75,11 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _default_source(spec: str, monitor: str = "primary") -> SourceFactory:
+def _default_source(spec: str, monitor: Callable[[], str]) -> SourceFactory:
     def factory() -> Any:
         from agent.capture import open_source
 
-        return open_source(spec, monitor)
+        return open_source(spec, monitor())  # the client's choice when it opens
 
     return factory
 
@@ -106,7 +107,9 @@ class SessionCore:
     ) -> None:
         self.config = config
         self.observer = observer or SessionObserver()
-        self.source_factory = source_factory or _default_source(config.source, config.monitor)
+        self.source_factory = source_factory or _default_source(
+            config.source, lambda: self.desktop.choice
+        )
         self.pipeline_factory = pipeline_factory or _default_pipeline
         self.injector = injector
         self.video = VideoChoice(partial(choose_codecs, config.video))  # SPEC §4.4
@@ -114,6 +117,7 @@ class SessionCore:
         self.desktop = DesktopShare(
             config.monitor_switch,
             probe_source(config.source, want_input=injector is not None),
+            config.monitor,
         )
         self.desktop_sent: Any = None
         self.call_config = call_config
@@ -195,6 +199,16 @@ class SessionCore:
                 self.observer.notice(describe(self.desktop.capabilities))
             self.desktop_sent = info
             self.send(info)
+
+    def select_monitor(self, monitor: int) -> None:
+        """The client shares monitor ``monitor`` (1-based) or all (0) from the next
+        frame (loop thread; ``AgentSession.select_monitor`` is the UI's door)."""
+        if self.desktop.choose(self.source, monitor) is not None:
+            self.observer.notice(_("There is no monitor {n} to share.").format(n=monitor))
+            return
+        self.log_local("monitor.selected", {"monitor": monitor, "by": "client"}, self.clock())
+        self.need_full = True
+        self.poke()
 
     def poke(self) -> None:
         """Wake the capture loop."""

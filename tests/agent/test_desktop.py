@@ -221,3 +221,15 @@ def test_desktop_info_and_switching_only_when_the_client_allows() -> None:
     flat = open_.info(PatternSource(320, 200))
     assert (flat.monitor, flat.switchable, flat.monitors[0].width) == (1, False, 320)
     assert "input no" in describe(caps)
+
+
+def test_the_client_chooses_without_permission_and_before_capture_starts() -> None:
+    from agent.desktop.capabilities import Capabilities
+    from agent.desktop.share import DesktopShare
+
+    share = DesktopShare(False, Capabilities("x11", True, True, True), "primary")
+    assert share.choose(None, 0) is None and share.choice == "all"  # for the source to come
+    src = _Source()
+    assert share.choose(src, 1) is None and src.view == 1 and share.choice == "1"
+    assert share.choose(src, 9) == "no_such_monitor" and src.view == 1
+    assert share.select(src, 2) == "not_allowed"  # the engineer still may not

@@ -157,6 +157,17 @@ async def test_monitors_cursor_and_clicks_in_the_viewer(
         assert _red(rgb[300:380, 1300:1400]).mean() > 0.95
         assert _green(rgb[100:250, 100:300]).mean() > 0.95
         await page.screenshot(path=str(artifacts_dir / "all-monitors.png"))
+
+        # The client picks monitor 2 again itself (its own choice needs no permission).
+        live.session.select_monitor(2)
+        await page.wait_for_function("() => document.querySelector('#screen').width === 720")
+        await page.wait_for_function(
+            "() => document.querySelector('#monitor-select').dataset.monitor === '2'"
+        )
+        # The client was shown what its computer allows, once.
+        assert [n for n in live.observer.notices if n.startswith("This computer")] == [
+            "This computer: screen yes, window list yes, input yes."
+        ]
         assert problems == []
     finally:
         x.close()
