@@ -461,6 +461,8 @@ class FreezableProxy:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.bytes_to_broker = 0
+        #: Connections accepted so far (a test waits for the agent to have dialed).
+        self.connections = 0
 
     async def start(self) -> int:
         """Listen on 127.0.0.1 (a random port); return the port."""
@@ -481,6 +483,7 @@ class FreezableProxy:
         self.frozen.set()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         up_r, up_w = await asyncio.open_connection(*self.target)
         for src, dst, count in ((reader, up_w, True), (up_r, writer, False)):
             task = asyncio.create_task(self._pump(src, dst, count))

@@ -39,6 +39,7 @@ from broker.config import CONFIG, BrokerConfig
 from broker.server import RunningServer, start_server
 from broker.store import queries
 from broker.store.db import DB
+from certs.store import CaStore
 
 __all__ = [
     "FakeClock",
@@ -134,6 +135,10 @@ class RunningBroker:
     def data_dir(self) -> Path:
         """The broker's data directory."""
         return self.config.data_dir
+
+    def ca_store(self) -> CaStore:
+        """The broker's CA (passphrase from the data directory), to issue or revoke."""
+        return CaStore(self.data_dir, None)
 
     @property
     def enrollment_path(self) -> Path:

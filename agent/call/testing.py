@@ -81,6 +81,11 @@ class AiortcEngineer:
         except MediaStreamError:
             pass
 
+    async def tracks_ended(self) -> None:
+        """Return once every track the agent sent has ended (its side hung up): from
+        then on no frame can arrive, so a test can say "nothing more came"."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def close(self) -> None:
         """Stop the tracks and the connection."""
         for track in self._tracks:

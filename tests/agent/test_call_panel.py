@@ -32,6 +32,7 @@ from agent.ui.qt_window import AgentWindow
 from broker.pki import PKI
 from broker.testing import RunningBroker, running_broker
 from protocol.messages import RtcAnswer, RtcHangup, RtcMute, RtcOffer
+from tests.helpers import eventually
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +43,7 @@ def app() -> QApplication:
 
 async def until(app: QApplication, cond: Callable[[], Any], what: str, timeout: float = 15) -> None:
     """Wait for ``cond`` while both the asyncio loop and Qt's event loop run."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        app.processEvents()
-        await asyncio.sleep(0.02)
+    await eventually(cond, timeout=timeout, what=what, tick=app.processEvents)
     app.processEvents()
 
 

@@ -4,72 +4,20 @@ offer; media flow both ways; hang-up, kill and a broken device end the call."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from agent.call import CallRunner, MediaError
 from agent.call.media import LocalMedia
-from agent.call.testing import AiortcEngineer, CountingMediaFactory, use_loopback_ice
+from agent.call.testing import CountingMediaFactory
 from protocol.messages import (
     CallRequest,
     ControlMessage,
-    RtcAnswer,
     RtcHangup,
     RtcOffer,
-    parse_control,
-    serialize_control,
 )
-
-
-class Engineer(AiortcEngineer):
-    """The shared aiortc stand-in for the browser, answering through a queue the test
-    pumps into the runner (as the broker would forward ``rtc.answer``)."""
-
-    def __init__(self) -> None:
-        super().__init__(160, 120, 10)
-        self.to_agent: list[ControlMessage] = []
-
-    async def on_offer(self, sdp: str) -> None:
-        self.to_agent.append(RtcAnswer(sdp=await self.answer(sdp)))
-
-
-async def until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def engineer(monkeypatch: pytest.MonkeyPatch) -> Any:
-    use_loopback_ice(monkeypatch)
-    eng = Engineer()
-    yield eng
-    await eng.close()
-
-
-def wired(
-    engineer: Engineer, media: Callable[[], LocalMedia]
-) -> tuple[CallRunner, list[ControlMessage], list[str]]:
-    sent: list[ControlMessage] = []
-    events: list[str] = []
-
-    def send(msg: ControlMessage) -> None:
-        msg = parse_control(serialize_control(msg))  # as the broker would see it
-        sent.append(msg)
-        if isinstance(msg, RtcOffer):
-            asyncio.get_running_loop().create_task(engineer.on_offer(msg.sdp))
-
-    runner = CallRunner(send, lambda e, d: events.append(e), media)
-    return runner, sent, events
-
-
-async def pump(runner: CallRunner, engineer: Engineer) -> None:
-    while engineer.to_agent:
-        runner.handle(engineer.to_agent.pop(0))
+from tests.agent.conftest import Engineer, pump, wired
+from tests.helpers import eventually
 
 
 async def test_call_flows_both_ways_then_hangup(engineer: Engineer) -> None:
@@ -80,7 +28,7 @@ async def test_call_flows_both_ways_then_hangup(engineer: Engineer) -> None:
     assert media.opened == []
     runner.client_accept()
     assert len(media.opened) == 1
-    await until(lambda: bool(engineer.to_agent))
+    await eventually(lambda: bool(engineer.to_agent))
     await pump(runner, engineer)
 
     def flowing() -> bool:
@@ -91,7 +39,7 @@ async def test_call_flows_both_ways_then_hangup(engineer: Engineer) -> None:
             and engineer.frames["audio"] > 10
         )
 
-    await until(flowing)
+    await eventually(flowing)
     assert runner.stats.video_size == (160, 120)
     runner.client_mute(audio=True, video=True)
     assert media.opened[0].audio is not None and media.opened[0].audio.muted
@@ -99,8 +47,9 @@ async def test_call_flows_both_ways_then_hangup(engineer: Engineer) -> None:
     assert not media.any_live  # stopped inline
     await runner.idle()
     assert runner.peer is None
+    await asyncio.wait_for(engineer.tracks_ended(), 10)  # the agent's tracks ended
     frames = dict(engineer.frames)
-    await asyncio.sleep(0.5)
+    await eventually(lambda: engineer.pc is None or engineer.pc.connectionState == "closed")
     assert engineer.frames == frames  # nothing more arrives
     assert [m.type for m in sent] == ["call.start", "rtc.offer", "rtc.mute", "rtc.hangup"]
     assert events == ["call.requested", "call.started", "call.muted", "call.ended"]
@@ -110,9 +59,9 @@ async def test_kill_during_a_call(engineer: Engineer) -> None:
     media = CountingMediaFactory()
     runner, sent, _ = wired(engineer, media)
     runner.client_start()
-    await until(lambda: bool(engineer.to_agent))
+    await eventually(lambda: bool(engineer.to_agent))
     await pump(runner, engineer)
-    await until(lambda: runner.stats.video_frames > 2)
+    await eventually(lambda: runner.stats.video_frames > 2)
     runner.kill()
     assert not media.any_live
     assert sent[-1] == RtcHangup(reason="killed")

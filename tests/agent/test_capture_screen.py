@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -11,17 +9,19 @@ from agent.capture import CaptureError, WindowLocator, WindowLookupError, open_s
 from agent.capture.screen import ScreenSource
 from agent.capture.testing import x_window
 from agent.x11 import X11Connection
+from tests.helpers import eventually_blocking
 
 pytestmark = pytest.mark.xvfb
 
 
 def _wait_for(source: ScreenSource, y: int, x: int, bgr: tuple[int, int, int]) -> np.ndarray:
-    deadline = time.monotonic() + 3
-    while True:
+    """The next grab whose pixel (y, x) is ``bgr`` (the X server draws asynchronously)."""
+
+    def grab() -> list[np.ndarray]:  # a list: an array has no truth value
         frame = source.grab()
-        if tuple(frame[y, x, :3]) == bgr or time.monotonic() > deadline:
-            return frame
-        time.sleep(0.02)
+        return [frame] if tuple(frame[y, x, :3]) == bgr else []
+
+    return eventually_blocking(grab, timeout=3, what=f"colour {bgr} at ({x}, {y})")[0]
 
 
 def test_screen_capture_shows_a_real_window(xvfb_display: str) -> None:

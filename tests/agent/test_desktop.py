@@ -13,7 +13,7 @@ from agent.desktop.layout import ALL, FrameTransform, Layout, LayoutError, Monit
 from agent.desktop.permissions import PermissionStep
 from agent.x11 import CursorImage
 from protocol.media import ButtonDown, PointerMove, Wheel
-from tests.agent.test_input import Rig
+from tests.agent.conftest import InputRig as Rig
 
 # A laptop (Retina-like scale 2 at the left, below the top edge) and a big monitor.
 MIXED = Layout(

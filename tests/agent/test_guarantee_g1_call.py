@@ -12,8 +12,8 @@ from aiortc import RTCIceTransportPolicy
 from agent.call.ice import IceServer
 from agent.call.peer import CallPeer
 from agent.call.testing import CountingMediaFactory
-from tests.agent.test_call_runner import Engineer, pump, until, wired
-from tests.agent.test_call_runner import engineer as engineer  # the fixture
+from tests.agent.conftest import Engineer, pump, wired
+from tests.helpers import eventually
 
 
 def _own_socket_inodes() -> set[int]:
@@ -62,12 +62,12 @@ async def test_a_call_opens_no_listening_port_and_leaves_no_socket(
     udp_before = _sockets("udp")
     runner, _, _ = wired(engineer, CountingMediaFactory())
     runner.client_start()
-    await until(lambda: bool(engineer.to_agent))
+    await eventually(lambda: bool(engineer.to_agent))
     await pump(runner, engineer)
-    await until(lambda: runner.stats.video_frames > 2)
+    await eventually(lambda: runner.stats.video_frames > 2)
     assert _sockets("tcp", listening_only=True) == tcp_listening, "a call opened a TCP port"
     assert _sockets("udp") - udp_before, "the call uses UDP (ICE), as documented"
     runner.client_hangup()
     await runner.idle()
     await engineer.close()
-    await until(lambda: not (_sockets("udp") - udp_before), timeout=5)
+    await eventually(lambda: not (_sockets("udp") - udp_before), timeout=5)

@@ -9,24 +9,8 @@ frames use a content key the revoked viewer never receives.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from broker.testing import running_broker
-from tests.agent.test_session_e2e import Rig, live, start_agent, stop, until
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    async with running_broker(tmp_path) as b:
-        r = start_agent(b, tmp_path)
-        try:
-            await until(lambda: r.session.connected, what="the agent's connection")
-            yield r
-        finally:
-            await stop(r)
+from tests.agent.conftest import Rig, live
+from tests.helpers import eventually
 
 
 async def test_revoking_view_from_one_viewer_moves_the_others_to_a_key_it_never_gets(
@@ -34,7 +18,7 @@ async def test_revoking_view_from_one_viewer_moves_the_others_to_a_key_it_never_
 ) -> None:
     alice = await live(rig, "view")
     bob = await rig.join("bob", "Bob Supervisor", "view", role="supervisor")
-    await until(lambda: len(rig.observer.prompts) >= 2, what="Bob's own prompt")
+    await eventually(lambda: len(rig.observer.prompts) >= 2, what="Bob's own prompt")
     rig.answer(1, "view")
     await bob.wait_for(lambda: len(bob.updates) >= 1)
     epoch_before = alice.updates[-1][0].epoch

@@ -10,25 +10,10 @@ its own disk, holds every grant, denial and revocation it made.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from broker.testing import running_broker
-from tests.agent.test_session_e2e import Rig, live, start_agent, stop, until
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    async with running_broker(tmp_path) as b:
-        r = start_agent(b, tmp_path)
-        try:
-            await until(lambda: r.session.connected, what="the agent's connection")
-            yield r
-        finally:
-            await stop(r)
+from tests.agent.conftest import Rig, live
+from tests.helpers import eventually
 
 
 def _own(rig: Rig, event: str) -> list[dict[str, Any]]:
@@ -40,10 +25,10 @@ def _own(rig: Rig, event: str) -> list[dict[str, Any]]:
 async def test_grants_denials_and_revocations_are_in_the_clients_own_chain(rig: Rig) -> None:
     alice = await live(rig, "view")
     bob = await rig.join("bob", "Bob Supervisor", "view", role="supervisor")
-    await until(lambda: len(rig.observer.prompts) >= 2, what="Bob's own prompt")
+    await eventually(lambda: len(rig.observer.prompts) >= 2, what="Bob's own prompt")
     rig.answer(1)  # the client says no to Bob
     rig.session.revoke(alice.viewer_id, ["view"])
-    await until(lambda: _own(rig, "consent.revoked"), what="the local revocation record")
+    await eventually(lambda: _own(rig, "consent.revoked"), what="the local revocation record")
 
     granted = _own(rig, "consent.granted")
     assert [(d["viewer_id"], d["permissions"]) for d in granted] == [(alice.viewer_id, "view")]

@@ -21,6 +21,7 @@ from protocol.e2e import InputSealer, ViewerKeyAgreement, viewer_number
 from protocol.media import ButtonDown, InputBatch, InputFrame
 from protocol.messages import (
     CallRequest,
+    Chat,
     ConsentGrant,
     ConsentRequest,
     KeyAgent,
@@ -33,6 +34,7 @@ from protocol.messages import (
     User,
     ViewerJoined,
 )
+from tests.helpers import eventually
 
 
 @dataclass
@@ -70,10 +72,16 @@ async def hostile(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
     finally:
         session.kill("teardown")
         await broker.close()
-        for _ in range(100):
-            if not thread.is_alive():
-                break
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(thread.join, 5.0)
+
+
+async def barrier(hostile: Hostile) -> None:
+    """Wait until the agent has handled every message the broker sent before now: a
+    chat sent after them is read in order, so once the client sees it they were
+    processed (and whatever they would have caused — a key wrap, a prompt — done)."""
+    text = f"barrier {len(hostile.observer.chats) + 1}"
+    await hostile.broker.send(Chat(text=text))
+    await eventually(lambda: any(t == text for _, t in hostile.observer.chats), what="barrier")
 
 
 async def join_and_agree(b: HostileBroker, viewer_id: str = "v1") -> InputSealer:
@@ -95,7 +103,7 @@ async def test_no_screen_byte_without_a_consent_prompt(hostile: Hostile) -> None
     # the broker pretends consent was given and asks for a full picture
     await b.send(ConsentGrant(request_id="c1", viewer_id="v1", permissions=("view",)))
     await b.send(Refresh())
-    await asyncio.sleep(1.0)
+    await barrier(hostile)  # the grant and the refresh were handled: no key, no frame
     assert b.binary == [] and hostile.source.grabs == 0
     assert not b.of_type(KeyWrap)  # the content key is not handed out either
     assert hostile.session.frames_sent == 0
@@ -143,7 +151,10 @@ async def test_input_without_control_is_never_applied(hostile: Hostile) -> None:
     await b.wait_for(
         lambda: [m for m in b.of_type(LogLocal) if m.event == "input.dropped"], timeout=5
     )
-    await asyncio.sleep(0.3)
+    await eventually(
+        lambda: len([m for m in b.of_type(LogLocal) if m.event == "input.dropped"]) >= 4,
+        what="every input frame refused",
+    )
     assert hostile.injector.calls == []
     reasons = [m.detail["reason"] for m in b.of_type(LogLocal) if m.event == "input.dropped"]
     assert reasons[0] == "not_granted"
@@ -159,11 +170,13 @@ async def test_call_signalling_needs_the_clients_video_consent(hostile: Hostile)
     await join_and_agree(b)
     # no viewer holds "video": a call request is not even shown, nothing opens
     await b.send(CallRequest())
-    await asyncio.sleep(0.5)
+    await barrier(hostile)
     assert hostile.observer.calls == []
     hostile.session.call_start()  # the client's own click is refused too: nobody may
-    await asyncio.sleep(0.3)
-    assert any("permission for a video call" in n for n in hostile.observer.notices)
+    await eventually(
+        lambda: any("permission for a video call" in n for n in hostile.observer.notices),
+        what="the refusal notice",
+    )
     assert not any(m.type == "call.start" for m in b.texts)
     # after the client grants video, the engineer's request rings (still nothing opens)
     await b.send(

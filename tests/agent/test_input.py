@@ -6,12 +6,10 @@ import dataclasses
 
 import pytest
 
-from agent.consent import ConsentMachine
 from agent.input import InputGate
 from agent.keys import MOD_CTRL, MOD_SHIFT, InputSummary, describe_key
-from agent.killswitch import KillSwitch
 from agent.testing import RecordingInjector
-from protocol.e2e import AgentKeyAgreement, InputSealer, ViewerKeyAgreement, viewer_number
+from protocol.e2e import InputSealer, viewer_number
 from protocol.media import (
     ButtonDown,
     ButtonUp,
@@ -22,54 +20,8 @@ from protocol.media import (
     PointerMove,
     Wheel,
 )
-
-SID = "s-123"
-T0 = 1_700_000_000_000
-
-
-def keys_for(viewer_id: str) -> tuple[bytes, InputSealer]:
-    """Run the real §8.1 agreement; return the agent's input key and the viewer's sealer."""
-    agent = AgentKeyAgreement(SID, viewer_id)
-    viewer = ViewerKeyAgreement(SID, viewer_id)
-    a_pub = agent.on_commit(viewer.commitment)
-    v_pub, v_keys = viewer.reveal(a_pub)
-    a_keys = agent.on_reveal(v_pub)
-    assert a_keys.verification_code == v_keys.verification_code
-    return a_keys.input_key, InputSealer(SID, viewer_number(viewer_id), v_keys.input_key)
-
-
-class Rig:
-    def __init__(self, *viewers: str) -> None:
-        self.consent = ConsentMachine()
-        self.kill = KillSwitch()
-        self.injector = RecordingInjector()
-        self.gate = InputGate(SID, self.consent, self.kill, self.injector)
-        self.sealers: dict[str, InputSealer] = {}
-        for v in viewers:
-            key, sealer = keys_for(v)
-            self.gate.add_viewer(v, key)
-            self.sealers[v] = sealer
-        self._n = 0
-
-    def grant(self, viewer: str, *perms: str) -> None:
-        self._n += 1
-        rid = f"c{self._n}"
-        self.consent.request(
-            request_id=rid,
-            viewer_id=viewer,
-            user_id="u",
-            user_name="Alice",
-            role="engineer",
-            ticket_id="t",
-            ticket_title="T",
-            permissions=perms,
-            now_ms=T0,
-        )
-        self.consent.mark_shown(rid)
-        self.consent.answer(rid, perms, T0)
-
-    def frame(self, viewer: str, *events: object) -> InputFrame:
-        return self.sealers[viewer].seal(bytes(InputBatch(tuple(events))))  # type: ignore[arg-type]
+from tests.agent.conftest import SID, T0, keys_for
+from tests.agent.conftest import InputRig as Rig
 
 
 def test_input_without_control_is_not_applied() -> None:

@@ -14,7 +14,6 @@ from agent.connection import ConnectionLost, FinalError, make_ssl_context, reque
 from broker.testing import running_broker
 from certs.keys import write_certificates, write_private_key
 from certs.testing import MemoryPki
-from tests.broker.test_tls_reload import store_of
 
 PASSPHRASE = b"laptop-7 key passphrase"
 
@@ -23,7 +22,7 @@ async def test_agent_config_presents_the_client_certificate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with running_broker(tmp_path / "broker", mtls_agents=True) as b:
-        issued = await asyncio.to_thread(store_of(b).issue_client, "laptop-7")
+        issued = await asyncio.to_thread(b.ca_store().issue_client, "laptop-7")
         cert, key = tmp_path / "laptop-7.pem", tmp_path / "laptop-7.key"
         write_certificates(cert, issued.fullchain)
         write_private_key(key, issued.key, PASSPHRASE)  # encrypted at rest

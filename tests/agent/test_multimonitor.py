@@ -3,7 +3,6 @@ or all, input on the right pixel of each (and after a layout change), the cursor
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,7 +18,8 @@ from agent.pipeline import MaskRegion, ScreenPipeline, WindowMask, apply_update
 from agent.pipeline.mask import mask_pattern
 from agent.x11 import X11Connection
 from protocol.media import ButtonDown, ButtonUp, PointerMove
-from tests.agent.test_input import Rig
+from tests.agent.conftest import InputRig as Rig
+from tests.helpers import eventually_blocking
 
 pytestmark = pytest.mark.xvfb
 
@@ -27,12 +27,13 @@ RED = (0, 0, 255)  # BGR
 
 
 def _wait_colour(src: ScreenSource, y: int, x: int, bgr: tuple[int, int, int]) -> np.ndarray:
-    deadline = time.monotonic() + 3
-    while True:
+    """The next grab whose pixel (y, x) is ``bgr`` (the X server draws asynchronously)."""
+
+    def grab() -> list[np.ndarray]:  # a list: an array has no truth value
         frame = src.grab()
-        if tuple(frame[y, x, :3]) == bgr or time.monotonic() > deadline:
-            return frame
-        time.sleep(0.02)
+        return [frame] if tuple(frame[y, x, :3]) == bgr else []
+
+    return eventually_blocking(grab, timeout=3, what=f"colour {bgr} at ({x}, {y})")[0]
 
 
 class FakeClock:
@@ -83,7 +84,7 @@ def _gate(src: ScreenSource, display: str) -> tuple[Rig, XTestInjector]:
     rig = Rig("v1")
     injector = XTestInjector(display)
     rig.gate = InputGate("s-123", rig.consent, rig.kill, injector, transform=lambda: src.transform)
-    from tests.agent.test_input import keys_for
+    from tests.agent.conftest import keys_for
 
     key, sealer = keys_for("v1")
     rig.gate.add_viewer("v1", key)

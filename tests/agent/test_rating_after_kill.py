@@ -20,17 +20,18 @@ from broker.store import queries
 from broker.store.db import DB
 from broker.testing import running_broker
 from certs.verify import verify_checkpoint_signer
-from tests.agent.test_session_e2e import live, start_agent, stop, until
+from tests.agent.conftest import live, start_agent, stop
+from tests.helpers import eventually
 
 
 async def test_kill_then_rate_reaches_the_broker(tmp_path: Path) -> None:
     async with running_broker(tmp_path) as b:
         r = start_agent(b, tmp_path)
         try:
-            await until(lambda: r.session.connected, what="the agent's connection")
+            await eventually(lambda: r.session.connected, what="the agent's connection")
             viewer = await live(r, "view")
             assert r.session.kill("button") is not None
-            await until(lambda: r.observer.outcome is not None, what="the outcome")
+            await eventually(lambda: r.observer.outcome is not None, what="the outcome")
             outcome = r.observer.outcome
             assert outcome is not None and outcome.reason == "killed_by_client"
             assert outcome.rest_rating and outcome.can_rate
@@ -38,7 +39,7 @@ async def test_kill_then_rate_reaches_the_broker(tmp_path: Path) -> None:
             sid = r.session.session_id
             assert sid is not None
             session_log = b.data_dir / "sessions" / sid / "log.jsonl"
-            await until(lambda: session_log.exists(), what="the session log")
+            await eventually(lambda: session_log.exists(), what="the session log")
             sealed = session_log.read_bytes()
 
             r.session.rate(2, "I had to stop it")

@@ -8,129 +8,31 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from agent.capture import CaptureError, open_source
-from agent.config import AgentConfig
-from agent.session import AgentSession
+from agent.capture import CaptureError
 from agent.testing import (
-    CountingSource,
     FreezableProxy,
-    RecordingInjector,
-    RecordingObserver,
     ScriptedViewer,
 )
-from agent.ui.bridge import SessionThread
-from broker.pki import PKI
-from broker.testing import RunningBroker, running_broker
+from broker.testing import running_broker
 from protocol.media import ButtonDown, ButtonUp, KeyDown
-from protocol.messages import End, SessionEnded
-
-
-async def until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-@dataclass
-class Rig:
-    broker: RunningBroker
-    session: AgentSession
-    observer: RecordingObserver
-    source: CountingSource
-    injector: RecordingInjector
-    thread: SessionThread
-
-    async def join(
-        self, username: str, name: str, *perms: str, role: str = "engineer"
-    ) -> ScriptedViewer:
-        await self.broker.create_user(username, role, name=name, password="pw-" + username * 3)
-        token = await self.broker.login(username, "pw-" + username * 3)
-        sid = self.session.session_id
-        status, body, _ = await self.broker.request(
-            "POST", f"/api/v1/sessions/{sid}/join", token=token,
-            json={"as": "engineer" if role == "engineer" else "observer", "permissions": list(perms)},
-        )  # fmt: skip
-        assert status == 200, body
-        viewer = ScriptedViewer(
-            self.broker.ws_url + "/ws/viewer", self.broker.ssl_context(), self.broker.base_url
-        )
-        await viewer.connect(body["ws_token"])
-        await viewer.start_keys()
-        return viewer
-
-    def answer(self, index: int, *allowed: str) -> None:
-        prompt = self.observer.prompts[index]
-        self.session.mark_shown(prompt.request_id)
-        self.session.answer(prompt.request_id, list(allowed))
-
-
-def start_agent(b: RunningBroker, tmp_path: Path, broker_url: str | None = None, **cfg: Any) -> Rig:
-    cfg.setdefault("describe", "My printer is offline")
-    config = AgentConfig(
-        broker_url=broker_url or b.base_url,
-        ca_pem=b.ca_cert_path.read_text(),
-        checkpoint_signer_pem=b.app[PKI].signing_cert_path.read_text(),
-        client_name="Carol Client",
-        source="pattern:320x240",
-        log_dir=tmp_path / "client-logs",
-        max_fps=30,
-        **cfg,
-    ).check()
-    observer = RecordingObserver()
-    source = CountingSource(open_source("pattern:320x240"))
-    injector = RecordingInjector()
-    session = AgentSession(config, observer, source_factory=lambda: source, injector=injector)
-    thread = SessionThread(session.run)
-    thread.start()
-    return Rig(b, session, observer, source, injector, thread)
-
-
-async def stop(r: Rig) -> None:
-    r.session.kill("test_teardown")
-    for _ in range(200):
-        if not r.thread.is_alive():
-            return
-        await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    async with running_broker(tmp_path) as b:
-        r = start_agent(b, tmp_path)
-        try:
-            await until(lambda: r.session.connected, what="the agent's connection")
-            yield r
-        finally:
-            await stop(r)
-
-
-async def live(r: Rig, *perms: str) -> ScriptedViewer:
-    viewer = await r.join("alice", "Alice Engineer", *perms)
-    await until(lambda: r.observer.prompts, what="the consent prompt")
-    r.answer(0, *perms)
-    await viewer.wait_for(lambda: len(viewer.updates) >= 2)
-    return viewer
+from protocol.messages import ConsentGrant, End, SessionEnded
+from tests.agent.conftest import Rig, barrier, live, start_agent, stop
+from tests.helpers import eventually
 
 
 async def test_consent_first_stream_input_and_kill(rig: Rig) -> None:
     viewer = await rig.join("alice", "Alice Engineer", "view", "control")
-    await until(lambda: rig.observer.prompts, what="the consent prompt")
+    await eventually(lambda: rig.observer.prompts, what="the consent prompt")
     prompt = rig.observer.prompts[0]
     assert prompt.user_name == "Alice Engineer" and set(prompt.permissions) == {"view", "control"}
-    # G2: nothing grabbed, nothing sent before the client says yes
-    await asyncio.sleep(0.4)
+    # G2: nothing grabbed, nothing sent before the client says yes — checked after the
+    # agent has finished the key agreement, which follows the prompt
+    await eventually(lambda: viewer.viewer_id in rig.observer.codes, what="key agreement")
     assert rig.source.grabs == 0 and rig.session.frames_sent == 0 and viewer.binary_bytes == 0
     # input before a grant is not applied (the broker drops it too)
-    await until(lambda: viewer.sealer is not None, what="key agreement")
     await viewer.send_input(ButtonDown(1, 1, 1))
     rig.answer(0, "view")
     await viewer.wait_for(lambda: len(viewer.updates) >= 3)
@@ -142,32 +44,37 @@ async def test_consent_first_stream_input_and_kill(rig: Rig) -> None:
     # the company's recording key: certificate checked against the org CA, key wrapped
     log = rig.session.local_log
     assert log is not None
-    await until(
+    await eventually(
         lambda: any(r["event"] == "audit.wrapped" for r in log.broker_records), what="key.audit"
     )
     assert not any("could not be verified" in n for n in rig.observer.notices)
     # control was denied: input is still refused
     await viewer.send_input(ButtonDown(2, 2, 1))
-    await asyncio.sleep(0.3)
+    await barrier(rig, viewer)
     assert rig.injector.calls == []
     # the engineer asks for control; the client allows; input is applied and logged
     await viewer.ask("control")
-    await until(lambda: len(rig.observer.prompts) >= 2, what="the control prompt")
+    await eventually(lambda: len(rig.observer.prompts) >= 2, what="the control prompt")
     rig.answer(1, "control")
-    await until(lambda: rig.session.consent.may(viewer.viewer_id, "control"), what="control")
-    await asyncio.sleep(0.2)
+    await eventually(lambda: rig.session.consent.may(viewer.viewer_id, "control"), what="control")
+    # the broker has the grant too once it forwarded it to the viewer (it gates input)
+    await viewer.wait_for(
+        lambda: any("control" in g.permissions for g in viewer.of_type(ConsentGrant))
+    )
     await viewer.send_input(ButtonDown(5, 6, 1), ButtonUp(5, 6, 1), KeyDown(0xFF0D, 0))
-    await until(lambda: len(rig.injector.calls) >= 3, what="input applied")
+    await eventually(lambda: len(rig.injector.calls) >= 3, what="input applied")
     assert rig.injector.calls[0] == ("button", 5, 6, 1, True)
-    await until(
+    await eventually(
         lambda: any(line.event == "input.applied" for line in rig.observer.lines), what="log"
     )
     # revoke: the next event is not applied
     rig.session.revoke(viewer.viewer_id, ["control"])
-    await until(lambda: not rig.session.consent.may(viewer.viewer_id, "control"), what="revoke")
+    await eventually(
+        lambda: not rig.session.consent.may(viewer.viewer_id, "control"), what="revoke"
+    )
     n = len(rig.injector.calls)
     await viewer.send_input(ButtonDown(7, 7, 1))
-    await asyncio.sleep(0.3)
+    await barrier(rig, viewer)
     assert len(rig.injector.calls) == n
     # G5: kill — capture stops in this thread, no frame is committed after it
     grabs_before = rig.source.grabs
@@ -179,10 +86,10 @@ async def test_consent_first_stream_input_and_kill(rig: Rig) -> None:
     assert seq_at_kill is not None and seq_at_kill >= 3
     await viewer.wait_for(lambda: viewer.of_type(SessionEnded))
     assert viewer.of_type(SessionEnded)[0].reason == "killed_by_client"
-    await asyncio.sleep(0.3)
+    await viewer.wait_for(lambda: viewer.close_code is not None)  # nothing can follow
     assert max(f.seq for f, _ in viewer.updates) <= seq_at_kill
     assert rig.source.grabs <= grabs_before + 1 and rig.source.closed_at is not None
-    await until(lambda: rig.observer.outcome is not None, what="the outcome")
+    await eventually(lambda: rig.observer.outcome is not None, what="the outcome")
     outcome = rig.observer.outcome
     assert outcome is not None and outcome.reason == "killed_by_client"
     # G10: the client's copy verifies against the broker's signed checkpoint
@@ -198,22 +105,24 @@ async def test_kill_stops_screen_grabs_within_100ms_with_the_broker_frozen(tmp_p
         port = await proxy.start()
         r = start_agent(b, tmp_path, broker_url=f"https://127.0.0.1:{port}")
         try:
-            await until(lambda: r.session.connected, what="the agent's connection")
+            await eventually(lambda: r.session.connected, what="the agent's connection")
             viewer = await live(r, "view")
             proxy.freeze()  # the broker no longer hears the agent, nor answers it
             # with no acks the agent keeps (slowly) grabbing: in-flight updates expire
             grabs = r.source.grabs
-            await until(lambda: r.source.grabs > grabs, timeout=8, what="capture while frozen")
+            await eventually(lambda: r.source.grabs > grabs, timeout=8, what="capture while frozen")
             t_kill = time.monotonic()
             assert r.session.kill("button") is not None
             assert time.monotonic() - t_kill < 0.1  # never blocks on the network
-            await until(lambda: r.source.closed_at is not None, timeout=1, what="source closed")
+            await eventually(
+                lambda: r.source.closed_at is not None, timeout=1, what="source closed"
+            )
             assert r.source.closed_at is not None and r.source.closed_at - t_kill < 0.1
             assert all(t < t_kill for t in r.source.grab_times[:-1])
             late = [t for t in r.source.grab_times if t > t_kill]
             assert late == []
             # the notification and the close time out quickly; the session is over
-            await until(lambda: r.observer.outcome is not None, timeout=6, what="the outcome")
+            await eventually(lambda: r.observer.outcome is not None, timeout=6, what="the outcome")
             assert r.observer.outcome is not None
             assert r.observer.outcome.reason == "killed_by_client"
             assert max(f.seq for f, _ in viewer.updates) <= (r.session.seq_at_kill or 0)
@@ -257,21 +166,25 @@ async def test_headless_agent_process_only_dials_out(tmp_path: Path) -> None:
             cwd=str(Path(__file__).resolve().parents[2]),
         )  # fmt: skip
         try:
-            body: Any = None
             # the request shows up in the engineer's queue once the agent is connected
             await b.create_user("erin", "engineer", name="Erin Engineer", password="pw-erin-erin")
             token = await b.login("erin", "pw-erin-erin")
-            sid = None
-            deadline = time.monotonic() + 15
-            while sid is None and time.monotonic() < deadline:
-                status, body, _ = await b.request("GET", "/api/v1/queue", token=token)
-                for item in body["queue"]:
-                    if item["client_name"] == "Dave" and item["state"] == "waiting":
-                        sid = item["session_id"]
-                await asyncio.sleep(0.1)
-            assert sid, f"no waiting session in the queue: {body}"
+
+            async def waiting() -> Any:
+                _, queue, _ = await b.request("GET", "/api/v1/queue", token=token)
+                return next(
+                    (
+                        i["session_id"]
+                        for i in queue["queue"]
+                        if i["client_name"] == "Dave" and i["state"] == "waiting"
+                    ),
+                    None,
+                )
+
+            sid = await eventually(waiting, timeout=15, what="a waiting session in the queue")
             viewer = ScriptedViewer(b.ws_url + "/ws/viewer", b.ssl_context(), b.base_url)
-            for attempt in range(5):  # the queue can say "waiting" a moment early
+
+            async def joined() -> bool:  # the queue can say "waiting" a moment early
                 status, body, _ = await b.request(
                     "POST", f"/api/v1/sessions/{sid}/join", token=token,
                     json={"as": "engineer", "permissions": ["view"]},
@@ -279,11 +192,11 @@ async def test_headless_agent_process_only_dials_out(tmp_path: Path) -> None:
                 assert status == 200, body
                 try:
                     await viewer.connect(body["ws_token"])
-                    break
                 except AssertionError:
-                    if attempt == 4:
-                        raise
-                    await asyncio.sleep(0.5)
+                    return False
+                return True
+
+            await eventually(joined, timeout=5, interval=0.2, what="the viewer's welcome")
             await viewer.start_keys()
             await viewer.wait_for(lambda: len(viewer.updates) >= 2, timeout=15)
             # G1: the agent process holds sockets, all connected out; none listens
@@ -309,10 +222,12 @@ async def test_headless_agent_process_only_dials_out(tmp_path: Path) -> None:
 async def test_second_viewer_asks_again_and_a_leaver_loses_the_key(rig: Rig) -> None:
     alice = await live(rig, "view")
     bob = await rig.join("bob", "Bob Observer", "view", role="supervisor")
-    await until(lambda: len(rig.observer.prompts) >= 2, what="Bob's own prompt")
+    await eventually(lambda: len(rig.observer.prompts) >= 2, what="Bob's own prompt")
     assert rig.observer.prompts[1].user_name == "Bob Observer"
-    await asyncio.sleep(0.3)
-    assert bob.updates == [] and bob.binary_bytes == 0  # no consent yet: nothing
+    # updates fanned out after Bob's prompt reach Alice but not Bob: no consent yet
+    seen = len(alice.updates)
+    await alice.wait_for(lambda: len(alice.updates) >= seen + 2)
+    assert bob.updates == [] and bob.binary_bytes == 0
     rig.answer(1, "view")
     await bob.wait_for(lambda: len(bob.updates) >= 1)
     assert bob.updates[0][0].full  # a newcomer starts from a complete picture
@@ -330,10 +245,10 @@ async def test_engineer_ends_log_verified_and_rating_sent(tmp_path: Path) -> Non
     async with running_broker(tmp_path) as b:
         r = start_agent(b, tmp_path, rating_wait_s=10.0)
         try:
-            await until(lambda: r.session.connected, what="the agent's connection")
+            await eventually(lambda: r.session.connected, what="the agent's connection")
             viewer = await live(r, "view")
             await viewer.send(End(resolution="Printer driver reinstalled"))
-            await until(lambda: r.observer.outcome is not None, what="the outcome")
+            await eventually(lambda: r.observer.outcome is not None, what="the outcome")
             outcome = r.observer.outcome
             assert outcome is not None and outcome.reason == "ended_by_engineer"
             assert outcome.verification is not None and outcome.verification.ok, outcome
@@ -347,12 +262,11 @@ async def test_engineer_ends_log_verified_and_rating_sent(tmp_path: Path) -> Non
                 _, body, _ = await b.request("GET", f"/api/v1/sessions/{sid}", token=token)
                 return body
 
-            deadline = time.monotonic() + 10
-            body = await rating()
-            while "5" not in str(body.get("rating", body.get("session", {}).get("rating"))):
-                assert time.monotonic() < deadline, body
-                await asyncio.sleep(0.1)
+            async def rated() -> bool:
                 body = await rating()
+                return "5" in str(body.get("rating", body.get("session", {}).get("rating")))
+
+            await eventually(rated, what="the rating at the broker")
             await viewer.close()
         finally:
             await stop(r)
@@ -362,14 +276,19 @@ async def test_pause_resume_and_masks(rig: Rig) -> None:
     viewer = await live(rig, "view")
     rig.session.pause()
     assert not rig.session.killswitch.capture_allowed()  # stopped before returning
+    paused_at = rig.session.committed_seq  # no frame commits while paused (the gate)
     await viewer.wait_for(lambda: any(m.type == "pause" for m in viewer.messages))
-    await asyncio.sleep(0.2)
+    # a round trip through the broker both ways while paused: updates sent before the
+    # pause have arrived, the capture loop has ticked, and nothing new was committed
+    await barrier(rig, viewer)
+    assert rig.session.committed_seq == paused_at
+    assert max(f.seq for f, _ in viewer.updates) <= paused_at
     n = len(viewer.updates)
-    await asyncio.sleep(0.5)
-    assert len(viewer.updates) == n  # nothing while paused
     rig.session.resume()
     await viewer.wait_for(lambda: len(viewer.updates) > n)
-    assert viewer.updates[n][0].full  # resuming starts from a complete picture
+    first = viewer.updates[n][0]
+    assert first.seq == paused_at + 1  # the first frame after the pause: none in between
+    assert first.full  # resuming starts from a complete picture
     rig.session.set_masks([(0, 0, 100, 100)])
     await viewer.wait_for(lambda: any(m.type == "mask.update" for m in viewer.messages))
     mask_msg = next(m for m in viewer.messages if m.type == "mask.update")
@@ -382,11 +301,13 @@ async def test_network_drop_reconnects_with_backoff(tmp_path: Path) -> None:
         port = await proxy.start()
         r = start_agent(b, tmp_path, broker_url=f"https://127.0.0.1:{port}")
         try:
-            await until(lambda: r.session.connected, what="the agent's connection")
+            await eventually(lambda: r.session.connected, what="the agent's connection")
             viewer = await live(r, "view")
             assert r.session.connections == 1
             await proxy.drop()  # the network fails: every connection is cut
-            await until(lambda: r.session.connections >= 2, timeout=15, what="the reconnection")
+            await eventually(
+                lambda: r.session.connections >= 2, timeout=15, what="the reconnection"
+            )
             n = len(viewer.updates)
             await viewer.wait_for(lambda: len(viewer.updates) > n, timeout=10)
             assert r.observer.outcome is None  # a network error is not the end
@@ -399,7 +320,7 @@ async def test_network_drop_reconnects_with_backoff(tmp_path: Path) -> None:
 async def test_wrong_code_is_final(tmp_path: Path) -> None:
     async with running_broker(tmp_path) as b:
         r = start_agent(b, tmp_path, describe=None, code="0000-0000")
-        await until(lambda: r.observer.outcome is not None, what="the refusal")
+        await eventually(lambda: r.observer.outcome is not None, what="the refusal")
         assert r.observer.outcome is not None and r.observer.outcome.reason == "auth_failed"
         assert r.source.grabs == 0
         r.thread.join(2)
@@ -413,11 +334,12 @@ async def test_kill_while_the_broker_hangs_before_the_session(tmp_path: Path) ->
         proxy.freeze()  # the request for help never gets an answer
         r = start_agent(b, tmp_path, broker_url=f"https://127.0.0.1:{port}")
         try:
-            await asyncio.sleep(0.5)
+            # the agent has dialed and its request hangs: no answer, no session yet
+            await eventually(lambda: proxy.connections >= 1, what="the agent's request")
             assert r.observer.outcome is None and r.session.session_id is None
             t0 = time.monotonic()
             r.session.kill("button")
-            await until(lambda: r.observer.outcome is not None, timeout=2, what="the end")
+            await eventually(lambda: r.observer.outcome is not None, timeout=2, what="the end")
             assert time.monotonic() - t0 < 1.0
             assert r.observer.outcome is not None
             assert r.observer.outcome.reason == "killed_by_client"
@@ -436,11 +358,11 @@ async def test_screen_failure_ends_the_session_cleanly(tmp_path: Path) -> None:
 
         r.session._core.source_factory = broken  # the screen cannot be opened
         try:
-            await until(lambda: r.session.connected, what="the agent's connection")
+            await eventually(lambda: r.session.connected, what="the agent's connection")
             viewer = await r.join("alice", "Alice Engineer", "view")
-            await until(lambda: r.observer.prompts, what="the consent prompt")
+            await eventually(lambda: r.observer.prompts, what="the consent prompt")
             r.answer(0, "view")
-            await until(lambda: r.observer.outcome is not None, what="the outcome")
+            await eventually(lambda: r.observer.outcome is not None, what="the outcome")
             outcome = r.observer.outcome
             assert outcome is not None and outcome.reason == "failed"
             assert "screen capture failed: no display" in outcome.details[0]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from agent.video.base import EncodedFrame
 from broker.testing import running_broker
 from protocol.limits import VIDEO_KEYFRAME_INTERVAL_S
 from protocol.media import VIDEO_VP9, ScreenUpdate, VideoChunk
+from tests.helpers import eventually
 
 DECODERS = {"vp9": "vp9", "h264": "h264", "av1": "libdav1d"}
 #: Mean absolute error (0–255) allowed between the source and the decoded frame:
@@ -184,12 +183,12 @@ def test_video_choice_measures_once_and_only_when_offered() -> None:
 
 async def test_live_session_streams_vp9_to_a_viewer_that_offers_it(tmp_path: Path) -> None:
     """Real broker, real agent (pattern screen), a scripted viewer that decodes."""
-    from tests.agent.test_session_e2e import start_agent, stop, until
+    from tests.agent.conftest import start_agent, stop
 
     async with running_broker(tmp_path) as b:
         r = start_agent(b, tmp_path, video="vp9")
         try:
-            await until(lambda: r.session.connected, what="the agent's connection")
+            await eventually(lambda: r.session.connected, what="the agent's connection")
             viewer = await _join_offering(r, ("vp9", "h264"))
             await viewer.wait_for(lambda: len(viewer.chunks) >= 3)
             frames = [f for f, _ in viewer.chunks]
@@ -221,14 +220,6 @@ async def _join_offering(r: Any, codecs: tuple[str, ...]) -> Any:
     viewer.video_codecs = codecs
     await viewer.connect(body["ws_token"])
     await viewer.start_keys()
-    await _wait(lambda: r.observer.prompts)
+    await eventually(lambda: r.observer.prompts, what="the consent prompt")
     r.answer(0, "view")
     return viewer
-
-
-async def _wait(cond: Callable[[], Any]) -> None:
-    for _ in range(500):
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")

@@ -44,16 +44,12 @@ async def health(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     return int(head.split(b" ")[1])
 
 
-def store_of(b: RunningBroker) -> CaStore:
-    return CaStore(b.data_dir, None)
-
-
 async def test_renewed_certificate_is_served_and_live_connections_stay(tmp_path: Path) -> None:
     async with running_broker(tmp_path) as b:
         port = b.server.port
         reader, writer, first = await open_tls(port, b.ssl_context())
         assert await health(reader, writer) == 200
-        renewed = await asyncio.to_thread(store_of(b).renew_broker_server)
+        renewed = await asyncio.to_thread(b.ca_store().renew_broker_server)
         assert b.app[TLS].reload()
         # The established connection keeps working (same TLS session, old certificate).
         assert await health(reader, writer) == 200
@@ -67,7 +63,7 @@ async def test_renewed_certificate_is_served_and_live_connections_stay(tmp_path:
 
 async def test_changed_files_are_picked_up_by_the_poller(tmp_path: Path) -> None:
     async with running_broker(tmp_path, tls_reload_interval_s=0.05) as b:
-        renewed = await asyncio.to_thread(store_of(b).renew_broker_server)
+        renewed = await asyncio.to_thread(b.ca_store().renew_broker_server)
         for _ in range(100):
             _, w, cert = await open_tls(b.server.port, b.ssl_context())
             w.close()
@@ -78,7 +74,7 @@ async def test_changed_files_are_picked_up_by_the_poller(tmp_path: Path) -> None
 
 
 def client_ctx(b: RunningBroker, tmp_path: Path, name: str) -> tuple[ssl.SSLContext, str]:
-    issued = store_of(b).issue_client(name)
+    issued = b.ca_store().issue_client(name)
     write_certificates(tmp_path / f"{name}.pem", issued.fullchain)
     write_private_key_unencrypted(tmp_path / f"{name}.key", issued.key)
     ctx = ssl.create_default_context(cafile=str(b.ca_cert_path))
@@ -125,7 +121,7 @@ async def test_whole_staged_rotation_with_a_connected_agent(tmp_path: Path) -> N
         ssl_ctx = make_ssl_context(old_pin)  # the agent's one context, as in agent/session.py
         ticket = await request_help(b.base_url, ssl_ctx, "rotation test", "Ann")
         ws, welcome = await open_agent_socket(b.ws_url + "/ws/agent", ticket.token, ssl_ctx)
-        store = store_of(b)
+        store = b.ca_store()
         old_root = store.root()
 
         # Stage 1: the new root is trusted beside the old; the agent learns it.
