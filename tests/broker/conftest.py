@@ -1,5 +1,6 @@
-"""Fixtures for the broker-platform tests: a real broker (TLS, store) with a fake
-clock, and the store URL. Set CLEARPANE_TEST_DATABASE_URL to a PostgreSQL server URL
+"""Fixtures and helpers of the broker tests, written once (import helpers from here,
+never from another test module): a real broker (TLS, store) with a fake clock, the
+store URL, and scripted WebSocket peers (:class:`Peer`, :func:`ws_connect`). Set CLEARPANE_TEST_DATABASE_URL to a PostgreSQL server URL
 (``postgresql+asyncpg://user@host:port/postgres``) to run the store-backed tests on
 PostgreSQL: each test then gets its own fresh database on that server."""
 
@@ -9,11 +10,21 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin, Subprotocol
 
+from broker.store import queries
+from broker.store.db import DB
 from broker.testing import FakeClock, RunningBroker, drop_test_databases, running_broker
+from protocol import messages as m
+from protocol.media import FLAG_FULL, ScreenUpdateFrame
+from tests.helpers import eventually
 
 PG_ENV = "CLEARPANE_TEST_DATABASE_URL"
 
@@ -78,3 +89,112 @@ async def staff(
     """Create a user and return an access token for them."""
     name, password = await broker.create_user(username, role, skills)
     return await broker.login(name, password)
+
+
+# -- scripted WebSocket peers (/ws/agent, /ws/viewer) -------------------------------
+
+PROTO = [Subprotocol("clearpane.v1")]
+
+
+class Peer:
+    """A scripted endpoint: sends protocol messages, waits for the ones it expects."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.seen: list[m.ControlMessage] = []
+        self.binary: list[bytes] = []
+
+    async def say(self, msg: m.ControlMessage) -> None:
+        await self.ws.send(m.serialize_control(msg))
+
+    async def expect(self, msg_type: str, timeout: float = 5.0) -> Any:
+        """Receive until a control message of ``msg_type`` (others are kept in seen)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                raw = await self.ws.recv()
+                if isinstance(raw, bytes):
+                    self.binary.append(raw)
+                    continue
+                msg = m.parse_control(raw)
+                self.seen.append(msg)
+                if msg.type == msg_type:
+                    return msg
+
+    async def expect_binary(self, timeout: float = 5.0) -> bytes:
+        async with asyncio.timeout(timeout):
+            while True:
+                raw = await self.ws.recv()
+                if isinstance(raw, bytes):
+                    return raw
+                self.seen.append(m.parse_control(raw))
+
+    async def closed(self, timeout: float = 5.0) -> tuple[int, str]:
+        """Drain until the server closes; return (code, reason)."""
+        async with asyncio.timeout(timeout):
+            try:
+                while True:
+                    raw = await self.ws.recv()
+                    if isinstance(raw, str):
+                        self.seen.append(m.parse_control(raw))
+            except ConnectionClosed as exc:
+                assert exc.rcvd is not None, "the server did not send a close frame"
+                return exc.rcvd.code, exc.rcvd.reason
+
+    def errors(self) -> list[str]:
+        return [msg.code for msg in self.seen if isinstance(msg, m.ErrorMessage)]
+
+
+@asynccontextmanager
+async def ws_connect(
+    b: RunningBroker, path: str, *, origin: str | None = None, subprotocols: Any = PROTO
+) -> AsyncIterator[Peer]:
+    async with connect(
+        b.ws_url + path,
+        ssl=b.ssl_context(),
+        subprotocols=subprotocols,
+        origin=Origin(origin) if origin else None,
+        compression=None,
+        max_size=None,
+        open_timeout=5,
+        close_timeout=2,
+    ) as ws:
+        yield Peer(ws)
+
+
+async def agent_request(b: RunningBroker) -> tuple[str, str]:
+    status, body, _ = await b.request(
+        "POST",
+        "/api/v1/agent/requests",
+        json={"description": "My printer prints blank pages", "client_name": "Alice"},
+    )
+    assert status == 201, body
+    return body["session_id"], body["token"]
+
+
+async def engineer_token(b: RunningBroker, username: str = "eve") -> str:
+    user, password = await b.create_user(username, "engineer", name="Eve Engineer")
+    return await b.login(user, password)
+
+
+async def join(b: RunningBroker, token: str, sid: str, perms: list[str]) -> str:
+    status, body, _ = await b.request(
+        "POST", f"/api/v1/sessions/{sid}/join", token=token, json={"permissions": perms}
+    )
+    assert status == 200, body
+    return str(body["ws_token"])
+
+
+def update(seq: int, full: bool = True) -> bytes:
+    # fake ciphertext: the broker never decrypts (G8)
+    return bytes(ScreenUpdateFrame(FLAG_FULL if full else 0, 1, seq, b"\xab" * 48))
+
+
+async def wait_for_row(b: RunningBroker, sid: str, state: str) -> queries.SessionInfo:
+    """The session's store row once it reaches ``state``."""
+
+    async def row() -> queries.SessionInfo | None:
+        found = await queries.get_session(b.app[DB], sid)
+        assert found is not None
+        return found if found.state == state else None
+
+    return await eventually(row, timeout=5, what=f"session {sid} {state}")

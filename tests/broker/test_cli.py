@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import ssl
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from broker.cli import users_main
+from tests.helpers import broker_process, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,76 +85,24 @@ def test_users_password_is_hashed_and_verifies(
     asyncio.run(check())
 
 
-def _start(data_dir: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "CLEARPANE_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from cli.main import main; sys.exit(main(sys.argv[1:]))",
-            "broker",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--ip",
-            "127.0.0.1",
-            "--hostname",
-            "localhost",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _read_until_ready(proc: subprocess.Popen[str]) -> list[str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if line.startswith("Enrollment file"):
-            return lines
-    proc.kill()
-    raise AssertionError("broker did not start:\n" + "\n".join(lines))
-
-
 def test_broker_command_first_start_then_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    proc = _start(data)
-    try:
-        lines = _read_until_ready(proc)
-        text = "\n".join(lines)
+    with broker_process(data) as bp:
+        text = bp.output.text
         assert "username: admin" in text and "shown only once" in text
-        url = next(x for x in lines if x.startswith("Clearpane broker listening on")).split()[-1]
+        url = bp.url
         assert url.startswith("https://127.0.0.1:")
         enrollment = json.loads((data / "enrollment.json").read_text())
         assert enrollment["broker_url"] == url and "BEGIN CERTIFICATE" in enrollment["ca_pem"]
         ctx = ssl.create_default_context(cadata=enrollment["ca_pem"])
         with urllib.request.urlopen(url + "/api/v1/health", context=ctx, timeout=5) as r:
             assert json.load(r)["status"] == "ok"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        assert stop_process(bp.proc, signal.SIGTERM) == 0
     # Second start: same CA, no new admin password printed.
-    proc = _start(data)
-    try:
-        text = "\n".join(_read_until_ready(proc))
-        assert "password" not in text
+    with broker_process(data) as bp:
+        assert "password" not in bp.output.text
         assert json.loads((data / "enrollment.json").read_text())["ca_pem"] == enrollment["ca_pem"]
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        assert stop_process(bp.proc, signal.SIGINT) == 0
 
 
 def test_broker_command_rejects_bad_config(

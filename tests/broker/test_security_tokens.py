@@ -13,8 +13,7 @@ from pathlib import Path
 from broker.server import start_server
 from broker.testing import RunningBroker, fast_passwords, running_broker
 from protocol import messages as m
-from tests.broker.conftest import staff
-from tests.broker.test_ws import agent_request, join, ws_connect
+from tests.broker.conftest import agent_request, join, staff, ws_connect
 
 
 async def _uid(broker: RunningBroker, admin: str, username: str) -> str:

@@ -12,8 +12,7 @@ from pathlib import Path
 from broker.relay.testing import Harness
 from broker.testing import FakeClock, running_broker
 from protocol import messages as m
-from tests.broker.conftest import staff
-from tests.broker.test_ws import agent_request, join, update, ws_connect
+from tests.broker.conftest import agent_request, join, staff, update, ws_connect
 
 SPEC = (Path(__file__).resolve().parents[2] / "protocol" / "SPEC.md").read_text("utf-8")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from broker.webhooks import (
 from broker.webhooks.delivery import client_ssl_context
 from broker.webhooks.testing import WebhookReceiver
 from tests.broker.conftest import staff
+from tests.helpers import eventually
 
 START_MS = 1_800_000_000_000
 WEBHOOK_CONFIG: dict[str, Any] = {
@@ -75,17 +76,6 @@ async def _register(b: RunningBroker, url: str, events: list[str]) -> tuple[str,
     return body["webhook"]["id"], body["secret"]
 
 
-async def _until(check: Callable[[], Any], what: str, timeout_s: float = 10.0) -> Any:
-    """Poll an async ``check`` until it returns something truthy."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            result = await check()
-            if result:
-                return result
-            await asyncio.sleep(0.02)
-    raise AssertionError(what)  # pragma: no cover
-
-
 async def _deliveries(b: RunningBroker, wid: str) -> list[store.WebhookDelivery]:
     return await store.list_deliveries(b.app[DB], wid)
 
@@ -121,7 +111,9 @@ async def test_ticket_created_is_delivered_signed(
     assert body["type"] == "ticket.created"
     assert body["data"]["ticket"]["id"] == ticket["id"]
     assert body["data"]["ticket"]["external_ref"] == "HD-7"
-    [delivery] = await _until(lambda: _deliveries_if(hooked, wid, "delivered"), "delivered")
+    [delivery] = await eventually(
+        lambda: _deliveries_if(hooked, wid, "delivered"), what="delivered"
+    )
     assert hook.headers["X-Clearpane-Delivery"] == delivery.id
     assert delivery.event_id == body["id"] and delivery.attempts == 1
     # An update that changes a field announces which fields changed.
@@ -148,23 +140,24 @@ async def test_receiver_down_retried_with_backoff_then_delivered(
     wid, secret = await _register(hooked, down.url, ["ticket.created"])
     eng = await staff(hooked, "erin", "engineer")
     await hooked.request("POST", "/api/v1/tickets", token=eng, json={"title": "Mail"})
-    [first] = await _until(lambda: _attempted(hooked, wid, 1), "first attempt")
+    [first] = await eventually(lambda: _attempted(hooked, wid, 1), what="first attempt")
     assert first.status == "pending" and first.last_error
     assert first.next_attempt_at_ms is not None
     wait_ms = first.next_attempt_at_ms - clock.now_ms()
     assert 5_000 <= wait_ms < 10_000  # base 10 s, jitter factor in [0.5, 1)
     await down.start()
     try:
-        clock.advance(wait_ms / 1000 - 1)  # not yet due: nothing is sent
-        hooked.app[WEBHOOKS].wake()
-        await asyncio.sleep(0.2)
+        clock.advance(wait_ms / 1000 - 1)  # not yet due: a delivery pass sends nothing
+        assert await hooked.app[WEBHOOKS].deliver_due() == 0
         assert down.received == []
         clock.advance(1.5)  # (float seconds: leave room for rounding)
         hooked.app[WEBHOOKS].wake()
         [hook] = await down.wait_for(1)
         _verify(secret, hook, clock)
         assert hook.headers["X-Clearpane-Delivery"] == first.id  # same id on a retry
-        [done] = await _until(lambda: _deliveries_if(hooked, wid, "delivered"), "delivered")
+        [done] = await eventually(
+            lambda: _deliveries_if(hooked, wid, "delivered"), what="delivered"
+        )
         assert done.attempts == 2 and done.last_error is None
     finally:
         await down.stop()
@@ -183,18 +176,19 @@ async def test_dead_after_max_attempts(hooked: RunningBroker, clock: FakeClock) 
         eng = await staff(hooked, "erin", "engineer")
         await hooked.request("POST", "/api/v1/tickets", token=eng, json={"title": "Disk"})
         for attempt in (1, 2):
-            [d] = await _until(partial(_attempted, hooked, wid, attempt), f"attempt {attempt}")
+            [d] = await eventually(
+                partial(_attempted, hooked, wid, attempt), what=f"attempt {attempt}"
+            )
             assert d.status == "pending" and d.last_status == 503 and d.last_error == "HTTP 503"
             clock.advance(60)
             hooked.app[WEBHOOKS].wake()
-        [dead] = await _until(lambda: _deliveries_if(hooked, wid, "dead"), "dead")
+        [dead] = await eventually(lambda: _deliveries_if(hooked, wid, "dead"), what="dead")
         assert dead.attempts == 3 and dead.next_attempt_at_ms is None
         assert dead.dead_at_ms == clock.now_ms()
         assert len(failing.received) == 3
         assert {h.headers["X-Clearpane-Delivery"] for h in failing.received} == {dead.id}
-        clock.advance(3600)  # a dead delivery is never tried again
-        hooked.app[WEBHOOKS].wake()
-        await asyncio.sleep(0.2)
+        clock.advance(3600)  # a dead delivery is never tried again: a pass sends nothing
+        assert await hooked.app[WEBHOOKS].deliver_due() == 0
         assert len(failing.received) == 3
         status, listed, _ = await hooked.request(
             "GET", f"/api/v1/webhooks/{wid}/deliveries?status=dead", token=await _admin(hooked)
@@ -227,7 +221,7 @@ async def test_slow_receiver_times_out_without_blocking_the_api(
                 assert status == 201
             # Waiting for the receiver would take >= 0.4 s per request.
             assert loop.time() - started < 1.0
-            found = await _until(lambda: _all_attempted(b, wid, 3), "timeouts recorded")
+            found = await eventually(lambda: _all_attempted(b, wid, 3), what="timeouts recorded")
             assert all(d.last_error == "TimeoutError" for d in found)
     finally:
         await slow.stop()
@@ -269,7 +263,7 @@ async def test_outbox_survives_a_restart(tmp_path: Path) -> None:
             "POST", "/api/v1/tickets", token=eng, json={"title": "VPN"}
         )
         assert status == 201
-        [pending] = await _until(lambda: _attempted(first, wid, 1), "first attempt")
+        [pending] = await eventually(lambda: _attempted(first, wid, 1), what="first attempt")
         data_dir, database_url = first.data_dir, first.config.database_url
     await receiver.start()
     later = FakeClock(START_MS + 60_000)
@@ -280,9 +274,9 @@ async def test_outbox_survives_a_restart(tmp_path: Path) -> None:
         body = _verify(secret, hook, later)
         assert body["data"]["ticket"]["id"] == ticket["id"]
         assert hook.headers["X-Clearpane-Delivery"] == pending.id
-        [delivered] = await _until(
+        [delivered] = await eventually(
             lambda: store.list_deliveries(second.app[DB], wid, status="delivered"),
-            "recorded as delivered",
+            what="recorded as delivered",
         )
         assert delivered.id == pending.id and delivered.attempts == 2
     finally:
@@ -295,7 +289,7 @@ async def test_session_flow_events(
 ) -> None:
     """Requests, start, end (with the summary) and rating — through the API and the
     query functions the relay calls — each announced once."""
-    _, secret = await _register(
+    wid, secret = await _register(
         hooked,
         receiver.url,
         ["session.requested", "session.started", "session.ended", "session.rated"],
@@ -340,7 +334,7 @@ async def test_session_flow_events(
     await queries.mark_ended(db, sid, "failed", clock.now_ms())  # idempotent: no event
     await queries.set_rating(db, sid, 5, "great")
     hooks = await receiver.wait_for(4)
-    await asyncio.sleep(0.2)
+    assert len(await _deliveries(hooked, wid)) == 4  # the repeated end queued nothing
     assert [json.loads(h.body)["type"] for h in receiver.received] == [
         "session.requested",
         "session.started",
@@ -416,17 +410,16 @@ async def test_finished_deliveries_are_pruned_after_the_retention(
     wid, _ = await _register(hooked, receiver.url, ["ticket.created"])
     db = hooked.app[DB]
     await _ticket(db, "Old", clock)
-    [old] = await _until(lambda: _deliveries_if(hooked, wid, "delivered"), "delivered")
+    [old] = await eventually(lambda: _deliveries_if(hooked, wid, "delivered"), what="delivered")
     await receiver.stop()  # the next one stays pending
     clock.advance(29 * 24 * 3600)
     await _ticket(db, "New", clock)
-    [new, _] = await _until(lambda: _attempted(hooked, wid, 1), "attempted")
-    hooked.app[WEBHOOKS].wake()
-    await asyncio.sleep(0.2)
+    [new, _] = await eventually(lambda: _attempted(hooked, wid, 1), what="attempted")
+    assert await hooked.app[WEBHOOKS].prune() == 0  # a pruning pass, now
     assert {d.id for d in await _deliveries(hooked, wid)} == {old.id, new.id}  # 29 days: kept
     clock.advance(2 * 24 * 3600)
     hooked.app[WEBHOOKS].wake()
-    await _until(lambda: _only(hooked, wid, new.id), "old delivery pruned")
+    await eventually(lambda: _only(hooked, wid, new.id), what="old delivery pruned")
     [left] = await _deliveries(hooked, wid)
     assert left.status == "pending"  # pending ones are never pruned, whatever their age
 
@@ -456,8 +449,8 @@ async def test_unsubscribed_and_unregistered_events_queue_nothing(
     await hooked.request("POST", "/api/v1/tickets", token=eng, json={"title": "Before"})
     wid, _ = await _register(hooked, receiver.url, ["session.rated"])
     await hooked.request("POST", "/api/v1/tickets", token=eng, json={"title": "After"})
-    await asyncio.sleep(0.2)
-    assert receiver.received == [] and await _deliveries(hooked, wid) == []
+    # deliveries are queued in the transaction of the change: none exists, none can be sent
+    assert await _deliveries(hooked, wid) == [] and receiver.received == []
 
 
 async def test_admin_api_lists_and_deletes(hooked: RunningBroker) -> None:

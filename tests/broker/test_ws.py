@@ -6,15 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
-from websockets.typing import Origin, Subprotocol
 
 from audit.checkpoint import Checkpoint, verify_sealed_log
 from audit.jsonl import load_records
@@ -22,115 +17,19 @@ from broker.pki import PKI
 from broker.relay.control import RELAY
 from broker.store import queries
 from broker.store.db import DB
-from broker.testing import FakeClock, RunningBroker, running_broker
+from broker.testing import FakeClock, running_broker
 from protocol import messages as m
 from protocol.limits import MAX_TEXT_MESSAGE
-from protocol.media import FLAG_FULL, AckFrame, ScreenUpdateFrame, parse_binary
-
-PROTO = [Subprotocol("clearpane.v1")]
-
-
-class Peer:
-    """A scripted endpoint: sends protocol messages, waits for the ones it expects."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.seen: list[m.ControlMessage] = []
-        self.binary: list[bytes] = []
-
-    async def say(self, msg: m.ControlMessage) -> None:
-        await self.ws.send(m.serialize_control(msg))
-
-    async def expect(self, msg_type: str, timeout: float = 5.0) -> Any:
-        """Receive until a control message of ``msg_type`` (others are kept in seen)."""
-        async with asyncio.timeout(timeout):
-            while True:
-                raw = await self.ws.recv()
-                if isinstance(raw, bytes):
-                    self.binary.append(raw)
-                    continue
-                msg = m.parse_control(raw)
-                self.seen.append(msg)
-                if msg.type == msg_type:
-                    return msg
-
-    async def expect_binary(self, timeout: float = 5.0) -> bytes:
-        async with asyncio.timeout(timeout):
-            while True:
-                raw = await self.ws.recv()
-                if isinstance(raw, bytes):
-                    return raw
-                self.seen.append(m.parse_control(raw))
-
-    async def closed(self, timeout: float = 5.0) -> tuple[int, str]:
-        """Drain until the server closes; return (code, reason)."""
-        async with asyncio.timeout(timeout):
-            try:
-                while True:
-                    raw = await self.ws.recv()
-                    if isinstance(raw, str):
-                        self.seen.append(m.parse_control(raw))
-            except ConnectionClosed as exc:
-                assert exc.rcvd is not None, "the server did not send a close frame"
-                return exc.rcvd.code, exc.rcvd.reason
-
-    def errors(self) -> list[str]:
-        return [msg.code for msg in self.seen if isinstance(msg, m.ErrorMessage)]
-
-
-@asynccontextmanager
-async def ws_connect(
-    b: RunningBroker, path: str, *, origin: str | None = None, subprotocols: Any = PROTO
-) -> AsyncIterator[Peer]:
-    async with connect(
-        b.ws_url + path,
-        ssl=b.ssl_context(),
-        subprotocols=subprotocols,
-        origin=Origin(origin) if origin else None,
-        compression=None,
-        max_size=None,
-        open_timeout=5,
-        close_timeout=2,
-    ) as ws:
-        yield Peer(ws)
-
-
-async def agent_request(b: RunningBroker) -> tuple[str, str]:
-    status, body, _ = await b.request(
-        "POST",
-        "/api/v1/agent/requests",
-        json={"description": "My printer prints blank pages", "client_name": "Alice"},
-    )
-    assert status == 201, body
-    return body["session_id"], body["token"]
-
-
-async def engineer_token(b: RunningBroker, username: str = "eve") -> str:
-    user, password = await b.create_user(username, "engineer", name="Eve Engineer")
-    return await b.login(user, password)
-
-
-async def join(b: RunningBroker, token: str, sid: str, perms: list[str]) -> str:
-    status, body, _ = await b.request(
-        "POST", f"/api/v1/sessions/{sid}/join", token=token, json={"permissions": perms}
-    )
-    assert status == 200, body
-    return str(body["ws_token"])
-
-
-def update(seq: int, full: bool = True) -> bytes:
-    # fake ciphertext: the broker never decrypts (G8)
-    return bytes(ScreenUpdateFrame(FLAG_FULL if full else 0, 1, seq, b"\xab" * 48))
-
-
-async def wait_for_row(b: RunningBroker, sid: str, state: str) -> queries.SessionInfo:
-    async with asyncio.timeout(5):
-        while True:
-            row = await queries.get_session(b.app[DB], sid)
-            assert row is not None
-            if row.state == state:
-                return row
-            await asyncio.sleep(0.02)
+from protocol.media import AckFrame, ScreenUpdateFrame, parse_binary
+from tests.broker.conftest import (
+    Peer,
+    agent_request,
+    engineer_token,
+    join,
+    update,
+    wait_for_row,
+    ws_connect,
+)
 
 
 async def test_full_session_happy_path(tmp_path: Path) -> None:

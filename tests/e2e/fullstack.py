@@ -16,87 +16,24 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import helpers
+from tests.helpers import BrokerProcess, OutputLog, clean_env, stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 CLEARPANE = ROOT / ".venv" / "bin" / "clearpane"
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARPANE_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
-
-class OutputLog:
-    """Drains a process's text stream in a thread (a full pipe would block the
-    process) and lets the test wait for a line."""
-
-    def __init__(self, stream: object, name: str) -> None:
-        self.name = name
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._closed = False
-        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _drain(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def text(self) -> str:
-        """Everything read so far."""
-        with self._cond:
-            return "\n".join(self.lines)
-
-    def wait_for(self, pattern: str, timeout: float, start: int = 0) -> re.Match[str]:
-        """The first match of ``pattern`` in a line at index ``start`` or later."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        index = start
-        with self._cond:
-            while True:
-                while index < len(self.lines):
-                    found = regex.search(self.lines[index])
-                    if found:
-                        return found
-                    index += 1
-                left = deadline - time.monotonic()
-                if left <= 0 or self._closed:
-                    raise AssertionError(
-                        f"{self.name}: no line matching {pattern!r} "
-                        f"({'stream closed' if self._closed else f'{timeout} s'}); output:\n"
-                        + "\n".join(self.lines[-40:])
-                    )
-                self._cond.wait(min(left, 0.2))
-
-
-def stop_process(
-    proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 10
-) -> int:
-    """End a process we started (by its id): ``sig``, then SIGKILL after ``timeout``."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    return proc.returncode
+@contextlib.contextmanager
+def broker_process(data_dir: Path, timeout: float = 30) -> Iterator[BrokerProcess]:
+    """``clearpane broker`` (the installed console script), up and serving."""
+    with helpers.broker_process(data_dir, timeout, command=[str(CLEARPANE)]) as bp:
+        yield bp
 
 
 def clearpane(*args: str, timeout: float = 30, stdin: str | None = None) -> str:
@@ -104,7 +41,7 @@ def clearpane(*args: str, timeout: float = 30, stdin: str | None = None) -> str:
     done = subprocess.run(
         [str(CLEARPANE), *args],
         cwd=ROOT,
-        env=_env(),
+        env=clean_env(),
         input=stdin,
         capture_output=True,
         text=True,
@@ -116,68 +53,6 @@ def clearpane(*args: str, timeout: float = 30, stdin: str | None = None) -> str:
             f"clearpane {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
         )
     return done.stdout
-
-
-@dataclass
-class BrokerProcess:
-    """A running ``clearpane broker``."""
-
-    proc: subprocess.Popen[str]
-    output: OutputLog
-    data_dir: Path
-    url: str
-    enrollment_path: Path
-    admin_username: str | None
-    admin_password: str | None
-
-    @property
-    def root_ca(self) -> Path:
-        """The organisation root the broker made on first start."""
-        return self.data_dir / "ca" / "root.pem"
-
-
-@contextlib.contextmanager
-def broker_process(data_dir: Path, timeout: float = 30) -> Iterator[BrokerProcess]:
-    """``clearpane broker --data-dir DATA --host 127.0.0.1 --port 0``, up and serving."""
-    proc = subprocess.Popen(
-        [
-            str(CLEARPANE),
-            "broker",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--ip",
-            "127.0.0.1",
-            "--hostname",
-            "localhost",
-        ],
-        cwd=ROOT,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        out = OutputLog(proc.stdout, "broker")
-        url = out.wait_for(r"Clearpane broker listening on (https://\S+)", timeout).group(1)
-        enrollment = out.wait_for(r"Enrollment file for agents: (\S+)", timeout).group(1)
-        user = re.search(r"^\s*username: (\S+)$", out.text, re.M)
-        password = re.search(r"^\s*password: (\S+)$", out.text, re.M)
-        yield BrokerProcess(
-            proc,
-            out,
-            data_dir,
-            url,
-            Path(enrollment),
-            user.group(1) if user else None,
-            password.group(1) if password else None,
-        )
-    finally:
-        stop_process(proc)
 
 
 def add_user(data_dir: Path, username: str, role: str, name: str) -> str:
@@ -244,7 +119,7 @@ def agent_process(
     session of its own whose controlling terminal is a pseudo-terminal (``setsid -c``
     execs in place: the process id is the agent's)."""
     master, slave = os.openpty()
-    env = _env(**({"DISPLAY": display} if display else {}))
+    env = clean_env(**({"DISPLAY": display} if display else {}))
     if not display:
         env.pop("DISPLAY", None)
     cmd = [

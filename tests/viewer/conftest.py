@@ -80,3 +80,12 @@ def watch_console(page: Any) -> list[str]:
         ),
     )
     return problems
+
+
+async def login(page: Any, base_url: str, username: str, password: str) -> None:
+    """Sign in through the login page (a reviewer has no queue)."""
+    await page.goto(f"{base_url}/#/login")
+    await page.fill("#login-username", username)
+    await page.fill("#login-password", password)
+    await page.click("#login-submit")
+    await page.wait_for_selector("#whoami", state="visible")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from agent.call.testing import CountingMediaFactory, use_loopback_ice
 from audit.jsonl import load_records
 from broker.testing import RunningBroker, running_broker
 from protocol import messages as m
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -41,16 +41,6 @@ SETUP_JS = """async () => {
   document.body.appendChild(box);
   window.__panel = createCallPanel(box, call);
 }"""
-
-
-async def wait_for(
-    cond: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = ""
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def _true(value: bool) -> bool:
@@ -168,7 +158,7 @@ async def test_call_through_the_real_broker_then_kill(
             ]
             try:
                 await page.click("button.call-ask")
-                await wait_for(lambda: _true(rings == [True]), what="call.request via the broker")
+                await eventually(lambda: _true(rings == [True]), what="call.request via the broker")
                 assert media.opened == []  # the engineer's request opened nothing
                 runner.client_accept()
 
@@ -179,7 +169,7 @@ async def test_call_through_the_real_broker_then_kill(
                         rx.video_frames > 5 and rx.audio_frames > 20
                     )
 
-                await wait_for(flowing, what="media both ways through broker signalling")
+                await eventually(flowing, what="media both ways through broker signalling")
                 assert "call.start" in viewer_seen and "rtc.offer" in viewer_seen
 
                 runner.kill()  # the kill switch: the call ends first, then the session
@@ -192,10 +182,16 @@ async def test_call_through_the_real_broker_then_kill(
                         t["readyState"] == "ended" for t in s["localTracks"] + s["remoteTracks"]
                     )
 
-                await wait_for(ended, what="the browser's call to end")
+                await eventually(ended, what="the browser's call to end")
                 before = (await page.evaluate("() => window.__call.stats()"))["framesDecoded"]
                 frames = runner.stats.video_frames
-                await asyncio.sleep(1.0)
+
+                async def closed() -> bool:  # closed: no frame can arrive any more
+                    s = await page.evaluate("() => window.__call.stats()")
+                    return bool(s["connectionState"] == "closed")
+
+                await eventually(closed, what="the browser's peer connection to close")
+                await runner.idle()
                 assert (await page.evaluate("() => window.__call.stats()"))[
                     "framesDecoded"
                 ] == before

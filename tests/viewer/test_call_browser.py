@@ -8,8 +8,7 @@ serialized and parsed with protocol.messages in both directions, as the broker w
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from agent.call import CallRunner
 from agent.call.testing import CountingMediaFactory, use_loopback_ice
 from protocol.messages import ControlMessage, parse_control, serialize_control
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -70,16 +70,6 @@ class Call:
     page: Any
 
 
-async def wait_for(
-    cond: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = ""
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 @pytest.fixture
 async def call(module_page: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Call]:
     use_loopback_ice(monkeypatch)
@@ -115,7 +105,7 @@ async def browser_stats(c: Call) -> dict[str, Any]:
 async def start_call(c: Call) -> None:
     """Engineer asks (button), the client accepts, media flows both ways."""
     await c.page.click("button.call-ask")
-    await wait_for(lambda: _true(c.wire.rings == [True]), what="the agent to ring")
+    await eventually(lambda: _true(c.wire.rings == [True]), what="the agent to ring")
     c.runner.client_accept()
 
     async def flowing() -> bool:
@@ -128,7 +118,7 @@ async def start_call(c: Call) -> None:
             and rx.audio_frames > 20
         )
 
-    await wait_for(flowing, timeout=15, what="media in both directions")
+    await eventually(flowing, timeout=15, what="media in both directions")
 
 
 async def _true(value: bool) -> bool:
@@ -142,13 +132,17 @@ async def assert_stopped_both_sides(c: Call) -> None:
         s = await browser_stats(c)
         return s["state"] == "ended" and all(t["readyState"] == "ended" for t in s["localTracks"])
 
-    await wait_for(ended, what="the browser's call to end")
+    await eventually(ended, what="the browser's call to end")
     await c.runner.idle()
     assert not c.media.any_live
     assert c.runner.peer is None
     before_py = c.runner.stats.video_frames, c.runner.stats.audio_frames
     before_js = (await browser_stats(c))["framesDecoded"]
-    await asyncio.sleep(1.0)
+
+    async def closed() -> bool:  # the browser's connection is closed: nothing can arrive
+        return bool((await browser_stats(c))["connectionState"] == "closed")
+
+    await eventually(closed, what="the browser's peer connection to close")
     assert (c.runner.stats.video_frames, c.runner.stats.audio_frames) == before_py
     after = await browser_stats(c)
     assert after["framesDecoded"] == before_js
@@ -158,11 +152,11 @@ async def assert_stopped_both_sides(c: Call) -> None:
 
 async def test_engineer_request_without_client_action_starts_nothing(call: Call) -> None:
     await call.page.click("button.call-ask")
-    await wait_for(lambda: _true(call.wire.rings == [True]), what="the agent to ring")
+    await eventually(lambda: _true(call.wire.rings == [True]), what="the agent to ring")
     assert call.wire.from_page == ['{"type":"call.request"}']
     # An engineer-side offer (a misbehaving viewer) does not make the agent capture either.
     call.runner.handle(parse_control('{"type":"rtc.offer","sdp":"v=0\\r\\n"}'))
-    await asyncio.sleep(1.5)
+    await call.runner.idle()  # everything the offer could have caused has run
     assert call.media.opened == []
     assert call.wire.agent_types() == []  # no call.start, no rtc.offer
     s = await browser_stats(call)
@@ -185,7 +179,7 @@ async def test_real_call_then_client_hangs_up(call: Call) -> None:
     assert {t["kind"] for t in s["localTracks"]} == {"audio", "video"}
     assert call.runner.stats.video_size == (320, 240)  # the browser's fake camera
     # the remote <video> really paints frames
-    await wait_for(
+    await eventually(
         lambda: call.page.evaluate("() => window.__panel.counters.framesShown > 3"),
         what="the remote video element to show frames",
     )
@@ -201,14 +195,14 @@ async def test_real_call_then_client_hangs_up(call: Call) -> None:
 async def test_engineer_mutes_and_hangs_up(call: Call) -> None:
     await start_call(call)
     call.runner.client_mute(audio=False, video=True)
-    await wait_for(
+    await eventually(
         lambda: call.page.evaluate(
             "() => document.querySelector('.call-remote-muted').textContent.includes('camera')"
         ),
         what="the viewer to show the client's camera off",
     )
     await call.page.click("button.call-mic")
-    await wait_for(lambda: _true(call.runner.controller.remote_audio_muted), what="rtc.mute")
+    await eventually(lambda: _true(call.runner.controller.remote_audio_muted), what="rtc.mute")
     await call.page.click("button.call-hangup")
     await assert_stopped_both_sides(call)
     assert call.wire.log[-1] == ("call.ended", {"by": "engineer", "reason": "hangup"})
@@ -224,8 +218,10 @@ async def test_kill_stops_media_on_both_sides(call: Call) -> None:
     assert s["state"] == "ended"
     assert await call.page.text_content(".call-status") == "Call ended (killed)"
     # After a kill the engineer can ring all they like: nothing opens.
+    asked = len(call.wire.from_page)
     await call.page.click("button.call-ask")
-    await asyncio.sleep(0.5)
+    await eventually(lambda: len(call.wire.from_page) > asked, what="the ring to reach the agent")
+    await call.runner.idle()  # the agent handled it (synchronously) and its jobs ran
     assert len(call.media.opened) == 1 and not call.media.any_live
 
 

@@ -11,7 +11,7 @@ import base64
 import contextlib
 import io
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,21 +24,10 @@ from agent.capture.pattern import PatternSource
 from agent.config import AgentConfig
 from agent.session import AgentSession
 from agent.testing import RecordingInjector, RecordingObserver
+from tests.helpers import eventually
 from tests.viewer.conftest import ui_login, watch_console
 
 WIDTH, HEIGHT = 640, 400
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll a Python-side condition (the agent runs in this event loop)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -72,7 +61,7 @@ async def live(broker: Any, tmp_path: Path) -> AsyncIterator[LiveAgent]:
         injector=injector,
     )
     task = asyncio.create_task(session.run())
-    await until(lambda: session.session_id, what="the agent's request")
+    await eventually(lambda: session.session_id, what="the agent's request")
     try:
         yield LiveAgent(session, observer, injector, task)
     finally:
@@ -139,7 +128,7 @@ async def test_chat_both_ways_shows_markup_as_text(
     await join_live(page, broker, live)
     await page.fill("#chat-input", "Hello Bob, can you open the printer settings?")
     await page.press("#chat-input", "Enter")
-    await until(
+    await eventually(
         lambda: any("printer settings" in text for _, text in live.observer.chats),
         what="the engineer's chat at the agent",
     )
@@ -178,13 +167,13 @@ async def test_control_requested_granted_used_and_revoked(
     await page.keyboard.press("a")
     await page.keyboard.press("Enter")
     calls = live.injector.calls
-    await until(lambda: ("key", 0xFF0D, False) in calls, what="the agent applying the keys")
+    await eventually(lambda: ("key", 0xFF0D, False) in calls, what="the agent applying the keys")
     buttons = [c for c in calls if c[0] == "button"]
     assert buttons and buttons[0][3] == 1 and buttons[0][4] is True
     assert abs(buttons[0][1] - 100) <= 1 and abs(buttons[0][2] - 50) <= 1
     assert ("key", 0x61, True) in calls
     await page.click("#btn-cad")
-    await until(lambda: ("key", 0xFFFF, True) in calls, what="Ctrl+Alt+Del at the agent")
+    await eventually(lambda: ("key", 0xFFFF, True) in calls, what="Ctrl+Alt+Del at the agent")
     cad = [c for c in calls if c[0] == "key"][-6:]
     assert cad == [
         ("key", 0xFFE3, True),
@@ -242,7 +231,7 @@ async def test_engineer_ends_with_resolution_note_on_the_ticket(
     await page.click("#end-confirm")
     await page.wait_for_selector('#overlay[data-kind="ended"]', state="visible", timeout=5000)
     assert await page.text_content("#overlay-title") == "Ended by the engineer"
-    await until(lambda: live.task.done(), what="the agent to finish")
+    await eventually(lambda: live.task.done(), what="the agent to finish")
     await page.click("#overlay a[href^='#/ticket/']")
     await page.wait_for_selector("#ticket-sessions tr[data-session]")
     assert (
@@ -273,7 +262,7 @@ async def test_supervisor_observes_a_live_session_with_consent(
         assert await sup.text_content("#session-role") == "Observer"
         assert await sup.is_hidden("#btn-control")
         # The client consented to the observer separately (G2): two viewers, two codes.
-        await until(lambda: len(live.observer.codes) == 2, what="a second key agreement")
+        await eventually(lambda: len(live.observer.codes) == 2, what="a second key agreement")
         code = (await sup.text_content("#verify-code") or "").strip()
         assert code in live.observer.codes.values()
         await sup.wait_for_selector("#viewers li:nth-child(2)")

@@ -20,19 +20,10 @@ from broker.store import queries
 from broker.store.db import DB
 from certs.keys import load_certificate
 from cli.audit import main as audit_main
-from tests.viewer.conftest import watch_console
+from tests.viewer.conftest import login, watch_console
 
 WIDTH, HEIGHT = 640, 360
 PROBE = (600, 345)  # below the tile rows: only FULL updates paint here
-
-
-async def login(page: Any, base_url: str, username: str, password: str) -> None:
-    """Sign in through the login page (a reviewer has no queue)."""
-    await page.goto(f"{base_url}/#/login")
-    await page.fill("#login-username", username)
-    await page.fill("#login-password", password)
-    await page.click("#login-submit")
-    await page.wait_for_selector("#whoami", state="visible")
 
 
 async def recorded_session(broker: Any, engineer: str) -> tuple[str, Any]:

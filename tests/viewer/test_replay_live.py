@@ -27,8 +27,8 @@ from agent.testing import RecordingInjector, RecordingObserver
 from audit.recording import FRAME_BINARY, Recording
 from broker.recording import RECORDER
 from cli.audit import main as audit_main
-from tests.viewer.conftest import ui_login, watch_console
-from tests.viewer.test_replay import login
+from tests.helpers import eventually
+from tests.viewer.conftest import login, ui_login, watch_console
 
 WIDTH, HEIGHT = 480, 300
 
@@ -80,12 +80,7 @@ async def test_replay_shows_the_live_pixels_at_the_same_moments(
     )
     task = asyncio.create_task(session.run())
     try:
-        for _ in range(300):
-            if session.session_id:
-                break
-            await asyncio.sleep(0.05)
-        sid = session.session_id
-        assert sid
+        sid = await eventually(lambda: session.session_id, timeout=15, what="the request")
         user, password = await broker.create_user("erin", "engineer", [], name="Erin Engineer")
         await ui_login(page, broker.base_url, user, password)
         item = page.locator(f'.queue-item[data-session="{sid}"]')
@@ -100,7 +95,10 @@ async def test_replay_shows_the_live_pixels_at_the_same_moments(
             source.set_page(moment + 1)  # a window switch: the document changes
             source.scroll(3 * moment)
             source.type_text(f"moment {moment}")
-            await asyncio.sleep(0.5)  # and the pattern moves
+            drawn = await frames(page)  # and the pattern moves: a few more frames drawn
+            await page.wait_for_function(
+                f"() => Number(document.querySelector('#screen')?.dataset.frames || 0) >= {drawn + 5}"
+            )
             source.motion = False
             await settle(page)
             session.pause()

@@ -9,8 +9,7 @@ from typing import Any
 
 from broker.store import queries
 from broker.store.db import DB
-from tests.viewer.conftest import watch_console
-from tests.viewer.test_replay import login
+from tests.viewer.conftest import login, watch_console
 
 
 async def _ended(broker: Any, username: str, rating: int | None, wait_s: int, dur_s: int) -> str:
