@@ -13,7 +13,8 @@ from agent.input import InputGate
 from agent.killswitch import KillSwitch
 from agent.locallog import describe
 from protocol.media import ButtonDown
-from tests.agent.test_input import SID, Rig, keys_for
+from tests.agent.conftest import SID, keys_for
+from tests.agent.conftest import InputRig as Rig
 
 
 def _text(reason: str | None) -> str:

@@ -21,8 +21,9 @@ from broker.relay.control import RELAY
 from broker.testing import running_broker
 from protocol.media import parse_binary
 from protocol.messages import End, RecordingState
-from tests.agent.test_session_e2e import live, start_agent, stop, until
+from tests.agent.conftest import live, start_agent, stop
 from tests.faults import DiskFiller, small_tmpfs
+from tests.helpers import eventually
 
 
 def _recorded_seqs(folder: Path) -> tuple[set[int], list[dict[str, object]]]:
@@ -44,7 +45,7 @@ async def test_a_full_disk_pauses_the_stream_and_resumes_with_a_new_segment(
         async with running_broker(disk) as b:
             rig = start_agent(b, tmp_path)
             try:
-                await until(lambda: rig.session.connected, what="the agent's connection")
+                await eventually(lambda: rig.session.connected, what="the agent's connection")
                 viewer = await live(rig, "view")
                 sid = rig.session.session_id
                 folder = b.data_dir / "sessions" / sid
@@ -58,12 +59,12 @@ async def test_a_full_disk_pauses_the_stream_and_resumes_with_a_new_segment(
                 core = b.app[RELAY].backend.session(sid)
                 assert core is not None
                 at_pause, seq_at_pause = len(viewer.updates), core.last_update_seq
-                await until(
+                await eventually(
                     lambda: any("recording unavailable" in n for n in rig.observer.notices),
                     what="the agent tells the client",
                 )
                 # The agent goes on sending (an old one would too); the broker relays none.
-                await until(lambda: core.last_update_seq >= seq_at_pause + 2, what="updates")
+                await eventually(lambda: core.last_update_seq >= seq_at_pause + 2, what="updates")
                 assert len(viewer.updates) <= at_pause + 1  # (one already queued for it)
                 assert any("ALERT" in r.getMessage() for r in caplog.records)
 
@@ -74,12 +75,12 @@ async def test_a_full_disk_pauses_the_stream_and_resumes_with_a_new_segment(
                 resumed_at = len(viewer.updates)
                 await viewer.wait_for(lambda: len(viewer.updates) >= resumed_at + 3)
                 assert any(f.full for f, _ in viewer.updates[resumed_at:])  # a FULL update
-                await until(
+                await eventually(
                     lambda: any("works again" in n for n in rig.observer.notices),
                     what="the agent says it resumed",
                 )
                 await viewer.send(End(resolution="done"))
-                await until(lambda: (folder / "review.jsonl").exists(), what="the seal")
+                await eventually(lambda: (folder / "review.jsonl").exists(), what="the seal")
             finally:
                 await stop(rig)
 
@@ -116,7 +117,7 @@ async def test_an_unwritable_recording_fault_injected(
     async with running_broker(tmp_path, allow_unrecorded_sessions=allow) as b:
         rig = start_agent(b, tmp_path)
         try:
-            await until(lambda: rig.session.connected, what="the agent's connection")
+            await eventually(lambda: rig.session.connected, what="the agent's connection")
             viewer = await live(rig, "view")
             folder = b.data_dir / "sessions" / rig.session.session_id
             broken["on"] = True
@@ -131,7 +132,7 @@ async def test_an_unwritable_recording_fault_injected(
             if allow:
                 await viewer.wait_for(lambda: len(viewer.updates) >= at + 3)
             else:
-                await until(lambda: core.last_update_seq >= seq + 2, what="updates")
+                await eventually(lambda: core.last_update_seq >= seq + 2, what="updates")
                 assert len(viewer.updates) <= at + 1
             event = "recording.unavailable" if allow else "recording.paused"
             record = next(r for r in _log(folder) if r["event"] == event)

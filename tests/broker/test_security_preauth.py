@@ -15,7 +15,7 @@ from broker.wsio.preauth import PreAuthGate
 from protocol import messages as m
 from protocol.connection import Connection
 from protocol.limits import MAX_HELLO_MESSAGE
-from tests.broker.test_ws import agent_request
+from tests.broker.conftest import agent_request
 
 
 def test_connection_refuses_a_large_frame_before_hello() -> None:

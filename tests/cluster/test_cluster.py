@@ -33,7 +33,7 @@ from broker.relay.nats import NODE_FAILED
 from protocol import messages as m
 from protocol.limits import MAX_INFLIGHT_UPDATES
 from protocol.media import AckFrame, InputFrame, ScreenUpdateFrame, parse_binary
-from tests.broker.test_ws import PROTO, Peer, update
+from tests.broker.conftest import PROTO, Peer, update
 from tools.cluster import LocalCluster
 
 

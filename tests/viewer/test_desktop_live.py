@@ -19,8 +19,9 @@ from agent.inject import XTestInjector
 from agent.session import AgentSession
 from agent.testing import RecordingObserver
 from agent.x11 import X11Connection
+from tests.helpers import eventually
 from tests.viewer.conftest import watch_console
-from tests.viewer.test_live_session import LiveAgent, canvas_rgb, join_live, until
+from tests.viewer.test_live_session import LiveAgent, canvas_rgb, join_live
 
 pytestmark = pytest.mark.xvfb
 
@@ -52,7 +53,7 @@ async def desk(
         injector = XTestInjector(display)
         session = AgentSession(config, observer, injector=injector)
         task = asyncio.create_task(session.run())
-        await until(lambda: session.session_id, what="the agent's request")
+        await eventually(lambda: session.session_id, what="the agent's request")
         try:
             yield LiveAgent(session, observer, injector, task), red, green  # type: ignore[arg-type]
         finally:
@@ -130,7 +131,7 @@ async def test_monitors_cursor_and_clicks_in_the_viewer(
             "() => document.querySelector('#btn-control')?.dataset.mode === 'release'"
         )
         await _click_frame(page, 150, 240, 720)
-        await until(lambda: red.clicks(), what="the click on the red window")
+        await eventually(lambda: red.clicks(), what="the click on the red window")
         (cx, cy, button), *_ = red.clicks()
         assert (abs(cx - 1350) <= 1, abs(cy - 340) <= 1, button) == (True, True, 1)
 
@@ -146,7 +147,7 @@ async def test_monitors_cursor_and_clicks_in_the_viewer(
         assert not _red(rgb).any()
         assert any("monitor 1" in n for n in live.observer.notices)  # the client is told
         await _click_frame(page, 160, 170, 1200)
-        await until(lambda: green.clicks(), what="the click on the green window")
+        await eventually(lambda: green.clicks(), what="the click on the green window")
         (gx, gy, _), *_ = green.clicks()
         assert abs(gx - 160) <= 1 and abs(gy - 170) <= 1
 
