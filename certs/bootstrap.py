@@ -52,6 +52,7 @@ from certs.keys import (
     write_private_key_unencrypted,
 )
 from certs.layout import CaLayout
+from certs.offline import renew_external_audit
 from certs.verify import verify_checkpoint_signer, verify_server_chain
 
 __all__ = [
@@ -361,9 +362,14 @@ def ensure_broker_pki(
                 raise KeyFileError(layout.checkpoint_key, "the checkpoint key must be Ed25519")
             return issuing.issue_checkpoint_signer(key=key)
 
-        _ensure_leaf_cert(
-            layout.audit_cert, layout.audit_key, pw, now, issuing, new_issuing, issue_audit
-        )
+        if layout.audit_cert.exists() and not layout.audit_key.exists():
+            # The audit key lives with the reviewers (certs.offline): renew the
+            # certificate from its own public key, never make a new key here.
+            renew_external_audit(layout, issuing, now, force=new_issuing, margin=LEAF_RENEW_BEFORE)
+        else:
+            _ensure_leaf_cert(
+                layout.audit_cert, layout.audit_key, pw, now, issuing, new_issuing, issue_audit
+            )
         signing_key = _ensure_leaf_cert(
             layout.checkpoint_cert,
             layout.checkpoint_key,

@@ -347,6 +347,33 @@ class CertificateAuthority:
         """
         return self.issue(LeafProfile.AUDIT_RECIPIENT, common_name, lifetime=lifetime, key=key)
 
+    def issue_audit_recipient_for(
+        self,
+        public_key: x25519.X25519PublicKey,
+        common_name: str = "Clearpane audit recipient",
+        *,
+        lifetime: dt.timedelta | None = None,
+    ) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
+        """Certify an audit-recipient key made elsewhere (a reviewer's machine, issue 14):
+        only its public half reaches the CA. Returns the certificate and its chain."""
+        profile = LeafProfile.AUDIT_RECIPIENT
+        lifetime = profile.default_lifetime if lifetime is None else lifetime
+        if lifetime <= dt.timedelta(0) or lifetime > profile.max_lifetime:
+            raise IssuanceError(
+                f"{profile.name} lifetime must be within (0, {profile.max_lifetime.days} days]"
+            )
+        cert = self._build(
+            subject=self._subject(common_name),
+            public_key=public_key,
+            lifetime=lifetime,
+            extensions=[
+                (x509.BasicConstraints(ca=False, path_length=None), True),
+                (profile.key_usage, True),
+                (x509.ExtendedKeyUsage([profile.eku]), False),
+            ],
+        )
+        return cert, self._intermediates()
+
     def issue_checkpoint_signer(
         self,
         common_name: str = "Clearpane checkpoint signer",

@@ -41,13 +41,14 @@ from pathlib import Path
 
 from audit.errors import AuditError
 from audit.jsonl import event_sink
-from certs import rotation
+from certs import offline, rotation
 from certs.bootstrap import PASSPHRASE_ENV
-from certs.ca import IssuedCert
+from certs.ca import IssuedCert, utc_now
 from certs.crl import REASONS
 from certs.errors import CertError, IssuanceError
 from certs.keys import write_atomic, write_private_key
 from certs.store import CaStore
+from certs.verify import fingerprint
 
 __all__ = ["main"]
 
@@ -72,6 +73,26 @@ def _parser() -> argparse.ArgumentParser:
 
     init = sub.add_parser("init", help="create the root and the issuing intermediate")
     init.add_argument("--organization", default="Clearpane")
+    init.add_argument(
+        "--offline-root",
+        type=Path,
+        metavar="DIR",
+        help="write the root key into DIR (e.g. removable media), not the data dir",
+    )
+
+    akey = sub.add_parser("audit-key", help="the audit-recipient key made by a reviewer")
+    asteps = akey.add_subparsers(dest="step", required=True)
+    areq = asteps.add_parser("request", help="reviewer's machine: make the key and a request")
+    areq.add_argument("--key-out", type=Path, required=True, help="the replay page's key file")
+    areq.add_argument("--request-out", type=Path, required=True, help="send this to the CA")
+    asign = asteps.add_parser("sign", help="CA: certify a request as the audit recipient")
+    asign.add_argument("request", type=Path)
+    asign.add_argument(
+        "--old-key-to", type=Path, help="export the data dir's old audit key here, then remove it"
+    )
+
+    move = sub.add_parser("move-keys", help="migration: root and audit keys out of the data dir")
+    move.add_argument("--to", type=Path, required=True, metavar="DIR")
 
     issue = sub.add_parser("issue", help="issue a certificate")
     kinds = issue.add_subparsers(dest="profile", required=True)
@@ -167,6 +188,13 @@ def _check_out(out: Path, stem: str) -> None:
 
 
 def _issue(store: CaStore, args: argparse.Namespace) -> list[str]:
+    if args.profile == "audit-recipient" and not store.layout.audit_key.exists():
+        # The key is with the reviewers (certs.offline): renew from the public key.
+        with store.locked():
+            offline.renew_external_audit(
+                store.layout, store.issuing(), utc_now(), force=True, margin=dt.timedelta(0)
+            )
+        return [f"renewed {store.layout.audit_cert} for the reviewers' key (same public key)"]
     if args.profile == "audit-recipient":
         issued = store.renew_audit_recipient(lifetime=args.days)
     elif args.profile == "checkpoint-signer":
@@ -235,6 +263,12 @@ def _rotate(store: CaStore, args: argparse.Namespace) -> list[str]:
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str]) -> list[str]:
+    if args.command == "audit-key" and args.step == "request":  # no CA, no data dir
+        public = offline.make_audit_request(args.key_out, args.request_out)
+        return [
+            f"the audit key (keep it, it decrypts recordings): {args.key_out}",
+            f"the request for the CA: {args.request_out} (public key {public[:16]}…)",
+        ]
     data_dir = args.data_dir or Path(env.get("CLEARPANE_DATA_DIR") or "clearpane-data")
     passphrase = _passphrase(args, env)
     actor = f"cli:{getpass.getuser()}"
@@ -242,12 +276,32 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> list[str]:
     store = CaStore(data_dir, passphrase, events=events)
     if args.command == "init":
         root, issuing = store.init(args.organization)
+        where = f"the root key is {store.layout.root_key}: move it offline"
+        if args.offline_root is not None:
+            where = f"the root key is {offline.move_root_offline(store.layout, args.offline_root)}"
         return [
             f"root CA: {root.subject.rfc4514_string()} (until {root.not_valid_after_utc:%Y-%m-%d})",
-            f"issuing CA: {issuing.subject.rfc4514_string()}",
-            f"the root key is {store.layout.root_key}: move it offline "
-            "(needed again only for 'rotate begin' and renewing the issuing CA)",
+            f"issuing CA: {issuing.subject.rfc4514_string()} (online, in the data dir)",
+            f"{where} (needed again only for 'rotate begin' and renewing the issuing CA)",
         ]
+    if args.command == "audit-key":
+        with store.locked():
+            cert = offline.sign_audit_request(
+                store.layout,
+                store.issuing(),
+                store.passphrase(),
+                args.request,
+                old_key_to=args.old_key_to,
+            )
+        return [
+            f"audit recipient certified: {store.layout.audit_cert} (fingerprint "
+            f"{fingerprint(cert)[:16]}…); this host holds no audit private key",
+            "restart the broker so agents get the new recipient",
+        ]
+    if args.command == "move-keys":
+        with store.locked():
+            moved = offline.move_keys_out(store.layout, store.passphrase(), args.to)
+        return [f"moved out: {p}" for p in moved] or ["nothing to move: no private key left"]
     if args.command == "issue":
         return _issue(store, args)
     if args.command == "list":
