@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable
 from typing import TypeVar
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from agent.abort import queued_bytes, reset
 from agent.connection import (
     Backoff,
     ConnectionLost,
@@ -60,11 +62,13 @@ class Connector:
         self._stream = stream
         self._consenting = consenting
         self._exchange = exchange
+        self._ssl_ctx: ssl.SSLContext | None = None
 
     async def run(self) -> SessionOutcome:
         """Request help (or redeem), then connect and serve with reconnects."""
         cfg = self._core.config
         ssl_ctx = make_ssl_context(cfg.ca_pem, **cfg.client_identity())
+        self._ssl_ctx = ssl_ctx  # kept to deliver a kill on a fresh connection
         # A CA rotation endorsed by a pinned root extends the pin (agent.trust);
         # network or format problems leave the pin as it is.
         from agent.trust import refresh_trust
@@ -245,6 +249,14 @@ class Connector:
             )
         await self._stream.release_capture_async()
         timeout = self._core.config.notify_timeout_s
+        if ws is not None and queued_bytes(ws.transport) > 0:
+            # Screen bytes still queued (a slow or stalled link): none may leave after
+            # the kill. Reset at once (discarding them) and tell the broker anew.
+            reset(ws.transport)
+            if reader is not None:
+                reader.cancel()
+            ws = await self._kill_connection(timeout)
+            reader = asyncio.create_task(self._reader.read(ws)) if ws is not None else None
         if ws is not None:
             try:
                 await asyncio.wait_for(ws.send(serialize_control(Kill())), timeout)
@@ -254,8 +266,30 @@ class Connector:
                     await asyncio.wait_for(self._core.checkpoint_evt.wait(), 2 * timeout)
             except (TimeoutError, ConnectionClosed, OSError):
                 pass
-            await self.close_ws(ws)
+            # Only control messages (kill) can be queued now: let them go, briefly.
+            for _ in range(20):
+                if queued_bytes(ws.transport) == 0:
+                    break
+                await asyncio.sleep(timeout / 20)
+            reset(ws.transport)  # nothing of this connection may linger after a kill
+        if reader is not None and not reader.done():
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
         return SessionOutcome("killed_by_client", "client")
+
+    async def _kill_connection(self, timeout: float) -> ClientConnection | None:
+        """A fresh connection to deliver ``kill`` on (the old one was reset)."""
+        token, ssl_ctx = self._core.session_token, self._ssl_ctx
+        if token is None or ssl_ctx is None:
+            return None
+        try:
+            ws, _welcome = await asyncio.wait_for(
+                open_agent_socket(self._core.config.ws_url, token, ssl_ctx, timeout), 2 * timeout
+            )
+        except (TimeoutError, OSError, ConnectionLost, FinalError, ConnectionClosed):
+            return None
+        return ws
 
     async def finish_ended(
         self, ws: ClientConnection, reader: asyncio.Task[None], reason: str, by: str

@@ -174,8 +174,11 @@ class SessionRelay:
                 E.AGENT_CONNECTED, now_ms, CLIENT, detail, event="session.requested"
             )
         else:
+            # A second agent connection replaces the first (the I/O layer closes the old
+            # one): what is logged now goes to the backlog, sent after the welcome —
+            # never ahead of it on the new connection.
+            self._ctx.agent_connected = False
             self._ctx.append("session.reconnected", CLIENT, {}, now_ms)
-        # A second agent connection replaces the first; the I/O layer closes the old one.
         self._ctx.agent_connected = True
         self._ctx.agent_gone_ms = None
         welcome = m.Welcome(
