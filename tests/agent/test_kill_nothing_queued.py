@@ -15,8 +15,9 @@ from agent.testing import CountingSource, RecordingInjector, RecordingObserver
 from agent.ui.bridge import SessionThread
 from broker.pki import PKI
 from broker.testing import running_broker
-from tests.agent.test_session_e2e import Rig, live, stop, until
+from tests.agent.conftest import Rig, live, stop
 from tests.faults import ControlledProxy
+from tests.helpers import eventually
 
 
 async def test_no_screen_byte_leaves_after_a_kill_with_a_full_send_queue(tmp_path: Path) -> None:
@@ -41,11 +42,11 @@ async def test_no_screen_byte_leaves_after_a_kill_with_a_full_send_queue(tmp_pat
         thread.start()
         rig = Rig(b, session, observer, source, RecordingInjector(), thread)
         try:
-            await until(lambda: session.connected, what="the agent's connection")
+            await eventually(lambda: session.connected, what="the agent's connection")
             await live(rig, "view")
             conn = next(c for c in proxy.connections if c.from_broker > 0 and c.from_agent > 20_000)
             proxy.stop_reading_agent(conn)
-            await until(
+            await eventually(
                 lambda: (
                     session._core.ws is not None and queued_bytes(session._core.ws.transport) > 0
                 ),
@@ -53,9 +54,9 @@ async def test_no_screen_byte_leaves_after_a_kill_with_a_full_send_queue(tmp_pat
             )
             bound = conn.from_agent + conn.agent_inq()  # everything that left before the kill
             session.kill("test")
-            await until(lambda: not thread.is_alive(), timeout=15, what="the agent to finish")
+            await eventually(lambda: not thread.is_alive(), timeout=15, what="the agent to finish")
             proxy.read_agent_again(conn)
-            await until(lambda: conn.closed.is_set(), what="the old connection to end")
+            await eventually(lambda: conn.closed.is_set(), what="the old connection to end")
             assert conn.from_agent <= bound, f"{conn.from_agent - bound} bytes left after the kill"
             assert conn.reset_by_agent  # RST: the kernel's send queue was discarded
             assert observer.outcome is not None and observer.outcome.reason == "killed_by_client"
