@@ -88,10 +88,14 @@ async def create_user(request: web.Request) -> web.Response:
 
 
 async def update_user(request: web.Request) -> web.Response:
-    """``PATCH /api/v1/users/{user_id}`` ``{name?, role?, skills?, disabled?, password?}``"""
+    """``PATCH /api/v1/users/{user_id}`` ``{name?, role?, skills?, organisations?,
+    disabled?, password?, mfa_reset?}``; ``mfa_reset`` (a lost device) turns the user's
+    MFA off and revokes their tokens: they log in with the password and enrol again."""
     body = await read_body(
-        request, allowed={"name", "role", "skills", "organisations", "disabled", "password"}
+        request,
+        allowed={"name", "role", "skills", "organisations", "disabled", "password", "mfa_reset"},
     )
+    mfa_reset = body.opt_bool("mfa_reset")
     name = body.opt_text("name", max_len=200, min_len=1)
     role = body.opt_choice("role", queries.ROLES)
     skills = body.opt_str_list("skills")
@@ -113,6 +117,10 @@ async def update_user(request: web.Request) -> web.Response:
         password_hash=None if password is None else await app[PASSWORDS].hash_async(password),
         organisations=organisations,
     )
+    if mfa_reset:
+        await queries.set_mfa(app[DB], user.id, secret=None, recovery=[])
+        await queries.bump_token_generation(app[DB], user.id)
+        user = await queries.get_user(app[DB], user.id) or user
     return web.json_response(user_json(user))
 
 

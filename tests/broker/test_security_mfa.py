@@ -80,3 +80,18 @@ async def test_mfa_is_enforced_per_role(tmp_path: Path) -> None:
             "POST", "/api/v1/auth/mfa/disable", token=admin, json={"code": "000000"}
         )
         assert status == 409
+
+
+async def test_admin_resets_a_lost_device(broker: RunningBroker, clock: FakeClock) -> None:
+    admin = await staff(broker, "root", "admin")
+    name, password = await broker.create_user("erin", "engineer")
+    token = await broker.login(name, password)
+    await _enrol(broker, token, clock)
+    users = (await broker.request("GET", "/api/v1/users", token=admin))[1]["users"]
+    uid = next(u["id"] for u in users if u["username"] == "erin")
+    status, body, _ = await broker.request(
+        "PATCH", f"/api/v1/users/{uid}", token=admin, json={"mfa_reset": True}
+    )
+    assert status == 200 and body["mfa_enabled"] is False
+    assert (await broker.request("GET", "/api/v1/me", token=token))[0] == 401  # revoked
+    assert (await _login(broker, password))[0] == 200  # password alone again, to re-enrol
