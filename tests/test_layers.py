@@ -239,3 +239,17 @@ def test_the_checker_finds_a_cycle_and_a_violation() -> None:
         assert any("audit.chain imports certs.fake" in p for p in found)
     finally:
         del MODULES["certs.fake"]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared test code lives in a folder's conftest.py, a ``testing.py`` or
+    tests/helpers.py; a test module (``test_*.py``) is never a library for another."""
+    found: list[str] = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                last = node.module.rpartition(".")[2]
+                if node.module.startswith("tests.") and last.startswith("test_"):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.module}")
+    assert not found, "imports from test modules:\n" + "\n".join(found)

@@ -34,6 +34,7 @@ from protocol import messages as m
 from protocol.limits import MAX_INFLIGHT_UPDATES
 from protocol.media import AckFrame, InputFrame, ScreenUpdateFrame, parse_binary
 from tests.broker.conftest import PROTO, Peer, update
+from tests.helpers import eventually
 from tools.cluster import LocalCluster
 
 
@@ -108,7 +109,7 @@ async def test_a_session_across_two_nodes(cluster: LocalCluster) -> None:
             ) as viewer:
                 await viewer.say(m.Hello(token=token, client="test-viewer"))
                 vid = (await viewer.expect("welcome")).viewer_id
-                await _until(
+                await eventually(
                     lambda: cluster.nodes[1].saw(
                         rf"session {sid}: {vid} attached to its home node1"
                     )
@@ -175,21 +176,17 @@ async def test_a_session_across_two_nodes(cluster: LocalCluster) -> None:
         await api.http.close()
 
 
-async def _until(predicate: Any, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
-
-
 async def _recording(folder: Path, text: str) -> Any:
     """The recording once it holds ``text`` (the home node writes every half second)."""
-    async with asyncio.timeout(10):
-        while True:
-            if (folder / "recording.cprec").exists():
-                rec = open_recording(folder)
-                if any(f.frame_type == FRAME_TEXT and text in f.text() for f in rec.frames):
-                    return rec
-            await asyncio.sleep(0.1)
+
+    def holding() -> Any:
+        if not (folder / "recording.cprec").exists():
+            return None
+        rec = open_recording(folder)
+        found = any(f.frame_type == FRAME_TEXT and text in f.text() for f in rec.frames)
+        return rec if found else None
+
+    return await eventually(holding, timeout=10, interval=0.1, what=f"{text!r} recorded")
 
 
 async def test_the_agents_node_dies_mid_session(cluster: LocalCluster) -> None:
@@ -227,9 +224,12 @@ async def test_the_agents_node_dies_mid_session(cluster: LocalCluster) -> None:
             error = await again.expect("error")
             assert error.code == "session_ended"
             assert (await again.closed())[0] == 4000
-        async with asyncio.timeout(10):
-            while (row := await api.call("GET", f"/sessions/{sid}", admin))["state"] != "ended":
-                await asyncio.sleep(0.1)
+
+        async def ended() -> Any:
+            row = await api.call("GET", f"/sessions/{sid}", admin)
+            return row if row["state"] == "ended" else None
+
+        row = await eventually(ended, timeout=10, interval=0.1, what="the session ended")
         assert row["outcome"] == "failed"
         # Evidence intact: the chain node 1 wrote, continued and sealed by node 2.
         folder = cluster.data_dir / "sessions" / sid

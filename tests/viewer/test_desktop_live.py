@@ -21,7 +21,7 @@ from agent.testing import RecordingObserver
 from agent.x11 import X11Connection
 from tests.helpers import eventually
 from tests.viewer.conftest import watch_console
-from tests.viewer.test_live_session import LiveAgent, canvas_rgb, join_live
+from tests.viewer.testing import LiveAgent, canvas_rgb, join_live
 
 pytestmark = pytest.mark.xvfb
 

@@ -7,18 +7,14 @@ revoked; pause and kill are unmistakable on the page. Screenshots are kept."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import io
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from agent.capture.pattern import PatternSource
 from agent.config import AgentConfig
@@ -26,16 +22,7 @@ from agent.session import AgentSession
 from agent.testing import RecordingInjector, RecordingObserver
 from tests.helpers import eventually
 from tests.viewer.conftest import ui_login, watch_console
-
-WIDTH, HEIGHT = 640, 400
-
-
-@dataclass
-class LiveAgent:
-    session: AgentSession
-    observer: RecordingObserver
-    injector: RecordingInjector
-    task: asyncio.Task[Any]
+from tests.viewer.testing import HEIGHT, WIDTH, LiveAgent, canvas_rgb, join_live
 
 
 @pytest.fixture
@@ -69,27 +56,6 @@ async def live(broker: Any, tmp_path: Path) -> AsyncIterator[LiveAgent]:
             session.kill("test teardown")
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
-
-
-async def canvas_rgb(page: Any) -> np.ndarray:
-    """The canvas as an RGB array (lossless PNG from the page)."""
-    url = await page.evaluate("() => document.querySelector('#screen').toDataURL('image/png')")
-    png = base64.b64decode(url.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-
-
-async def join_live(page: Any, broker: Any, live: LiveAgent) -> None:
-    user, password = await broker.create_user("erin", "engineer", [], name="Erin Engineer")
-    await ui_login(page, broker.base_url, user, password)
-    sid = live.session.session_id
-    item = page.locator(f'.queue-item[data-session="{sid}"]')
-    await item.wait_for(timeout=10_000)
-    await item.locator("button.join").click()
-    await page.wait_for_function(
-        "() => Number(document.querySelector('#screen')?.dataset.frames || 0) >= 1",
-        timeout=15_000,
-    )
-    await page.wait_for_selector("#overlay", state="hidden")
 
 
 async def test_engineer_sees_the_agents_screen_with_matching_code(

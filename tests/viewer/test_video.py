@@ -21,7 +21,7 @@ from PIL import Image
 from agent.capture import PatternSource
 from agent.video import create_encoder
 from protocol.media import VideoChunk
-from tests.viewer.test_client import joined, sent, wait_sent
+from tests.viewer.testing import joined, sent, wait_sent
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[1] / "protocol" / "vectors" / "video.json").read_text()
