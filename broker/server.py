@@ -63,6 +63,7 @@ async def ensure_first_admin(
         skills=(),
         password_hash=await passwords.hash_async(password),
         at=clock.now_ms(),
+        must_change_password=True,  # printed once on the console: replaced at first sign-in
     )
     return FIRST_ADMIN, password
 

@@ -272,7 +272,8 @@ async def running_broker(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runn
     """Start the real broker under ``tmp_path/broker-data``; ``overrides`` replace
     config fields, except ``clock`` and ``passwords`` which are passed to
     :func:`broker.app.create_app` (by default a cheap argon2id, see
-    :func:`fast_passwords`)."""
+    :func:`fast_passwords`). The first admin's one-time password need not be changed
+    unless ``keep_first_password=True``."""
     clock = overrides.pop("clock", None)
     passwords = overrides.pop("passwords", None) or fast_passwords()
     server_url = os.environ.get(PG_TEST_ENV)
@@ -280,6 +281,7 @@ async def running_broker(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runn
         data_dir = str((tmp_path / "broker-data").resolve())
         name = "cp_rb_" + hashlib.sha256(data_dir.encode()).hexdigest()[:16]
         overrides["database_url"] = await postgres_test_database(server_url, name)
+    keep_first_password = bool(overrides.pop("keep_first_password", False))
     config = test_config(tmp_path / "broker-data", **overrides)
     server = await start_server(config, clock=clock, passwords=passwords)
     try:
@@ -295,6 +297,11 @@ async def running_broker(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runn
             admin_password=server.first_admin[1],
             _ssl=ctx,
         )
+        if not keep_first_password:
+            # Tests sign in as the first admin directly; the forced change has its own test.
+            admin = await queries.get_user_by_username(server.app[DB], server.first_admin[0])
+            assert admin is not None
+            await queries.update_user(server.app[DB], admin.id, must_change_password=False)
         yield broker
     finally:
         if broker._http is not None:

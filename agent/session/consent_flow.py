@@ -119,6 +119,14 @@ class ConsentFlow:
                 )
         if "view" in decision.granted:
             self._exchange.maybe_wrap(decision.viewer_id)
+        elif (
+            "video" in decision.granted
+            and self._core.call is not None
+            and self._core.call.state in ("idle", "ended", "ringing")
+        ):
+            # A later request for `video` alone is the engineer's "Ask the client for a
+            # call": the client's "allow" is the answer, so the call starts (no second prompt).
+            self._calls.action("client_start")
         self._core.publish_status()
 
     def revoke(self, viewer_id: str, permissions: tuple[str, ...]) -> None:

@@ -12,11 +12,11 @@ from broker.auth.policy import CLAIMS, COOKIE_NAME, USER, authenticate, client_a
 from broker.auth.setup import LOGIN_THROTTLE, TOKENS
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
-from broker.errors import Forbidden, Unauthorized
+from broker.errors import Forbidden, InvalidField, Unauthorized
 from broker.store import queries
 from broker.store.db import DB
 
-__all__ = ["login", "logout", "me"]
+__all__ = ["change_password", "login", "logout", "me"]
 
 
 async def login(request: web.Request) -> web.Response:
@@ -47,6 +47,12 @@ async def login(request: web.Request) -> web.Response:
             raise Unauthorized("wrong username, password or code")
         user = await queries.get_user(app[DB], user.id) or user
     await throttle.success(username, address)
+    return _signed_in(app, user)
+
+
+def _signed_in(app: web.Application, user: queries.User) -> web.Response:
+    """An access token for ``user`` (of their current token generation), in the body
+    and the session cookie."""
     config = app[CONFIG]
     tokens = app[TOKENS]
     token = tokens.issue(
@@ -100,3 +106,34 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     """``GET /api/v1/me``: the current user."""
     return web.json_response(user_json(request[USER]))
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """``POST /api/v1/auth/password`` ``{current_password, new_password}``: the user
+    replaces their own password (and with it a one-time one); the new one must differ.
+    Answers like login: a fresh token (older ones are revoked) and the cookie."""
+    from broker.api.users import check_password
+
+    body = await read_body(
+        request,
+        allowed={"current_password", "new_password"},
+        required={"current_password", "new_password"},
+    )
+    current = body.text("current_password", max_len=1024)
+    new = check_password(body.text("new_password", max_len=1024))
+    if new == current:
+        raise InvalidField("new_password", "choose a password different from the current one")
+    app = request.app
+    user = request[USER]
+    found = await queries.get_credentials(app[DB], user.username)
+    passwords: PasswordService = app[PASSWORDS]
+    if found is None or not await passwords.verify_async(found[1], current):
+        raise InvalidField("current_password", "the current password is wrong")
+    updated = await queries.update_user(
+        app[DB],
+        user.id,
+        password_hash=await passwords.hash_async(new),
+        must_change_password=False,
+    )
+    # A new password revokes older tokens (token generation): sign this browser in again.
+    return _signed_in(app, updated)

@@ -282,6 +282,9 @@ async def save_review(request: web.Request) -> web.Response:
         raise InvalidField("overall", "overall and competence are required (1-5)")
     if session.state != "ended":
         raise InvalidField("session_id", "only ended sessions are reviewed")
+    if session.engineer_id is None:
+        # Nobody answered (killed or timed out in the queue): there is no work to score.
+        raise InvalidField("session_id", "no engineer joined this session; nothing to score")
     user = request[USER]
     review = await rq.save_review(
         request.app[DB],

@@ -54,6 +54,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/auth/mfa/setup", mfa_views.mfa_setup, STAFF),
     Route("POST", "/auth/mfa/enable", mfa_views.mfa_enable, STAFF),
     Route("POST", "/auth/mfa/disable", mfa_views.mfa_disable, STAFF),
+    Route("POST", "/auth/password", auth_views.change_password, STAFF),
     Route("GET", "/tickets", tickets.list_tickets, STAFF),
     Route("POST", "/tickets", tickets.create_ticket, ENGINEERS),
     Route("GET", "/tickets/{ticket_id}", tickets.get_ticket, STAFF),

@@ -22,6 +22,7 @@ def user_json(u: queries.User) -> dict[str, Any]:
         "mfa_enabled": u.mfa_enabled,
         "disabled": u.disabled,
         "created_at": iso_ms(u.created_at_ms),
+        "must_change_password": u.must_change_password,
     }
 
 

@@ -80,6 +80,7 @@ async def create_user(request: web.Request) -> web.Response:
         password_hash=await app[PASSWORDS].hash_async(password),
         at=app[CLOCK].now_ms(),
         organisations=organisations or [],
+        must_change_password=True,  # the admin knows it: the user replaces it first
     )
     data: dict[str, object] = {"user": user_json(user)}
     if given is None:
@@ -116,6 +117,7 @@ async def update_user(request: web.Request) -> web.Response:
         disabled=disabled,
         password_hash=None if password is None else await app[PASSWORDS].hash_async(password),
         organisations=organisations,
+        must_change_password=True if password is not None else None,  # a reset is one-time
     )
     if mfa_reset:
         await queries.set_mfa(app[DB], user.id, secret=None, recovery=[])

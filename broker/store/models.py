@@ -45,6 +45,8 @@ class UserModel(Base):
     token_generation: Mapped[int] = mapped_column(Integer, default=0)
     mfa_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     mfa_recovery: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A one-time password (first admin, generated, reset by an admin) is to be replaced.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SlaTierModel(Base):

@@ -31,7 +31,7 @@ from agent.ui.call_panel import MAX_FPS, VideoView, frame_to_qimage
 from agent.ui.qt_window import AgentWindow
 from broker.pki import PKI
 from broker.testing import RunningBroker, running_broker
-from protocol.messages import RtcAnswer, RtcHangup, RtcMute, RtcOffer
+from protocol.messages import PermissionRequest, RtcAnswer, RtcHangup, RtcMute, RtcOffer
 from tests.helpers import eventually
 
 
@@ -180,6 +180,62 @@ async def test_call_panel_shows_both_videos_mutes_and_hangs_up(
             for s in sessions:
                 s.kill("test_teardown")
             await engineer.close()
+            if viewer is not None:
+                await viewer.close()
+            for t in threads:
+                for _ in range(200):
+                    if not t.is_alive():
+                        break
+                    await asyncio.sleep(0.05)
+            w.close()
+
+
+async def test_allowing_a_later_video_request_starts_the_call(
+    app: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20 item 1: the engineer joined with `view` only, then asks for a call (a
+    `permission.request` for `video`); the client's "allow" is the answer — the agent
+    starts the call (call.start, rtc.offer) without a second prompt."""
+    use_loopback_ice(monkeypatch)
+    async with running_broker(tmp_path) as b:
+        w, sessions, threads = start_window(b, tmp_path)
+        viewer: ScriptedViewer | None = None
+        try:
+            w.describe_edit.setPlainText("Call me later")
+            click(app, w.get_help)
+            session = sessions[0]
+            await until(app, lambda: session.connected, "the agent's connection")
+            await b.create_user("alice", "engineer", name="Alice Engineer", password="pw-alice1")
+            token = await b.login("alice", "pw-alice1")
+            status, body, _ = await b.request(
+                "POST", f"/api/v1/sessions/{session.session_id}/join", token=token,
+                json={"as": "engineer", "permissions": ["view"]},
+            )  # fmt: skip
+            assert status == 200, body
+            viewer = ScriptedViewer(b.ws_url + "/ws/viewer", b.ssl_context(), b.base_url)
+            await viewer.connect(body["ws_token"])
+            await viewer.start_keys()
+            await until(app, lambda: bool(w.panels), "the consent prompt")
+            first = next(iter(w.panels.values()))
+            view = first.findChild(QRadioButton, "allow_view")
+            assert view is not None
+            view.setChecked(True)
+            click(app, first.confirm)
+            await until(app, lambda: not w.panels, "the grant")
+
+            await viewer.send(PermissionRequest(permissions=("video",), note="Video call"))
+            await until(app, lambda: bool(w.panels), "the call's consent prompt")
+            panel = next(iter(w.panels.values()))
+            radio = panel.findChild(QRadioButton, "allow_video")
+            assert radio is not None
+            radio.setChecked(True)
+            click(app, panel.confirm)
+            # No ring, no second button: the offer comes.
+            await viewer.wait_for(lambda: viewer is not None and viewer.of_type(RtcOffer))
+            assert session._call is not None and session._call.state in ("starting", "active")
+        finally:
+            for s in sessions:
+                s.kill("test_teardown")
             if viewer is not None:
                 await viewer.close()
             for t in threads:

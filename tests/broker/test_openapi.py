@@ -369,6 +369,13 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     status, rated = await c.call(broker, "POST", rating, token=req["token"], json={"score": 5})
     assert status == 201 and rated["rating"] == {"score": 5, "comment": None}
     await c.call(broker, "POST", rating, token=req["token"], json={"score": 4})  # 409
+    # Changing one's own password (tests/broker/test_password_change.py).
+    rita_pw = {"current_password": "wrong one", "new_password": "new secret here"}
+    await c.call(broker, "POST", "/api/v1/auth/password", token=reviewer, json=rita_pw)  # 400
+    pia, pia_pw = await broker.create_user("pia", "engineer")
+    pia_new = {"current_password": pia_pw, "new_password": "pia's new secret"}
+    pia_token = await broker.login(pia, pia_pw)
+    await c.call(broker, "POST", "/api/v1/auth/password", token=pia_token, json=pia_new)
     # The recording routes need a recorded session: covered by the recording tests.
     missing = {(m, p) for m, p in documented - c.seen if not p.startswith("/api/v1/recordings/")}
     assert missing == set()

@@ -162,7 +162,7 @@ async def test_engineer_request_without_client_action_starts_nothing(call: Call)
     s = await browser_stats(call)
     assert s["state"] == "requested" and s["framesDecoded"] == 0 and s["localTracks"] == []
     assert await call.page.text_content(".call-status") == (
-        "Waiting for the client to start the call…"
+        "Asked the client; waiting for their answer…"
     )
     assert [e for e, _ in call.wire.log] == ["call.requested"]
 
@@ -216,7 +216,7 @@ async def test_kill_stops_media_on_both_sides(call: Call) -> None:
     await assert_stopped_both_sides(call)
     s = await browser_stats(call)
     assert s["state"] == "ended"
-    assert await call.page.text_content(".call-status") == "Call ended (killed)"
+    assert await call.page.text_content(".call-status") == "Call ended: the client pressed Stop"
     # After a kill the engineer can ring all they like: nothing opens.
     asked = len(call.wire.from_page)
     await call.page.click("button.call-ask")

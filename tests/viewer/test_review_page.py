@@ -49,7 +49,7 @@ async def test_reviewer_scores_and_sees_the_dashboard(
     await form.locator(".score-notes").fill("clear <b>explanations</b>")
     await form.locator("button").click()
     row = page.locator(f"tr[data-session='{a1}']")
-    await row.filter(has_text="Rita Reviewer: 4/5").wait_for()
+    await row.filter(has_text="Rita Reviewer: overall 4, competence 5").wait_for()
     assert "clear <b>explanations</b>" in (await row.text_content() or "")  # text, not markup
 
     # Dashboard: one bar per engineer per chart; values drawn as text.

@@ -131,6 +131,28 @@ export const escalations = () => request('GET', '/escalations');
 export const invite = (id, ttl_s) => request('POST', `/tickets/${encodeURIComponent(id)}/invitations`, ttl_s ? { ttl_s } : {});
 
 /**
+ * Open a ticket (engineers, e.g. before inviting a client by code).
+ * @param {{title: string, description?: string, organisation?: string, tier?: string, skills?: string[]}} body
+ */
+export const createTicket = (body) => request('POST', '/tickets', body);
+
+/**
+ * Replace one's own password.
+ * @param {string} current_password
+ * @param {string} new_password
+ */
+export const changePassword = (current_password, new_password) => request('POST', '/auth/password', { current_password, new_password });
+
+/** Users (admin): list, add (`{username, name, role, skills?, password?}`), change. */
+export const users = () => request('GET', '/users');
+/** @param {Record<string, any>} body */
+export const createUser = (body) => request('POST', '/users', body);
+/** @param {string|number} id @param {Record<string, any>} body */
+export const updateUser = (id, body) => request('PATCH', `/users/${encodeURIComponent(String(id))}`, body);
+/** SLA tiers (staff). */
+export const slaTiers = () => request('GET', '/sla-tiers');
+
+/**
  * Unwrap list responses that may be a bare array or `{items: [...]}` / `{<key>: [...]}`.
  * @param {any} data
  * @param {string} key

@@ -12,6 +12,8 @@
  * @module call
  */
 
+import { t } from './i18n.js';
+
 /** Messages `CallClient.handle` consumes. */
 export const CALL_TYPES = Object.freeze(['call.start', 'rtc.offer', 'rtc.candidate', 'rtc.mute', 'rtc.hangup']);
 
@@ -54,6 +56,12 @@ export class CallClient {
     this.muted = { audio: false, video: false };
     this.remoteMuted = { audio: false, video: false };
     this.endReason = '';
+    /** Which of the engineer's devices the call could open (false: missing or refused). */
+    this.has = { audio: true, video: true };
+    /** @type {''|'no_camera'|'no_microphone'|'none'} what the panel says about missing devices */
+    this.deviceNote = '';
+    /** The session is over (ended or the connection lost): nobody left to call. */
+    this.sessionOver = false;
     /** Counters for tests and diagnostics. */
     this.counters = { offers: 0, answers: 0, candidatesSent: 0, candidatesReceived: 0, calls: 0 };
     this._pendingCandidates = [];
@@ -137,7 +145,7 @@ export class CallClient {
   requestCall() {
     if (this.state !== 'idle' && this.state !== 'ended') return;
     if (this._hasVideo()) this._send({ type: 'call.request' });
-    else this._send({ type: 'permission.request', permissions: ['video'], note: 'Video call' });
+    else this._send({ type: 'permission.request', permissions: ['video'], note: 'Video call' }); // i18n-ok: protocol note, the agent words the prompt
     this._setState('requested');
   }
 
@@ -175,7 +183,9 @@ export class CallClient {
    * @param {string} [reason]
    */
   end(reason = 'session_ended') {
+    if (reason === 'session_ended' || reason === 'connection_lost') this.sessionOver = true;
     this._close(reason);
+    this._emit('state', { state: this.state, reason: '' });
   }
 
   async _onOffer(sdp) {
@@ -210,13 +220,7 @@ export class CallClient {
       else if (pc.connectionState === 'failed') this.hangup('failed');
     };
     await pc.setRemoteDescription({ type: 'offer', sdp });
-    try {
-      this.localStream = await this._getUserMedia(this.constraints);
-    } catch (e) {
-      // No camera or permission refused: still see and hear the client.
-      this.localStream = null;
-      this._emit('error', { message: `camera/microphone unavailable: ${e && e.message || e}` });
-    }
+    this.localStream = await this._openDevices();
     if (this.pc !== pc) { this._stopLocal(); return; } // hung up meanwhile
     if (this.localStream) for (const t of this.localStream.getTracks()) pc.addTrack(t, this.localStream);
     const answer = await pc.createAnswer();
@@ -228,6 +232,27 @@ export class CallClient {
     for (const c of this._pendingCandidates.splice(0)) this._sendCandidate(c);
     if (this.state !== 'active') this._setState('connecting');
     this._emit('streams', { local: this.localStream, remote: this.remoteStream });
+  }
+
+  /**
+   * The engineer's camera and microphone; without one, audio-only or video-only; without
+   * both (or refused), receive-only — the call still shows and plays the client.
+   * @returns {Promise<MediaStream|null>}
+   */
+  async _openDevices() {
+    const { audio, video } = this.constraints;
+    const attempts = [[audio, video], [audio, false], [false, video]].filter(([a, v]) => a || v);
+    for (const [a, v] of attempts) {
+      try {
+        const stream = await this._getUserMedia({ audio: a, video: v });
+        this.has = { audio: stream.getAudioTracks().length > 0, video: stream.getVideoTracks().length > 0 };
+        this.deviceNote = this.has.audio && this.has.video ? '' : this.has.audio ? 'no_camera' : 'no_microphone';
+        return stream;
+      } catch (e) { /* try with fewer devices */ }
+    }
+    this.has = { audio: false, video: false };
+    this.deviceNote = 'none';
+    return null;
   }
 
   _sendCandidate(c) {
@@ -310,14 +335,21 @@ function trackStates(stream) {
   return stream ? stream.getTracks().map((t) => ({ kind: t.kind, readyState: t.readyState })) : [];
 }
 
-const STATUS = {
-  idle: 'No call',
-  requested: 'Waiting for the client to start the call…',
-  starting: 'The client started a call',
-  connecting: 'Connecting…',
-  active: 'In call',
-  ended: 'Call ended',
-};
+/** Call states (each has a `call.state.<state>` text). */
+// i18n-keys: call.state.idle call.state.requested call.state.starting call.state.connecting call.state.active call.state.ended
+const CALL_END_REASONS = ['killed', 'hangup', 'user_hangup', 'declined', 'failed', 'session_ended', 'connection_lost', 'disconnected', 'revoked', 'video_revoked', 'left', 'no_media', 'timeout'];
+
+/**
+ * Human words for why a call ended (an unknown reason gets a general sentence).
+ * @param {string} reason
+ * @returns {string}
+ */
+export function callEndText(reason) {
+  // i18n-keys: call.end.hangup call.end.user_hangup call.end.declined call.end.failed call.end.session_ended
+  // i18n-keys: call.end.connection_lost call.end.disconnected call.end.revoked call.end.video_revoked call.end.left
+  // i18n-keys: call.end.no_media call.end.timeout call.end.killed
+  return CALL_END_REASONS.includes(reason) ? t(`call.end.${reason}`) : t('call.end.other');
+}
 
 /**
  * Draw the call panel into `container`: the client's video, the engineer's own video,
@@ -335,8 +367,9 @@ export function createCallPanel(container, client) {
     return e;
   };
   const root = el('section', 'call-panel');
-  root.setAttribute('aria-label', 'Video call');
-  const status = el('p', 'call-status', STATUS.idle);
+  root.setAttribute('aria-label', t('call.title'));
+  const status = el('p', 'call-status', t('call.state.idle'));
+  status.setAttribute('role', 'status');
   const remoteNote = el('p', 'call-remote-muted');
   const videos = el('div', 'call-videos');
   const remoteVideo = /** @type {HTMLVideoElement} */ (el('video', 'call-remote'));
@@ -348,10 +381,10 @@ export function createCallPanel(container, client) {
   localVideo.muted = true; // never play the engineer's own microphone back
   videos.append(remoteVideo, localVideo);
   const buttons = el('div', 'call-buttons');
-  const ask = el('button', 'call-ask', 'Ask the client for a call');
-  const mic = el('button', 'call-mic', 'Mute microphone');
-  const cam = el('button', 'call-cam', 'Turn camera off');
-  const hang = el('button', 'call-hangup', 'Hang up');
+  const ask = el('button', 'call-ask', t('call.ask'));
+  const mic = el('button', 'call-mic', t('call.mic.mute'));
+  const cam = el('button', 'call-cam', t('call.cam.off'));
+  const hang = el('button', 'call-hangup', t('call.hangup'));
   for (const b of [ask, mic, cam, hang]) b.type = 'button';
   buttons.append(ask, mic, cam, hang);
   root.append(status, remoteNote, videos, buttons);
@@ -366,16 +399,23 @@ export function createCallPanel(container, client) {
   const draw = () => {
     const s = client.state;
     const inCall = s === 'starting' || s === 'connecting' || s === 'active';
-    status.textContent = s === 'ended' && client.endReason ? `${STATUS.ended} (${client.endReason})` : STATUS[s];
-    ask.hidden = inCall || s === 'requested';
+    status.textContent = s === 'ended' && client.endReason ? `${t('call.state.ended')}: ${callEndText(client.endReason)}`
+      : s === 'idle' && client.endReason === 'declined' ? t('call.end.declined') : t(`call.state.${s}`);
+    // After the session itself ended there is nobody to call.
+    ask.hidden = inCall || s === 'requested' || client.sessionOver;
+    ask.textContent = s === 'ended' ? t('call.ask_again') : t('call.ask');
     mic.hidden = cam.hidden = hang.hidden = !inCall;
-    mic.textContent = client.muted.audio ? 'Unmute microphone' : 'Mute microphone';
-    cam.textContent = client.muted.video ? 'Turn camera on' : 'Turn camera off';
+    mic.textContent = client.muted.audio ? t('call.mic.unmute') : t('call.mic.mute');
+    cam.textContent = client.muted.video ? t('call.cam.on') : t('call.cam.off');
+    mic.disabled = !client.has.audio;
+    cam.disabled = !client.has.video;
     const rm = client.remoteMuted;
-    const parts = [];
-    if (inCall && rm.audio) parts.push('microphone');
-    if (inCall && rm.video) parts.push('camera');
-    remoteNote.textContent = parts.length ? `The client turned off the ${parts.join(' and ')}.` : '';
+    const notes = [];
+    if (inCall && rm.audio && rm.video) notes.push(t('call.remote.both_off'));
+    else if (inCall && rm.audio) notes.push(t('call.remote.mic_off'));
+    else if (inCall && rm.video) notes.push(t('call.remote.cam_off'));
+    if (inCall && client.deviceNote) notes.push(t(`call.device.${client.deviceNote}`)); // i18n-keys: call.device.no_camera call.device.no_microphone call.device.none
+    remoteNote.textContent = notes.join(' ');
     root.classList.toggle('call-active', inCall);
   };
   const setStreams = ({ local, remote }) => {

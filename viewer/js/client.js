@@ -22,19 +22,23 @@
 import * as codec from './codec.js';
 import * as e2e from './e2e.js';
 import { VideoStream, supportedCodecs } from './video.js';
+import { t } from './i18n.js';
 
 /** At most one `refresh` per this interval while one is outstanding (no FULL update yet). */
 const REFRESH_THROTTLE_MS = 1000;
 
-/** Human text for SPEC §5 end reasons. */
-export const END_REASONS = Object.freeze({
-  killed_by_client: 'Ended by the client',
-  ended_by_engineer: 'Ended by the engineer',
-  denied: 'The client denied the request',
-  timed_out: 'The session timed out',
-  failed: 'The session failed',
-  broker_shutdown: 'The broker shut down',
-});
+/** SPEC §5 end reasons (each has an `end.<reason>` text). */
+export const END_REASONS = Object.freeze(['killed_by_client', 'ended_by_engineer', 'denied', 'timed_out', 'failed', 'broker_shutdown']);
+
+/**
+ * Human words for a session end reason (an unknown one gets a general sentence).
+ * @param {string} reason
+ * @returns {string}
+ */
+export function endReasonText(reason) {
+  // i18n-keys: end.killed_by_client end.ended_by_engineer end.denied end.timed_out end.failed end.broker_shutdown
+  return END_REASONS.includes(reason) ? t(`end.${reason}`) : t('end.other');
+}
 
 /** The protocol client for one joined session. */
 export class SessionClient {

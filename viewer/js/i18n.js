@@ -161,3 +161,6 @@ export function translateDom(root) {
     }
   }
 }
+
+// Importers (pages, and tests importing one module) get a loaded catalogue: top-level await.
+try { await loadLanguage(); } catch (e) { /* catalogues unreachable: keys show, English fallback later */ }

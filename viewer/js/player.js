@@ -19,6 +19,7 @@
 import { SessionClient } from './client.js';
 import * as e2e from './e2e.js';
 import { b64uDecode, parseBinary } from './codec.js';
+import { t, has, language } from './i18n.js';
 
 export const DIR_AGENT = 0;
 export const DIR_VIEWER = 1;
@@ -158,7 +159,10 @@ export class HttpRecordingSource {
     const resp = await fetch(this.base, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
     const data = await resp.json().catch(() => null);
     if (!resp.ok) {
-      const err = new Error((data && data.error && data.error.message) || `The broker answered ${resp.status}.`);
+      const message = data && data.error && data.error.message;
+      const code = data && data.error && data.error.code;
+      // The broker words errors in English; other languages get the code's own text.
+      const err = new Error(language() !== 'en' && code && has(`error.${code}`) ? t(`error.${code}`) : message || t('error.http', { status: String(resp.status) }));
       err.status = resp.status;
       throw err;
     }

@@ -8,19 +8,16 @@
 
 import * as api from './api.js';
 import { h, clear, pick, toast } from './dom.js';
-import { t, loadLanguage, setLanguage, language, translateDom, LANGUAGES } from './i18n.js';
+import { t, setLanguage, language, translateDom, LANGUAGES } from './i18n.js';
+import { roleLabel } from './roles.js';
 import { renderQueue } from './pages/queue.js';
 import { renderSession } from './pages/session.js';
 import { renderTicket, renderTickets } from './pages/tickets.js';
 import { renderReplay } from './pages/replay.js'; // evidence: replay page
 import { renderReview } from './pages/review.js'; // evidence: review + dashboard
 import { renderAdminCerts } from './pages/admin.js'; // certs-admin: CA page
+import { renderAdminUsers, renderPassword, adminTabs } from './pages/users.js'; // ux: users, own password
 
-/** @param {string} role @returns {string} the role's name for people */
-// i18n-keys: role.engineer role.supervisor role.reviewer role.admin role.integration
-export function roleLabel(role) {
-  return ['engineer', 'supervisor', 'reviewer', 'admin', 'integration'].includes(role) ? t(`role.${role}`) : role || '';
-}
 
 /** Application state shared by pages (one per page load, not a module global). */
 class App {
@@ -38,7 +35,9 @@ class App {
       [/^\/tickets$/, (p) => renderTickets(this.root, p, this)],
       [/^\/replay\/([A-Za-z0-9_.:-]{1,64})$/, (p) => renderReplay(this.root, p, this)],
       [/^\/review$/, (p) => renderReview(this.root, p, this)],
-      [/^\/admin\/certs$/, (p) => renderAdminCerts(this.root, p, this)], // certs-admin
+      [/^\/admin\/certs$/, (p) => { this.root.appendChild(adminTabs('certs')); return renderAdminCerts(this.root, p, this); }], // certs-admin
+      [/^\/admin\/users$/, (p) => renderAdminUsers(this.root, p, this)],
+      [/^\/password$/, (p) => renderPassword(this.root, p, this)],
     ];
     window.addEventListener('hashchange', () => this.route());
     document.getElementById('logout').addEventListener('click', () => this.logout());
@@ -94,7 +93,8 @@ class App {
   get home() {
     const role = this.user && this.user.role;
     if (role === 'reviewer') return '#/review';
-    if (role === 'admin' || role === 'integration') return '#/tickets';
+    if (role === 'admin') return '#/admin/users';
+    if (role === 'integration') return '#/tickets';
     return '#/queue';
   }
 
@@ -127,6 +127,11 @@ class App {
     }
     if (this.user && path === '/login') {
       this.navigate(this.home);
+      return;
+    }
+    // A one-time password (first admin, new user, reset) is replaced before anything else.
+    if (this.user && this.user.must_change_password && path !== '/password') {
+      this.navigate('#/password');
       return;
     }
     if (this.cleanup) { try { this.cleanup(); } catch (e) { /* page already gone */ } }
@@ -229,9 +234,8 @@ function initials(name) {
   return ((parts[0] || '?')[0] + (parts.length > 1 ? parts[parts.length - 1][0] : '')).toUpperCase();
 }
 
-loadLanguage().then(() => {
-  translateDom(document);
-  const app = new App();
-  app.languageSwitch();
-  app.start();
-});
+// i18n.js has loaded the catalogue before this module runs (top-level await).
+translateDom(document);
+const app = new App();
+app.languageSwitch();
+app.start();

@@ -38,6 +38,7 @@ async def create_user(
     password_hash: str,
     at: int,
     organisations: Sequence[str] = (),
+    must_change_password: bool = False,
 ) -> User:
     """Add a user; :class:`Conflict` if the username is taken."""
     if role not in ROLES:
@@ -58,6 +59,7 @@ async def create_user(
             organisations=sorted(set(organisations)),
             token_generation=0,
             mfa_recovery=[],
+            must_change_password=must_change_password,
         )
         s.add(m)
         await s.flush()
@@ -110,6 +112,7 @@ async def update_user(
     disabled: bool | None = None,
     password_hash: str | None = None,
     organisations: Sequence[str] | None = None,
+    must_change_password: bool | None = None,
 ) -> User:
     """Change some of a user's fields (``None`` leaves a field as it is). A change of
     role or password, or a disable, revokes every token the user holds (the
@@ -135,6 +138,8 @@ async def update_user(
             m.token_generation = (m.token_generation or 0) + 1
         if role is not None:
             m.role = role
+        if must_change_password is not None:
+            m.must_change_password = must_change_password
         return to_user(m)
 
 

@@ -67,6 +67,7 @@ class User:
     organisations: tuple[str, ...] = ()  # whose tickets the user works on (policy)
     token_generation: int = 0  # tokens of an older generation are revoked
     mfa_enabled: bool = False  # a TOTP secret is set
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,7 @@ def to_user(m: UserModel) -> User:
         tuple(m.organisations or ()),
         m.token_generation or 0,
         m.mfa_secret is not None,
+        bool(m.must_change_password),
     )
 
 

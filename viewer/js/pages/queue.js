@@ -6,6 +6,8 @@
 
 import * as api from '../api.js';
 import { h, clear, pick, toMs, duration, chip, stateChip, when } from '../dom.js';
+import { t } from '../i18n.js';
+import { Alerts } from '../notify.js';
 
 const POLL_MS = 4000;
 const WARN_MS = 2 * 60 * 1000;
@@ -21,7 +23,7 @@ export function queueItem(it) {
     ticketId: pick(it, 'ticket.id', 'ticket_id'),
     title: pick(it, 'ticket.title', 'title', 'ticket_title', 'description') || '',
     description: pick(it, 'description', 'ticket.description') || '',
-    client: pick(it, 'client_name', 'client', 'ticket.client_name') || 'Client',
+    client: pick(it, 'client_name', 'client', 'ticket.client_name') || t('queue.client'),
     organisation: pick(it, 'organisation', 'ticket.organisation') || '',
     tier: pick(it, 'tier', 'ticket.tier') || '',
     skills: pick(it, 'skills', 'required_skills', 'ticket.skills') || [],
@@ -42,10 +44,10 @@ export function queueItem(it) {
  * @returns {{text: string, tone: string}}
  */
 export function slaLook(deadline, now) {
-  if (deadline === null) return { text: 'No SLA', tone: 'muted' };
+  if (deadline === null) return { text: t('queue.sla.none'), tone: 'muted' };
   const left = deadline - now;
-  if (left < 0) return { text: `SLA missed ${duration(left)} ago`, tone: 'danger' };
-  return { text: `${duration(left)} left`, tone: left < WARN_MS ? 'warn' : 'ok' };
+  if (left < 0) return { text: t('queue.sla.missed', { time: duration(left) }), tone: 'danger' };
+  return { text: t('queue.sla.left', { time: duration(left) }), tone: left < WARN_MS ? 'warn' : 'ok' };
 }
 
 /**
@@ -62,16 +64,40 @@ export function renderQueue(root, params, app) {
   const liveList = h('div', { class: 'live-list', id: 'live-list' });
   const liveSection = app.isSupervisor
     ? h('section', { class: 'panel', id: 'live-sessions' },
-      h('div', { class: 'panel-head' }, h('h2', { text: 'Live sessions' }), h('span', { class: 'muted', text: 'Observe any session; the client is asked to consent.' })),
+      h('div', { class: 'panel-head' }, h('h2', { text: t('queue.live.title') }), h('span', { class: 'muted', text: t('queue.live.hint') })),
       liveList)
     : null;
+  // Search and filters: text over title, client, organisation, ticket; tier; escalated.
+  const search = h('input', { type: 'search', id: 'queue-search', placeholder: t('queue.search.placeholder'), 'aria-label': t('queue.search.label') });
+  const tierSel = h('select', { id: 'queue-tier', 'aria-label': t('queue.filter.tier') }, h('option', { value: '', text: t('queue.filter.all_tiers') }));
+  const escOnly = h('input', { type: 'checkbox', id: 'queue-escalated' });
+  const alerts = new Alerts(t('nav.queue'));
+  const soundBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', id: 'queue-sound', 'aria-pressed': String(alerts.sound) });
+  const notifyBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', id: 'queue-notify' });
+  const paintAlertButtons = () => {
+    soundBtn.textContent = alerts.sound ? t('queue.sound.on') : t('queue.sound.off');
+    soundBtn.setAttribute('aria-pressed', String(alerts.sound));
+    notifyBtn.textContent = t(`queue.notify.${alerts.notifyState()}`); // i18n-keys: queue.notify.on queue.notify.off queue.notify.denied queue.notify.unsupported
+    notifyBtn.disabled = alerts.notifyState() !== 'off';
+  };
+  soundBtn.addEventListener('click', () => { alerts.setSound(!alerts.sound); paintAlertButtons(); });
+  notifyBtn.addEventListener('click', async () => { await alerts.askNotify(); paintAlertButtons(); });
+  paintAlertButtons();
+  const announce = h('p', { class: 'visually-hidden', id: 'queue-announce', 'aria-live': 'polite' });
   root.appendChild(h('section', { class: 'page' },
     h('div', { class: 'page-head' },
-      h('div', {}, h('h1', { text: app.isSupervisor ? 'All queues' : 'Queue' }),
-        h('p', { class: 'muted', text: 'Clients waiting for help, most urgent first.' })),
-      count),
+      h('div', {}, h('h1', { text: app.isSupervisor ? t('queue.title.all') : t('queue.title') }),
+        h('p', { class: 'muted', text: t('queue.subtitle') })),
+      h('div', { class: 'head-tools' }, soundBtn, notifyBtn, count)),
+    h('div', { class: 'filters queue-filters', role: 'search' },
+      search, tierSel,
+      h('label', { class: 'check', for: 'queue-escalated' }, escOnly, t('queue.filter.escalated'))),
     h('section', { class: 'panel' }, list),
+    announce,
     liveSection));
+  for (const el of [search, tierSel, escOnly]) el.addEventListener('input', () => paint());
+  /** @type {Set<string>|null} sessions seen so far (null before the first load) */
+  let seen = null;
 
   let items = [];
   let timer = null;
@@ -87,7 +113,7 @@ export function renderQueue(root, params, app) {
       el.className = `chip chip-${look.tone} sla`;
     }
     for (const el of list.querySelectorAll('[data-since]')) {
-      el.textContent = `waiting ${duration(now - Number(el.dataset.since))}`;
+      el.textContent = t('queue.waited', { time: duration(now - Number(el.dataset.since)) });
     }
   };
 
@@ -96,35 +122,57 @@ export function renderQueue(root, params, app) {
     app.navigate(`#/session/${encodeURIComponent(item.sessionId)}${as === 'observer' ? '?as=observer' : ''}`);
   };
 
+  const matches = (it) => {
+    const q = search.value.trim().toLowerCase();
+    if (q && ![it.title, it.client, it.organisation, it.ticketId, it.description, ...(it.skills || [])]
+      .some((v) => String(v || '').toLowerCase().includes(q))) return false;
+    if (tierSel.value && it.tier !== tierSel.value) return false;
+    if (escOnly.checked && !it.escalated) return false;
+    return true;
+  };
+
+  const paintTiers = () => {
+    const tiers = [...new Set(items.map((it) => it.tier).filter(Boolean))].sort();
+    const have = [...tierSel.options].map((o) => o.value).filter(Boolean);
+    if (tiers.join() === have.join()) return;
+    const keep = tierSel.value;
+    while (tierSel.options.length > 1) tierSel.remove(1);
+    for (const tier of tiers) tierSel.appendChild(h('option', { value: tier, text: tier }));
+    tierSel.value = tiers.includes(keep) ? keep : '';
+  };
+
   const paint = () => {
     clear(list);
-    count.textContent = `${items.length} waiting`;
+    paintTiers();
+    const shown = items.filter(matches);
+    count.textContent = t('queue.count', { count: items.length });
     count.className = `chip chip-${items.length ? 'info' : 'muted'}`;
-    if (!items.length) {
+    alerts.setCount(items.length);
+    if (!items.length || !shown.length) {
       list.appendChild(h('div', { class: 'empty' },
         h('div', { class: 'empty-mark', 'aria-hidden': 'true' }),
-        h('p', { text: 'Nobody is waiting. New requests appear here automatically.' })));
+        h('p', { text: items.length ? t('queue.filter.none') : t('queue.empty') })));
       return;
     }
-    for (const it of items) {
+    for (const it of shown) {
       const skills = (Array.isArray(it.skills) ? it.skills : String(it.skills).split(',')).filter(Boolean);
-      const joinBtn = h('button', { class: 'btn btn-primary join', type: 'button', text: 'Join', dataset: { session: it.sessionId } });
+      const joinBtn = h('button', { class: 'btn btn-primary join', type: 'button', text: t('queue.join'), dataset: { session: it.sessionId } });
       joinBtn.addEventListener('click', () => join(it, 'engineer', joinBtn));
       const observeBtn = app.isSupervisor
-        ? h('button', { class: 'btn btn-secondary observe', type: 'button', text: 'Observe', dataset: { session: it.sessionId } })
+        ? h('button', { class: 'btn btn-secondary observe', type: 'button', text: t('queue.observe'), dataset: { session: it.sessionId } })
         : null;
       if (observeBtn) observeBtn.addEventListener('click', () => join(it, 'observer', observeBtn));
       list.appendChild(h('article', { class: `queue-item${it.escalated ? ' escalated' : ''}`, dataset: { session: it.sessionId } },
         h('div', { class: 'qi-main' },
           h('div', { class: 'qi-title-row' },
-            h('h3', { class: 'qi-title', text: it.title || 'Untitled request' }),
+            h('h3', { class: 'qi-title', text: it.title || t('queue.untitled') }),
             it.tier ? chip(it.tier, 'accent') : null,
-            it.escalated ? chip('Escalated', 'danger') : null,
+            it.escalated ? chip(t('queue.escalated'), 'danger') : null,
             it.state !== 'waiting' ? stateChip(it.state) : null),
           h('p', { class: 'qi-meta' },
             h('span', { class: 'qi-client', text: it.client }),
             it.organisation ? h('span', { class: 'qi-org', text: ` · ${it.organisation}` }) : null,
-            it.ticketId ? h('a', { class: 'qi-ticket', href: `#/ticket/${encodeURIComponent(it.ticketId)}`, text: ` · ticket ${String(it.ticketId).slice(0, 8)}`, title: `Ticket ${it.ticketId}` }) : null),
+            it.ticketId ? h('a', { class: 'qi-ticket', href: `#/ticket/${encodeURIComponent(it.ticketId)}`, text: ` · ${t('queue.ticket_ref', { ref: String(it.ticketId).slice(0, 8) })}`, title: t('queue.ticket_full', { id: it.ticketId }) }) : null),
           it.description && it.description !== it.title ? h('p', { class: 'qi-desc', text: it.description }) : null,
           skills.length ? h('div', { class: 'skills' }, skills.map((s) => h('span', { class: 'skill', text: s }))) : null),
         h('div', { class: 'qi-side' },
@@ -138,17 +186,17 @@ export function renderQueue(root, params, app) {
   const paintLive = (sessions) => {
     clear(liveList);
     if (!sessions.length) {
-      liveList.appendChild(h('p', { class: 'muted', text: 'No live sessions right now.' }));
+      liveList.appendChild(h('p', { class: 'muted', text: t('queue.live.none') }));
       return;
     }
     for (const s of sessions) {
-      const b = h('button', { class: 'btn btn-secondary observe', type: 'button', text: 'Observe', dataset: { session: s.sessionId } });
+      const b = h('button', { class: 'btn btn-secondary observe', type: 'button', text: t('queue.observe'), dataset: { session: s.sessionId } });
       b.addEventListener('click', () => join(s, 'observer', b));
       liveList.appendChild(h('div', { class: 'live-row', dataset: { session: s.sessionId } },
         stateChip(s.state),
-        h('a', { class: 'live-title', href: s.ticketId ? `#/ticket/${encodeURIComponent(s.ticketId)}` : '#/tickets', text: s.title || `${s.client} · ticket ${String(s.ticketId || '').slice(0, 8)}` }),
-        h('span', { class: 'muted', text: s.engineer ? `with ${s.engineer}` : s.client }),
-        h('span', { class: 'muted small', text: s.requestedAt ? `since ${when(s.requestedAt)}` : '' }),
+        h('a', { class: 'live-title', href: s.ticketId ? `#/ticket/${encodeURIComponent(s.ticketId)}` : '#/tickets', text: s.title || `${s.client} · ${t('queue.ticket_ref', { ref: String(s.ticketId || '').slice(0, 8) })}` }),
+        h('span', { class: 'muted', text: s.engineer ? t('queue.live.with', { name: s.engineer }) : s.client }),
+        h('span', { class: 'muted small', text: s.requestedAt ? t('queue.live.since', { when: when(s.requestedAt) }) : '' }),
         b));
     }
   };
@@ -163,6 +211,16 @@ export function renderQueue(root, params, app) {
         const esc = await api.escalations().catch(() => null);
         const escalated = new Set(api.listOf(esc, 'escalations').map((e) => e.session_id));
         for (const it of items) if (escalated.has(it.sessionId)) it.escalated = true;
+      }
+      // New requests since the last poll: sound, desktop notification, screen-reader line.
+      const fresh = seen === null ? [] : items.filter((it) => !seen.has(it.sessionId));
+      seen = new Set(items.map((it) => it.sessionId));
+      if (fresh.length && !stopped) {
+        const text = fresh.length === 1
+          ? t('queue.new.one', { title: fresh[0].title || t('queue.untitled'), client: fresh[0].client })
+          : t('queue.new.many', { count: fresh.length });
+        announce.textContent = text;
+        alerts.ring(t('queue.new.title'), text);
       }
       if (!stopped) paint();
       if (app.isSupervisor && !stopped) {
@@ -182,5 +240,6 @@ export function renderQueue(root, params, app) {
     stopped = true;
     clearTimeout(timer);
     clearInterval(ticker);
+    alerts.close();
   };
 }

@@ -12,6 +12,8 @@
 
 import * as api from '../api.js';
 import { h, clear, duration, when } from '../dom.js';
+import { t, has } from '../i18n.js';
+import { eventLabel } from './session.js';
 import { Display } from '../display.js';
 import { HttpRecordingSource, Player, SPEEDS } from '../player.js';
 import { b64uDecode } from '../codec.js';
@@ -58,6 +60,44 @@ export function markersFromLog(log, startedMs, durationMs) {
 }
 
 /**
+ * People's names for the log's actors (`client`, `broker`, `<role>:<user id>`), learned
+ * from `viewer.joined` records; viewer ids map to the same names.
+ * @param {any[]} log
+ * @param {string} clientName
+ * @returns {{actor: (a: string) => string, detail: (d: any) => string}}
+ */
+export function logWords(log, clientName) {
+  const byUser = new Map();
+  const byViewer = new Map();
+  for (const r of log || []) {
+    const d = r.detail || {};
+    if (r.event === 'viewer.joined' && d.name) {
+      if (d.user_id) byUser.set(String(d.user_id), d.name);
+      if (d.viewer_id) byViewer.set(String(d.viewer_id), d.name);
+    }
+  }
+  const actor = (a) => {
+    const text = String(a || '');
+    if (text === 'client') return clientName || t('replay.actor.client');
+    if (text === 'broker') return t('replay.actor.broker');
+    const [role, id] = text.split(':');
+    if (id && byUser.has(id)) return byUser.get(id);
+    return has(`role.${role}`) ? t(`role.${role}`) : text;
+  };
+  const detail = (d) => {
+    if (!d || typeof d !== 'object') return '';
+    const parts = [];
+    if (d.viewer_id && byViewer.has(String(d.viewer_id))) parts.push(byViewer.get(String(d.viewer_id)));
+    const perms = Array.isArray(d.permissions) ? d.permissions : typeof d.permissions === 'string' ? d.permissions.split(',') : [];
+    if (perms.length) parts.push(perms.map((p) => (has(`perm.${p}`) ? t(`perm.${p}`) : p)).join(', '));
+    if (d.reason) parts.push(has(`reason.${d.reason}`) ? t(`reason.${d.reason}`) : String(d.reason));
+    if (typeof d.score === 'number') parts.push(t('rating.of5', { score: d.score }));
+    return parts.join(' · ');
+  };
+  return { actor, detail };
+}
+
+/**
  * Format milliseconds as m:ss.t
  * @param {number} ms
  * @returns {string}
@@ -76,12 +116,12 @@ export function clockText(ms) {
  */
 export function parseKeyFile(text) {
   let doc;
-  try { doc = JSON.parse(text); } catch (e) { throw new Error('not an audit key file (JSON expected)'); }
+  try { doc = JSON.parse(text); } catch (e) { throw new Error(t('replay.key.bad_json')); }
   if (!doc || doc.type !== 'clearpane-audit-key' || typeof doc.x25519_private !== 'string') {
-    throw new Error('not a Clearpane audit key file');
+    throw new Error(t('replay.key.bad_type'));
   }
   const key = b64uDecode(doc.x25519_private);
-  if (key.length !== 32) throw new Error('the audit key must be 32 bytes');
+  if (key.length !== 32) throw new Error(t('replay.key.bad_length'));
   return { fingerprint: String(doc.fingerprint || ''), key };
 }
 
@@ -106,25 +146,31 @@ export function renderReplay(root, params, app) {
   let display = null;
   let disposed = false;
 
-  const status = h('p', { class: 'muted', id: 'replay-status', text: 'Opening the recording…' });
+  const status = h('p', { class: 'muted', id: 'replay-status', role: 'status', text: t('replay.opening') });
   const keyInput = h('input', { type: 'file', id: 'replay-key', accept: '.json,application/json' });
   const keyBox = h('div', { class: 'card replay-key', id: 'replay-key-box', hidden: true },
-    h('h2', { text: 'Audit key needed' }),
-    h('p', { text: 'This recording is encrypted end to end. Load the audit-recipient key file your organisation gave you (clearpane audit reviewer-key). It stays in this browser tab and is never sent to the broker.' }),
-    h('label', { for: 'replay-key', text: 'Audit key file' }), keyInput);
+    h('h2', { text: t('replay.key.title') }),
+    h('p', { text: t('replay.key.why') }),
+    h('ol', { class: 'steps' },
+      h('li', { text: t('replay.key.step1') }),
+      // i18n-ok: a command line
+      h('li', {}, t('replay.key.step2'), ' ', h('code', { text: 'clearpane audit reviewer-key --data-dir DATA -o audit-key.json' })), // i18n-ok: a command
+      h('li', { text: t('replay.key.step3') })),
+    h('p', { class: 'muted small', text: t('replay.key.private') }),
+    h('label', { for: 'replay-key', text: t('replay.key.file') }), keyInput);
   const canvas = h('canvas', { id: 'replay-canvas', class: 'screen-canvas' });
   const stage = h('div', { class: 'replay-stage', id: 'replay-stage' }, canvas);
-  const playBtn = h('button', { type: 'button', class: 'btn btn-primary', id: 'replay-play', text: 'Play', disabled: true });
-  const speed = h('select', { id: 'replay-speed', 'aria-label': 'Speed', disabled: true },
+  const playBtn = h('button', { type: 'button', class: 'btn btn-primary', id: 'replay-play', text: t('replay.play'), disabled: true });
+  const speed = h('select', { id: 'replay-speed', 'aria-label': t('replay.speed'), disabled: true },
     SPEEDS.map((s) => h('option', { value: String(s), text: `${s}×` })));
   speed.value = '1';
   const time = h('span', { class: 'replay-time', id: 'replay-time', text: '0:00.0 / 0:00.0' });
-  const range = h('input', { type: 'range', id: 'replay-seek', min: '0', max: '0', step: '100', value: '0', disabled: true, 'aria-label': 'Position' });
+  const range = h('input', { type: 'range', id: 'replay-seek', min: '0', max: '0', step: '100', value: '0', disabled: true, 'aria-label': t('replay.position') });
   const markerStrip = h('div', { class: 'replay-markers', id: 'replay-markers' });
   const logList = h('ol', { class: 'replay-log', id: 'replay-log' });
   const isReviewer = app.user && ['reviewer', 'supervisor', 'admin'].includes(app.user.role);
   const verifyOut = h('pre', { class: 'replay-verify', id: 'replay-verify', hidden: true });
-  const verifyBtn = h('button', { type: 'button', class: 'btn', id: 'replay-verify-btn', text: 'Verify evidence', on: { click: async () => {
+  const verifyBtn = h('button', { type: 'button', class: 'btn', id: 'replay-verify-btn', text: t('replay.verify'), on: { click: async () => {
     verifyBtn.disabled = true;
     try {
       const r = await api.request('GET', `/review/sessions/${encodeURIComponent(sid)}/verify`);
@@ -134,11 +180,11 @@ export function renderReplay(root, params, app) {
     } catch (e) { app.fail(e); } finally { verifyBtn.disabled = false; }
   } } });
   const evidence = isReviewer ? h('div', { class: 'replay-evidence' }, verifyBtn,
-    h('a', { class: 'btn', id: 'replay-evidence-link', href: `/api/v1/review/sessions/${encodeURIComponent(sid)}/evidence`, download: `evidence-${sid}.zip`, text: 'Download evidence bundle' })) : null;
+    h('a', { class: 'btn', id: 'replay-evidence-link', href: `/api/v1/review/sessions/${encodeURIComponent(sid)}/evidence`, download: `evidence-${sid}.zip`, text: t('replay.download') })) : null;
   const header = h('div', { class: 'replay-head' },
-    h('h1', { text: 'Replay' }),
-    h('p', { class: 'muted', id: 'replay-session', text: `Session ${sid}` }),
-    h('p', { class: 'muted', text: 'Every replay is recorded in the session\u2019s audit log.' }),
+    h('h1', { text: t('replay.title') }),
+    h('p', { class: 'muted', id: 'replay-session', title: sid, text: t('replay.session', { id: sid.slice(0, 8) }) }),
+    h('p', { class: 'muted', text: t('replay.audited') }),
     evidence, verifyOut);
   root.appendChild(h('section', { class: 'page replay-page', id: 'replay-page' },
     header, status, keyBox,
@@ -146,7 +192,7 @@ export function renderReplay(root, params, app) {
       h('div', { class: 'replay-left' }, stage,
         h('div', { class: 'replay-controls' }, playBtn, speed, time),
         h('div', { class: 'replay-timeline' }, markerStrip, range)),
-      h('aside', { class: 'replay-side card' }, h('h2', { text: 'Session log' }), logList))));
+      h('aside', { class: 'replay-side card' }, h('h2', { text: t('session.tab.log') }), logList))));
 
   let info = null;
   let logItems = [];
@@ -159,9 +205,9 @@ export function renderReplay(root, params, app) {
 
   const seekTo = async (ms) => {
     if (!player) return;
-    status.textContent = 'Seeking…';
+    status.textContent = t('replay.seeking');
     const cost = await player.seek(ms);
-    status.textContent = `Seeked to ${clockText(player.position)} in ${Math.round(cost.ms)} ms.`;
+    status.textContent = t('replay.seeked', { at: clockText(player.position), ms: Math.round(cost.ms) });
     status.dataset.target = String(ms);
     showTime(player.position);
     root.dataset.seekMs = String(Math.round(cost.ms));
@@ -172,25 +218,28 @@ export function renderReplay(root, params, app) {
     const dur = Math.max(1, player.durationMs);
     const { markers, control } = markersFromLog(info.log, info.started_ms, player.durationMs);
     for (const c of control) {
-      const bar = h('span', { class: 'marker-control', title: 'Engineer in control', dataset: { from: String(c.from), to: String(c.to) } });
+      const bar = h('span', { class: 'marker-control', title: t('replay.in_control'), dataset: { from: String(c.from), to: String(c.to) } });
       bar.style.left = `${(100 * c.from) / dur}%`;
       bar.style.width = `${Math.max(0.3, (100 * (c.to - c.from)) / dur)}%`;
       markerStrip.appendChild(bar);
     }
     for (const m of markers) {
-      const dot = h('button', { type: 'button', class: `marker marker-${m.kind}`, title: `${m.event} at ${clockText(m.t)}`, dataset: { kind: m.kind, t: String(m.t) }, on: { click: () => seekTo(m.t) } });
+      const dot = h('button', { type: 'button', class: `marker marker-${m.kind}`, title: t('replay.marker', { event: eventLabel(m.event), at: clockText(m.t) }), 'aria-label': t('replay.marker', { event: eventLabel(m.event), at: clockText(m.t) }), dataset: { kind: m.kind, t: String(m.t) }, on: { click: () => seekTo(m.t) } });
       dot.style.left = `${(100 * m.t) / dur}%`;
       markerStrip.appendChild(dot);
     }
     clear(logList);
     logItems = [];
+    const words = logWords(info.log, (info.session || {}).client_name);
     for (const r of info.log || []) {
-      const t = r.at_ms - info.started_ms;
+      const at = r.at_ms - info.started_ms;
+      const more = words.detail(r.detail);
       const li = h('li', { class: 'replay-log-item', dataset: { event: r.event } },
-        h('button', { type: 'button', class: 'link', text: clockText(Math.max(0, t)), on: { click: () => seekTo(Math.max(0, t)) } }),
-        h('span', { class: 'replay-log-event', text: ` ${r.event}` }),
-        h('span', { class: 'muted', text: ` ${r.actor}` }));
-      logItems.push([li, t]);
+        h('button', { type: 'button', class: 'link', text: clockText(Math.max(0, at)), on: { click: () => seekTo(Math.max(0, at)) } }),
+        h('span', { class: 'replay-log-event', text: ` ${eventLabel(r.event)}` }),
+        h('span', { class: 'muted', text: ` — ${words.actor(r.actor)}` }),
+        more ? h('span', { class: 'muted small', text: ` (${more})` }) : null);
+      logItems.push([li, at]);
       logList.appendChild(li);
     }
   };
@@ -199,14 +248,14 @@ export function renderReplay(root, params, app) {
     const { fingerprint, key } = parseKeyFile(keyText);
     const expected = (info.audit_keys[0] || {}).recipient_fingerprint;
     if (expected && fingerprint && expected !== fingerprint) {
-      status.textContent = 'Note: this key\u2019s certificate fingerprint differs from the one the agent wrapped for; trying anyway.';
+      status.textContent = t('replay.key.mismatch');
     }
     display = new Display(canvas, stage);
     player = new Player({ source, display, recipientKey: key });
     await player.load(info);
     player.on('time', showTime);
     player.on('state', (s) => {
-      playBtn.textContent = s === 'playing' ? 'Pause' : 'Play';
+      playBtn.textContent = s === 'playing' ? t('replay.pause') : t('replay.play');
       root.dataset.state = s;
     });
     range.max = String(player.durationMs);
@@ -216,7 +265,7 @@ export function renderReplay(root, params, app) {
     keyBox.hidden = true;
     buildTimeline();
     await seekTo(0);
-    status.textContent = 'Ready.';
+    status.textContent = t('replay.ready');
     root.dataset.ready = '1';
   };
 
@@ -226,7 +275,7 @@ export function renderReplay(root, params, app) {
     try {
       await start(await file.text());
     } catch (e) {
-      status.textContent = `Cannot open the recording: ${e.message}`;
+      status.textContent = t('replay.cannot_open', { message: e.message });
     }
   });
   playBtn.addEventListener('click', () => {
@@ -243,8 +292,8 @@ export function renderReplay(root, params, app) {
       if (disposed) return;
       const s = info.session || {};
       header.querySelector('#replay-session').textContent =
-        `Session ${sid} · ticket ${s.ticket_id || '?'} · ${s.client_name || ''} · ${when(s.created_at)} · ${duration(info.duration_ms)}`;
-      status.textContent = 'Load the audit key to decrypt the recording.';
+        t('replay.session_line', { id: sid.slice(0, 8), ticket: String(s.ticket_id || '?').slice(0, 8), client: s.client_name || '—', when: when(s.created_at), duration: duration(info.duration_ms) });
+      status.textContent = t('replay.load_key');
       keyBox.hidden = false;
     } catch (e) {
       status.textContent = e.message || String(e);

@@ -8,36 +8,27 @@
 import * as api from '../api.js';
 import { Transport } from '../transport.js';
 import { Display } from '../display.js';
-import { SessionClient, END_REASONS } from '../client.js';
+import { SessionClient, endReasonText } from '../client.js';
 import { InputCapture } from '../input.js';
 import { CallClient, createCallPanel } from '../call.js';
 import { desktopControls } from '../desktop.js';
 import { h, clear, pick, chip, stateChip, clock, toast } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, has } from '../i18n.js';
 
-/** People's words for log events (audit/ event names). */
-const EVENT_LABELS = {
-  'session.requested': 'Help requested',
-  'session.started': 'Session started',
-  'viewer.joined': 'Joined',
-  'viewer.left': 'Left',
-  'consent.requested': 'Permission asked',
-  'consent.granted': 'Permission granted',
-  'consent.denied': 'Permission denied',
-  'consent.revoked': 'Permission revoked',
-  'permission.released': 'Permission given back',
-  'input.applied': 'Input used',
-  'input.dropped': 'Input blocked',
-  'chat.sent': 'Chat message',
-  'session.paused': 'Paused by the client',
-  'session.resumed': 'Resumed by the client',
-  'mask.changed': 'Masking changed',
-  'call.started': 'Video call started',
-  'call.ended': 'Video call ended',
-  'kill.triggered': 'Kill switch pressed',
-  'session.ended': 'Session ended',
-  'checkpoint.signed': 'Log sealed',
-};
+/** People's words for log events (audit/ event names): `event.<name>` keys. */
+// i18n-keys: event.session.requested event.session.started event.viewer.joined event.viewer.left
+// i18n-keys: event.consent.requested event.consent.granted event.consent.denied event.consent.revoked
+// i18n-keys: event.permission.released event.input.applied event.input.dropped event.chat.sent
+// i18n-keys: event.session.paused event.session.resumed event.mask.changed event.call.started
+// i18n-keys: session.perm.view session.perm.control session.perm.video
+// i18n-keys: event.call.ended event.kill.triggered event.session.ended event.checkpoint.signed
+/**
+ * @param {string} event
+ * @returns {string}
+ */
+export function eventLabel(event) {
+  return has(`event.${event}`) ? t(`event.${event}`) : event;
+}
 
 /**
  * A short, plain-text summary of a log record's detail (never markup).
@@ -79,59 +70,59 @@ export function renderSession(root, params, app) {
   const isObserver = as === 'observer';
 
   /* ------------------------------------------------------------ layout */
-  const title = h('h1', { class: 'session-title', id: 'session-title', text: 'Session' });
+  const title = h('h1', { class: 'session-title', id: 'session-title', text: t('session.title') });
   const subtitle = h('p', { class: 'session-sub muted', id: 'session-sub' });
   const stateBox = h('span', { id: 'session-state' }, stateChip('requested'));
-  const roleChip = chip(isObserver ? 'Observer' : 'Engineer', isObserver ? 'accent' : 'info');
+  const roleChip = chip(isObserver ? t('session.role.observer') : t('session.role.engineer'), isObserver ? 'accent' : 'info');
   roleChip.id = 'session-role';
-  const verify = h('div', { class: 'verify', id: 'verify', hidden: true, title: 'Ask the client to read the code on their screen. It must match.' },
-    h('span', { class: 'verify-label', text: 'Verification code' }),
+  const verify = h('div', { class: 'verify', id: 'verify', hidden: true, title: t('session.verify.hint') },
+    h('span', { class: 'verify-label', text: t('session.verify.label') }),
     h('span', { class: 'verify-code', id: 'verify-code' }));
   const permsBox = h('span', { class: 'perms', id: 'perms' });
-  const btnControl = h('button', { type: 'button', class: 'btn btn-primary', id: 'btn-control', text: 'Request control', disabled: true, hidden: isObserver });
-  const btnCad = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-cad', text: 'Ctrl+Alt+Del', hidden: true, title: 'Send Ctrl+Alt+Delete to the client’s computer' });
-  const btnRefresh = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-refresh', text: 'Refresh', title: 'Ask for a full screen image' });
-  const btnFull = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-fullscreen', text: 'Full screen' });
-  const btnEnd = h('button', { type: 'button', class: 'btn btn-danger', id: 'btn-end', text: 'End session', hidden: isObserver });
-  const btnLeave = h('button', { type: 'button', class: 'btn btn-secondary', id: 'btn-leave', text: 'Leave' });
+  const btnControl = h('button', { type: 'button', class: 'btn btn-primary', id: 'btn-control', text: t('session.control.request'), disabled: true, hidden: isObserver });
+  const btnCad = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-cad', text: 'Ctrl+Alt+Del', hidden: true, title: t('session.cad.hint') }); // i18n-ok: key names, the same in every language
+  const btnRefresh = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-refresh', text: t('session.refresh'), title: t('session.refresh.hint') });
+  const btnFull = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-fullscreen', text: t('session.fullscreen') });
+  const btnEnd = h('button', { type: 'button', class: 'btn btn-danger', id: 'btn-end', text: t('session.end'), hidden: isObserver });
+  const btnLeave = h('button', { type: 'button', class: 'btn btn-secondary', id: 'btn-leave', text: t('session.leave') });
 
-  const canvas = h('canvas', { id: 'screen', class: 'screen', width: '1', height: '1', 'aria-label': 'Client screen' });
+  const canvas = h('canvas', { id: 'screen', class: 'screen', width: '1', height: '1', 'aria-label': t('session.screen') });
   const overlayIcon = h('div', { class: 'overlay-icon', 'aria-hidden': 'true' });
   const overlayTitle = h('h2', { class: 'overlay-title', id: 'overlay-title' });
   const overlayText = h('p', { class: 'overlay-text', id: 'overlay-text' });
   const overlayActions = h('div', { class: 'overlay-actions' });
   const overlay = h('div', { class: 'overlay', id: 'overlay', role: 'alert' }, overlayIcon, overlayTitle, overlayText, overlayActions);
-  const controlBanner = h('div', { class: 'control-banner', id: 'control-banner', hidden: true, text: 'You are controlling the client’s computer. Every click and key is shown to the client.' });
+  const controlBanner = h('div', { class: 'control-banner', id: 'control-banner', hidden: true, text: t('session.control.banner') });
   const maskNote = h('div', { class: 'mask-note', id: 'mask-note', hidden: true });
   const stage = h('div', { class: 'stage', id: 'stage' }, canvas, overlay, controlBanner, maskNote);
 
   const chatList = h('ol', { class: 'chat-list', id: 'chat-list', 'aria-live': 'polite' });
-  const chatInput = h('textarea', { id: 'chat-input', rows: '2', maxlength: '4000', placeholder: 'Message the client…' });
-  const chatSend = h('button', { type: 'submit', class: 'btn btn-primary', id: 'chat-send', text: 'Send' });
+  const chatInput = h('textarea', { id: 'chat-input', rows: '2', maxlength: '4000', placeholder: t('session.chat.placeholder'), 'aria-label': t('session.chat.label') });
+  const chatSend = h('button', { type: 'submit', class: 'btn btn-primary', id: 'chat-send', text: t('session.chat.send') });
   const chatForm = h('form', { class: 'chat-form', id: 'chat-form' }, chatInput, chatSend);
   const logList = h('ol', { class: 'log-list', id: 'log-list' });
-  const tabChat = h('button', { type: 'button', class: 'tab active', id: 'tab-chat', text: 'Chat' });
-  const tabLog = h('button', { type: 'button', class: 'tab', id: 'tab-log', text: 'Session log' });
+  const tabChat = h('button', { type: 'button', class: 'tab active', id: 'tab-chat', text: t('session.tab.chat') });
+  const tabLog = h('button', { type: 'button', class: 'tab', id: 'tab-log', text: t('session.tab.log') });
   const paneChat = h('div', { class: 'pane', id: 'pane-chat' }, chatList, chatForm);
   const paneLog = h('div', { class: 'pane', id: 'pane-log', hidden: true },
-    h('p', { class: 'muted small', text: 'Exactly what the client sees in their live log.' }), logList);
+    h('p', { class: 'muted small', text: t('session.log.hint') }), logList);
   const viewersBox = h('ul', { class: 'viewers', id: 'viewers' });
-  const callBox = h('div', { class: 'sidebar-section call-box', id: 'call-box', hidden: isObserver }, h('h3', { text: 'Video call' }));
+  const callBox = h('div', { class: 'sidebar-section call-box', id: 'call-box', hidden: isObserver }, h('h3', { text: t('call.title') }));
 
-  const resolution = h('textarea', { id: 'resolution', rows: '5', maxlength: '4000', required: true, placeholder: 'What was the problem and what fixed it? This goes on the ticket.' });
+  const resolution = h('textarea', { id: 'resolution', rows: '5', maxlength: '4000', required: true, placeholder: t('session.resolution.placeholder') });
   const endError = h('p', { class: 'form-error', hidden: true });
-  const endConfirm = h('button', { type: 'submit', class: 'btn btn-danger', id: 'end-confirm', text: 'End session' });
-  const endCancel = h('button', { type: 'button', class: 'btn btn-ghost', id: 'end-cancel', text: 'Cancel' });
+  const endConfirm = h('button', { type: 'submit', class: 'btn btn-danger', id: 'end-confirm', text: t('session.end') });
+  const endCancel = h('button', { type: 'button', class: 'btn btn-ghost', id: 'end-cancel', text: t('common.cancel') });
   const endDialog = h('dialog', { class: 'dialog', id: 'end-dialog' },
     h('form', { method: 'dialog', id: 'end-form' },
-      h('h2', { text: 'End this session' }),
-      h('label', { for: 'resolution', text: 'Resolution note' }), resolution, endError,
+      h('h2', { text: t('session.end.title') }),
+      h('label', { for: 'resolution', text: t('session.resolution') }), resolution, endError,
       h('div', { class: 'dialog-actions' }, endCancel, endConfirm)));
 
   root.appendChild(h('section', { class: 'session-page' },
     h('div', { class: 'session-bar' },
       h('div', { class: 'session-row' },
-        h('a', { href: '#/queue', class: 'back', text: '← Queue' }),
+        h('a', { href: '#/queue', class: 'back', text: t('session.back') }),
         h('div', { class: 'session-heading' }, title, subtitle),
         h('div', { class: 'session-status' }, stateBox, roleChip, permsBox, verify)),
       h('div', { class: 'session-toolbar' },
@@ -140,7 +131,7 @@ export function renderSession(root, params, app) {
     h('div', { class: 'session-body' },
       stage,
       h('aside', { class: 'sidebar' },
-        h('div', { class: 'sidebar-section' }, h('h3', { text: 'In this session' }), viewersBox),
+        h('div', { class: 'sidebar-section' }, h('h3', { text: t('session.people') }), viewersBox),
         callBox,
         h('div', { class: 'tabs', role: 'tablist' }, tabChat, tabLog),
         paneChat, paneLog)),
@@ -162,13 +153,13 @@ export function renderSession(root, params, app) {
     overlay.hidden = true;
     overlay.dataset.kind = '';
   };
-  showOverlay('connecting', 'Connecting…', 'Joining the session through the broker.');
+  showOverlay('connecting', t('session.connecting'), t('session.connecting.text'));
 
   /* ------------------------------------------------------------ client */
   const display = new Display(canvas, stage);
   let client = null;
   const transport = new Transport({
-    onText: (t) => client.onText(t),
+    onText: (text) => client.onText(text),
     onBinary: (b) => client.onBinary(b),
     onClose: (code, reason) => client.onClose(code, reason),
   });
@@ -186,11 +177,11 @@ export function renderSession(root, params, app) {
   const callPanel = call ? createCallPanel(callBox, call) : null;
   if (call) {
     client.on('rtc', (m) => call.handle(m));
-    call.on('error', (e) => toast(`Video call: ${e.message}`, 'error'));
+    call.on('error', (e) => toast(t('call.error', { message: e.message }), 'error'));
   }
   let controlAsked = false;
   let viewGranted = false;
-  let clientName = 'the client';
+  let clientName = t('session.the_client');
 
   const paintState = () => {
     clear(stateBox);
@@ -200,14 +191,14 @@ export function renderSession(root, params, app) {
 
   const paintPerms = (perms) => {
     clear(permsBox);
-    for (const p of ['view', 'control', 'video']) if (perms.has(p)) permsBox.appendChild(chip(p === 'view' ? 'Viewing' : p === 'control' ? 'In control' : 'Video', p === 'control' ? 'accent' : 'ok'));
+    for (const p of ['view', 'control', 'video']) if (perms.has(p)) permsBox.appendChild(chip(t(`session.perm.${p}`), p === 'control' ? 'accent' : 'ok'));
     const control = perms.has('control') && !client.ended;
     if (control && !client.paused) input.enable(); else input.disable();
     controlBanner.hidden = !control;
     btnCad.hidden = !control;
     stage.classList.toggle('in-control', control);
     btnControl.disabled = client.ended !== null || !viewGranted || (controlAsked && !control);
-    btnControl.textContent = control ? 'Release control' : controlAsked ? 'Waiting for the client…' : 'Request control';
+    btnControl.textContent = control ? t('session.control.release') : controlAsked ? t('session.control.waiting') : t('session.control.request');
     btnControl.classList.toggle('btn-warning', control);
     btnControl.dataset.mode = control ? 'release' : 'request';
   };
@@ -215,11 +206,11 @@ export function renderSession(root, params, app) {
   const paintOverlay = () => {
     if (client.ended) {
       const reason = client.ended.reason;
-      const text = END_REASONS[reason] || 'The session has ended';
-      const link = client.ticket && client.ticket.id ? h('a', { class: 'btn btn-secondary', href: `#/ticket/${encodeURIComponent(client.ticket.id)}`, text: 'Open the ticket' }) : null;
+      const text = endReasonText(reason);
+      const link = client.ticket && client.ticket.id ? h('a', { class: 'btn btn-secondary', href: `#/ticket/${encodeURIComponent(client.ticket.id)}`, text: t('session.open_ticket') }) : null;
       showOverlay(reason === 'killed_by_client' ? 'killed' : 'ended', text,
-        reason === 'killed_by_client' ? `${clientName} pressed the kill switch. The screen stopped and the session cannot be resumed.` : 'No more screen images will arrive.',
-        [link, h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
+        reason === 'killed_by_client' ? t('session.killed.text', { name: clientName }) : t('session.ended.text'),
+        [link, h('a', { class: 'btn btn-ghost', href: '#/queue', text: t('session.back_to_queue') })]);
       return;
     }
     if (client.recording === 'paused') {
@@ -227,29 +218,29 @@ export function renderSession(root, params, app) {
       return;
     }
     if (client.paused || client.state === 'paused') {
-      showOverlay('paused', 'Paused by the client', `${clientName} paused the screen. It resumes when they choose.`);
+      showOverlay('paused', t('session.paused'), t('session.paused.text', { name: clientName }));
       return;
     }
     if (!viewGranted && client.state === 'requested') {
-      showOverlay('consent', 'Waiting for the client to connect', `${clientName}’s agent is not connected yet. The consent prompt appears as soon as it is.`);
+      showOverlay('consent', t('session.wait_connect'), t('session.wait_connect.text', { name: clientName }));
       return;
     }
     if (!viewGranted) {
-      showOverlay('consent', 'Waiting for the client’s consent', `${clientName} sees your name, the ticket and the permissions you asked for, and decides.`);
+      showOverlay('consent', t('session.wait_consent'), t('session.wait_consent.text', { name: clientName }));
       return;
     }
     if (display.framesDrawn === 0) {
-      showOverlay('loading', 'Receiving the screen…', 'The first image is on its way.');
+      showOverlay('loading', t('session.loading'), t('session.loading.text'));
       return;
     }
     hideOverlay();
   };
 
   client.on('welcome', (m) => {
-    const t = m.ticket || {};
-    title.textContent = t.title || 'Session';
-    subtitle.textContent = `Ticket ${shortId(t.id)} · session ${shortId(m.session_id)}`;
-    subtitle.title = `Ticket ${t.id || '—'} · session ${m.session_id}`;
+    const tk = m.ticket || {};
+    title.textContent = tk.title || t('session.title');
+    subtitle.textContent = t('session.sub', { ticket: shortId(tk.id), session: shortId(m.session_id) });
+    subtitle.title = t('session.sub', { ticket: tk.id || '—', session: m.session_id });
     paintState();
     paintOverlay();
   });
@@ -258,10 +249,10 @@ export function renderSession(root, params, app) {
     clear(viewersBox);
     for (const v of s.viewers || client.viewers) {
       viewersBox.appendChild(h('li', {},
-        h('span', { class: 'viewer-name', text: v.viewer_id === client.viewerId ? `${v.name || 'You'} (you)` : v.name || v.viewer_id }),
-        chip(v.role === 'observer' ? 'Observer' : 'Engineer', v.role === 'observer' ? 'accent' : 'info')));
+        h('span', { class: 'viewer-name', text: v.viewer_id === client.viewerId ? t('session.you_named', { name: v.name || t('session.you') }) : v.name || v.viewer_id }),
+        chip(v.role === 'observer' ? t('session.role.observer') : t('session.role.engineer'), v.role === 'observer' ? 'accent' : 'info')));
     }
-    if (!viewersBox.firstChild) viewersBox.appendChild(h('li', { class: 'muted', text: 'Connecting…' }));
+    if (!viewersBox.firstChild) viewersBox.appendChild(h('li', { class: 'muted', text: t('session.connecting') }));
     paintOverlay();
   });
   client.on('permissions', (perms) => {
@@ -273,13 +264,13 @@ export function renderSession(root, params, app) {
   client.on('consent', ({ result, permissions }) => {
     if (result === 'denied' && permissions.includes('control')) {
       controlAsked = false;
-      toast('The client declined control.', 'error');
+      toast(t('session.control.declined'), 'error');
     } else if (result === 'denied' && permissions.includes('view')) {
-      showOverlay('denied', 'The client declined', 'The request stays in the queue. You can try again later.', [h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
+      showOverlay('denied', t('session.declined'), t('session.declined.text'), [h('a', { class: 'btn btn-ghost', href: '#/queue', text: t('session.back_to_queue') })]);
     } else if (result === 'revoked' && permissions.includes('control')) {
-      toast('The client took back control.', 'info');
+      toast(t('session.control.revoked'), 'info');
     } else if (result === 'granted' && permissions.includes('control')) {
-      toast('The client granted control.', 'ok');
+      toast(t('session.control.granted'), 'ok');
     }
     if (call && permissions.includes('video')) {
       // The client's consent prompt for `video` is the call prompt (call.js); the
@@ -300,7 +291,7 @@ export function renderSession(root, params, app) {
     paintOverlay();
     btnEnd.disabled = true;
     chatSend.disabled = true;
-    btnLeave.textContent = 'Close';
+    btnLeave.textContent = t('common.close');
   });
   client.on('verification', (code) => {
     verify.hidden = false;
@@ -314,14 +305,14 @@ export function renderSession(root, params, app) {
   client.on('mask', (m) => {
     const n = (m.regions || 0) + (m.windows || 0);
     maskNote.hidden = n === 0;
-    maskNote.textContent = `The client masked ${m.windows || 0} window(s) and ${m.regions || 0} region(s).`;
+    maskNote.textContent = t('session.masked', { windows: t('session.masked.windows', { count: m.windows || 0 }), regions: t('session.masked.regions', { count: m.regions || 0 }) });
   });
   const addChat = (m, local) => {
     const from = m.from || {};
     const mine = from.kind === 'viewer' && from.viewer_id === client.viewerId;
     // The broker does not echo our own messages; they are shown when sent.
     if (mine && !local) return;
-    const who = mine ? 'You' : from.kind === 'agent' ? from.name || clientName : from.name || 'Engineer';
+    const who = mine ? t('session.you') : from.kind === 'agent' ? from.name || clientName : from.name || t('session.role.engineer');
     if (from.kind === 'agent' && from.name) clientName = from.name;
     chatList.appendChild(h('li', { class: `chat-msg ${mine ? 'mine' : from.kind === 'agent' ? 'theirs' : 'other'}` },
       h('div', { class: 'chat-head' }, h('span', { class: 'chat-who', text: who }), h('span', { class: 'chat-time', text: clock(m.at_ms || Date.now()) })),
@@ -339,7 +330,7 @@ export function renderSession(root, params, app) {
     const event = String(r.event || '');
     logList.appendChild(h('li', { class: `log-item ev-${event.replace(/[^a-z0-9]/gi, '-')}`, dataset: { event, seq: String(r.seq ?? '') } },
       h('span', { class: 'log-time', text: clock(r.at_ms) }),
-      h('span', { class: 'log-event', text: EVENT_LABELS[event] || event }),
+      h('span', { class: 'log-event', text: eventLabel(event) }),
       h('span', { class: 'log-actor', text: typeof r.actor === 'object' ? pick(r.actor, 'name', 'id') || '' : r.actor || '' }),
       h('span', { class: 'log-detail', text: detailText(r.detail) })));
     logList.scrollTop = logList.scrollHeight;
@@ -354,16 +345,16 @@ export function renderSession(root, params, app) {
     if (call) call.end('connection_lost');
     if (!client.ended && code === 1013 && !left) {
       // The broker says "try again later": the client's agent is not connected yet.
-      showOverlay('consent', 'Waiting for the client to connect', `${clientName}’s agent is not connected yet. Trying again…`,
-        [h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
+      showOverlay('consent', t('session.wait_connect'), t('session.wait_connect.retry', { name: clientName }),
+        [h('a', { class: 'btn btn-ghost', href: '#/queue', text: t('session.back_to_queue') })]);
       retryTimer = setTimeout(() => { if (!left) app.route(); }, RETRY_MS);
       return;
     }
     if (!client.ended) {
-      showOverlay('lost', code === 4401 ? 'Not authorised' : 'Connection lost',
-        reason || 'The connection to the broker closed.',
-        [h('button', { type: 'button', class: 'btn btn-primary', text: 'Rejoin', on: { click: () => app.route() } }),
-          h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
+      showOverlay('lost', code === 4401 ? t('session.unauthorised') : t('session.lost'),
+        reason || t('session.lost.text'), // i18n-ok: the broker's close reason
+        [h('button', { type: 'button', class: 'btn btn-primary', text: t('session.rejoin'), on: { click: () => app.route() } }),
+          h('a', { class: 'btn btn-ghost', href: '#/queue', text: t('session.back_to_queue') })]);
     }
   });
 
@@ -393,7 +384,7 @@ export function renderSession(root, params, app) {
   });
   btnFull.addEventListener('click', () => {
     if (document.fullscreenElement) document.exitFullscreen();
-    else stage.requestFullscreen().catch(() => toast('Full screen is not available.', 'error'));
+    else stage.requestFullscreen().catch(() => toast(t('session.fullscreen.unavailable'), 'error'));
   });
   btnLeave.addEventListener('click', () => app.navigate('#/queue'));
   btnEnd.addEventListener('click', () => {
@@ -406,7 +397,7 @@ export function renderSession(root, params, app) {
     ev.preventDefault();
     const note = resolution.value.trim();
     if (!note) {
-      endError.textContent = 'Please write a resolution note for the ticket.';
+      endError.textContent = t('session.resolution.required');
       endError.hidden = false;
       return;
     }
@@ -462,7 +453,7 @@ export function renderSession(root, params, app) {
     } catch (e) {
       if (left) return;
       if (e.status === 401) { app.fail(e); return; }
-      showOverlay('lost', 'Could not join', e.message || String(e), [h('a', { class: 'btn btn-ghost', href: '#/queue', text: 'Back to the queue' })]);
+      showOverlay('lost', t('session.join_failed'), e.message || String(e), [h('a', { class: 'btn btn-ghost', href: '#/queue', text: t('session.back_to_queue') })]);
     }
   })();
 

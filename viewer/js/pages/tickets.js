@@ -1,30 +1,45 @@
 /**
- * Ticket pages: the ticket list and one ticket with its sessions (outcome and rating, G9).
+ * Ticket pages: the ticket list (with "New ticket and invitation code") and one ticket
+ * with its sessions (outcome and rating, G9) and "Invite the client by code".
  * @module pages/tickets
  */
 
 import * as api from '../api.js';
-import { h, clear, pick, chip, stateChip, when, toMs, duration } from '../dom.js';
+import { h, clear, pick, chip, stateChip, when, toMs, duration, toast } from '../dom.js';
+import { t, fmtDate } from '../i18n.js';
 
-const OUTCOMES = {
-  killed_by_client: ['Ended by the client', 'danger'],
-  ended_by_engineer: ['Resolved by the engineer', 'ok'],
-  denied: ['Denied by the client', 'warn'],
-  timed_out: ['Timed out', 'warn'],
-  failed: ['Failed', 'danger'],
-  broker_shutdown: ['Broker shut down', 'muted'],
+/** Outcome tone per SPEC §5 end reason (its words: the `outcome.<reason>` key). */
+// i18n-keys: outcome.killed_by_client outcome.ended_by_engineer outcome.denied outcome.timed_out
+// i18n-keys: outcome.failed outcome.broker_shutdown
+const OUTCOME_TONE = {
+  killed_by_client: 'danger',
+  ended_by_engineer: 'ok',
+  denied: 'warn',
+  timed_out: 'warn',
+  failed: 'danger',
+  broker_shutdown: 'muted',
 };
 
+// i18n-keys: ticket.status.open ticket.status.pending ticket.status.in_progress ticket.status.resolved ticket.status.closed
 const STATUS_TONE = { open: 'info', pending: 'warn', in_progress: 'info', resolved: 'ok', closed: 'muted' };
+
+/**
+ * A ticket status for people.
+ * @param {string} st
+ * @returns {string}
+ */
+export function statusText(st) {
+  return st in STATUS_TONE ? t(`ticket.status.${st}`) : st.replace('_', ' ');
+}
 
 /**
  * Chip for a session's outcome.
  * @param {any} s
  * @returns {HTMLElement}
  */
-function outcomeChip(s) {
+export function outcomeChip(s) {
   const reason = pick(s, 'end_reason', 'outcome', 'reason');
-  if (reason && OUTCOMES[reason]) return chip(...OUTCOMES[reason]);
+  if (reason && OUTCOME_TONE[reason]) return chip(t(`outcome.${reason}`), OUTCOME_TONE[reason]);
   if (reason) return chip(String(reason), 'muted');
   return stateChip(pick(s, 'state') || '');
 }
@@ -34,13 +49,93 @@ function outcomeChip(s) {
  * @param {any} rating
  * @returns {HTMLElement}
  */
-function ratingView(rating) {
+export function ratingView(rating) {
   const score = typeof rating === 'number' ? rating : pick(rating, 'score');
-  if (!score) return h('span', { class: 'muted', text: 'not rated' });
+  if (!score) return h('span', { class: 'muted', text: t('rating.none') });
   const comment = typeof rating === 'object' ? pick(rating, 'comment') : pick(rating, 'rating_comment');
-  return h('span', { class: 'rating', title: `${score} of 5` },
-    h('span', { class: 'stars', 'aria-label': `${score} of 5`, text: '★'.repeat(score) + '☆'.repeat(5 - score) }),
+  return h('span', { class: 'rating', title: t('rating.of5', { score }) },
+    h('span', { class: 'stars', role: 'img', 'aria-label': t('rating.of5', { score }), text: '★'.repeat(score) + '☆'.repeat(5 - score) }),
     comment ? h('span', { class: 'rating-comment', text: ` “${comment}”` }) : null);
+}
+
+/**
+ * The invitation code box: the code in large digits, its expiry, what to tell the client.
+ * @param {{code: string, expires_at: any}} inv
+ * @returns {HTMLElement}
+ */
+function invitationBox(inv) {
+  const copy = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', text: t('invite.copy') });
+  copy.addEventListener('click', async () => {
+    try { await navigator.clipboard.writeText(inv.code); toast(t('invite.copied'), 'ok'); } catch (e) { toast(t('invite.copy_failed'), 'error'); }
+  });
+  const expires = toMs(inv.expires_at);
+  return h('div', { class: 'invite-box', id: 'invite-box', role: 'status' },
+    h('p', { class: 'eyebrow', text: t('invite.code_label') }),
+    h('p', { class: 'invite-code', id: 'invite-code', 'aria-label': t('invite.code_spelled', { digits: inv.code.replace(/\D/g, '').split('').join(' ') }), text: inv.code }),
+    h('p', { class: 'muted', text: expires ? t('invite.expires', { when: fmtDate(expires, { timeStyle: 'short' }) }) : '' }),
+    h('p', { text: t('invite.tell') }),
+    h('p', { class: 'muted small', text: t('invite.single_use') }),
+    h('div', { class: 'form-actions' }, copy));
+}
+
+/**
+ * Ask the broker for a code for a ticket and show it in `where`.
+ * @param {string} ticketId
+ * @param {HTMLElement} where
+ * @param {any} app
+ */
+async function makeInvitation(ticketId, where, app) {
+  try {
+    const inv = await api.invite(ticketId);
+    clear(where);
+    where.appendChild(invitationBox(inv));
+  } catch (e) {
+    app.fail(e);
+  }
+}
+
+/**
+ * "New ticket and invitation code": a small form on the ticket list (engineers).
+ * @param {any} app
+ * @returns {HTMLElement}
+ */
+function newTicketForm(app) {
+  const out = h('div', { class: 'invite-out' });
+  const title = h('input', { id: 'new-ticket-title', required: true, maxlength: '200' });
+  const org = h('input', { id: 'new-ticket-org', maxlength: '200' });
+  const desc = h('textarea', { id: 'new-ticket-desc', rows: '2', maxlength: '10000' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'new-ticket-submit', text: t('invite.create') });
+  const form = h('form', { class: 'panel form-grid', id: 'new-ticket-form', hidden: true },
+    h('h2', { text: t('invite.new_title') }),
+    h('p', { class: 'muted', text: t('invite.new_hint') }),
+    h('label', { for: 'new-ticket-title', text: t('invite.field.title') }), title,
+    h('label', { for: 'new-ticket-org', text: t('invite.field.organisation') }), org,
+    h('label', { for: 'new-ticket-desc', text: t('invite.field.description') }), desc,
+    h('div', { class: 'form-actions' }, submit),
+    out);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    submit.disabled = true;
+    try {
+      const body = { title: title.value.trim() };
+      if (org.value.trim()) body.organisation = org.value.trim();
+      if (desc.value.trim()) body.description = desc.value.trim();
+      const created = await api.createTicket(body);
+      const tk = pick(created, 'ticket') || created;
+      await makeInvitation(pick(tk, 'id'), out, app);
+      out.appendChild(h('p', {}, h('a', { href: `#/ticket/${encodeURIComponent(pick(tk, 'id'))}`, text: t('invite.open_ticket') })));
+    } catch (e) {
+      app.fail(e);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+/** @param {any} app @returns {boolean} engineers and supervisors invite clients */
+function canInvite(app) {
+  return !!app.user && ['engineer', 'supervisor', 'admin'].includes(app.user.role);
 }
 
 /**
@@ -52,9 +147,9 @@ function ratingView(rating) {
  */
 export function renderTickets(root, params, app) {
   const body = h('tbody', { id: 'tickets-body' });
-  const search = h('input', { type: 'search', id: 'ticket-search', placeholder: 'Search tickets', value: params.q || '' });
-  const status = h('select', { id: 'ticket-status' },
-    ['', 'open', 'in_progress', 'resolved', 'closed'].map((s) => h('option', { value: s, text: s ? s.replace('_', ' ') : 'Any status' })));
+  const search = h('input', { type: 'search', id: 'ticket-search', placeholder: t('tickets.search'), 'aria-label': t('tickets.search'), value: params.q || '' });
+  const status = h('select', { id: 'ticket-status', 'aria-label': t('tickets.col.status') },
+    ['', 'open', 'in_progress', 'resolved', 'closed'].map((s) => h('option', { value: s, text: s ? statusText(s) : t('tickets.any_status') })));
   status.value = params.status || '';
   let stopped = false;
   const load = async () => {
@@ -63,16 +158,16 @@ export function renderTickets(root, params, app) {
       if (stopped) return;
       clear(body);
       const rows = api.listOf(data, 'tickets');
-      if (!rows.length) body.appendChild(h('tr', {}, h('td', { colspan: '5', class: 'muted', text: 'No tickets match.' })));
-      for (const t of rows) {
-        const id = pick(t, 'id', 'ticket_id');
-        const st = pick(t, 'status') || '';
+      if (!rows.length) body.appendChild(h('tr', {}, h('td', { colspan: '5', class: 'muted', text: t('tickets.none') })));
+      for (const tk of rows) {
+        const id = pick(tk, 'id', 'ticket_id');
+        const st = pick(tk, 'status') || '';
         body.appendChild(h('tr', { dataset: { ticket: id } },
-          h('td', {}, h('a', { href: `#/ticket/${encodeURIComponent(id)}`, class: 'ticket-link', text: pick(t, 'title') || id })),
-          h('td', { text: pick(t, 'organisation') || '—' }),
-          h('td', {}, st ? chip(st.replace('_', ' '), STATUS_TONE[st] || 'muted') : null),
-          h('td', { text: String(pick(t, 'session_count', 'sessions_count') ?? (Array.isArray(t.sessions) ? t.sessions.length : '—')) }),
-          h('td', { class: 'muted', text: when(pick(t, 'updated_at', 'created_at')) })));
+          h('td', {}, h('a', { href: `#/ticket/${encodeURIComponent(id)}`, class: 'ticket-link', text: pick(tk, 'title') || id })),
+          h('td', { text: pick(tk, 'organisation') || '—' }),
+          h('td', {}, st ? chip(statusText(st), STATUS_TONE[st] || 'muted') : null),
+          h('td', { text: String(pick(tk, 'session_count', 'sessions_count') ?? (Array.isArray(tk.sessions) ? tk.sessions.length : '—')) }),
+          h('td', { class: 'muted', text: when(pick(tk, 'updated_at', 'created_at')) })));
       }
     } catch (e) {
       app.fail(e);
@@ -81,11 +176,15 @@ export function renderTickets(root, params, app) {
   let debounce = null;
   search.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(load, 250); });
   status.addEventListener('change', load);
+  const form = canInvite(app) ? newTicketForm(app) : null;
+  const openForm = form ? h('button', { type: 'button', class: 'btn btn-primary', id: 'new-ticket', text: t('invite.new_button') }) : null;
+  if (openForm) openForm.addEventListener('click', () => { form.hidden = !form.hidden; if (!form.hidden) form.querySelector('input').focus(); });
   root.appendChild(h('section', { class: 'page' },
-    h('div', { class: 'page-head' }, h('h1', { text: 'Tickets' }), h('div', { class: 'filters' }, search, status)),
-    h('section', { class: 'panel' },
+    h('div', { class: 'page-head' }, h('h1', { text: t('tickets.title') }), h('div', { class: 'filters' }, search, status, openForm)),
+    form,
+    h('section', { class: 'panel table-wrap' },
       h('table', { class: 'table' },
-        h('thead', {}, h('tr', {}, ['Title', 'Organisation', 'Status', 'Sessions', 'Updated'].map((c) => h('th', { text: c })))),
+        h('thead', {}, h('tr', {}, ['title', 'organisation', 'status', 'sessions', 'updated'].map((c) => h('th', { scope: 'col', text: t(`tickets.col.${c}`) })))), // i18n-keys: tickets.col.title tickets.col.organisation tickets.col.status tickets.col.sessions tickets.col.updated
         body))));
   load();
   return () => { stopped = true; clearTimeout(debounce); };
@@ -99,41 +198,47 @@ export function renderTickets(root, params, app) {
  * @returns {() => void}
  */
 export function renderTicket(root, params, app) {
-  const page = h('section', { class: 'page', id: 'ticket-page' }, h('p', { class: 'muted', text: 'Loading ticket…' }));
+  const page = h('section', { class: 'page', id: 'ticket-page' }, h('p', { class: 'muted', text: t('ticket.loading') }));
   root.appendChild(page);
   let stopped = false;
   (async () => {
-    let t;
+    let tk;
     try {
       const data = await api.ticket(params.id);
-      t = pick(data, 'ticket') || data;
+      tk = pick(data, 'ticket') || data;
     } catch (e) {
       if (stopped) return;
       clear(page);
-      page.appendChild(h('div', { class: 'card error-card' }, h('h1', { text: 'Ticket not available' }), h('p', { text: e.message })));
+      page.appendChild(h('div', { class: 'card error-card' }, h('h1', { text: t('ticket.unavailable') }), h('p', { text: e.message })));
       if (e.status === 401) app.fail(e);
       return;
     }
     if (stopped) return;
-    const sessions = Array.isArray(t.sessions) ? t.sessions : [];
-    const st = pick(t, 'status') || '';
+    const sessions = Array.isArray(tk.sessions) ? tk.sessions : [];
+    const st = pick(tk, 'status') || '';
+    const tid = pick(tk, 'id') || params.id;
     clear(page);
+    const inviteOut = h('div', { class: 'invite-out' });
+    const inviteBtn = canInvite(app) && st !== 'closed'
+      ? h('button', { type: 'button', class: 'btn btn-primary', id: 'invite-client', text: t('invite.button') }) : null;
+    if (inviteBtn) inviteBtn.addEventListener('click', () => makeInvitation(tid, inviteOut, app));
     page.appendChild(h('div', { class: 'page-head' },
       h('div', {},
-        h('p', { class: 'eyebrow', text: `Ticket ${pick(t, 'id') || params.id}` }),
-        h('h1', { id: 'ticket-title', text: pick(t, 'title') || 'Untitled ticket' })),
-      st ? chip(st.replace('_', ' '), STATUS_TONE[st] || 'muted') : null));
+        h('p', { class: 'eyebrow', title: tid, text: t('ticket.eyebrow', { ref: String(tid).slice(0, 8) }) }),
+        h('h1', { id: 'ticket-title', text: pick(tk, 'title') || t('ticket.untitled') })),
+      h('div', { class: 'head-tools' }, st ? chip(statusText(st), STATUS_TONE[st] || 'muted') : null, inviteBtn)));
+    page.appendChild(inviteOut);
     page.appendChild(h('section', { class: 'panel ticket-facts' },
       h('dl', { class: 'facts' },
-        fact('Organisation', pick(t, 'organisation')),
-        fact('Tier', pick(t, 'tier')),
-        fact('External ref', pick(t, 'external_ref')),
-        fact('Created', when(pick(t, 'created_at'))),
-        fact('Client', pick(t, 'client_name'))),
-      h('h2', { text: 'Description' }),
-      h('p', { class: 'ticket-desc', id: 'ticket-description', text: pick(t, 'description') || 'No description.' })));
+        fact(t('ticket.fact.organisation'), pick(tk, 'organisation')),
+        fact(t('ticket.fact.tier'), pick(tk, 'tier')),
+        fact(t('ticket.fact.external_ref'), pick(tk, 'external_ref')),
+        fact(t('ticket.fact.created'), when(pick(tk, 'created_at'))),
+        fact(t('ticket.fact.client'), pick(tk, 'client_name'))),
+      h('h2', { text: t('ticket.description') }),
+      h('p', { class: 'ticket-desc', id: 'ticket-description', text: pick(tk, 'description') || t('ticket.no_description') })));
     const body = h('tbody', { id: 'ticket-sessions' });
-    if (!sessions.length) body.appendChild(h('tr', {}, h('td', { colspan: '6', class: 'muted', text: 'No sessions yet.' })));
+    if (!sessions.length) body.appendChild(h('tr', {}, h('td', { colspan: '6', class: 'muted', text: t('ticket.no_sessions') })));
     for (const s of sessions) {
       const started = toMs(pick(s, 'started_at', 'created_at', 'requested_at'));
       const ended = toMs(pick(s, 'ended_at'));
@@ -145,10 +250,10 @@ export function renderTicket(root, params, app) {
         h('td', { class: 'resolution', text: pick(s, 'resolution') || '—' }),
         h('td', {}, ratingView(pick(s, 'rating', 'rating_score')))));
     }
-    page.appendChild(h('section', { class: 'panel' },
-      h('h2', { text: 'Sessions' }),
+    page.appendChild(h('section', { class: 'panel table-wrap' },
+      h('h2', { text: t('ticket.sessions') }),
       h('table', { class: 'table' },
-        h('thead', {}, h('tr', {}, ['Started', 'Engineer', 'Outcome', 'Duration', 'Resolution', 'Rating'].map((c) => h('th', { text: c })))),
+        h('thead', {}, h('tr', {}, ['started', 'engineer', 'outcome', 'duration', 'resolution', 'rating'].map((c) => h('th', { scope: 'col', text: t(`ticket.col.${c}`) })))), // i18n-keys: ticket.col.started ticket.col.engineer ticket.col.outcome ticket.col.duration ticket.col.resolution ticket.col.rating
         body)));
   })();
   return () => { stopped = true; };

@@ -1,0 +1,45 @@
+"""One-time passwords must be replaced: the first admin's, a generated one and an
+admin's reset carry ``must_change_password``; ``POST /auth/password`` replaces it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from broker.testing import running_broker
+
+
+async def test_first_admin_and_reset_passwords_must_be_changed(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, keep_first_password=True) as b:
+        token = await b.login(b.admin_username, b.admin_password)
+        status, me, _ = await b.request("GET", "/api/v1/me", token=token)
+        assert status == 200 and me["must_change_password"] is True
+
+        wrong = {"current_password": "not it at all", "new_password": "a brand new secret"}
+        status, body, _ = await b.request("POST", "/api/v1/auth/password", token=token, json=wrong)
+        assert status == 400 and body["error"]["code"] == "invalid_field"
+        same = {"current_password": b.admin_password, "new_password": b.admin_password}
+        status, _, _ = await b.request("POST", "/api/v1/auth/password", token=token, json=same)
+        assert status == 400
+        ok = {"current_password": b.admin_password, "new_password": "a brand new secret"}
+        status, body, _ = await b.request("POST", "/api/v1/auth/password", token=token, json=ok)
+        assert status == 200 and body["user"]["must_change_password"] is False
+        assert await b.login(b.admin_username, "a brand new secret")
+
+        status, made, _ = await b.request(
+            "POST",
+            "/api/v1/users",
+            token=token,
+            json={"username": "erin", "name": "Erin", "role": "engineer"},
+        )
+        assert status == 201 and made["user"]["must_change_password"] is True
+        erin = await b.login("erin", made["password"])
+        change = {"current_password": made["password"], "new_password": "erin's own secret"}
+        status, _, _ = await b.request("POST", "/api/v1/auth/password", token=erin, json=change)
+        assert status == 200
+        status, reset, _ = await b.request(
+            "PATCH",
+            f"/api/v1/users/{made['user']['id']}",
+            token=token,
+            json={"password": "reset by the admin"},
+        )
+        assert status == 200 and reset["must_change_password"] is True
