@@ -72,5 +72,5 @@ clean:
 i18n-agent: venv
 	$(BIN)/pybabel -q extract --no-location --sort-output -k _ -k ngettext:1,2 \
 		-o agent/locale/clearpane.pot agent
-	$(BIN)/pybabel -q update --no-fuzzy-matching --omit-header -i agent/locale/clearpane.pot \
+	$(BIN)/pybabel -q update --no-fuzzy-matching -i agent/locale/clearpane.pot \
 		-d agent/locale -D clearpane

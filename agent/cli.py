@@ -137,8 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clearpane agent: {exc}", file=sys.stderr)
         return 2
     if config.headless:
-        from agent.headless import run_headless
+        from agent.headless import no_terminal_reason, run_headless
 
+        refused = no_terminal_reason(config)
+        if refused is not None:
+            print(f"clearpane agent: {refused}", file=sys.stderr)
+            return 2
         return _exit_code(run_headless(config))
     from agent.ui.app import run_window
 

@@ -25,7 +25,7 @@ from typing import TextIO
 
 from agent.config import AgentConfig
 from agent.consent import Decision, Prompt
-from agent.i18n import _
+from agent.i18n import _, ngettext
 from agent.inject import Injector, InjectorError, open_injector
 from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
 from agent.plaintext import plain_text
@@ -36,11 +36,32 @@ RATING_PROMPT_S = 60.0
 #: How long it then waits for a REST rating to reach the broker.
 RATING_SEND_S = 50.0
 
-_PERMISSION_QUESTION = {
-    "view": "see your screen",
-    "control": "use your mouse and keyboard",
-    "video": "start a video call",
-}
+
+def _question(name: str, perm: str) -> str:
+    if perm == "view":
+        return _("Allow {name} to see your screen? [y/N]", name=name)
+    if perm == "control":
+        return _("Allow {name} to use your mouse and keyboard? [y/N]", name=name)
+    return _("Allow {name} a video call (your camera and microphone open now)? [y/N]", name=name)
+
+
+def _perm_names(perms: tuple[str, ...] | list[str]) -> str:
+    words = {
+        "view": _("see the screen"),
+        "control": _("mouse and keyboard"),
+        "video": _("video call"),
+    }
+    return ", ".join(words.get(p, p) for p in perms)
+
+
+def _role_word(role: str) -> str:
+    words = {"engineer": _("engineer"), "observer": _("supervisor, watching only")}
+    return words.get(role, role)
+
+
+#: Answers that mean yes (English and Russian keyboards alike).
+_YES = ("y", "yes", "д", "да")
+_NO = ("n", "no", "н", "нет", "")
 
 
 class TerminalUI(SessionObserver):
@@ -66,7 +87,7 @@ class TerminalUI(SessionObserver):
 
     def status(self, status: SessionStatus) -> None:
         if status.message:
-            self.say(f"* {status.message}")
+            self.say(f"* {status.message}")  # i18n-ok: worded by the session
 
     def prompt(self, prompt: Prompt) -> None:
         with self._lock:
@@ -79,12 +100,41 @@ class TerminalUI(SessionObserver):
         while self._queue and self._question is None:
             prompt = self._queue.pop(0)
             self.say("")
-            self.say(
-                f"=== {prompt.display_name} ({prompt.role}, verified by your help desk) asks to "
-                f"connect for ticket {prompt.ticket_id}: {prompt.ticket_title}"
-            )
+            who = prompt.display_name
+            ticket = prompt.ticket_id[:8]
+            role = _role_word(prompt.role)
+            if "view" in prompt.permissions:
+                self.say(
+                    "=== "
+                    + _(
+                        "{name} ({role}, verified by your help desk) asks to connect for "
+                        "ticket {ticket}: {title}",
+                        name=who,
+                        role=role,
+                        ticket=ticket,
+                        title=prompt.ticket_title,
+                    )
+                )
+                self.say("    " + _("The session is recorded for quality review."))
+            else:
+                self.say(
+                    "=== "
+                    + _(
+                        "{name} ({role}) asks for more: {permissions}",
+                        name=who,
+                        role=role,
+                        permissions=_perm_names(prompt.permissions),
+                    )
+                )
             secs = max(0, prompt.remaining_ms(time.time_ns() // 1_000_000) // 1000)
-            self.say(f"    Answer within {secs} s; no answer means no.")
+            self.say(
+                "    "
+                + ngettext(
+                    "Answer within {n} second; no answer means no.",
+                    "Answer within {n} seconds; no answer means no.",
+                    secs,
+                )
+            )
             if self.session is not None:
                 self.session.mark_shown(prompt.request_id)
             self._question = (prompt, 0, [])
@@ -92,9 +142,9 @@ class TerminalUI(SessionObserver):
 
     def _ask(self) -> None:
         assert self._question is not None
-        prompt, index, _ = self._question
+        prompt, index, _allowed = self._question
         perm = prompt.permissions[index]
-        self.say(f"    Allow {prompt.display_name} to {_PERMISSION_QUESTION[perm]}? [y/N]")
+        self.say("    " + _question(prompt.display_name, perm))
 
     def prompt_closed(self, decision: Decision) -> None:
         with self._lock:
@@ -102,40 +152,52 @@ class TerminalUI(SessionObserver):
                 self._question = None
             self._queue = [p for p in self._queue if p.request_id != decision.request_id]
             if decision.reason == "timed_out":
-                self.say("    No answer in time: denied.")
+                self.say("    " + _("No answer in time: denied."))
             elif decision.granted:
-                self.say(f"    Allowed: {', '.join(decision.granted)}")
+                self.say(
+                    "    " + _("Allowed: {permissions}", permissions=_perm_names(decision.granted))
+                )
             else:
-                self.say("    Denied.")
+                self.say("    " + _("Denied."))
             self._next_question()
 
     def log_line(self, line: LogLine) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(line.at_ms / 1000))
-        self.say(f"[{stamp}] {line.text}")
+        self.say(f"[{stamp}] {line.text}")  # i18n-ok: worded by the session
 
     def chat(self, sender: str, text: str, at_ms: int) -> None:
-        self.say(f"<{sender}> {text}")
+        self.say(f"<{sender}> {text}")  # i18n-ok: a name and their words
 
     def verification_code(self, viewer_id: str, name: str, code: str) -> None:
-        self.say(f"* Verification code with {name}: {code} (compare it with theirs)")
+        self.say(
+            "* "
+            + _(
+                "Verification code with {name}: {code} (compare it with theirs)",
+                name=name,
+                code=code,
+            )
+        )
 
     def notice(self, text: str) -> None:
-        self.say(f"* {text}")
+        self.say(f"* {text}")  # i18n-ok: worded by the session
 
     def call_requested(self, viewer_id: str, name: str) -> None:
-        self.say(f"* {name} asks for a video call: type 'call accept' or 'call decline'")
+        self.say(
+            "* "
+            + _("{name} asks for a video call: type 'call accept' or 'call decline'", name=name)
+        )
 
     def ended(self, outcome: SessionOutcome) -> None:
-        self.say(f"=== {outcome.final_text}")
+        self.say(f"=== {outcome.final_text}")  # i18n-ok: worded by the session
         if outcome.verification is not None:
-            self.say(f"    {outcome.verification.summary}")
+            self.say(f"    {outcome.verification.summary}")  # i18n-ok: worded by the verifier
             for problem in outcome.verification.problems:
-                self.say(f"    - {problem}")
+                self.say(f"    - {problem}")  # i18n-ok: worded by the verifier
         if outcome.log_dir:
-            self.say(f"    Your copy of the log: {outcome.log_dir}")
+            self.say("    " + _("Your copy of the log: {path}", path=outcome.log_dir))
         if self.rating_enabled and outcome.can_rate:
             self._want_rating = True
-            self.say("How well were you helped? Type 1 to 5 (Enter to skip).")
+            self.say(_("How well were you helped? Type 1 to 5 (Enter to skip)."))
 
     # -- terminal → session -------------------------------------------------------
 
@@ -149,14 +211,14 @@ class TerminalUI(SessionObserver):
             self._want_rating = False
             if text in ("1", "2", "3", "4", "5"):
                 session.rate(int(text))
-                self.say("Thank you.")
+                self.say(_("Thank you."))
             self._rating_answered.set()
             return
         with self._lock:
             question = self._question
-            if question is not None and text.lower() in ("y", "yes", "n", "no", ""):
+            if question is not None and text.lower() in _YES + _NO:
                 prompt, index, allowed = question
-                if text.lower() in ("y", "yes"):
+                if text.lower() in _YES:
                     allowed.append(prompt.permissions[index])
                 if index + 1 < len(prompt.permissions):
                     self._question = (prompt, index + 1, allowed)
@@ -164,7 +226,7 @@ class TerminalUI(SessionObserver):
                 else:
                     session.answer(prompt.request_id, allowed)
                 return
-        word, _, rest = text.partition(" ")
+        word, _sep, rest = text.partition(" ")
         if word == "kill":
             session.kill("terminal")
         elif word == "pause":
@@ -183,7 +245,9 @@ class TerminalUI(SessionObserver):
             getattr(session, f"call_{rest.strip()}")()
         elif text:
             self.say(
-                "* Commands: kill, pause, resume, revoke control|all, say TEXT, "
+                "* "
+                + _("Commands:")
+                + " kill, pause, resume, revoke control|all, say TEXT, "  # i18n-ok: commands
                 "call start|accept|decline|hangup, monitor N|all"
             )
 
@@ -195,9 +259,9 @@ class TerminalUI(SessionObserver):
             return
         if not self._rating_answered.wait(timeout) and self._want_rating:
             self._want_rating = False
-            self.say("* No rating given.")
+            self.say("* " + _("No rating given."))
         if self.session is not None and not self.session.wait_rating(RATING_SEND_S):
-            self.say("* The rating could not be sent in time.")
+            self.say("* " + _("The rating could not be sent in time."))
 
 
 def _stdin_reader(ui: TerminalUI, stop: threading.Event) -> None:
@@ -206,6 +270,22 @@ def _stdin_reader(ui: TerminalUI, stop: threading.Event) -> None:
         if not line:
             return
         ui.handle_line(line)
+
+
+def no_terminal_reason(config: AgentConfig, stdin: TextIO | None = None) -> str | None:
+    """Why terminal mode cannot run here, or None. Consent is a person answering on
+    this terminal: without one on standard input every answer would be lost (and
+    would end as "denied"), so the agent refuses to start instead (issue 20)."""
+    stream = sys.stdin if stdin is None else stdin
+    if config.auto_consent_for_tests is not None:
+        return None
+    if stream is not None and stream.isatty():
+        return None
+    return _(
+        "terminal mode needs a person at a terminal: standard input is not one, so "
+        "nobody could answer the consent questions, type 'kill' or rate the help. "
+        "Run it in an interactive terminal (ssh -t, a console), or use the window."
+    )
 
 
 def run_headless(config: AgentConfig, out: TextIO | None = None) -> SessionOutcome:
@@ -219,8 +299,8 @@ def run_headless(config: AgentConfig, out: TextIO | None = None) -> SessionOutco
     ui.session = session
     if config.auto_consent_for_tests is not None:
         ui.say(
-            "!!! TEST MODE: every consent prompt is answered automatically with "
-            f"{', '.join(config.auto_consent_for_tests) or 'nothing'} !!!"
+            "!!! TEST MODE: every consent prompt is answered automatically with "  # i18n-ok
+            f"{', '.join(config.auto_consent_for_tests) or 'nothing'} !!!"  # tests only
         )
     ui.say(_("Clearpane agent — type 'kill' or press Ctrl+C to stop everything at any time."))
     stop = threading.Event()

@@ -27,7 +27,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from agent.i18n import _
+from agent.i18n import _, ngettext
 from agent.observer import LogLine, LogVerification
 from audit.chain import Record, verify_chain
 from audit.checkpoint import Checkpoint, verify_checkpoint
@@ -37,72 +37,79 @@ from audit.jsonl import JsonlChainWriter
 #: Where session logs go unless configured otherwise.
 DEFAULT_LOG_ROOT = Path("~/.local/share/clearpane/sessions")
 
+
 #: Plain words for every event of ``audit.events`` that can reach the live log (display
 #: only: the records themselves are never changed). Unknown events fall back to
 #: :func:`_readable`.
-_PHRASES: dict[str, str] = {
-    "session.requested": "You asked for help",
-    "session.started": "The help session started",
-    "session.paused": "You paused screen sharing: nothing is being sent",
-    "session.resumed": "You resumed screen sharing",
-    "session.ended": "The session ended",
-    "session.escalated": "Your request was passed to a supervisor so it is answered sooner",
-    "session.reconnected": "Reconnected: the connection came back",
-    "session.interrupted": "The connection dropped; trying to reconnect",
-    "kill.triggered": "You stopped everything with the Stop button",
-    "viewer.joined": "joined",
-    "viewer.left": "left",
-    "consent.requested": "asked for permission",
-    "permission.requested": "asked for permission",
-    "consent.granted": "Permission given",
-    "consent.denied": "Permission refused",
-    "consent.revoked": "Permission taken back",
-    "permission.released": "gave a permission back",
-    "input.applied": "used your mouse and keyboard",
-    "input.dropped": "Mouse and keyboard input was not applied",
-    "input.forwarded": "The engineer's mouse and keyboard input was passed on",
-    "chat.sent": "Chat message",
-    "mask.changed": "You changed what is hidden from the engineer",
-    "screen.refreshed": "The engineer's view of your screen was refreshed",
-    "call.requested": "asks for a video call",
-    "call.started": "Video call started",
-    "call.ended": "Video call ended",
-    "key.exchanged": "Secure connection set up",
-    "key.epoch": "The encryption key was renewed",
-    "audit.wrapped": "Recording key shared with your company's quality reviewers",
-    "audit.recipient_rejected": (
-        "The quality reviewers' certificate could not be checked: they get no recording key"
-    ),
-    "checkpoint.signed": "Your company sealed and signed the session record",
-    "replay.viewed": "A reviewer watched the session recording",
-    "rating.given": "You rated the help",
-    "log.verified": "This computer checked the company's signed record",
-    "recording.deleted": "The session recording was deleted",
-    "log.exported": "The session record was exported",
-    "recording.paused": "The company's recording stopped: nothing of your screen is shown",
-    "recording.resumed": "The company's recording works again: screen sharing resumed",
-    "recording.unavailable": "Not recorded: your organisation allows the session to go on",
-    "recording.sealed": "The session recording was sealed",
-    "broker.record": "Entry received from your company",
-}
+def _phrases() -> dict[str, str]:
+    """Built at each call: the words follow the language in use."""
+    return {
+        "session.requested": _("You asked for help"),
+        "session.started": _("The help session started"),
+        "session.paused": _("You paused screen sharing: nothing is being sent"),
+        "session.resumed": _("You resumed screen sharing"),
+        "session.ended": _("The session ended"),
+        "session.escalated": _("Your request was passed to a supervisor so it is answered sooner"),
+        "session.reconnected": _("Reconnected: the connection came back"),
+        "session.interrupted": _("The connection dropped; trying to reconnect"),
+        "kill.triggered": _("You stopped everything with the Stop button"),
+        "viewer.joined": _("joined"),
+        "viewer.left": _("left"),
+        "consent.requested": _("asked for permission"),
+        "permission.requested": _("asked for permission"),
+        "consent.granted": _("Permission given"),
+        "consent.denied": _("Permission refused"),
+        "consent.revoked": _("Permission taken back"),
+        "permission.released": _("gave a permission back"),
+        "input.applied": _("used your mouse and keyboard"),
+        "input.dropped": _("Mouse and keyboard input was not applied"),
+        "input.forwarded": _("The engineer's mouse and keyboard input was passed on"),
+        "chat.sent": _("Chat message"),
+        "mask.changed": _("You changed what is hidden from the engineer"),
+        "screen.refreshed": _("The engineer's view of your screen was refreshed"),
+        "call.requested": _("asks for a video call"),
+        "call.started": _("Video call started"),
+        "call.ended": _("Video call ended"),
+        "key.exchanged": _("Secure connection set up"),
+        "key.epoch": _("The encryption key was renewed"),
+        "audit.wrapped": _("Recording key shared with your company's quality reviewers"),
+        "audit.recipient_rejected": _(
+            "The quality reviewers' certificate could not be checked: they get no recording key"
+        ),
+        "checkpoint.signed": _("Your company sealed and signed the session record"),
+        "replay.viewed": _("A reviewer watched the session recording"),
+        "rating.given": _("You rated the help"),
+        "log.verified": _("This computer checked the company's signed record"),
+        "recording.deleted": _("The session recording was deleted"),
+        "log.exported": _("The session record was exported"),
+        "recording.paused": _("The company's recording stopped: nothing of your screen is shown"),
+        "recording.resumed": _("The company's recording works again: screen sharing resumed"),
+        "recording.unavailable": _("Not recorded: your organisation allows the session to go on"),
+        "recording.sealed": _("The session recording was sealed"),
+        "broker.record": _("Entry received from your company"),
+    }
+
 
 #: What a permission means, for sentences ("… asks to see your screen").
-_PERMISSION_WORDS: dict[str, str] = {
-    "view": "see your screen",
-    "control": "use your mouse and keyboard",
-    "video": "start a video call",
-}
+def _permission_words() -> dict[str, str]:
+    return {
+        "view": _("see your screen"),
+        "control": _("use your mouse and keyboard"),
+        "video": _("start a video call"),
+    }
+
 
 #: Why a session ended, in plain words.
-_END_REASONS: dict[str, str] = {
-    "killed_by_client": "you stopped it",
-    "ended_by_engineer": "the engineer ended it",
-    "ended_by_client": "you ended it",
-    "denied": "access was refused",
-    "timed_out": "nobody answered in time",
-    "broker_shutdown": "the help desk service shut down",
-    "agent_gone": "this computer lost the connection",
-}
+def _end_reasons() -> dict[str, str]:
+    return {
+        "killed_by_client": _("you stopped it"),
+        "ended_by_engineer": _("the engineer ended it"),
+        "ended_by_client": _("you ended it"),
+        "denied": _("access was refused"),
+        "timed_out": _("nobody answered in time"),
+        "broker_shutdown": _("the help desk service shut down"),
+        "agent_gone": _("this computer lost the connection"),
+    }
 
 
 NameLookup = Callable[[str], "str | None"]
@@ -111,7 +118,7 @@ NameLookup = Callable[[str], "str | None"]
 def _readable(name: str) -> str:
     """An unknown dotted event name as words: ``"foo.bar_baz"`` -> ``"Foo bar baz"``."""
     words = " ".join(part for part in re.split(r"[._\-]+", name) if part)
-    return words[:1].upper() + words[1:] if words else "Something happened"
+    return words[:1].upper() + words[1:] if words else _("Something happened")
 
 
 def _perm_list(value: Any) -> list[str]:
@@ -122,12 +129,13 @@ def _perm_list(value: Any) -> list[str]:
 
 def _perms(value: Any) -> str:
     """Permissions as a phrase: ``["view", "control"]`` -> "see your screen and use …"."""
-    words = [_PERMISSION_WORDS.get(p, _readable(p).lower()) for p in _perm_list(value)]
+    table = _permission_words()
+    words = [table.get(p, _readable(p).lower()) for p in _perm_list(value)]
     if not words:
-        return "do nothing yet"
+        return _("do nothing yet")
     if len(words) == 1:
         return words[0]
-    return ", ".join(words[:-1]) + " and " + words[-1]
+    return _("{first} and {last}", first=", ".join(words[:-1]), last=words[-1])
 
 
 def describe(
@@ -135,7 +143,7 @@ def describe(
 ) -> str:
     """A short sentence in plain words for the live log, naming people by their verified
     names (never shows typed characters: the records do not contain them)."""
-    phrase = _PHRASES.get(event) or _readable(event)
+    phrase = _phrases().get(event) or _readable(event)
     who = str(detail.get("name") or "")
     if not who and names is not None:
         for key in (str(detail.get("viewer_id") or ""), actor):
@@ -145,45 +153,61 @@ def describe(
                 break
     if not who:
         if detail.get("viewer_id") or actor.startswith(("engineer", "observer", "viewer")):
-            who = "The engineer"
+            who = _("The engineer")
         elif actor == "client":
-            who = "You"
+            who = _("You")
         else:
-            who = "The help desk"
+            who = _("The help desk")
     perms = _perms(detail.get("permissions", ""))
     if event == "input.applied":
         bits = []
-        for key, label in (("clicks", "clicks"), ("keys", "keys typed"), ("scrolls", "scrolls")):
-            if detail.get(key):
-                bits.append(f"{detail[key]} {label}")
+        if detail.get("clicks"):
+            bits.append(ngettext("{n} click", "{n} clicks", int(detail["clicks"])))
+        if detail.get("keys"):
+            bits.append(ngettext("{n} key typed", "{n} keys typed", int(detail["keys"])))
+        if detail.get("scrolls"):
+            bits.append(ngettext("{n} scroll", "{n} scrolls", int(detail["scrolls"])))
         if detail.get("special"):
             bits.append(str(detail["special"]))
-        return f"{who} used your mouse/keyboard: " + (", ".join(bits) or "pointer moved")
+        return _(
+            "{who} used your mouse/keyboard: {what}",
+            who=who,
+            what=", ".join(bits) or _("pointer moved"),
+        )
     if event == "input.dropped":
         return input_dropped_text(who, str(detail.get("reason", "")))
-    if event in {"viewer.joined", "viewer.left", "call.requested"}:
-        return f"{who} {phrase}"
+    if event == "viewer.joined":
+        return _("{who} joined", who=who)
+    if event == "viewer.left":
+        return _("{who} left", who=who)
+    if event == "call.requested":
+        return _("{who} asks for a video call", who=who)
     if event in {"consent.requested", "permission.requested"}:
-        return f"{who} asks to {perms}"
+        return _("{who} asks to {what}", who=who, what=perms)
     if event == "consent.granted":
-        return f"You allowed {who} to {perms}"
+        return _("You allowed {who} to {what}", who=who, what=perms)
     if event == "consent.denied":
         if detail.get("reason") == "timed_out":
-            return f"{who} may not {perms} (no answer in time)"
-        return f"You refused: {who} may not {perms}"
+            return _("{who} may not {what} (no answer in time)", who=who, what=perms)
+        return _("You refused: {who} may not {what}", who=who, what=perms)
     if event in {"consent.revoked", "permission.released"}:
-        return f"{who} may no longer {perms}"
+        return _("{who} may no longer {what}", who=who, what=perms)
     if event == "chat.sent":
-        return "You sent a chat message" if who == "You" else f"Chat message from {who}"
+        if who == _("You"):
+            return _("You sent a chat message")
+        return _("Chat message from {who}", who=who)
     if event == "session.ended" and detail.get("reason"):
         reason = str(detail["reason"])
-        return f"{phrase}: " + _END_REASONS.get(reason, _readable(reason).lower())
+        why = _end_reasons().get(reason, _readable(reason).lower())
+        return _("{phrase}: {why}", phrase=phrase, why=why)
     if event == "key.exchanged":
         ok = detail.get("ok", True)
         return (
-            f"Secure connection set up with {who}"
+            _("Secure connection set up with {who}", who=who)
             if ok
-            else f"The secure connection with {who} could not be checked: they see nothing"
+            else _(
+                "The secure connection with {who} could not be checked: they see nothing", who=who
+            )
         )
     return phrase
 

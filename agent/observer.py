@@ -102,15 +102,18 @@ class SessionOutcome:
     @property
     def final_text(self) -> str:
         """One sentence for people."""
+        from agent.i18n import _  # late: observer.py is imported by everything
+
         texts = {
-            "killed_by_client": "You stopped the session with the kill switch.",
-            "ended_by_engineer": "The engineer ended the session.",
-            "denied": "The session ended: access was denied.",
-            "timed_out": "The session timed out.",
-            "auth_failed": "The broker refused this agent (expired or invalid code).",
-            "broker_shutdown": "The help desk service shut down.",
+            "killed_by_client": _("You stopped the session with the kill switch."),
+            "ended_by_engineer": _("The engineer ended the session."),
+            "denied": _("The session ended: access was denied."),
+            "timed_out": _("The session timed out."),
+            "auth_failed": _("The help desk refused this connection (expired or invalid code)."),
+            "broker_shutdown": _("The help desk service shut down."),
+            "failed": _("The session stopped because of an error."),
         }
-        return texts.get(self.reason, f"The session ended ({self.reason}).")
+        return texts.get(self.reason, _("The session ended."))
 
 
 class SessionObserver:

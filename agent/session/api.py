@@ -21,6 +21,7 @@ from agent.config import AgentConfig
 from agent.connection import SessionTicket
 from agent.consent import ConsentMachine, Permission, parse_permissions
 from agent.errors import AgentError, SessionKilled
+from agent.i18n import _
 from agent.inject import Injector
 from agent.killswitch import KillRecord, KillSwitch
 from agent.locallog import LocalLog
@@ -200,7 +201,9 @@ class AgentSession:
         try:
             changed = self._core.killswitch.resume()
         except SessionKilled:
-            self._core.observer.notice("A stopped session cannot be resumed; ask for help again.")
+            self._core.observer.notice(
+                _("A stopped session cannot be resumed; ask for help again.")
+            )
             return
         if changed:
             self._core.call_soon(self._stream.after_resume)

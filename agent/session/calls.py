@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
+from agent.i18n import _
 from agent.observer import CallView
 from agent.session.core import SessionCore
 from protocol.messages import CallRequest, ControlMessage
@@ -25,17 +26,17 @@ class CallGlue:
         def act() -> None:
             runner = self._core.call
             if runner is None:
-                self._core.observer.notice("Video calls are not available.")
+                self._core.observer.notice(_("Video calls are not available on this computer."))
                 return
             if name in ("client_start", "client_accept") and not self._core.consent.viewers_with(
                 "video"
             ):
-                self._core.observer.notice("Nobody has your permission for a video call.")
+                self._core.observer.notice(_("Nobody has your permission for a video call."))
                 return
             try:
                 getattr(runner, name)(**kwargs)
             except Exception as exc:  # CallError: not allowed in this state
-                self._core.observer.notice(f"Video call: {exc}")
+                self._core.observer.notice(_("Video call: {reason}", reason=exc))
 
         self._core.call_soon(act)
 
@@ -45,7 +46,10 @@ class CallGlue:
         if self._core.call is None:
             if isinstance(msg, CallRequest):
                 self._core.observer.notice(
-                    "The engineer asks for a video call (not available here)."
+                    _(
+                        "The engineer asks for a video call, but calls are not available "
+                        "on this computer."
+                    )
                 )
             return
         if not self._core.consent.viewers_with("video") or self._core.killswitch.killed:

@@ -30,6 +30,7 @@ from agent.connection import (
 )
 from agent.e2ekeys import SessionKeys
 from agent.errors import FinalError
+from agent.i18n import _
 from agent.input import InputGate
 from agent.locallog import LocalLog, default_session_dir
 from agent.observer import SessionOutcome
@@ -101,7 +102,9 @@ class Connector:
             except FinalError as exc:
                 return SessionOutcome("auth_failed", details=(str(exc),))
             except ConnectionLost as exc:
-                self._core.observer.notice(f"Cannot reach the help desk: {exc}. Retrying…")
+                self._core.observer.notice(
+                    _("Cannot reach the help desk: {reason}. Retrying…", reason=exc)
+                )
                 if await self.sleep_or_killed(backoff.next_delay()):
                     return SessionOutcome("killed_by_client", "client")
         self._core.session_id = self._core.ticket.session_id
@@ -128,7 +131,9 @@ class Connector:
             except FinalError as exc:
                 return SessionOutcome("auth_failed", details=(str(exc),))
             except ConnectionLost as exc:
-                self._core.set_phase("reconnecting", str(exc))
+                self._core.set_phase(
+                    "reconnecting", _("Connection lost ({reason}); reconnecting…", reason=exc)
+                )
                 if await self.sleep_or_killed(backoff.next_delay()):
                     return await self.finish_kill(None)
                 continue
@@ -138,7 +143,9 @@ class Connector:
             try:
                 return await self.serve(ws, welcome)
             except ConnectionLost as exc:
-                self._core.set_phase("reconnecting", str(exc))
+                self._core.set_phase(
+                    "reconnecting", _("Connection lost ({reason}); reconnecting…", reason=exc)
+                )
                 self.on_disconnect()
                 if await self.sleep_or_killed(backoff.next_delay()):
                     return await self.finish_kill(None)
@@ -205,7 +212,7 @@ class Connector:
         ended = asyncio.create_task(self._core.ended_evt.wait(), name="agent-end-wait")
         tasks = {reader, capture, timer, killed, ended}
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if killed in done or self._core.killswitch.killed:
                 capture.cancel()
                 return await self.finish_kill(ws, reader)
@@ -213,7 +220,7 @@ class Connector:
                 # The screen cannot be captured (no display, source gone): say so, stop
                 # everything locally first, then leave (the broker sees the agent go).
                 error = capture.exception()
-                self._core.observer.notice(f"Screen capture failed: {error}")
+                self._core.observer.notice(_("Screen capture failed: {reason}", reason=error))
                 self._consenting.close()
                 await self._stream.release_capture_async()
                 await self.close_ws(ws)

@@ -13,6 +13,7 @@ import logging
 
 from agent.consent import Decision, Permission
 from agent.errors import ConsentError
+from agent.i18n import _
 from agent.session.calls import CallGlue
 from agent.session.core import SessionCore
 from agent.session.keys import KeyExchange
@@ -56,7 +57,12 @@ class ConsentFlow:
             return
         self._core.consent_names.setdefault(msg.viewer_id, msg.user.name)
         self._core.user_names[msg.user.id] = msg.user.name
-        self._core.set_phase("waiting", f"{msg.user.name} asks to connect")
+        self._core.set_phase(
+            "waiting",
+            _("{name} asks to connect", name=msg.user.name)
+            if "view" in msg.permissions
+            else _("{name} asks for more permissions", name=msg.user.name),
+        )
         auto = self._core.config.auto_consent_for_tests
         if auto is not None:
             self._core.consent.mark_shown(prompt.request_id)
@@ -75,7 +81,7 @@ class ConsentFlow:
         try:
             decision = self._core.consent.answer(request_id, allowed, self._core.clock())
         except (ConsentError, ValueError) as exc:
-            self._core.observer.notice(f"That answer was not accepted: {exc}")
+            self._core.observer.notice(_("That answer was not accepted: {reason}", reason=exc))
             return
         self.after_decision(decision)
 
@@ -166,7 +172,7 @@ class ConsentFlow:
         """Close every prompt and grant (the session is over)."""
         if self._core.consent.closed:
             return
-        decisions, _ = self._core.consent.close()
+        decisions, _lost = self._core.consent.close()
         for decision in decisions:
             self._core.observer.prompt_closed(decision)
         if self._core.gate is not None:

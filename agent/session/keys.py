@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from agent.i18n import _
 from agent.session.core import SessionCore
 from protocol.e2e import E2EError
 from protocol.messages import AuditRecipient, KeyCommit, KeyReveal
@@ -48,7 +49,7 @@ class KeyExchange:
                 {"viewer_id": viewer_id, "ok": False, "reason": exc.code},
                 self._core.clock(),
             )
-            self._core.observer.notice("A viewer's encryption key did not match its commitment.")
+            self._core.observer.notice(_("A viewer's encryption key did not match its commitment."))
             return
         if peer is None:
             return
@@ -104,8 +105,10 @@ class KeyExchange:
         except Exception as exc:  # any failure: no key is ever wrapped for it
             log.warning("audit recipient certificate rejected: %s", exc)
             self._core.observer.notice(
-                "The company's recording certificate could not be verified; "
-                "the recording key is NOT shared."
+                _(
+                    "The company's recording certificate could not be verified; "
+                    "the recording key is NOT shared."
+                )
             )
             self._core.log_local(
                 "audit.recipient_rejected", {"reason": str(exc)[:64]}, self._core.clock()

@@ -11,6 +11,7 @@ import time
 
 from agent.connection import ConnectionLost, make_ssl_context, post_rating
 from agent.errors import AgentError, FinalError
+from agent.i18n import _
 from agent.session.core import SessionCore
 from protocol.messages import Rating as RatingMessage
 
@@ -73,7 +74,7 @@ class Rating:
         if self._core.rating_sent or self._core.rest_rating is not None:
             return
         if self._core.outcome is None or not self._core.outcome.rest_rating:
-            self._core.observer.notice("This session can no longer be rated.")
+            self._core.observer.notice(_("This session can no longer be rated."))
             return
 
         def send() -> None:
@@ -81,9 +82,9 @@ class Rating:
                 asyncio.run(self.over_rest(score, comment))
             except AgentError as exc:
                 log.warning("rating not sent: %s", exc)
-                self._core.observer.notice(f"Your rating could not be sent: {exc}")
+                self._core.observer.notice(_("Your rating could not be sent: {reason}", reason=exc))
             else:
-                self._core.observer.notice("Your rating was sent. Thank you.")
+                self._core.observer.notice(_("Your rating was sent. Thank you."))
 
         thread = threading.Thread(target=send, name="agent-rating", daemon=True)
         self._core.rest_rating = thread

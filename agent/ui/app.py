@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 
 from agent.config import AgentConfig
+from agent.i18n import _
 from agent.inject import InjectorError, open_injector
 from agent.observer import AgentController
 from agent.session import AgentSession, load_call_config
@@ -16,20 +18,27 @@ from agent.ui.bridge import QtObserver, SessionThread
 WINDOW_RATING_WAIT_S = 120.0
 
 
-def make_starter(config: AgentConfig) -> tuple[object, list[SessionThread]]:
-    """A ``StartSession`` callable for ``AgentWindow`` and the list of threads it starts."""
+def make_starter(
+    config: AgentConfig, name_of: Callable[[], str] = lambda: ""
+) -> tuple[object, list[SessionThread]]:
+    """A ``StartSession`` callable for ``AgentWindow`` and the list of threads it starts;
+    ``name_of`` gives the name the client typed in the window (engineers see it)."""
     threads: list[SessionThread] = []
 
     def start(describe: str | None, code: str | None, observer: QtObserver) -> AgentController:
         cfg = replace(
-            config, describe=describe, code=code, rating_wait_s=WINDOW_RATING_WAIT_S
+            config,
+            describe=describe,
+            code=code,
+            client_name=name_of() or config.client_name,
+            rating_wait_s=WINDOW_RATING_WAIT_S,
         ).check()
         injector = None
         if cfg.injector != "none":
             try:
                 injector = open_injector(cfg.injector)
             except InjectorError:
-                observer.notice("Remote control is not available on this computer.")
+                observer.notice(_("Remote control is not available on this computer."))
         session = AgentSession(cfg, observer, injector=injector, call_config=load_call_config())
         thread = SessionThread(session.run)
         threads.append(thread)
@@ -47,8 +56,10 @@ def run_window(config: AgentConfig) -> int:
     from agent.ui.qt_window import AgentWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    start, threads = make_starter(config)
-    window = AgentWindow(start)  # type: ignore[arg-type]
+    windows: list[AgentWindow] = []
+    start, threads = make_starter(config, lambda: windows[0].client_name if windows else "")
+    window = AgentWindow(start, default_name=config.client_name)  # type: ignore[arg-type]
+    windows.append(window)
     window.show()
 
     # Ctrl+C / SIGTERM in the terminal that started the window: the kill switch. Qt

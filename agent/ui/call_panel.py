@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
+from agent.i18n import _
 from agent.observer import AgentController, CallView
 
 #: Upper bound on redraws per second (each redraw converts at most two frames).
@@ -89,25 +90,25 @@ class CallPanel(QFrame):
         self._in_call = False
         self.view = CallView()
         layout = QHBoxLayout(self)
-        self.remote = VideoView("remoteVideo", REMOTE_SIZE, "Waiting for the engineer's camera…")
+        self.remote = VideoView("remoteVideo", REMOTE_SIZE, _("Waiting for the engineer's camera…"))
         layout.addWidget(self.remote)
         side = QVBoxLayout()
         self.state_label = QLabel()
         self.state_label.setObjectName("callState")
         self.state_label.setWordWrap(True)
         side.addWidget(self.state_label)
-        side.addWidget(QLabel("You send:"))
-        self.preview = VideoView("localPreview", PREVIEW_SIZE, "Camera starting…")
+        side.addWidget(QLabel(_("You send:")))
+        self.preview = VideoView("localPreview", PREVIEW_SIZE, _("Camera starting…"))
         side.addWidget(self.preview)
-        self.mute_audio = QPushButton("Mute microphone")
+        self.mute_audio = QPushButton(_("Mute microphone"))
         self.mute_audio.setObjectName("muteAudio")
         self.mute_audio.setCheckable(True)
         self.mute_audio.toggled.connect(self._on_mute)
-        self.mute_video = QPushButton("Turn camera off")
+        self.mute_video = QPushButton(_("Turn camera off"))
         self.mute_video.setObjectName("muteVideo")
         self.mute_video.setCheckable(True)
         self.mute_video.toggled.connect(self._on_mute)
-        self.hangup = QPushButton("Hang up")
+        self.hangup = QPushButton(_("Hang up"))
         self.hangup.setObjectName("callHangup")
         self.hangup.clicked.connect(self._on_hangup_clicked)
         side.addWidget(self.mute_audio)
@@ -135,15 +136,19 @@ class CallPanel(QFrame):
             if was_in_call and self._on_call_over is not None:
                 self._on_call_over()
             return
-        remote_text = "The engineer turned the camera off." if view.remote_video_muted else ""
+        remote_text = _("The engineer turned the camera off.") if view.remote_video_muted else ""
         self.remote.show_frame(None if view.remote_video_muted else view.remote_frame, remote_text)
         self.preview.show_frame(view.local_frame)
-        state = "Connecting the call…" if view.state == "starting" else "In a video call"
+        state = _("Connecting the call…") if view.state == "starting" else _("In a video call")
         if view.remote_audio_muted:
-            state += " — the engineer muted the microphone"
+            state += " — " + _("the engineer muted the microphone")
         self.state_label.setText(state)
-        self._sync_button(self.mute_audio, view.audio_muted, "Unmute microphone", "Mute microphone")
-        self._sync_button(self.mute_video, view.video_muted, "Turn camera on", "Turn camera off")
+        self._sync_button(
+            self.mute_audio, view.audio_muted, _("Unmute microphone"), _("Mute microphone")
+        )
+        self._sync_button(
+            self.mute_video, view.video_muted, _("Turn camera on"), _("Turn camera off")
+        )
 
     def _sync_button(self, button: QPushButton, on: bool, on_text: str, off_text: str) -> None:
         button.blockSignals(True)  # a state change from the session is not a click

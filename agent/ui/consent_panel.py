@@ -20,13 +20,22 @@ from PySide6.QtWidgets import (
 )
 
 from agent.consent import Prompt
+from agent.i18n import _, ngettext
 from agent.plaintext import html_text
 
-_PERMISSION_TEXT = {
-    "view": "See your screen",
-    "control": "Use your mouse and keyboard",
-    "video": "Video call (camera and microphone)",
-}
+
+def _permission_text(perm: str) -> str:
+    words = {
+        "view": _("See your screen"),
+        "control": _("Use your mouse and keyboard"),
+        "video": _("Video call (camera and microphone), starting as soon as you allow it"),
+    }
+    return words.get(perm, perm)
+
+
+def _role_word(role: str) -> str:
+    words = {"engineer": _("engineer"), "observer": _("supervisor, watching only")}
+    return words.get(role, role)
 
 
 class ConsentPanel(QFrame):
@@ -46,21 +55,50 @@ class ConsentPanel(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setProperty("card", True)  # the window's stylesheet draws it as a card
         layout = QVBoxLayout(self)
-        who = QLabel(
-            f"<b>{_esc(prompt.display_name)}</b> ({_esc(prompt.role)}, identity verified by your "
-            f"help desk) asks to connect<br>for ticket <b>{_esc(prompt.ticket_id)}</b>: "
-            f"{_esc(prompt.ticket_title)}"
+        # The first prompt asks to connect; a later one (the viewer already sees the
+        # screen, or asks for control or a call) asks for more. The ticket shows as a
+        # short reference, its title in words; the session is said to be recorded first.
+        first = "view" in prompt.permissions
+        text = (
+            _(
+                "<b>{name}</b> ({role}, identity verified by your help desk) asks to "
+                "connect<br>for ticket <b>{ticket}</b>: {title}",
+                name=_esc(prompt.display_name),
+                role=_esc(_role_word(prompt.role)),
+                ticket=_esc(prompt.ticket_id[:8]),
+                title=_esc(prompt.ticket_title),
+            )
+            if first
+            else _(
+                "<b>{name}</b> ({role}) asks for more, for ticket <b>{ticket}</b>:",
+                name=_esc(prompt.display_name),
+                role=_esc(_role_word(prompt.role)),
+                ticket=_esc(prompt.ticket_id[:8]),
+            )
         )
+        who = QLabel(text)
         who.setTextFormat(Qt.TextFormat.RichText)
         who.setWordWrap(True)
+        who.setObjectName("promptWho")
         layout.addWidget(who)
+        if first:
+            recorded = QLabel(
+                _("This session is recorded for quality review. You can stop it at any time.")
+            )
+            recorded.setObjectName("promptRecorded")
+            recorded.setWordWrap(True)
+            layout.addWidget(recorded)
         grid = QGridLayout()
         self.choices: dict[str, QButtonGroup] = {}
         for row, perm in enumerate(prompt.permissions):
-            grid.addWidget(QLabel(_PERMISSION_TEXT.get(perm, perm)), row, 0)
-            allow, deny = QRadioButton("Allow"), QRadioButton("Deny")
+            what = QLabel(_permission_text(perm))
+            what.setWordWrap(True)
+            grid.addWidget(what, row, 0)
+            allow, deny = QRadioButton(_("Allow")), QRadioButton(_("Deny"))
             allow.setObjectName(f"allow_{perm}")
             deny.setObjectName(f"deny_{perm}")
+            allow.setAccessibleName(_("Allow: {what}", what=_permission_text(perm)))
+            deny.setAccessibleName(_("Deny: {what}", what=_permission_text(perm)))
             deny.setChecked(True)  # nothing is granted unless the client says so
             group = QButtonGroup(self)
             group.addButton(allow)
@@ -75,9 +113,9 @@ class ConsentPanel(QFrame):
         buttons = QHBoxLayout()
         self.countdown = QLabel()
         self.countdown.setObjectName("countdown")
-        self.confirm = QPushButton("Confirm my choice")
+        self.confirm = QPushButton(_("Confirm my choice"))
         self.confirm.setObjectName("confirmConsent")
-        self.deny_all = QPushButton("Refuse everything")
+        self.deny_all = QPushButton(_("Refuse everything"))
         self.deny_all.setObjectName("denyAll")
         self.confirm.clicked.connect(self._confirm)
         self.deny_all.clicked.connect(lambda: self._send([]))
@@ -92,7 +130,7 @@ class ConsentPanel(QFrame):
         out = []
         for perm, group in self.choices.items():
             checked = group.checkedButton()
-            if checked is not None and checked.text() == "Allow":
+            if checked is not None and checked.objectName() == f"allow_{perm}":
                 out.append(perm)
         return out
 
@@ -107,7 +145,13 @@ class ConsentPanel(QFrame):
     def tick(self) -> None:
         """Refresh the countdown; at zero the prompt is a deny (the session says so)."""
         left = self.prompt.remaining_ms(self._clock()) // 1000
-        self.countdown.setText(f"Answer within {left} s — no answer means no access")
+        self.countdown.setText(
+            ngettext(
+                "Answer within {n} second — no answer means no access",
+                "Answer within {n} seconds — no answer means no access",
+                max(0, left),
+            )
+        )
         if left <= 0:
             self.confirm.setEnabled(False)
 

@@ -28,12 +28,14 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from agent.consent import Decision, Prompt
+from agent.i18n import _, ngettext
 from agent.observer import AgentController, LogLine, SessionOutcome, SessionStatus
 from agent.plaintext import html_text, plain_text
 from agent.ui.bridge import QtObserver
@@ -41,9 +43,22 @@ from agent.ui.call_panel import CallPanel
 from agent.ui.consent_panel import ConsentPanel
 
 KILL_SHORTCUT = "Ctrl+Shift+K"
-KILL_TEXT = f"Stop now ({KILL_SHORTCUT})"
-PAUSE_TEXT = "Pause sharing"
-RESUME_TEXT = "Resume sharing"
+
+
+def kill_text() -> str:
+    """The kill button's words (the language may change at start-up)."""
+    return _("Stop now ({shortcut})", shortcut=KILL_SHORTCUT)
+
+
+def pause_text() -> str:
+    """The pause button, while sharing."""
+    return _("Pause sharing")
+
+
+def resume_text() -> str:
+    """The pause button, while paused."""
+    return _("Resume sharing")
+
 
 #: The whole window's look: calm greys and blues, one red (Stop now), amber only while
 #: someone controls the mouse and keyboard. The status strip's colour follows its
@@ -120,8 +135,16 @@ def _now_ms() -> int:
 class AgentWindow(QMainWindow):
     """The main window. ``start`` launches the session when the client asks for help."""
 
-    def __init__(self, start: StartSession, clock_ms: Callable[[], int] = _now_ms) -> None:
+    def __init__(
+        self,
+        start: StartSession,
+        clock_ms: Callable[[], int] = _now_ms,
+        default_name: str = "",
+    ) -> None:
         super().__init__()
+        self._default_name = default_name
+        #: The name the client typed on the start page (the engineer sees it).
+        self.client_name = default_name
         self._start = start
         self._clock = clock_ms
         self.observer = QtObserver()
@@ -133,7 +156,7 @@ class AgentWindow(QMainWindow):
         self._status_notice = ""  # the last notice that came from a status message
         self._codes: dict[str, str] = {}  # viewer name -> verification code
         self._key_items: dict[str, QListWidgetItem] = {}  # "secure connection" lines by name
-        self.setWindowTitle("Clearpane — remote help")
+        self.setWindowTitle(_("Clearpane — remote help"))
         self.setStyleSheet(STYLE)
         self.resize(760, 640)
         self.stack = QStackedWidget()
@@ -156,24 +179,41 @@ class AgentWindow(QMainWindow):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(28, 24, 28, 24)
         layout.setSpacing(10)
-        layout.addWidget(_label("Get help from your help desk", "pageTitle"))
-        layout.addWidget(_label("Tell us what is wrong, in your own words:", "sectionTitle"))
+        layout.addWidget(_label(_("Get help from your help desk"), "pageTitle"))
+        name_label = _label(_("Your name, as the engineer will see it:"), "sectionTitle")
+        layout.addWidget(name_label)
+        self.name_edit = QLineEdit()
+        self.name_edit.setObjectName("nameEdit")
+        self.name_edit.setMaxLength(100)
+        self.name_edit.setPlaceholderText(_("e.g. Anna Petrova"))
+        self.name_edit.setAccessibleName(_("Your name"))
+        if self._default_name and self._default_name != "client":
+            self.name_edit.setText(self._default_name)
+        name_label.setBuddy(self.name_edit)
+        layout.addWidget(self.name_edit)
+        describe_label = _label(_("Tell us what is wrong, in your own words:"), "sectionTitle")
+        layout.addWidget(describe_label)
         self.describe_edit = QPlainTextEdit()
         self.describe_edit.setObjectName("describeEdit")
-        self.describe_edit.setPlaceholderText("e.g. My printer does not print since this morning")
+        self.describe_edit.setPlaceholderText(
+            _("e.g. My printer does not print since this morning")
+        )
+        self.describe_edit.setAccessibleName(_("What is wrong"))
+        self.describe_edit.setTabChangesFocus(True)
         self.describe_edit.setMaximumHeight(120)
         layout.addWidget(self.describe_edit)
-        self.get_help = QPushButton("Get help")
+        self.get_help = QPushButton(_("Get help"))
         self.get_help.setObjectName("getHelpButton")
         self.get_help.clicked.connect(self._on_get_help)
         layout.addWidget(self.get_help)
         layout.addSpacing(12)
-        layout.addWidget(_label("Or: an engineer gave you a code", "sectionTitle"))
+        layout.addWidget(_label(_("Or: an engineer gave you a code"), "sectionTitle"))
         row = QHBoxLayout()
         self.code_edit = QLineEdit()
         self.code_edit.setObjectName("codeEdit")
-        self.code_edit.setPlaceholderText("Type the code here, e.g. 4821-7730")
-        self.code_button = QPushButton("Connect with my code")
+        self.code_edit.setPlaceholderText(_("Type the code here, e.g. 4821-7730"))
+        self.code_edit.setAccessibleName(_("Invitation code"))
+        self.code_button = QPushButton(_("Connect with my code"))
         self.code_button.setObjectName("codeButton")
         self.code_button.clicked.connect(self._on_code)
         row.addWidget(self.code_edit, 1)
@@ -181,8 +221,12 @@ class AgentWindow(QMainWindow):
         layout.addLayout(row)
         layout.addSpacing(12)
         hint = _label(
-            "Nobody sees your screen until you allow it. You can stop everything at any "
-            f"time with the red “Stop now” button or by pressing {KILL_SHORTCUT}.",
+            _(
+                "Nobody sees your screen until you allow it. Sessions are recorded for "
+                "quality review. You can stop everything at any time with the red “Stop "
+                "now” button or by pressing {shortcut}.",
+                shortcut=KILL_SHORTCUT,
+            ),
             "hint",
         )
         layout.addWidget(hint)
@@ -197,11 +241,14 @@ class AgentWindow(QMainWindow):
         layout.setContentsMargins(14, 12, 14, 12)
         layout.setSpacing(8)
         # What is happening right now, in one sentence; its colour says how much.
-        self.status_strip = _label("Nobody is connected — waiting for an engineer", "statusStrip")
+        self.status_strip = _label(
+            _("Nobody is connected — waiting for an engineer"), "statusStrip"
+        )
+        self.status_strip.setAccessibleName(_("Status"))
         self.status_strip.setProperty("state", "waiting")
         layout.addWidget(self.status_strip)
         # Who is connected and what each may do (the detail under the strip).
-        self.who_label = _label("Waiting for an engineer…", "whoLabel")
+        self.who_label = _label(_("Waiting for an engineer…"), "whoLabel")
         self.who_label.setTextFormat(Qt.TextFormat.RichText)  # names go through _esc
         self.who_label.setContentsMargins(4, 0, 4, 0)
         layout.addWidget(self.who_label)
@@ -210,26 +257,30 @@ class AgentWindow(QMainWindow):
         bar.setObjectName("controlBar")
         bar_layout = QHBoxLayout(bar)
         bar_layout.setContentsMargins(10, 8, 10, 8)
-        self.pause_button = QPushButton(PAUSE_TEXT)
+        self.pause_button = QPushButton(pause_text())
         self.pause_button.setObjectName("pauseButton")
-        self.pause_button.setToolTip("Stop sending your screen for a moment; resume when ready")
+        self.pause_button.setToolTip(_("Stop sending your screen for a moment; resume when ready"))
         self.pause_button.clicked.connect(self._on_pause)
-        self.revoke_control = QPushButton("Take back control")
+        self.revoke_control = QPushButton(_("Take back control"))
         self.revoke_control.setObjectName("revokeControlButton")
         self.revoke_control.setToolTip(
-            "The engineer can still see, but no longer use, your mouse and keyboard"
+            _("The engineer can still see, but no longer use, your mouse and keyboard")
         )
         self.revoke_control.clicked.connect(self._on_revoke_control)
         self.revoke_control.setVisible(False)
-        self.kill_button = QPushButton(KILL_TEXT)
+        self.kill_button = QPushButton(kill_text())
         self.kill_button.setObjectName("killButton")
         self.kill_button.setToolTip(
-            f"End the session at once: nothing more is sent ({KILL_SHORTCUT} works anywhere)"
+            _(
+                "End the session at once: nothing more is sent ({shortcut} works anywhere)",
+                shortcut=KILL_SHORTCUT,
+            )
         )
+        self.kill_button.setAccessibleDescription(self.kill_button.toolTip())
         self.kill_button.clicked.connect(lambda: self.kill("button"))
-        self.call_button = QPushButton("Video call")
+        self.call_button = QPushButton(_("Video call"))
         self.call_button.setObjectName("callButton")
-        self.call_button.setToolTip("Talk face to face: your camera and microphone open")
+        self.call_button.setToolTip(_("Talk face to face: your camera and microphone open"))
         self.call_button.clicked.connect(self._on_call_button)
         bar_layout.addWidget(self.call_button)
         bar_layout.addWidget(self.revoke_control)
@@ -262,9 +313,9 @@ class AgentWindow(QMainWindow):
         self.ring_label = QLabel()
         self.ring_label.setTextFormat(Qt.TextFormat.RichText)  # the name goes through _esc
         self.ring_label.setWordWrap(True)
-        self.ring_accept = QPushButton("Accept call")
+        self.ring_accept = QPushButton(_("Accept call"))
         self.ring_accept.setObjectName("ringAccept")
-        self.ring_decline = QPushButton("Decline")
+        self.ring_decline = QPushButton(_("Decline"))
         self.ring_decline.setObjectName("ringDecline")
         self.ring_accept.clicked.connect(lambda: self._on_ring_answer(True))
         self.ring_decline.clicked.connect(lambda: self._on_ring_answer(False))
@@ -276,29 +327,45 @@ class AgentWindow(QMainWindow):
         # During a call: the engineer's camera, the client's preview, mute, hang up.
         self.call_panel = CallPanel(lambda: self.controller, self._after_call)
         layout.addWidget(self.call_panel)
-        self.prompts_box = QVBoxLayout()
-        layout.addLayout(self.prompts_box)
+        # Prompts stack in a scroll area with a bounded height, so a second prompt during
+        # control never squeezes the log and chat to a few lines (issue 20 item 7).
+        self.prompts_holder = QWidget()
+        self.prompts_box = QVBoxLayout(self.prompts_holder)
+        self.prompts_box.setContentsMargins(0, 0, 0, 0)
+        self.prompts_scroll = QScrollArea()
+        self.prompts_scroll.setObjectName("promptsScroll")
+        self.prompts_scroll.setWidgetResizable(True)
+        self.prompts_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.prompts_scroll.setWidget(self.prompts_holder)
+        self.prompts_scroll.setVisible(False)
+        layout.addWidget(self.prompts_scroll)
         # Masks: window titles and rectangles blanked on this machine before encoding.
-        masks = QGroupBox("Hide parts of your screen")
+        masks = QGroupBox(_("Hide parts of your screen"))
         masks.setObjectName("maskBox")
         mask_row = QHBoxLayout(masks)
         self.mask_windows = QLineEdit()
         self.mask_windows.setObjectName("maskWindows")
-        self.mask_windows.setPlaceholderText("Windows to hide, e.g. Bank, Mail")
+        self.mask_windows.setPlaceholderText(_("Windows to hide, e.g. Bank, Mail"))
+        self.mask_windows.setAccessibleName(_("Windows to hide"))
         self.mask_windows.setToolTip(
-            "Any window whose title contains one of these words is blacked out before your "
-            "screen leaves this computer. Separate several with commas."
+            _(
+                "Any window whose title contains one of these words is blacked out before "
+                "your screen leaves this computer. Separate several with commas."
+            )
         )
         self.mask_regions = QLineEdit()
         self.mask_regions.setObjectName("maskRegions")
-        self.mask_regions.setPlaceholderText("Areas to hide (optional): x,y,width,height")
+        self.mask_regions.setPlaceholderText(_("Areas to hide (optional): x,y,width,height"))
+        self.mask_regions.setAccessibleName(_("Areas to hide"))
         self.mask_regions.setToolTip(
-            "A rectangle in screen pixels from the top-left corner, e.g. 0,0,400,300. "
-            "Separate several areas with ';'."
+            _(
+                "A rectangle in screen pixels from the top-left corner, e.g. 0,0,400,300. "
+                "Separate several areas with ';'."
+            )
         )
-        self.mask_apply = QPushButton("Hide")
+        self.mask_apply = QPushButton(_("Hide"))
         self.mask_apply.setObjectName("maskApply")
-        self.mask_apply.setToolTip("Apply now: hidden parts are never sent")
+        self.mask_apply.setToolTip(_("Apply now: hidden parts are never sent"))
         self.mask_apply.clicked.connect(self._on_masks)
         mask_row.addWidget(self.mask_windows, 2)
         mask_row.addWidget(self.mask_regions, 2)
@@ -308,23 +375,28 @@ class AgentWindow(QMainWindow):
         lower = QHBoxLayout()
         lower.setSpacing(10)
         log_col = QVBoxLayout()
-        log_col.addWidget(_label("What is happening (kept on this computer)", "sectionTitle"))
+        log_col.addWidget(_label(_("What is happening (kept on this computer)"), "sectionTitle"))
         self.log_list = QListWidget()
         self.log_list.setObjectName("liveLog")
+        self.log_list.setAccessibleName(_("What is happening"))
+        self.log_list.setMinimumHeight(110)
         self.log_list.setWordWrap(True)
         log_col.addWidget(self.log_list, 1)
         chat_col = QVBoxLayout()
-        chat_col.addWidget(_label("Chat with the engineer", "sectionTitle"))
+        chat_col.addWidget(_label(_("Chat with the engineer"), "sectionTitle"))
         self.chat_view = QListWidget()
         self.chat_view.setObjectName("chatView")
+        self.chat_view.setAccessibleName(_("Chat"))
+        self.chat_view.setMinimumHeight(110)
         self.chat_view.setWordWrap(True)
         chat_col.addWidget(self.chat_view, 1)
         chat_row = QHBoxLayout()
         self.chat_edit = QLineEdit()
         self.chat_edit.setObjectName("chatEdit")
-        self.chat_edit.setPlaceholderText("Write to the engineer…")
+        self.chat_edit.setPlaceholderText(_("Write to the engineer…"))
+        self.chat_edit.setAccessibleName(_("Message to the engineer"))
         self.chat_edit.returnPressed.connect(self._on_chat)
-        send = QPushButton("Send")
+        send = QPushButton(_("Send"))
         send.setObjectName("chatSend")
         send.clicked.connect(self._on_chat)
         chat_row.addWidget(self.chat_edit, 1)
@@ -342,35 +414,46 @@ class AgentWindow(QMainWindow):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(28, 24, 28, 24)
         layout.setSpacing(10)
-        self.end_title = _label("The session is over", "pageTitle")
+        self.end_title = _label(_("The session is over"), "pageTitle")
         layout.addWidget(self.end_title)
         self.end_text = _label("", "endText")
         layout.addWidget(self.end_text)
-        layout.addWidget(_label("Was the record of this session checked?", "sectionTitle"))
+        layout.addWidget(_label(_("Was the record of this session checked?"), "sectionTitle"))
         self.verify_label = _label("", "verifyLabel")
         layout.addWidget(self.verify_label)
         self.verify_details = _label("", "hint")
         self.verify_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.verify_details)
         layout.addSpacing(10)
-        layout.addWidget(_label("How well were you helped?", "sectionTitle"))
+        layout.addWidget(_label(_("How well were you helped?"), "sectionTitle"))
         stars = QHBoxLayout()
         self.star_buttons: list[QPushButton] = []
         for score in range(1, 6):
             b = QPushButton("★" * score)
             b.setObjectName(f"rate{score}")
             b.setProperty("star", True)
-            b.setToolTip(f"{score} of 5 — " + _STAR_WORDS[score - 1])
-            b.clicked.connect(lambda _=False, s=score: self._on_rate(s))
+            b.setToolTip(_("{score} of 5 — {word}", score=score, word=_star_word(score)))
+            b.setAccessibleName(_("{score} of 5 — {word}", score=score, word=_star_word(score)))
+            b.setCheckable(True)
+            b.clicked.connect(lambda _checked=False, s=score: self._on_star(s))
             stars.addWidget(b)
             self.star_buttons.append(b)
         stars.addStretch(1)
         layout.addLayout(stars)
-        layout.addWidget(_label("1 star = poor, 5 stars = excellent", "hint"))
+        layout.addWidget(_label(_("1 star = poor, 5 stars = excellent"), "hint"))
         self.rating_comment = QLineEdit()
         self.rating_comment.setObjectName("ratingComment")
-        self.rating_comment.setPlaceholderText("Anything you want to tell us? (optional)")
+        self.rating_comment.setMaxLength(1000)
+        self.rating_comment.setPlaceholderText(_("Anything you want to tell us? (optional)"))
+        self.rating_comment.setAccessibleName(_("Comment on the help (optional)"))
         layout.addWidget(self.rating_comment)
+        # Stars choose, this button sends the score together with the comment.
+        self.rating_send = QPushButton(_("Send rating"))
+        self.rating_send.setObjectName("ratingSend")
+        self.rating_send.setEnabled(False)
+        self.rating_send.clicked.connect(self._on_rating_send)
+        layout.addWidget(self.rating_send, 0, Qt.AlignmentFlag.AlignLeft)
+        self._score = 0
         self.rating_done = _label("", "ratingDone")
         layout.addWidget(self.rating_done)
         layout.addStretch(1)
@@ -393,6 +476,7 @@ class AgentWindow(QMainWindow):
     # -- actions (all go through the controller) -------------------------------------
 
     def _begin(self, describe: str | None, code: str | None) -> None:
+        self.client_name = self.name_edit.text().strip() or self._default_name
         try:
             self.controller = self._start(describe, code, self.observer)
         except Exception as exc:
@@ -403,14 +487,14 @@ class AgentWindow(QMainWindow):
     def _on_get_help(self) -> None:
         text = self.describe_edit.toPlainText().strip()
         if not text:
-            self.start_error.setText("Please describe the problem in a few words.")
+            self.start_error.setText(_("Please describe the problem in a few words."))
             return
         self._begin(text, None)
 
     def _on_code(self) -> None:
         code = self.code_edit.text().strip()
         if not code:
-            self.start_error.setText("Please type the code the engineer gave you.")
+            self.start_error.setText(_("Please type the code the engineer gave you."))
             return
         self._begin(None, code)
 
@@ -420,7 +504,7 @@ class AgentWindow(QMainWindow):
             self.controller.kill(source)
         self._killed = True
         self.kill_button.setEnabled(False)
-        self.kill_button.setText("Stopped")
+        self.kill_button.setText(_("Stopped"))
         self.pause_button.setEnabled(False)
         self.revoke_control.setVisible(False)
         self.banner.setVisible(False)
@@ -435,27 +519,30 @@ class AgentWindow(QMainWindow):
             self.controller.pause()
         else:
             self.controller.resume()
-        self.pause_button.setText(RESUME_TEXT if self._paused else PAUSE_TEXT)
+        self.pause_button.setText(resume_text() if self._paused else pause_text())
         self._refresh_strip()
 
     def _on_call_button(self) -> None:
         if self.controller is None:
             return
-        if self.call_button.text() == "Video call":
+        if self.call_button.text() == _("Video call"):
             self.controller.call_start()
-            self.call_button.setText("Hang up")
+            self.call_button.setText(_("Hang up"))
         else:
             self.controller.call_hangup()
-            self.call_button.setText("Video call")
+            self.call_button.setText(_("Video call"))
 
     def _after_call(self) -> None:
-        self.call_button.setText("Video call")  # the call is over, whoever ended it
+        self.call_button.setText(_("Video call"))  # the call is over, whoever ended it
 
     def show_ring(self, viewer_id: str, name: str) -> None:
         """The engineer asks for a video call."""
         self.ring_label.setText(
-            f"<b>{_esc(name)}</b> asks for a video call. Your camera and microphone open "
-            "only if you accept."
+            _(
+                "<b>{name}</b> asks for a video call. Your camera and microphone open "
+                "only if you accept.",
+                name=_esc(name),
+            )
         )
         self.ring_box.setVisible(True)
 
@@ -465,7 +552,7 @@ class AgentWindow(QMainWindow):
             return
         if accept:
             self.controller.call_accept()
-            self.call_button.setText("Hang up")
+            self.call_button.setText(_("Hang up"))
         else:
             self.controller.call_decline()
 
@@ -488,7 +575,10 @@ class AgentWindow(QMainWindow):
                 x, y, w, h = (int(n) for n in part.split(","))
             except ValueError:
                 self.show_notice(
-                    f"“{part.strip()}” is not an area: use four numbers, x,y,width,height"
+                    _(
+                        "“{area}” is not an area: use four numbers, x,y,width,height",
+                        area=part.strip(),
+                    )
                 )
                 return
             regions.append((x, y, w, h))
@@ -498,15 +588,30 @@ class AgentWindow(QMainWindow):
         text = self.chat_edit.text().strip()
         if text and self.controller is not None:
             self.controller.send_chat(text)
-            self.chat_view.addItem(f"You: {text}")
+            self.chat_view.addItem(_("You: {text}", text=text))
             self.chat_edit.clear()
 
-    def _on_rate(self, score: int) -> None:
+    def _on_star(self, score: int) -> None:
+        """A star chooses the score; "Send rating" sends it with the comment."""
+        self._score = score
+        for i, b in enumerate(self.star_buttons, 1):
+            b.setChecked(i == score)
+        self.rating_send.setEnabled(True)
+        self.rating_done.setText(
+            _("You chose {score} of 5. Add a comment if you like, then send.", score=score)
+        )
+
+    def _on_rating_send(self) -> None:
+        score = self._score
+        if not 1 <= score <= 5:
+            return
         if self.controller is not None:
             self.controller.rate(score, self.rating_comment.text().strip())
         for b in self.star_buttons:
             b.setEnabled(False)
-        self.rating_done.setText(f"Thank you — you rated {score} of 5.")
+        self.rating_comment.setEnabled(False)
+        self.rating_send.setEnabled(False)
+        self.rating_done.setText(_("Thank you — you rated {score} of 5.", score=score))
 
     # -- session → window --------------------------------------------------------
 
@@ -515,11 +620,21 @@ class AgentWindow(QMainWindow):
         panel = ConsentPanel(prompt, self._answer, self._clock)
         self.panels[prompt.request_id] = panel
         self.prompts_box.addWidget(panel)
+        self._fit_prompts()
         self.stack.setCurrentIndex(1)
         self.raise_()
         self.activateWindow()
         if self.controller is not None:
             self.controller.mark_shown(prompt.request_id)
+
+    def _fit_prompts(self) -> None:
+        """Show the prompts' area only with prompts, and at most about half the window:
+        the log and chat keep their room; more prompts scroll."""
+        count = len(self.panels)
+        self.prompts_scroll.setVisible(count > 0)
+        if count:
+            wanted = self.prompts_holder.sizeHint().height() + 4
+            self.prompts_scroll.setMaximumHeight(min(wanted, max(220, self.height() // 2)))
 
     def _answer(self, request_id: str, allowed: list[str]) -> None:
         if self.controller is not None:
@@ -531,8 +646,9 @@ class AgentWindow(QMainWindow):
         if panel is not None:
             panel.setParent(None)
             panel.deleteLater()
+        self._fit_prompts()
         if decision.reason == "timed_out":
-            self.show_notice("No answer in time, so access was refused.")
+            self.show_notice(_("No answer in time, so access was refused."))
         elif self._status_notice and self.notice_label.text() == self._status_notice:
             self.show_notice("")  # "… asks to connect" is answered: do not leave it up
 
@@ -544,24 +660,35 @@ class AgentWindow(QMainWindow):
         elif status.phase == "live":
             self._paused = False
         if not self._killed:
-            self.pause_button.setText(RESUME_TEXT if self._paused else PAUSE_TEXT)
+            self.pause_button.setText(resume_text() if self._paused else pause_text())
         if status.viewers:
             parts = []
             for v in status.viewers:
                 perms = _may_text(v.permissions)
-                parts.append(f"<b>{_esc(v.name)}</b> ({_esc(v.role)}) may {perms}.")
-            self.who_label.setText("Connected: " + " ".join(parts))
+                parts.append(
+                    _(
+                        "<b>{name}</b> ({role}) may {what}.",
+                        name=_esc(v.name),
+                        role=_esc(_role_word(v.role)),
+                        what=perms,
+                    )
+                )
+            self.who_label.setText(_("Connected:") + " " + " ".join(parts))
         elif status.phase == "reconnecting":
-            self.who_label.setText("Connection lost — reconnecting…")
+            self.who_label.setText(_("Connection lost — reconnecting…"))
         else:
-            self.who_label.setText("Waiting for an engineer…")
+            self.who_label.setText(_("Waiting for an engineer…"))
         controlled = bool(status.controlled_by) and status.phase != "ended" and not self._killed
         self.banner.setVisible(controlled)
         self.revoke_control.setVisible(controlled)
         if controlled:
             self.banner.setText(
-                f"{_names(status.controlled_by)} can use your mouse and keyboard. Click “Take "
-                f"back control” to stop that, or “Stop now” ({KILL_SHORTCUT}) to end everything."
+                _(
+                    "{names} can use your mouse and keyboard. Click “Take back control” to "
+                    "stop that, or “Stop now” ({shortcut}) to end everything.",
+                    names=_names(status.controlled_by),
+                    shortcut=KILL_SHORTCUT,
+                )
             )
         self._refresh_strip()
         if status.message:
@@ -584,10 +711,11 @@ class AgentWindow(QMainWindow):
             return
         stamp = time.strftime("%H:%M", time.localtime(line.at_ms / 1000))
         item = QListWidgetItem(f"{stamp}   {text}")
-        if line.event == "key.exchanged" and text.startswith(_SECURE_PREFIX):
-            name = text[len(_SECURE_PREFIX) :]
+        prefix = _secure_prefix()
+        if line.event == "key.exchanged" and text.startswith(prefix):
+            name = text[len(prefix) :]
             if name in self._codes:
-                item.setText(f"{item.text()} (code {self._codes[name]})")
+                item.setText(_("{line} (code {code})", line=item.text(), code=self._codes[name]))
             else:
                 self._key_items[name] = item  # the code follows: show_code completes it
         self.log_list.addItem(item)
@@ -598,17 +726,25 @@ class AgentWindow(QMainWindow):
         self._codes[name] = code
         item = self._key_items.pop(name, None)
         if item is not None:
-            item.setText(f"{item.text()} (code {code})")
+            item.setText(_("{line} (code {code})", line=item.text(), code=code))
         if len(self._codes) == 1:
             self.code_caption.setText(
-                f"Your secure-connection code with <b>{_esc(name)}</b>. Ask them to read "
-                "theirs out: the numbers must be the same."
+                _(
+                    "Your secure-connection code with <b>{name}</b>. Ask them to read "
+                    "theirs out: the numbers must be the same.",
+                    name=_esc(name),
+                )
             )
             self.code_label.setText(code)
+            self.code_label.setAccessibleName(
+                _("Code {digits}", digits=" ".join(code.replace(" ", "")))
+            )
         else:
             self.code_caption.setText(
-                "Your secure-connection codes. Ask each person to read theirs out: the "
-                "numbers must be the same."
+                _(
+                    "Your secure-connection codes. Ask each person to read theirs out: the "
+                    "numbers must be the same."
+                )
             )
             self.code_label.setText(
                 "<br>".join(
@@ -631,31 +767,33 @@ class AgentWindow(QMainWindow):
         v = outcome.verification
         details: list[str] = []
         if v is None:
-            self.verify_label.setText("No record of this session was kept on this computer.")
+            self.verify_label.setText(_("No record of this session was kept on this computer."))
             self.verify_label.setProperty("ok", None)
         elif v.ok:
             if "signature not checked" in v.summary:
-                headline = (
+                headline = _(
                     "✓ Your copy of what happened matches your company's record, but its "
                     "signature could not be checked on this computer."
                 )
             else:
-                headline = (
+                headline = _(
                     "✓ Verified: your copy of what happened matches the record your "
                     "company signed. Nothing was added, removed or changed."
                 )
             self.verify_label.setText(headline)
             self.verify_label.setProperty("ok", "true")
-            details.append("Details: " + v.summary)
+            details.append(_("Details: {summary}", summary=v.summary))
         else:
             self.verify_label.setText(
-                "⚠ Not verified: your copy of what happened does NOT match your company's "
-                "signed record. Keep the folder below and tell your IT or security contact."
+                _(
+                    "⚠ Not verified: your copy of what happened does NOT match your company's "
+                    "signed record. Keep the folder below and tell your IT or security contact."
+                )
             )
             self.verify_label.setProperty("ok", "false")
             details.extend("• " + p for p in v.problems)
         if v is not None and outcome.log_dir:
-            details.append(f"Your copy of the record: {outcome.log_dir}")
+            details.append(_("Your copy of the record: {path}", path=outcome.log_dir))
         self.verify_details.setText("\n".join(details))
         self.verify_label.style().unpolish(self.verify_label)
         self.verify_label.style().polish(self.verify_label)
@@ -665,11 +803,11 @@ class AgentWindow(QMainWindow):
             b.setEnabled(outcome.can_rate)
         self.rating_comment.setEnabled(outcome.can_rate)
         if not outcome.can_rate:
-            self.rating_done.setText("This session cannot be rated: the connection is closed.")
+            self.rating_done.setText(_("This session cannot be rated: the connection is closed."))
         self.stack.setCurrentIndex(2)
 
     def _refresh_strip_ended(self) -> None:
-        self.status_strip.setText("Ended — nothing is being sent")
+        self.status_strip.setText(_("Ended — nothing is being sent"))
         self.status_strip.setProperty("state", "ended")
         self.status_strip.style().unpolish(self.status_strip)
         self.status_strip.style().polish(self.status_strip)
@@ -685,13 +823,28 @@ class AgentWindow(QMainWindow):
         super().closeEvent(event)
 
 
-_SECURE_PREFIX = "Secure connection set up with "
-_STAR_WORDS = ("poor", "not great", "OK", "good", "excellent")
-_MAY_WORDS = {
-    "view": "see your screen",
-    "control": "use your mouse and keyboard",
-    "video": "video call",
-}
+def _secure_prefix() -> str:
+    """How the session words the key-exchange log line (agent/session), before the name."""
+    return _("Secure connection set up with ")
+
+
+def _star_word(score: int) -> str:
+    words = (_("poor"), _("not great"), _("OK"), _("good"), _("excellent"))
+    return words[score - 1]
+
+
+def _role_word(role: str) -> str:
+    words = {"engineer": _("engineer"), "observer": _("supervisor, watching only")}
+    return words.get(role, role)
+
+
+def _may_word(permission: str) -> str:
+    words = {
+        "view": _("see your screen"),
+        "control": _("use your mouse and keyboard"),
+        "video": _("video call"),
+    }
+    return words.get(permission, permission)
 
 
 def _label(text: str, name: str) -> QLabel:
@@ -713,35 +866,37 @@ def _names(names: tuple[str, ...] | list[str]) -> str:
     items = list(names)
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return _("{first} and {last}", first=", ".join(items[:-1]), last=items[-1])
 
 
 def _may_text(permissions: frozenset[str]) -> str:
-    words = [_MAY_WORDS.get(p, p) for p in sorted(permissions)]
-    return _names(words) if words else "do nothing yet (waiting for your answer)"
+    words = [_may_word(p) for p in sorted(permissions)]
+    return _names(words) if words else _("do nothing yet (waiting for your answer)")
 
 
 def _strip(status: SessionStatus | None, *, paused: bool, killed: bool) -> tuple[str, str]:
     """The status strip's (state, sentence) for the current situation."""
     if killed:
-        return "ended", "Stopped — nothing is being sent"
+        return "ended", _("Stopped — nothing is being sent")
     if status is None:
-        return "waiting", "Nobody is connected — waiting for an engineer"
+        return "waiting", _("Nobody is connected — waiting for an engineer")
     if status.phase == "ended":
-        return "ended", "Ended — nothing is being sent"
+        return "ended", _("Ended — nothing is being sent")
     if paused or status.phase == "paused":
-        return "paused", "Paused — nothing is being sent"
+        return "paused", _("Paused — nothing is being sent")
     if status.phase == "reconnecting":
-        return "waiting", "Connection lost — reconnecting…"
+        return "waiting", _("Connection lost — reconnecting…")
     if status.controlled_by:
-        verb = "is" if len(status.controlled_by) == 1 else "are"
-        return "control", (
-            f"{_names(status.controlled_by)} {verb} controlling your mouse and keyboard"
+        return "control", ngettext(
+            "{names} is controlling your mouse and keyboard",
+            "{names} are controlling your mouse and keyboard",
+            len(status.controlled_by),
+            names=_names(status.controlled_by),
         )
     viewing = [v.name for v in status.viewers if "view" in v.permissions]
     if viewing:
-        return "viewing", f"{_names(viewing)} can see your screen"
+        return "viewing", _("{names} can see your screen", names=_names(viewing))
     if status.viewers:
         names = _names([v.name for v in status.viewers])
-        return "waiting", f"{names} is connected — sees nothing until you allow it"
-    return "waiting", "Nobody is connected — waiting for an engineer"
+        return "waiting", _("{names} is connected — sees nothing until you allow it", names=names)
+    return "waiting", _("Nobody is connected — waiting for an engineer")

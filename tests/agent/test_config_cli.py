@@ -155,3 +155,24 @@ def test_terminal_asks_each_permission_default_no() -> None:
     assert fake.ratings == [4]
     ui.handle_line("kill\n")
     assert fake.chats == ["hello there"] and fake.killed == ["terminal"]
+
+
+def test_headless_without_a_terminal_refuses_to_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20 item 2: no terminal on stdin means nobody can consent, kill or rate —
+    the agent says so and exits 2 before contacting the broker."""
+    import io
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text(PEM)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    argv = ["--broker", "https://b.invalid", "--ca", str(ca), "--headless", "--describe", "x"]
+    assert main([*argv, "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert "needs a person at a terminal" in err and "ssh -t" in err
+    assert main([*argv, "--lang", "ru"]) == 2
+    assert "терминал" in capsys.readouterr().err
+    from agent.i18n import set_language
+
+    set_language("en")

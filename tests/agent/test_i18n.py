@@ -23,7 +23,13 @@ PO = AGENT / "locale" / "ru" / "LC_MESSAGES" / "clearpane.po"
 KEYWORDS = {"_": None, "ngettext": (1, 2)}
 PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
 #: Files whose literals reach the client; each call below must take a translated text.
-UI_FILES: list[str] = []  # grows as the files are converted
+UI_FILES = [
+    "headless.py",
+    "ui/qt_window.py",
+    "ui/consent_panel.py",
+    "ui/call_panel.py",
+    "ui/app.py",
+]
 LITERAL_SITES = re.compile(
     r"""\b(?:say|setText|setPlaceholderText|setToolTip|setWindowTitle|QLabel|QPushButton|"""
     r"""QGroupBox|QCheckBox|addItem|setTitle|notice|_status)\(\s*f?(["'])([^"']*[A-Za-z]{2})"""

@@ -64,7 +64,7 @@ def test_headless_terminal_prints_hostile_text_inert(text: str) -> None:
     out = io.StringIO()
     ui = TerminalUI(out)
     calls = [
-        lambda: ui.prompt(_prompt(text)),  # 4 lines: blank, who, deadline, first question
+        lambda: ui.prompt(_prompt(text)),  # 5 lines: blank, who, recorded, deadline, question
         lambda: ui.chat(text, text, NOW),
         lambda: ui.log_line(LogLine(NOW, "broker", "chat", text)),
         lambda: ui.verification_code("v1", text, "12 34"),
@@ -77,12 +77,12 @@ def test_headless_terminal_prints_hostile_text_inert(text: str) -> None:
     lines = out.getvalue().split("\n")
     assert lines[-1] == ""  # every line ends with our own newline, none comes from text
     lines = lines[:-1]
-    assert len(lines) == 4 + len(calls) - 1, lines  # the text added no line of its own
+    assert len(lines) == 5 + len(calls) - 1, lines  # the text added no line of its own
     clean = plain_text(text)
     for index, line in enumerate(lines):
         assert _inert(line)
-        assert index in (0, 2) or clean in line, line  # blank line, "Answer within"
-    assert lines[3].startswith(f"    Allow {clean} to ")  # the real question, once
+        assert index in (0, 2, 3) or clean in line, line  # blank, "recorded", "Answer within"
+    assert lines[4].startswith(f"    Allow {clean} to ")  # the real question, once
 
 
 # -- the Qt window ------------------------------------------------------------

@@ -201,8 +201,11 @@ def test_live_log_chat_masks_end_and_rating(app: QApplication, artifacts_dir: Pa
     assert w.stack.currentIndex() == 2
     assert w.verify_label.text().startswith("✓ Verified: your copy of what happened matches")
     assert "12 records match" in w.verify_details.text() and "/tmp/x" in w.verify_details.text()
+    click(app, w.findChild(QPushButton, "rate5"))  # a star chooses; the comment may follow
+    assert w.rating_comment.isEnabled() and w.rating_send.isEnabled()
     w.rating_comment.setText("quick and kind")
-    click(app, w.findChild(QPushButton, "rate5"))
+    click(app, w.rating_send)
+    assert not w.rating_comment.isEnabled()  # sent: nothing more to edit
     assert c.ratings == [(5, "quick and kind")]
     snap(w, artifacts_dir / "2-end.png")
 
@@ -240,6 +243,7 @@ def test_rating_after_kill_goes_through_when_a_session_token_is_held(app: QAppli
     assert all(b.isEnabled() for b in w.star_buttons) and w.rating_comment.isEnabled()
     w.rating_comment.setText("had to stop it")
     click(app, w.star_buttons[1])
+    click(app, w.rating_send)
     assert c.ratings == [(2, "had to stop it")]
     assert not any(b.isEnabled() for b in w.star_buttons)  # one rating
 

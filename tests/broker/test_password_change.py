@@ -23,6 +23,9 @@ async def test_first_admin_and_reset_passwords_must_be_changed(tmp_path: Path) -
         ok = {"current_password": b.admin_password, "new_password": "a brand new secret"}
         status, body, _ = await b.request("POST", "/api/v1/auth/password", token=token, json=ok)
         assert status == 200 and body["user"]["must_change_password"] is False
+        status, _, _ = await b.request("GET", "/api/v1/me", token=token)
+        assert status == 401  # the old token went with the old password
+        token = body["token"]  # the change signs this client in again
         assert await b.login(b.admin_username, "a brand new secret")
 
         status, made, _ = await b.request(
