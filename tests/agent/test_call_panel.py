@@ -232,7 +232,8 @@ async def test_allowing_a_later_video_request_starts_the_call(
             click(app, panel.confirm)
             # No ring, no second button: the offer comes.
             await viewer.wait_for(lambda: viewer is not None and viewer.of_type(RtcOffer))
-            assert session._call is not None and session._call.state in ("starting", "active")
+            runner = session._core.call
+            assert runner is not None and runner.state in ("starting", "active")
         finally:
             for s in sessions:
                 s.kill("test_teardown")
