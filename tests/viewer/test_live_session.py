@@ -161,7 +161,13 @@ async def test_control_requested_granted_used_and_revoked(
     applied = len(calls)
     await page.mouse.click(box[0] + 10, box[1] + 10)
     await page.keyboard.press("b")
-    await asyncio.sleep(0.5)
+    # a chat typed now travels the same socket after any input the page could have sent
+    # (its input batches flush within 16 ms): once the agent shows it, nothing came
+    await page.fill("#chat-input", "barrier")
+    await page.press("#chat-input", "Enter")
+    await eventually(
+        lambda: any(text == "barrier" for _, text in live.observer.chats), what="the barrier"
+    )
     assert len(calls) == applied
     await page.screenshot(path=str(artifacts_dir / "control-revoked.png"))
 
