@@ -20,11 +20,22 @@ async def _request(
     broker: RunningBroker, description: str, tier: str | None = None
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"description": description, "client_name": "Client"}
-    if tier:
-        body["tier"] = tier
+    if tier:  # the tier comes from the organisation's contract, never from the client
+        await queries.put_organisation(broker.app[DB], f"org-{tier}", tier, at=0)
+        body["organisation"] = f"org-{tier}"
     status, data, _ = await broker.request("POST", "/api/v1/agent/requests", json=body)
     assert status == 201, data
     return data  # type: ignore[no-any-return]
+
+
+async def _serve(broker: RunningBroker, *usernames: str) -> None:
+    """The engineers serve the organisations :func:`_request` names (ticket scoping)."""
+    for username in usernames:
+        found = await queries.get_user_by_username(broker.app[DB], username)
+        assert found is not None
+        await queries.update_user(
+            broker.app[DB], found.id, organisations=["org-basic", "org-premium"]
+        )
 
 
 async def test_agent_request_gives_session_scoped_agent_token(broker: RunningBroker) -> None:
@@ -81,6 +92,7 @@ async def test_queue_ordered_by_sla_deadline_with_skills(
 
     windows_eng = await staff(broker, "win", "engineer", ("windows",))
     mac_eng = await staff(broker, "macy", "engineer", ("mac", "windows"))
+    await _serve(broker, "win", "macy")
     seen = [
         i["session_id"]
         for i in (await broker.request("GET", "/api/v1/queue", token=windows_eng))[1]["queue"]
@@ -331,6 +343,7 @@ async def test_admin_changes_sla_tiers_for_new_requests(
 ) -> None:
     admin = await broker.login("admin", broker.admin_password)
     eng = await staff(broker, "erin", "engineer")
+    await _serve(broker, "erin")
     before = await _request(broker, "before", "premium")
     status, body, _ = await broker.request(
         "PUT", "/api/v1/sla-tiers/premium", token=admin, json={"answer_within_s": 120}
