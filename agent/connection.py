@@ -25,6 +25,7 @@ from websockets.typing import Subprotocol
 
 from agent.errors import AgentError, FinalError
 from protocol.connection import BinaryReceived, Connection, ControlReceived, ErrorToSend
+from protocol.limits import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 from protocol.messages import ErrorMessage, Hello, Welcome, serialize_control
 from protocol.pacing import backoff_s
 
@@ -207,8 +208,10 @@ async def open_agent_socket(
             compression=None,  # payloads are JPEG or ciphertext (SPEC §1)
             origin=None,
             open_timeout=timeout_s,
-            ping_interval=15,
-            ping_timeout=20,
+            # P10: a half-open link is noticed within DEAD_LINK_S (ping every 4 s,
+            # dead after 5 s without its pong).
+            ping_interval=HEARTBEAT_INTERVAL_S,
+            ping_timeout=HEARTBEAT_TIMEOUT_S,
             close_timeout=1,
             max_size=8 * 1024 * 1024,
         )

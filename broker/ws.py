@@ -46,7 +46,7 @@ from broker.wsio.record_hooks import RecorderHooks, run_ticker
 from broker.wsio.sender import CLOSE_TIMEOUT_S, WsEndpoint
 from protocol.connection import Connection
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.limits import HANDSHAKE_TIMEOUT_S, HEARTBEAT_INTERVAL_S, MAX_BINARY_MESSAGE
+from protocol.limits import HANDSHAKE_TIMEOUT_S, HEARTBEAT_TIMEOUT_S, MAX_BINARY_MESSAGE
 
 if TYPE_CHECKING:
     from broker.store.queries import User
@@ -242,7 +242,9 @@ class RelayService:
             return None
         ws = web.WebSocketResponse(
             protocols=(SUBPROTOCOL,),
-            heartbeat=HEARTBEAT_INTERVAL_S,
+            # aiohttp pings after this much silence (any data resets it) and closes when
+            # the pong is not back within half of it: ≤ 7.5 s for a dead link (P10).
+            heartbeat=HEARTBEAT_TIMEOUT_S,
             compress=False,
             max_msg_size=MAX_BINARY_MESSAGE,
         )

@@ -34,8 +34,13 @@ MAX_SDP_CHARS: Final = 32_000
 """WebRTC SDP, characters."""
 HANDSHAKE_TIMEOUT_S: Final = 10
 """Seconds until the ``hello`` must have arrived."""
-HEARTBEAT_INTERVAL_S: Final = 15
-"""WebSocket ping interval, seconds."""
+HEARTBEAT_INTERVAL_S: Final = 4
+"""The agent pings the broker this often (seconds); the broker pings after this much
+silence plus one (SPEC §1: a dead link is noticed within ``DEAD_LINK_S``, P10)."""
+HEARTBEAT_TIMEOUT_S: Final = 5
+"""A ping unanswered this long (seconds) means the link is dead: close and reconnect."""
+DEAD_LINK_S: Final = 10
+"""Both ends notice a half-open link (packets stop, nothing closes) within this (P10)."""
 CONSENT_TIMEOUT_S: Final = 60
 """A consent prompt left unanswered this long is a deny."""
 MAX_CONTROL_RATE: Final = 50

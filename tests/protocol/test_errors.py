@@ -46,7 +46,8 @@ def test_spec_2_limits() -> None:
     assert limits.MAX_MASK_REGIONS == 64
     assert limits.MAX_SDP_CHARS == 32_000
     assert limits.HANDSHAKE_TIMEOUT_S == 10
-    assert limits.HEARTBEAT_INTERVAL_S == 15
+    assert limits.HEARTBEAT_INTERVAL_S == 4 and limits.HEARTBEAT_TIMEOUT_S == 5
+    assert limits.DEAD_LINK_S == 10
     assert limits.CONSENT_TIMEOUT_S == 60
     assert (limits.MAX_CONTROL_RATE, limits.CONTROL_BURST) == (50, 100)
     assert limits.MAX_INFLIGHT_UPDATES == 2
