@@ -176,18 +176,30 @@ def reissue(store: CaStore, *, new_keys: bool = False) -> RotationStatus:
     names = index.names_of(load_certificates(layout.server_cert)[0])
     ips = [n for n in names if _is_ip(n)]
     server = ca.issue_server([n for n in names if not _is_ip(n)], ips)
-    audit_key = None if new_keys else load_private_key(layout.audit_key, pw)
+    # The audit key may live with the reviewers (certs.offline): then the new
+    # certificate is for the same public key, whatever new_keys says.
+    external = not layout.audit_key.exists() and layout.audit_cert.exists()
     signer_key = None if new_keys else load_private_key(layout.checkpoint_key, pw)
-    assert audit_key is None or isinstance(audit_key, x25519.X25519PrivateKey)
     assert signer_key is None or isinstance(signer_key, ed25519.Ed25519PrivateKey)
-    audit = ca.issue_audit_recipient(key=audit_key)
+    if external:
+        public = load_certificate(layout.audit_cert).public_key()
+        assert isinstance(public, x25519.X25519PublicKey)
+        audit_cert, audit_chain = ca.issue_audit_recipient_for(public)
+        new_audit_key: x25519.X25519PrivateKey | None = None
+    else:
+        audit_key = None if new_keys else load_private_key(layout.audit_key, pw)
+        assert audit_key is None or isinstance(audit_key, x25519.X25519PrivateKey)
+        audit = ca.issue_audit_recipient(key=audit_key)
+        audit_cert, audit_chain = audit.cert, audit.chain
+        assert isinstance(audit.key, x25519.X25519PrivateKey)
+        new_audit_key = audit.key
     signer = ca.issue_checkpoint_signer(key=signer_key)
     with store.locked():
         store.emit(
             "ca.leaves_reissued",
             {
                 "server": index.serial_hex(server.cert.serial_number),
-                "audit_recipient": index.serial_hex(audit.cert.serial_number),
+                "audit_recipient": index.serial_hex(audit_cert.serial_number),
                 "checkpoint_signer": index.serial_hex(signer.cert.serial_number),
                 "new_keys": new_keys,
             },
@@ -197,15 +209,16 @@ def reissue(store: CaStore, *, new_keys: bool = False) -> RotationStatus:
                 layout.retired_dir / f"keys-{store.clock():%Y%m%dT%H%M%S}",
                 ["audit.pem", "audit.key", "checkpoint.pem", "checkpoint.key"],
             )
-            write_private_key(layout.audit_key, audit.key, pw)
+            if new_audit_key is not None:
+                write_private_key(layout.audit_key, new_audit_key, pw)
             write_private_key(layout.checkpoint_key, signer.key, pw)
         shutil.copy2(layout.issuing_cert, d / "old-issuing.pem")
         shutil.copy2(layout.issuing_key, d / "old-issuing.key")
         write_private_key(layout.issuing_key, i2_key, pw)
         write_certificates(layout.issuing_cert, [i2x])
-        for issued in (server, audit, signer):
-            index.record_issued(layout, issued.cert)
-        write_certificates(layout.audit_cert, audit.fullchain)
+        for cert in (server.cert, audit_cert, signer.cert):
+            index.record_issued(layout, cert)
+        write_certificates(layout.audit_cert, (audit_cert, *audit_chain))
         write_certificates(layout.checkpoint_cert, signer.fullchain)
         write_private_key_unencrypted(layout.server_key, server.key)
         write_certificates(layout.server_cert, server.fullchain)

@@ -105,3 +105,19 @@ def test_a_malformed_request_is_refused(tmp_path: Path, bad: str) -> None:
     request = tmp_path / "r.json"
     request.write_text(bad)
     assert run(data, "audit-key", "sign", str(request)) != 0
+
+
+def test_ca_rotation_keeps_the_reviewers_audit_key(tmp_path: Path) -> None:
+    data, usb, laptop = tmp_path / "data", tmp_path / "usb", tmp_path / "reviewer"
+    laptop.mkdir()
+    assert run(data, "init", "--offline-root", str(usb)) == 0
+    key_file, request = laptop / "k.json", laptop / "r.json"
+    assert main(["audit-key", "request", "--key-out", str(key_file),
+                 "--request-out", str(request)], environ={}) == 0  # fmt: skip
+    assert run(data, "audit-key", "sign", str(request)) == 0
+    assert _recording_opens_with(data, key_file)  # the broker has started once
+    assert run(data, "rotate", "begin", "--root-key", str(usb / "root.key")) == 0
+    assert run(data, "rotate", "reissue", "--new-keys") == 0
+    assert not (data / "ca" / "audit.key").exists()  # new keys, but not the reviewers'
+    assert run(data, "rotate", "finish") == 0
+    assert _recording_opens_with(data, key_file)
