@@ -6,7 +6,8 @@ either way) with single-use recovery codes.
   secret and a current code stores it and returns ten recovery codes, once. The store
   keeps the secret (needed to check codes) and only SHA-256 hashes of the recovery codes
   (each has 50 random bits).
-- Login then needs ``otp``: a current code or an unused recovery code (which is used up).
+- Login then needs ``otp``: a current code or an unused recovery code (which is used up);
+  a TOTP code is accepted once (its time step is spent in the store).
 - ``CLEARPANE_MFA_REQUIRED_ROLES`` enforces MFA per role: a user of such a role without
   MFA may only enrol (and see ``/me``, log out) until they have.
 """
@@ -26,6 +27,7 @@ __all__ = [
     "RECOVERY_CODES",
     "check_code",
     "hash_recovery",
+    "matching_step",
     "new_recovery_codes",
     "new_secret",
     "provisioning_uri",
@@ -51,12 +53,23 @@ def provisioning_uri(secret: str, username: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="Clearpane")
 
 
-def check_code(secret: str, code: str, now_ms: int) -> bool:
-    """Whether ``code`` is the TOTP of ``secret`` now (± one 30 s step)."""
+def matching_step(secret: str, code: str, now_ms: int) -> int | None:
+    """The 30 s time step whose TOTP of ``secret`` is ``code`` (now ± one step), or None."""
     digits = code.replace(" ", "")
     if len(digits) != 6 or not digits.isdigit():
-        return False
-    return pyotp.TOTP(secret).verify(digits, for_time=now_ms // 1000, valid_window=1)
+        return None
+    totp = pyotp.TOTP(secret)
+    now_s = now_ms // 1000
+    for offset in (0, -1, 1):
+        at = now_s + offset * totp.interval
+        if secrets.compare_digest(totp.at(at), digits):
+            return at // totp.interval
+    return None
+
+
+def check_code(secret: str, code: str, now_ms: int) -> bool:
+    """Whether ``code`` is the TOTP of ``secret`` now (± one 30 s step)."""
+    return matching_step(secret, code, now_ms) is not None
 
 
 def new_recovery_codes() -> list[str]:
@@ -79,8 +92,12 @@ async def verify_login_code(db: Database, user_id: str, code: str, now_ms: int) 
     secret, recovery = await queries.get_mfa(db, user_id)
     if secret is None:
         return True
-    if check_code(secret, code, now_ms):
-        return True
+    step = matching_step(secret, code, now_ms)
+    if step is not None:
+        # Each code works once: its (user, step) is spent, store-backed, on every node.
+        return await queries.spend_token(
+            db, f"totp:{user_id}:{step}", expires_at_ms=now_ms + 120_000, now_ms=now_ms
+        )
     hashed = hash_recovery(code)
     if hashed in recovery:
         await queries.set_mfa(

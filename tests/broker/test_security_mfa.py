@@ -55,6 +55,7 @@ async def test_totp_and_recovery_code_login(broker: RunningBroker, clock: FakeCl
     clock.advance(31)
     status, answer = await _login(broker, password, _code(secret, clock))
     assert status == 200 and answer["user"]["mfa_enabled"] is True
+    assert (await _login(broker, password, _code(secret, clock)))[0] == 401  # used once
     # A recovery code works once.
     assert (await _login(broker, password, recovery[0].upper()))[0] == 200
     assert (await _login(broker, password, recovery[0]))[0] == 401
