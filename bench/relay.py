@@ -194,6 +194,7 @@ def broker_main(conn: Connection, data_dir: str, variant: str = "") -> None:
         async with running_broker(
             Path(data_dir),
             agent_requests_per_minute=1_000_000,
+            ws_preauth_per_address=100_000,  # every simulated peer comes from 127.0.0.1
             viewer_token_ttl_s=3600,
             agent_token_ttl_s=3600,
             log_level="WARNING",
