@@ -633,8 +633,8 @@ class AgentWindow(QMainWindow):
         count = len(self.panels)
         self.prompts_scroll.setVisible(count > 0)
         if count:
-            wanted = self.prompts_holder.sizeHint().height() + 4
-            self.prompts_scroll.setMaximumHeight(min(wanted, max(220, self.height() // 2)))
+            wanted = sum(p.sizeHint().height() for p in self.panels.values()) + 8 * count
+            self.prompts_scroll.setFixedHeight(min(wanted, max(200, self.height() * 2 // 5)))
 
     def _answer(self, request_id: str, allowed: list[str]) -> None:
         if self.controller is not None:

@@ -166,6 +166,18 @@ export class InputCapture {
 
   _key(e, type) {
     if (!this.enabled) return;
+    // The keyboard way out of the remote screen (never sent to the client): Shift+Escape
+    // releases the keys held and moves the focus to the next control of the page.
+    if (e.key === 'Escape' && e.shiftKey && !e.ctrlKey && !e.altKey) {
+      e.preventDefault();
+      e.stopPropagation();
+      if (type === 'key_down') {
+        this._releaseAll();
+        this.target.blur();
+        this.target.dispatchEvent(new CustomEvent('clearpane:leave-screen', { bubbles: true }));
+      }
+      return;
+    }
     const keysym = keysymFor(e);
     e.preventDefault();
     e.stopPropagation();

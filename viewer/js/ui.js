@@ -19,6 +19,13 @@ import { renderAdminCerts } from './pages/admin.js'; // certs-admin: CA page
 import { renderAdminUsers, renderPassword, adminTabs } from './pages/users.js'; // ux: users, own password
 
 
+/** Which roles each top-level page serves (others are sent to their start page). */
+const ROUTE_ROLES = Object.freeze({
+  queue: ['engineer', 'supervisor'],
+  session: ['engineer', 'supervisor'],
+  admin: ['admin'],
+});
+
 /** Application state shared by pages (one per page load, not a module global). */
 class App {
   constructor() {
@@ -35,7 +42,12 @@ class App {
       [/^\/tickets$/, (p) => renderTickets(this.root, p, this)],
       [/^\/replay\/([A-Za-z0-9_.:-]{1,64})$/, (p) => renderReplay(this.root, p, this)],
       [/^\/review$/, (p) => renderReview(this.root, p, this)],
-      [/^\/admin\/certs$/, (p) => { this.root.appendChild(adminTabs('certs')); return renderAdminCerts(this.root, p, this); }], // certs-admin
+      [/^\/admin\/certs$/, (p) => {
+        const cleanup = renderAdminCerts(this.root, p, this); // certs-admin
+        const head = this.root.querySelector('.admin-certs .page-head');
+        if (head) head.after(adminTabs('certs'));
+        return cleanup;
+      }],
       [/^\/admin\/users$/, (p) => renderAdminUsers(this.root, p, this)],
       [/^\/password$/, (p) => renderPassword(this.root, p, this)],
     ];
@@ -126,6 +138,12 @@ class App {
       return;
     }
     if (this.user && path === '/login') {
+      this.navigate(this.home);
+      return;
+    }
+    // Pages a role has no use for lead to its own start page instead of an error.
+    const allowed = ROUTE_ROLES[path.split('/')[1]];
+    if (this.user && allowed && !allowed.includes(this.user.role)) {
       this.navigate(this.home);
       return;
     }

@@ -433,6 +433,42 @@ export function renderSession(root, params, app) {
   tabChat.addEventListener('click', () => selectTab(true));
   tabLog.addEventListener('click', () => selectTab(false));
 
+  /* ------------------------------------------------------------ keyboard shortcuts */
+  // Single keys work while the focus is not in a text field and not on the remote
+  // screen under control (there every key belongs to the client; Shift+Escape leaves).
+  const keysList = h('dl', { class: 'shortcut-list' },
+    // i18n-keys: session.keys.help session.keys.chat session.keys.log session.keys.control session.keys.full session.keys.call session.keys.refresh session.keys.leave session.keys.screen
+    [['?', 'help'], ['C', 'chat'], ['L', 'log'], ['R', 'control'], ['F', 'full'], ['V', 'call'], ['U', 'refresh'], ['S', 'screen'], ['Shift+Esc', 'leave']]
+      .map(([key, what]) => [h('dt', {}, h('kbd', { text: key })), h('dd', { text: t(`session.keys.${what}`) })]));
+  const keysClose = h('button', { type: 'button', class: 'btn btn-primary', id: 'keys-close', text: t('common.close') });
+  const keysDialog = h('dialog', { class: 'dialog', id: 'keys-dialog', 'aria-labelledby': 'keys-title' },
+    h('h2', { id: 'keys-title', text: t('session.keys.title') }), keysList,
+    h('div', { class: 'dialog-actions' }, keysClose));
+  keysClose.addEventListener('click', () => keysDialog.close());
+  root.appendChild(keysDialog);
+  const btnKeys = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-keys', text: t('session.keys.button'), 'aria-keyshortcuts': '?' });
+  btnKeys.addEventListener('click', () => keysDialog.showModal());
+  btnFull.after(btnKeys);
+  canvas.addEventListener('clearpane:leave-screen', () => { (btnControl.hidden ? btnRefresh : btnControl).focus(); });
+  const onKey = (ev) => {
+    if (ev.defaultPrevented || ev.ctrlKey || ev.altKey || ev.metaKey || keysDialog.open || endDialog.open) return;
+    const el = /** @type {HTMLElement} */ (ev.target);
+    if (el && (el.closest('input, textarea, select, [contenteditable]') || el === canvas)) return;
+    const actions = {
+      '?': () => keysDialog.showModal(),
+      c: () => { selectTab(true); chatInput.focus(); },
+      l: () => selectTab(paneChat.hidden),
+      r: () => { if (!btnControl.disabled && !btnControl.hidden) btnControl.click(); },
+      f: () => btnFull.click(),
+      v: () => { const ask = callBox.querySelector('.call-ask'); if (ask && !ask.hidden) ask.click(); },
+      u: () => btnRefresh.click(),
+      s: () => { canvas.tabIndex = 0; canvas.focus(); },
+    };
+    const act = actions[ev.key.length === 1 ? ev.key.toLowerCase() : ''];
+    if (act) { ev.preventDefault(); act(); }
+  };
+  document.addEventListener('keydown', onKey);
+
   /* ------------------------------------------------------------ join */
   (async () => {
     try {
@@ -459,6 +495,8 @@ export function renderSession(root, params, app) {
 
   return () => {
     left = true;
+    document.removeEventListener('keydown', onKey);
+    if (keysDialog.open) keysDialog.close();
     clearTimeout(retryTimer);
     input.dispose();
     if (call) call.end('left');
