@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--video",
         choices=["auto", "off", "vp9", "h264", "av1"],
-        help="send the screen as video (auto: the fastest codec the viewer decodes)",
+        help="send the screen as video (auto: the fastest codec the viewer decodes; default off)",
     )
     p.add_argument(
         "--auto-consent-for-tests",

@@ -159,7 +159,7 @@ async def _clock_offset(page: Any) -> tuple[float, float]:
 
 async def one_session(
     info: dict[str, Any], page: Any, rounds: int, tmp: Path, first: bool,
-    creds: tuple[str, str], max_fps: float,
+    creds: tuple[str, str], max_fps: float, video: str = "auto",
 ) -> dict[str, Any]:  # fmt: skip
     """One agent session: join, ``rounds`` marker flips (P5), then the kill (P6)."""
     from agent.config import AgentConfig
@@ -170,7 +170,7 @@ async def one_session(
         broker_url=info["base_url"], ca_pem=Path(info["cafile"]).read_text(),
         client_name="Bench Client", describe="bench: glass-to-glass", headless=True,
         source="pattern", log_dir=tmp / f"agent-logs-{random.randbytes(3).hex()}",
-        injector="none", auto_consent_for_tests=("view",), max_fps=max_fps,
+        injector="none", auto_consent_for_tests=("view",), max_fps=max_fps, video=video,
     ).check()  # fmt: skip
     source = MarkerSource()
     session = AgentSession(config, RecordingObserver(), source_factory=lambda: source)
@@ -241,7 +241,7 @@ async def one_session(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10)
         return {
-            "g2g_raf_ms": g2g_raf, "g2g_draw_ms": g2g_draw, "rounds": rounds,
+            "g2g_raf_ms": g2g_raf, "g2g_draw_ms": g2g_draw, "rounds": rounds, "video": video,
             "missed": rounds - len(g2g_raf), "clock_error_ms": round(half_rtt, 2),
             "kill_call_ms": (t1 - t0) * 1e3,
             "viewer_ended_ms": (ended - offset - t0 * 1e3) if ended is not None else None,
@@ -260,7 +260,9 @@ async def one_session(
                 await asyncio.wait_for(task, 10)
 
 
-async def run(rounds: int, kills: int, fps_list: list[float]) -> list[dict[str, Any]]:
+async def run(
+    rounds: int, kills: int, fps_list: list[float], video: str = "auto"
+) -> list[dict[str, Any]]:
     """Broker process + Chromium + ``kills`` agent sessions."""
     from playwright.async_api import async_playwright
 
@@ -285,7 +287,8 @@ async def run(rounds: int, kills: int, fps_list: list[float]) -> list[dict[str, 
                 for fps in fps_list:
                     for k in range(kills):
                         per = rounds // kills + (1 if k < rounds % kills else 0)
-                        out.append(await one_session(info, page, per, Path(tmp), first, creds, fps))
+                        out.append(await one_session(info, page, per, Path(tmp), first, creds,
+                                                     fps, video))  # fmt: skip
                         first = False
                 await browser.close()
             return out
@@ -318,9 +321,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--kills", type=int, default=env_int("BENCH_P56_KILLS", 3))
     ap.add_argument("--fps", default="30,60",
                     help="agent max_fps values; the first is the agent's default (the P5 figure)")  # fmt: skip
+    ap.add_argument(
+        "--video", default="auto", help="the agent's --video: auto, off, vp9, h264, av1"
+    )
     args = ap.parse_args(argv)
     fps_list = [float(f) for f in args.fps.split(",")]
-    sessions = asyncio.run(run(args.rounds, args.kills, fps_list))
+    sessions = asyncio.run(run(args.rounds, args.kills, fps_list, args.video))
     p5_rows = [r for fps in fps_list for r in _p5_rows(sessions, fps)]
     print_table("P5 glass-to-glass, 1920x1080, loopback, headless Chromium", p5_rows,
                 ["measure", "n", "p50_ms", "p95_ms", "max_ms"])  # fmt: skip

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fractions
 import logging
+from collections.abc import Mapping
 from typing import Any, Final
 
 import av
@@ -34,7 +35,9 @@ log = logging.getLogger(__name__)
 MAX_THREADS: Final = 2
 """P3 is measured on ≤ 2 threads; the agent must not take the client's machine."""
 
-#: name → (FFmpeg encoder, options). Quality values from issue 17's measurement.
+#: name → (FFmpeg encoder, options). Quality: bench.p34_video on the office scenario
+#: (docs/BENCHMARKS.md, P4 video): VP9 crf 38 and AV1 crf 40 keep text SSIM above the
+#: tile path's on every crop at ≈ 29 / 28 KB/s (crf 30: 36 KB/s for no visible gain).
 CODEC_SETTINGS: Final[dict[str, tuple[str, dict[str, str]]]] = {
     "vp9": (
         "libvpx-vp9",
@@ -43,7 +46,7 @@ CODEC_SETTINGS: Final[dict[str, tuple[str, dict[str, str]]]] = {
             "cpu-used": "8",
             "tune-content": "screen",
             "row-mt": "1",
-            "crf": "30",
+            "crf": "38",
             "b": "0",
             "lag-in-frames": "0",
             "error-resilient": "0",
@@ -53,7 +56,7 @@ CODEC_SETTINGS: Final[dict[str, tuple[str, dict[str, str]]]] = {
         "libx264",
         {"preset": "ultrafast", "tune": "zerolatency", "crf": "26", "forced-idr": "1"},
     ),
-    "av1": ("libsvtav1", {"preset": "10", "crf": "35", "svtav1-params": "rtc=1:scm=1:keyint=-1"}),
+    "av1": ("libsvtav1", {"preset": "10", "crf": "40", "svtav1-params": "rtc=1:scm=1:keyint=-1"}),
 }
 _NO_AUTO_KEYFRAMES: Final = 1 << 30
 
@@ -61,13 +64,22 @@ _NO_AUTO_KEYFRAMES: Final = 1 << 30
 class PyAVEncoder(VideoEncoder):
     """One of :data:`CODEC_SETTINGS` for frames of ``width`` × ``height``."""
 
-    def __init__(self, name: str, width: int, height: int, threads: int = MAX_THREADS) -> None:
+    def __init__(
+        self,
+        name: str,
+        width: int,
+        height: int,
+        threads: int = MAX_THREADS,
+        *,
+        options: Mapping[str, str] | None = None,
+    ) -> None:
+        """``options`` override :data:`CODEC_SETTINGS`' FFmpeg options (measurements)."""
         if name not in CODEC_SETTINGS:
             raise VideoError(f"unknown video codec {name!r}")
         self.name = name
         self.width, self.height = width, height
         self._coded = (width + (width & 1), height + (height & 1))
-        encoder, options = CODEC_SETTINGS[name]
+        encoder, defaults = CODEC_SETTINGS[name]
         try:
             ctx: Any = av.CodecContext.create(encoder, "w")
         except (av.FFmpegError, ValueError) as exc:  # not built into this FFmpeg
@@ -79,7 +91,7 @@ class PyAVEncoder(VideoEncoder):
         ctx.thread_count = max(1, min(threads, MAX_THREADS))
         if name != "av1":  # SVT-AV1 takes keyint from its params
             ctx.gop_size = _NO_AUTO_KEYFRAMES
-        ctx.options = dict(options)
+        ctx.options = {**defaults, **(options or {})}
         self._ctx: Any = ctx
         self._first = True
         self._last_pts = -1

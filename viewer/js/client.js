@@ -58,6 +58,8 @@ export class SessionClient {
     this.videoCodecs = videoCodecs;
     /** @type {VideoStream|null} created at the first video chunk */
     this.video = null;
+    /** The player's seek sets this for the chunks before the target: decode, do not draw. */
+    this.skipDraw = false;
     this.listeners = new Map();
     this.sessionId = null;
     this.viewerId = null;
@@ -390,7 +392,7 @@ export class SessionClient {
     const chunk = codec.parseVideoChunk(plaintext);
     if (!this.video) this.video = new VideoStream(this.display);
     if (gap) this.video.needKey(); // the chunk before this one is lost: so is the reference
-    if (!(await this.video.decode(chunk, frame.key, frame.seq))) {
+    if (!(await this.video.decode(chunk, frame.key, frame.seq, !this.skipDraw))) {
       throw new codec.CodecError('video', 'video chunk not decodable (waiting for a keyframe)');
     }
   }

@@ -357,12 +357,20 @@ export class Player {
     if (!frames.length || !isFull(frames[0])) this._blank();
     let fed = 0;
     const rest = [];
-    for (const f of frames) {
+    // Video (SPEC §4.4): decode every chunk from the keyframe, draw only the last one.
+    let last = -1;
+    frames.forEach((f, i) => { if (f.tMs <= target && screenFrame(f)) last = i; });
+    for (const [i, f] of frames.entries()) {
       if (f.tMs > target) { rest.push(f); continue; }
+      client.skipDraw = i < last;
       await this._feed(client, f);
       fed += 1;
-      if (gen !== this._gen) return { ms: performance.now() - t0, frames: fed, bytes: bytes.length };
+      if (gen !== this._gen) {
+        client.dispose(); // a newer seek took over: free this one's decoder
+        return { ms: performance.now() - t0, frames: fed, bytes: bytes.length };
+      }
     }
+    client.skipDraw = false;
     if (this.client && this.client !== client) this.client.dispose();
     this.client = client;
     this.queue = rest;

@@ -70,10 +70,13 @@ export class VideoStream {
    * @param {import('./codec.js').VideoChunk} chunk
    * @param {boolean} key the frame's KEY flag
    * @param {bigint} seq the frame's seq (the decoder's timestamp, so outputs map back)
-   * @returns {Promise<boolean>} true once drawn; false if refused (a delta without its
-   *   keyframe) or the decoder failed: the caller asks for a keyframe
+   * @param {boolean} [draw] false: decode only, do not wait for nor draw the picture
+   *   (the player fast-forwarding from a keyframe to the seek target, P8)
+   * @returns {Promise<boolean>} true once drawn (or queued, with `draw` false); false if
+   *   refused (a delta without its keyframe) or the decoder failed: the caller asks for
+   *   a keyframe
    */
-  async decode(chunk, key, seq) {
+  async decode(chunk, key, seq, draw = true) {
     if (typeof VideoDecoder === 'undefined') return false;
     if (!key && this.keyNeeded) return false;
     const codec = CODEC_STRINGS[chunk.codecName];
@@ -85,8 +88,8 @@ export class VideoStream {
     }
     const ts = Number(seq);
     const drawn = new Promise((resolve) => {
-      const timer = setTimeout(() => this._settle(ts, false), OUTPUT_TIMEOUT_MS);
-      this.pending.push({ ts, width: chunk.width, height: chunk.height, resolve, timer });
+      const timer = draw ? setTimeout(() => this._settle(ts, false), OUTPUT_TIMEOUT_MS) : null;
+      this.pending.push({ ts, width: chunk.width, height: chunk.height, resolve, timer, draw });
     });
     try {
       this.decoder.decode(new EncodedVideoChunk({ type: key ? 'key' : 'delta', timestamp: ts, data: chunk.data }));
@@ -96,6 +99,7 @@ export class VideoStream {
       this._settle(ts, false);
     }
     if (key) this.keyNeeded = false;
+    if (!draw) return !this.keyNeeded;
     const ok = await drawn;
     if (!ok) this.keyNeeded = true;
     return ok;
@@ -119,7 +123,7 @@ export class VideoStream {
   _output(frame) {
     const p = this.pending.find((x) => x.ts === frame.timestamp);
     try {
-      this.display.drawVideoFrame(frame, p ? p.width : frame.displayWidth, p ? p.height : frame.displayHeight);
+      if (!p || p.draw) this.display.drawVideoFrame(frame, p ? p.width : frame.displayWidth, p ? p.height : frame.displayHeight);
       this.decoded += 1;
     } finally {
       frame.close();
@@ -131,7 +135,7 @@ export class VideoStream {
   _settle(ts, ok) {
     const keep = [];
     for (const p of this.pending) {
-      if (p.ts <= ts) { clearTimeout(p.timer); p.resolve(ok && p.ts === ts); } else keep.push(p);
+      if (p.ts <= ts) { if (p.timer) clearTimeout(p.timer); p.resolve(ok && p.ts === ts); } else keep.push(p);
     }
     this.pending = keep;
   }
