@@ -16,7 +16,9 @@ session is then **ended cleanly from the shared store**: a surviving process ope
 the log on shared storage (its file lock shows the old writer is gone), records
 ``session.ended`` (reason ``failed``, why in ``resolution``), seals it with a signed
 checkpoint and marks the session ended; the agent, reconnecting, is told the session
-ended (final). Nothing already written is lost or rewritten.
+ended (final). Nothing already written is lost or rewritten. The other way round,
+a home whose remote endpoint's process goes silent detaches that endpoint (a viewer
+leaves, with its consent; an agent is gone, as if its socket had closed).
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ class _Served:
 
     def __init__(self) -> None:
         self.subs: list[Any] = []
-        self.eps: dict[str, tuple[str, RemoteEndpoint]] = {}
+        self.eps: dict[str, tuple[str, RemoteEndpoint, str]] = {}
+        """Endpoint id → (``agent`` or viewer id, its endpoint, the node holding it)."""
 
 
 class NatsRelay(InProcessRelay):
@@ -84,8 +87,12 @@ class NatsRelay(InProcessRelay):
         record: Callable[[Record], bool | None] | None = None,
         on_closed: Callable[[str], None] | None = None,
         allow_unrecorded: bool = False,
+        heartbeat_s: float = HEARTBEAT_S,
+        home_timeout_s: float = HOME_TIMEOUT_S,
     ) -> None:
         self._user_closed = on_closed
+        self.heartbeat_s = heartbeat_s
+        self.node_timeout_s = home_timeout_s
         super().__init__(
             log_factory,
             now_ms,
@@ -263,8 +270,19 @@ class NatsRelay(InProcessRelay):
         await super().tick()
         now = time.monotonic()
         for key, att in list(self._attached.items()):
-            if now - self._seen.get(att.home, 0.0) > HOME_TIMEOUT_S:
+            if now - self._seen.get(att.home, 0.0) > self.node_timeout_s:
                 self._home_lost(key, att)
+        for sid, served in list(self._served.items()):
+            for ep, (to, remote, node) in list(served.eps.items()):
+                if now - self._seen.get(node, 0.0) > self.node_timeout_s:
+                    # The process holding this WebSocket is gone: it will never say
+                    # detach, and a ghost viewer must not keep its consent (G2).
+                    log.warning("session %s: %s's node %s is gone; detaching", sid, to, node)
+                    served.eps.pop(ep, None)
+                    if to == AGENT:
+                        await InProcessRelay.detach_agent(self, sid, remote)
+                    else:
+                        await InProcessRelay.detach_viewer(self, sid, to, "disconnected")
 
     async def shutdown(self) -> None:
         """End the sessions homed here; what they send to remote endpoints goes out."""
@@ -301,7 +319,22 @@ class NatsRelay(InProcessRelay):
         served.subs.append(
             await self._nc.subscribe(wire.from_wildcard(sid), cb=partial(self._on_input, sid))
         )
-        await self._nc.flush()  # subscribed at the server before anyone is told to come
+        await self._until_served(sid)
+
+    async def _until_served(self, sid: str) -> None:
+        """Return once the server routes the session's requests here (before anyone
+        is told to come). nats-py's ``flush()`` is no barrier: its PING bypasses the
+        buffer that holds the SUB, so ask ourselves until we answer."""
+        from nats.errors import NoRespondersError
+
+        body = json.dumps({"op": "ping"}).encode()
+        for _ in range(100):
+            try:
+                await self._nc.request(wire.req_subject(sid), body, timeout=REQUEST_TIMEOUT_S)
+                return
+            except NoRespondersError:
+                await asyncio.sleep(0.01)
+        log.warning("session %s: NATS did not route its requests here in time", sid)
 
     async def _unserve(self, sid: str) -> None:
         served = self._served.pop(sid, None)
@@ -333,6 +366,8 @@ class NatsRelay(InProcessRelay):
 
     async def _answer(self, sid: str, req: dict[str, Any]) -> dict[str, Any]:
         op, served = req.get("op"), self._served.get(sid)
+        if op == "ping":
+            return {"ok": True}
         session = self.core.get(sid)
         if op == "end":
             ok = session is not None and await InProcessRelay.end_session(
@@ -343,10 +378,11 @@ class NatsRelay(InProcessRelay):
             return {"ok": ok}
         if session is None or served is None:
             raise ProtocolError.of(ErrorCode.SESSION_ENDED, "the session has ended")
-        ep = str(req["ep"])
+        ep, node = str(req["ep"]), str(req["node"])
         remote = RemoteEndpoint(self._outbox, wire.to_subject(sid, ep))
+        self._seen.setdefault(node, time.monotonic())
         if op == "attach_agent":
-            served.eps[ep] = (AGENT, remote)
+            served.eps[ep] = (AGENT, remote, node)
             try:
                 await InProcessRelay.attach_agent(self, session.info, remote, req.get("resume"))
             except ProtocolError:
@@ -357,7 +393,7 @@ class NatsRelay(InProcessRelay):
             u = req["user"]
             user = ViewerUser(str(u["user_id"]), str(u["name"]), str(u["role"]))
             vid = await InProcessRelay.attach_viewer(self, sid, user, req["perms"], remote)
-            served.eps[ep] = (vid, remote)
+            served.eps[ep] = (vid, remote, node)
             return {"ok": True, "id": vid, "node": self.node_id}
         raise ProtocolError.of(ErrorCode.INVALID_FIELD, f"unknown request {op!r}")
 
@@ -367,7 +403,7 @@ class NatsRelay(InProcessRelay):
         entry = served.eps.get(ep) if served is not None else None
         if entry is None:
             return
-        to, remote = entry
+        to, remote, _ = entry
         data: bytes = msg.data
         kind = data[:1]
         try:
@@ -400,7 +436,7 @@ class NatsRelay(InProcessRelay):
         while True:
             with contextlib.suppress(Exception):
                 await self._nc.publish(subject, b"")
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(self.heartbeat_s)
 
     async def _on_heartbeat(self, msg: Any) -> None:
         self._seen[msg.subject.rsplit(".", 1)[-1]] = time.monotonic()

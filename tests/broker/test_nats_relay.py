@@ -1,0 +1,170 @@
+"""The NATS relay backend with a real nats-server and two relays (two "processes" in
+one event loop, each with its own NATS connection): attaching through the home, order,
+the per-viewer credit across processes, and a viewer's process going silent."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.relay import SessionInfo, ViewerUser
+from broker.relay.nats import NatsRelay
+from broker.relay.testing import MemoryLog
+from protocol import messages as m
+from protocol.errors import ProtocolError
+from protocol.media import FLAG_FULL, AckFrame, ScreenUpdateFrame, parse_binary
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "cluster"
+INFO = SessionInfo("s1", "t1", "Printer", "Alice")
+ENGINEER = ViewerUser("u1", "Eve Engineer", "engineer")
+
+
+class Box:
+    """An endpoint that keeps what it was sent."""
+
+    def __init__(self) -> None:
+        self.texts: list[m.ControlMessage] = []
+        self.binary: list[bytes] = []
+        self.closed: tuple[int, str] | None = None
+
+    def send_text(self, text: str) -> None:
+        self.texts.append(m.parse_control(text))
+
+    def send_binary(self, data: bytes) -> None:
+        self.binary.append(bytes(data))
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def types(self) -> list[str]:
+        return [t.type for t in self.texts]
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def nats_url() -> Iterator[str]:
+    if shutil.which("nats-server") is None:
+        pytest.fail("nats-server is missing: make system-deps installs it")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        ["nats-server", "-c", str(DEPLOY / "nats.conf"), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    yield f"nats://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(5)
+
+
+@pytest.fixture
+async def relays(nats_url: str) -> AsyncIterator[tuple[NatsRelay, NatsRelay]]:
+    states: dict[str, str] = {"s1": "requested"}
+
+    async def persist(action: Any) -> None:
+        if getattr(action, "state", None):
+            states[action.session_id] = action.state
+
+    async def load_info(sid: str) -> SessionInfo | ProtocolError:
+        return INFO
+
+    async def stored_state(sid: str) -> str | None:
+        return states.get(sid)
+
+    def make(node: str) -> Any:
+        return NatsRelay.connect(
+            nats_url,
+            log_factory=lambda info: MemoryLog(),
+            now_ms=lambda: int(time.time() * 1000),
+            persist=persist,
+            node_id=node,
+            load_info=load_info,
+            stored_state=stored_state,
+            heartbeat_s=0.1,
+            home_timeout_s=0.6,
+        )
+
+    a, b = await make("a"), await make("b")
+    a.start()
+    b.start()
+    yield a, b
+    for relay in (a, b):
+        await relay.shutdown()
+        await relay.close()
+
+
+def update(seq: int) -> tuple[Any, bytes]:
+    data = bytes(ScreenUpdateFrame(FLAG_FULL, 1, seq, b"\xab" * 32))
+    return parse_binary(data), data
+
+
+async def test_a_viewer_on_another_process(relays: tuple[NatsRelay, NatsRelay]) -> None:
+    a, b = relays
+    agent, viewer = Box(), Box()
+    await a.attach_agent(INFO, agent, None)  # a is the home
+    vid = await b.attach_viewer("s1", ENGINEER, ["view"], viewer)
+    await until(lambda: "consent.request" in agent.types() and "welcome" in viewer.types())
+    assert viewer.types()[0] == "welcome" and a.core.get("s1") is not None
+    assert b.core.get("s1") is None  # the core runs in one process only
+    request = next(t for t in agent.texts if isinstance(t, m.ConsentRequest))
+    await a.agent_control("s1", m.ConsentGrant(request.request_id, vid, ("view",)))
+    await until(lambda: "consent.grant" in viewer.types())
+
+    # Credit holds across processes: two updates in flight, then the latest wins.
+    for seq in range(1, 8):
+        await a.agent_binary("s1", *update(seq))
+    await until(lambda: len(viewer.binary) >= 2)
+    await asyncio.sleep(0.2)
+    assert [parse_binary(x).seq for x in viewer.binary] == [1, 2]  # type: ignore[union-attr]
+    ack = bytes(AckFrame(2))
+    await b.viewer_binary("s1", vid, parse_binary(ack), ack)
+    await until(lambda: len(viewer.binary) == 3 and len(agent.binary) == 1)
+    assert parse_binary(viewer.binary[-1]).seq == 7  # type: ignore[union-attr]
+
+    # Order: chat both ways arrives in the order it was said.
+    for i in range(20):
+        await b.viewer_control("s1", vid, m.Chat(text=f"v{i}"))
+    await until(lambda: sum(isinstance(t, m.Chat) for t in agent.texts) == 20)
+    assert [t.text for t in agent.texts if isinstance(t, m.Chat)] == [f"v{i}" for i in range(20)]
+
+    await b.detach_viewer("s1", vid, "closed")
+    await until(lambda: "viewer.left" in agent.types())
+
+
+async def test_a_viewers_process_goes_silent(relays: tuple[NatsRelay, NatsRelay]) -> None:
+    """The home detaches a viewer whose process stopped (no ghost keeps consent)."""
+    a, b = relays
+    agent, viewer = Box(), Box()
+    await a.attach_agent(INFO, agent, None)
+    vid = await b.attach_viewer("s1", ENGINEER, ["view"], viewer)
+    await until(lambda: "consent.request" in agent.types())
+    await b.close()  # the viewer's process is gone: no detach, no heartbeat
+    t0 = time.monotonic()
+    async with asyncio.timeout(5):
+        while "viewer.left" not in agent.types():
+            await a.tick()
+            await asyncio.sleep(0.05)
+    assert time.monotonic() - t0 < 3
+    session = a.core.get("s1")
+    assert session is not None and vid not in session.viewer_ids
