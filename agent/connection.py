@@ -193,7 +193,12 @@ async def redeem_code(
 
 
 async def open_agent_socket(
-    ws_url: str, token: str, ssl_ctx: ssl.SSLContext, timeout_s: float = 10.0
+    ws_url: str,
+    token: str,
+    ssl_ctx: ssl.SSLContext,
+    timeout_s: float = 10.0,
+    *,
+    log_seq: int | None = None,
 ) -> tuple[ClientConnection, Welcome]:
     """Connect to ``/ws/agent``, send ``hello`` first, return the socket and ``welcome``.
 
@@ -226,7 +231,8 @@ async def open_agent_socket(
     except (OSError, TimeoutError, InvalidHandshake) as exc:
         raise ConnectionLost(f"cannot connect to the broker: {exc}") from exc
     try:
-        await ws.send(serialize_control(Hello(token=token, client=CLIENT_ID)))
+        # log_seq: the last broker log record we hold; the broker re-sends the rest.
+        await ws.send(serialize_control(Hello(token=token, client=CLIENT_ID, log_seq=log_seq)))
         raw = await asyncio.wait_for(ws.recv(), timeout_s)
     except Exception as exc:
         await ws.close()

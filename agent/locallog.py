@@ -220,6 +220,27 @@ def default_session_dir(session_id: str, root: Path | None = None) -> Path:
     return root.expanduser() / session_id
 
 
+def _read_broker_copy(path: Path) -> list[dict[str, Any]]:
+    """The broker records kept by an earlier run of this session (a torn last line,
+    left by a crash, is cut off: the broker re-sends that record)."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    good = data[: data.rfind(b"\n") + 1]
+    if len(good) != len(data):
+        with path.open("r+b") as fh:
+            fh.truncate(len(good))
+    out = []
+    for line in good.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
 class LocalLog:
     """Append-only, hash-chained local log of one session, with live listeners."""
 
@@ -232,7 +253,8 @@ class LocalLog:
         # last line left by a crash).
         self._writer = JsonlChainWriter(directory / "client.jsonl", repair_torn_tail=True)
         self._broker_path = directory / "broker.jsonl"
-        self._broker_records: list[dict[str, Any]] = []
+        self._broker_records: list[dict[str, Any]] = _read_broker_copy(self._broker_path)
+        self._broker_seqs: set[Any] = {r.get("seq") for r in self._broker_records}
         self._lines: list[LogLine] = []
         self._listeners: list[Callable[[LogLine], None]] = []
         self._shown_local: set[str] = set()
@@ -278,10 +300,11 @@ class LocalLog:
     def record_broker(self, record: Mapping[str, Any], at_ms: int) -> LogLine:
         """Keep a broker record verbatim and reference it from the client's chain."""
         raw = dict(record)
-        if any(r.get("seq") == raw.get("seq") for r in self._broker_records[-64:]):
-            # the broker re-sends its backlog after a reconnect: keep one copy
+        if raw.get("seq") in self._broker_seqs:
+            # re-sent after a reconnect (the log resumes from what we hold): keep one copy
             return LogLine(at_ms, "broker", str(raw.get("event", "?")), "")
         self._broker_records.append(raw)
+        self._broker_seqs.add(raw.get("seq"))
         with self._broker_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(raw, sort_keys=True, separators=(",", ":")) + "\n")
             fh.flush()
@@ -300,6 +323,13 @@ class LocalLog:
         if not (raw.get("actor") == "client" and event in self._shown_local):
             self._emit(line)  # (a client action already shown from our side is not repeated)
         return line
+
+    @property
+    def last_broker_seq(self) -> int:
+        """The highest seq of the broker's log held here (0: none): what ``hello``
+        says, so that the broker re-sends everything after it (SPEC §3.1)."""
+        seqs = [s for s in self._broker_seqs if isinstance(s, int)]
+        return max(seqs, default=0)
 
     @property
     def broker_records(self) -> tuple[dict[str, Any], ...]:

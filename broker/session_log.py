@@ -122,6 +122,10 @@ class SessionLog:
         self._signed_seq = head.seq
         return cp
 
+    def records_after(self, seq: int) -> list[dict[str, Any]]:
+        """Records with a seq above ``seq`` (what an agent that holds ``seq`` lacks)."""
+        return [r.to_dict() for r in self._writer.records if r.seq > seq]
+
     @property
     def records(self) -> list[dict[str, Any]]:
         """Every record so far, as JSON (for the REST API and tests)."""

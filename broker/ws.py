@@ -178,7 +178,7 @@ class RelayService:
             resume = request.app[TOKENS].issue(claims.sub, claims.role, "agent", session_id=sid)
             endpoint.label = f"agent of {sid}"
             try:
-                await self.backend.attach_agent(info, endpoint, resume)
+                await self.backend.attach_agent(info, endpoint, resume, peer.log_seq)
             except ProtocolError as exc:
                 return await peer.refuse(exc)
             attached = True
@@ -285,6 +285,7 @@ class RelayService:
         hello = await peer.hello()
         if hello is None:
             return None
+        peer.log_seq = hello.log_seq
         claims = admission.verify_hello(self._app, hello, typ)
         if isinstance(claims, ProtocolError):
             await peer.refuse(claims)

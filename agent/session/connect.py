@@ -124,7 +124,10 @@ class Connector:
             if self._core.killswitch.killed:
                 return await self.finish_kill(None)
             try:
-                opened = await self.unless_killed(open_agent_socket(cfg.ws_url, token, ssl_ctx))
+                held = self._core.local_log.last_broker_seq if self._core.local_log else None
+                opened = await self.unless_killed(
+                    open_agent_socket(cfg.ws_url, token, ssl_ctx, log_seq=held)
+                )
                 if opened is None:
                     return await self.finish_kill(None)
                 ws, welcome = opened

@@ -54,6 +54,10 @@ class EventLog(Protocol):
         """Sign the current head; ``None`` when nothing was added since the last one."""
         ...
 
+    def records_after(self, seq: int) -> list[dict[str, Any]]:
+        """Every record with a seq above ``seq``, oldest first (the log resumes)."""
+        ...
+
     def close(self) -> None:
         """Release the file (the session is over)."""
         ...

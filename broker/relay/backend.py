@@ -101,9 +101,14 @@ class RelayBackend(abc.ABC):
 
     @abc.abstractmethod
     async def attach_agent(
-        self, info: SessionInfo, endpoint: Endpoint, resume_token: str | None
+        self,
+        info: SessionInfo,
+        endpoint: Endpoint,
+        resume_token: str | None,
+        log_seq: int | None = None,
     ) -> None:
-        """A verified agent connected (raises ``ProtocolError`` if it may not)."""
+        """A verified agent connected (raises ``ProtocolError`` if it may not);
+        ``log_seq``: the last log record it holds (SPEC §3.1 ``hello``)."""
 
     @abc.abstractmethod
     async def attach_viewer(
@@ -215,7 +220,11 @@ class InProcessRelay(RelayBackend):
     # -- RelayBackend --------------------------------------------------------------
 
     async def attach_agent(
-        self, info: SessionInfo, endpoint: Endpoint, resume_token: str | None
+        self,
+        info: SessionInfo,
+        endpoint: Endpoint,
+        resume_token: str | None,
+        log_seq: int | None = None,
     ) -> None:
         """See :meth:`RelayBackend.attach_agent`."""
         now = self._now_ms()
@@ -226,7 +235,9 @@ class InProcessRelay(RelayBackend):
         held = _Held()
         self._endpoints[(info.session_id, AGENT)] = held
         try:
-            actions = self.core.run(session, lambda: session.attach_agent(now, resume_token), now)
+            actions = self.core.run(
+                session, lambda: session.attach_agent(now, resume_token, log_seq), now
+            )
         except ProtocolError:
             self._endpoints.pop((info.session_id, AGENT), None)
             raise

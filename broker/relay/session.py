@@ -163,8 +163,15 @@ class SessionRelay:
 
     # -- connections -----------------------------------------------------------
 
-    def attach_agent(self, now_ms: int, resume_token: str | None = None) -> list[Action]:
-        """The agent said a verified ``hello``: ``requested → waiting`` and ``welcome``."""
+    def attach_agent(
+        self, now_ms: int, resume_token: str | None = None, log_seq: int | None = None
+    ) -> list[Action]:
+        """The agent said a verified ``hello``: ``requested → waiting`` and ``welcome``.
+
+        With ``log_seq`` (the last log record the agent holds) every later record is
+        re-sent right after the welcome, before anything new: records written into a
+        dead socket are not lost (issue 13). Without it (an older agent) only what was
+        logged while no connection was attached follows (the backlog)."""
         self._ctx.out = []
         if self._ctx.machine.ended:
             raise ProtocolError.of(ErrorCode.SESSION_ENDED, "the session has ended")
@@ -192,6 +199,11 @@ class SessionRelay:
         self._ctx.send(AGENT, welcome)
         if self._ctx.info.audit_recipient_pem:
             self._ctx.send(AGENT, m.AuditRecipient(certificate=self._ctx.info.audit_recipient_pem))
+        if log_seq is not None:
+            self._ctx.backlog.clear()  # all of it is in what follows
+            for record in self._ctx.log.records_after(log_seq):
+                text = m.serialize_control(m.LogEvent(record=record))
+                self._ctx.emit(SendText(self._ctx.session_id, AGENT, text))
         while self._ctx.backlog:
             self._ctx.emit(SendText(self._ctx.session_id, AGENT, self._ctx.backlog.popleft()))
         self._ctx.send(AGENT, self._ctx.state_message())

@@ -64,6 +64,10 @@ class MemoryLog:
         self.records.append(record)
         return record
 
+    def records_after(self, seq: int) -> list[dict[str, Any]]:
+        """Records with a seq above ``seq``."""
+        return [r for r in self.records if r["seq"] > seq]
+
     def checkpoint(self, at_ms: int) -> dict[str, Any] | None:
         """An unsigned stand-in checkpoint of the head (None if nothing new)."""
         if not self.records:

@@ -29,6 +29,7 @@ class Peer:
 
     def __init__(self, ws: web.WebSocketResponse, conn: Connection, endpoint: WsEndpoint) -> None:
         self.ws, self.conn, self.endpoint = ws, conn, endpoint
+        self.log_seq: int | None = None  # from the agent's hello (the log resumes)
 
     async def hello(self) -> Hello | None:
         """Read until the ``hello`` (the connection enforces first, once, in time);

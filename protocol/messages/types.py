@@ -108,6 +108,9 @@ class Hello:
 
     token: str = field(metadata=meta(Text(MAX_TOKEN_CHARS, min_chars=1, kind="token")))
     client: str = field(metadata=meta(_SHORT))
+    # agents only (SPEC §3.1, issue 13): the last session-log seq the agent holds; the
+    # broker re-sends every later record right after the welcome, before anything new.
+    log_seq: int | None = field(default=None, metadata=meta(_TIME, omit_none=True))
     type: Literal["hello"] = field(default="hello", init=False)
 
 

@@ -9,12 +9,14 @@ fault to the broker dropping the agent, and to the agent giving up its connectio
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
 from broker.relay.control import RELAY
 from broker.testing import running_broker
 from protocol.limits import DEAD_LINK_S
+from protocol.messages import Chat
 from tests.agent.conftest import live, start_agent, stop
 from tests.faults import ControlledProxy
 from tests.helpers import eventually
@@ -40,6 +42,8 @@ async def test_half_open_cut_and_delay(tmp_path: Path) -> None:
             # -- half-open: packets stop, nothing closes ---------------------------------
             t0 = time.monotonic()
             proxy.half_open()
+            # Logged and streamed into the dead socket: must not be lost (the log resumes).
+            await viewer.send(Chat(text="are you still there?"))
             broker_s = agent_s = None
             while broker_s is None or agent_s is None:
                 now = time.monotonic() - t0
@@ -55,6 +59,18 @@ async def test_half_open_cut_and_delay(tmp_path: Path) -> None:
             # -- it comes back, and a cut is noticed at once -----------------------------
             proxy.forward()
             await eventually(lambda: core.agent_connected, timeout=20, what="the reconnect")
+            # The agent said the last seq it held; the broker re-sent the rest, in order.
+            log = rig.session.local_log
+            assert log is not None
+            broker_log = b.data_dir / "sessions" / rig.session.session_id / "log.jsonl"
+            chat_seq = next(
+                json.loads(x)["seq"]
+                for x in broker_log.read_text().splitlines()
+                if '"event":"chat.sent"' in x
+            )
+            await eventually(lambda: log.last_broker_seq >= chat_seq, what="the resent records")
+            seqs = [r["seq"] for r in log.broker_records]
+            assert seqs == list(range(1, len(seqs) + 1)), seqs  # complete, no gap, in order
             at = len(viewer.updates)
             await viewer.wait_for(lambda: len(viewer.updates) >= at + 2, timeout=10)
             t0 = time.monotonic()

@@ -141,12 +141,16 @@ class NatsRelay(InProcessRelay):
     # -- attach ------------------------------------------------------------------
 
     async def attach_agent(
-        self, info: SessionInfo, endpoint: Endpoint, resume_token: str | None
+        self,
+        info: SessionInfo,
+        endpoint: Endpoint,
+        resume_token: str | None,
+        log_seq: int | None = None,
     ) -> None:
         """Here if the session's core is here or nowhere yet; else attach to its home."""
         sid = info.session_id
         if self.core.get(sid) is None:
-            payload = {"op": "attach_agent", "resume": resume_token}
+            payload = {"op": "attach_agent", "resume": resume_token, "log_seq": log_seq}
             if await self._remote_attach(sid, payload, endpoint) is not None:
                 return
             if await self._stored_state(sid) not in FIRST_STATES:
@@ -155,7 +159,7 @@ class NatsRelay(InProcessRelay):
                 raise ProtocolError.of(ErrorCode.SESSION_ENDED, f"the session ended: {NODE_FAILED}")
         await self._serve(sid)
         try:
-            await super().attach_agent(info, endpoint, resume_token)
+            await super().attach_agent(info, endpoint, resume_token, log_seq)
         except ProtocolError:
             if self.core.get(sid) is None:
                 await self._unserve(sid)
@@ -384,7 +388,14 @@ class NatsRelay(InProcessRelay):
         if op == "attach_agent":
             served.eps[ep] = (AGENT, remote, node)
             try:
-                await InProcessRelay.attach_agent(self, session.info, remote, req.get("resume"))
+                log_seq = req.get("log_seq")
+                await InProcessRelay.attach_agent(
+                    self,
+                    session.info,
+                    remote,
+                    req.get("resume"),
+                    log_seq if isinstance(log_seq, int) else None,
+                )
             except ProtocolError:
                 served.eps.pop(ep, None)
                 raise
