@@ -13,9 +13,9 @@ SYSTEM_PACKAGES := chromium xvfb xauth xdotool libxcb-icccm4 libxcb-keysyms1 lib
 	libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-render-util0 \
 	libxcb-image0 libegl1 libgl1 \
 	postgresql nats-server haproxy \
-	gstreamer1.0-tools gstreamer1.0-plugins-base dbus
+	gstreamer1.0-tools gstreamer1.0-plugins-base dbus npm
 
-.PHONY: run test test-postgres cluster lint typecheck venv system-deps bench clean
+.PHONY: node-deps run test test-postgres cluster lint typecheck venv system-deps bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,11 +31,15 @@ venv: $(STAMP)
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v Xvfb >/dev/null || ! dpkg -s libxcb-cursor0 >/dev/null 2>&1 \
 		|| ! command -v gst-launch-1.0 >/dev/null || ! command -v dbus-daemon >/dev/null \
-		|| ! command -v nats-server >/dev/null || ! command -v haproxy >/dev/null \
+		|| ! command -v nats-server >/dev/null || ! command -v haproxy >/dev/null || ! command -v npm >/dev/null \
 		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "Installing system packages: $(SYSTEM_PACKAGES)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	fi
+
+# axe-core (npm) for the viewer's accessibility test, pinned by tools/axe/package-lock.json.
+node-deps:
+	@test -f tools/axe/node_modules/axe-core/axe.min.js || npm ci --prefix tools/axe --no-audit --no-fund --silent
 
 run: venv
 	$(BIN)/clearpane broker --data-dir $(DATA)
@@ -47,7 +51,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy --strict $(PACKAGES)
 
-test: system-deps venv lint typecheck
+test: system-deps venv node-deps lint typecheck
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The broker's tests again on PostgreSQL (a throwaway local cluster): store, API, auth,
