@@ -125,3 +125,28 @@ async def test_supervisor_joins_another_engineers_session_only_as_observer(
     assert status == 200 and body["as"] == "observer" and body["permissions"] == ["view"]
     status, body, _ = await broker.request("POST", path, token=eng, json={"as": "engineer"})
     assert status == 200 and body["as"] == "engineer"
+
+
+async def test_queue_applies_the_organisation_rule(broker: RunningBroker) -> None:
+    admin = await staff(broker, "root", "admin")
+    acme = await staff(broker, "erin", "engineer")
+    globex = await staff(broker, "gus", "engineer")
+    await _set_orgs(broker, admin, "erin", ["Acme"])
+    await _set_orgs(broker, admin, "gus", ["Globex"])
+    _, req, _ = await broker.request(
+        "POST",
+        "/api/v1/agent/requests",
+        json={"description": "VPN", "client_name": "Gina", "organisation": "Globex"},
+    )
+
+    async def queue(token: str) -> list[str]:
+        body = (await broker.request("GET", "/api/v1/queue", token=token))[1]
+        return [i["session_id"] for i in body["queue"]]
+
+    assert await queue(globex) == [req["session_id"]]
+    assert await queue(acme) == []
+    join = f"/api/v1/sessions/{req['session_id']}/join"
+    assert (await broker.request("POST", join, token=acme, json={}))[0] == 403
+    assert (await broker.request("GET", f"/api/v1/sessions/{req['session_id']}", token=acme))[
+        0
+    ] == 403
