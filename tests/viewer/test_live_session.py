@@ -241,3 +241,63 @@ async def test_supervisor_observes_a_live_session_with_consent(
         await sup.screenshot(path=str(artifacts_dir / "observer.png"))
     finally:
         await context.close()
+
+
+async def _tab_to(page: Any, predicate: str, limit: int = 60) -> None:
+    """Press Tab until the focused element matches ``predicate`` (a JS expression on
+    ``el``) — the keyboard-only way through the page."""
+    for _ in range(limit):
+        if await page.evaluate(
+            f"(() => {{ const el = document.activeElement; return !!({predicate}); }})()"
+        ):
+            return
+        await page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {predicate}")
+
+
+async def test_keyboard_only_engineer_path_login_to_end(
+    broker: Any, live: LiveAgent, page: Any, artifacts_dir: Path
+) -> None:
+    """Issue 22: sign in, join, open the shortcut list, take control, leave the remote
+    screen with Shift+Esc (not sent to the client), end with a note — keys only."""
+    problems = watch_console(page)
+    user, password = await broker.create_user("erin", "engineer", [], name="Erin Engineer")
+    await page.goto(f"{broker.base_url}/#/login")
+    await page.wait_for_selector("#login-form")
+    await _tab_to(page, "el.id === 'login-username'")
+    await page.keyboard.type(user)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(password)
+    await page.keyboard.press("Enter")
+    sid = live.session.session_id
+    await page.wait_for_selector(f'.queue-item[data-session="{sid}"]', timeout=10_000)
+    await _tab_to(page, f"el.matches('button.join[data-session=\"{sid}\"]')")
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "() => Number(document.querySelector('#screen')?.dataset.frames || 0) >= 1",
+        timeout=15_000,
+    )
+    await page.keyboard.press("?")
+    await page.wait_for_selector("#keys-dialog[open]")
+    await page.screenshot(path=str(artifacts_dir / "keyboard-shortcuts.png"))
+    await page.keyboard.press("Escape")
+    await page.wait_for_selector("#keys-dialog", state="hidden")
+    await page.keyboard.press("r")  # request control; the agent consents
+    await page.wait_for_function(
+        "() => document.querySelector('#btn-control')?.dataset.mode === 'release'"
+    )
+    assert await page.evaluate("document.activeElement.id") == "screen"  # keys go to the client
+    before = len(live.injector.calls)
+    await page.keyboard.press("Shift+Escape")
+    await page.wait_for_function("document.activeElement.id === 'btn-control'")
+    await asyncio.sleep(0.3)  # any input batch would have been flushed (16 ms)
+    assert not any(0xFF1B in call for call in live.injector.calls[before:])  # Escape stayed here
+    await _tab_to(page, "el.id === 'btn-end'")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#end-dialog[open]")
+    assert await page.evaluate("document.activeElement.id") == "resolution"
+    await page.keyboard.type("Restarted the print spooler.")
+    await _tab_to(page, "el.id === 'end-confirm'")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector('#overlay[data-kind="ended"]', timeout=10_000)
+    assert problems == []
