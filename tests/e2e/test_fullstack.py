@@ -202,7 +202,7 @@ async def test_customer_flow_across_real_processes(
         verify = ("audit", "verify", str(bundle), "--ca", str(broker.root_ca))
         report = clearpane(*verify, "--client-copy", str(client_copy))
         assert report.startswith("VALID"), report
-        assert "the client's copy agrees" in report
+        assert "identical: both copies hold the same" in report, report
         # The check has teeth: the client's copy with one chat line edited is refused.
         forged = tmp_path / "forged.jsonl"
         forged.write_text(client_copy.read_text().replace("calendar", "inbox"))
