@@ -9,7 +9,8 @@ keyframes (the pipeline asks for them: join, refresh, epoch, every 30 s):
   so an asked keyframe is an IDR (decodable alone), baseline-compatible settings.
 - ``av1``: libsvtav1 preset 10, ``rtc`` (low delay), screen-content mode.
 
-Frames arrive as BGRA and are converted to 4:2:0 by swscale (≈5–9 ms at 1080p). An
+Frames arrive as BGRA and are converted to 4:2:0 by swscale (≈5–9 ms at 1080p on one
+thread; the encoder's ≤ 2 threads are used, which halved it under load). An
 odd width or height is padded by one pixel (4:2:0 needs even sizes); the viewer
 draws only the screen's size (SPEC §4.4).
 """
@@ -88,7 +89,8 @@ class PyAVEncoder(VideoEncoder):
         ctx.pix_fmt = "yuv420p"
         ctx.time_base = fractions.Fraction(1, 1_000_000)
         ctx.framerate = fractions.Fraction(30, 1)
-        ctx.thread_count = max(1, min(threads, MAX_THREADS))
+        self._threads = max(1, min(threads, MAX_THREADS))
+        ctx.thread_count = self._threads
         if name != "av1":  # SVT-AV1 takes keyint from its params
             ctx.gop_size = _NO_AUTO_KEYFRAMES
         ctx.options = {**defaults, **(options or {})}
@@ -106,7 +108,10 @@ class PyAVEncoder(VideoEncoder):
         if self._coded != (w, h):
             cw, ch = self._coded
             frame = np.pad(frame, ((0, ch - h), (0, cw - w), (0, 0)), mode="edge")
-        vf = av.VideoFrame.from_ndarray(frame, format="bgra").reformat(format="yuv420p")
+        # swscale on the encoder's threads (≤ 2): halves the 1080p conversion here.
+        vf = av.VideoFrame.from_ndarray(frame, format="bgra").reformat(
+            format="yuv420p", threads=self._threads
+        )
         # pts must increase strictly; two frames in one microsecond get the next one.
         pts = max(timestamp_us, self._last_pts + 1)
         self._last_pts = pts
