@@ -58,6 +58,7 @@ from audit.recording import (
 )
 from broker.clock import CLOCK
 from broker.config import CONFIG
+from broker.filelock import exclusive
 from broker.pki import PKI
 
 __all__ = [
@@ -290,9 +291,13 @@ class RecordingService:
         Raises ``OSError`` / ``AuditError`` when it cannot be written: the caller must
         then refuse the action it records (fail closed).
         """
-        return append_review_event(
-            self.folder(sid), sid, event, actor, detail, now_ms, self._key, self._key_id
-        )
+        folder = self.folder(sid)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Any node may serve a replay: one appender at a time keeps the chain whole.
+        with exclusive(folder / REVIEW):
+            return append_review_event(
+                folder, sid, event, actor, detail, now_ms, self._key, self._key_id
+            )
 
     def review_records(self, sid: str) -> list[dict[str, Any]]:
         """The review log of ``sid`` (empty if none)."""

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from broker.clock import Clock
 from broker.errors import Unauthorized
+from broker.filelock import exclusive
 
 __all__ = ["TOKEN_TYPES", "AuthError", "Claims", "TokenService"]
 
@@ -98,6 +99,7 @@ class TokenService:
         self._key_dir = key_dir
         self._max_ttl_s = max_ttl_s
         self._default_ttl_s = dict(default_ttl_s or {"access": 3600, "agent": 600, "viewer": 60})
+        self._reloaded_ms = -(10**15)
 
     # --- construction ----------------------------------------------------------------
 
@@ -121,18 +123,28 @@ class TokenService:
         drop retired keys no token can need any more, rotate if the current key is
         older than ``rotate_after_s``."""
         key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        index_path = key_dir / "keyring.json"
-        keys: list[_Key] = []
-        current = ""
-        if index_path.exists():
-            index = json.loads(index_path.read_text())
-            current = str(index["current"])
-            for kid, meta in index["keys"].items():
-                pem = (key_dir / f"{kid}.pem").read_bytes()
-                private = serialization.load_pem_private_key(pem, password=None)
-                if not isinstance(private, Ed25519PrivateKey):
-                    raise ValueError(f"JWT key {kid} is not Ed25519")
-                keys.append(_Key(kid, private, int(meta["created_ms"]), meta.get("retired_ms")))
+        # Nodes sharing the data directory may start together: one loads (and maybe
+        # creates or rotates) the keyring at a time, so no node's key is lost.
+        with exclusive(key_dir / ".keyring.lock"):
+            return cls._load_locked(
+                key_dir,
+                clock,
+                max_ttl_s=max_ttl_s,
+                rotate_after_s=rotate_after_s,
+                default_ttl_s=default_ttl_s,
+            )
+
+    @classmethod
+    def _load_locked(
+        cls,
+        key_dir: Path,
+        clock: Clock,
+        *,
+        max_ttl_s: int,
+        rotate_after_s: int,
+        default_ttl_s: Mapping[str, int] | None,
+    ) -> TokenService:
+        current, keys = _read_keyring(key_dir)
         service = cls(
             keys,
             current,
@@ -148,6 +160,22 @@ class TokenService:
             if clock.now_ms() - service._keys[current].created_ms > rotate_after_s * 1000:
                 service.rotate()
         return service
+
+    def _reload_keys(self) -> bool:
+        """Learn keys another node added to the shared keyring (at most once a second,
+        so tokens with made-up key ids cannot make us read the disk in a loop)."""
+        now = self._clock.now_ms()
+        if self._key_dir is None or now - self._reloaded_ms < 1000:
+            return False
+        self._reloaded_ms = now
+        try:
+            _, keys = _read_keyring(self._key_dir)
+        except (OSError, ValueError, KeyError):
+            return False
+        added = [k for k in keys if k.kid not in self._keys]
+        for key in added:
+            self._keys[key.kid] = key
+        return bool(added)
 
     def rotate(self) -> str:
         """Start signing with a new key; the old one keeps verifying until the
@@ -270,6 +298,8 @@ class TokenService:
             raise AuthError("malformed token") from exc
         kid = header.get("kid")
         key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None and isinstance(kid, str) and self._reload_keys():
+            key = self._keys.get(kid)  # another node rotated since we loaded
         if key is None:
             raise AuthError("token signed with an unknown key")
         if header.get("alg") != "EdDSA":
@@ -311,3 +341,20 @@ class TokenService:
             jti=str(raw["jti"]),
             extra=extra,
         )
+
+
+def _read_keyring(key_dir: Path) -> tuple[str, list[_Key]]:
+    """``(current kid, keys)`` from ``key_dir/keyring.json`` (``("", [])`` if none)."""
+    index_path = key_dir / "keyring.json"
+    keys: list[_Key] = []
+    current = ""
+    if index_path.exists():
+        index = json.loads(index_path.read_text())
+        current = str(index["current"])
+        for kid, meta in index["keys"].items():
+            pem = (key_dir / f"{kid}.pem").read_bytes()
+            private = serialization.load_pem_private_key(pem, password=None)
+            if not isinstance(private, Ed25519PrivateKey):
+                raise ValueError(f"JWT key {kid} is not Ed25519")
+            keys.append(_Key(kid, private, int(meta["created_ms"]), meta.get("retired_ms")))
+    return current, keys

@@ -162,3 +162,40 @@ def test_a_closed_recording_is_sealed_and_the_seal_catches_edits(tmp_path: Path)
             bundle, recording=folder, signer_check=verify_checkpoint_signer
         ).findings
     ] == ["unsealed"]
+
+
+def test_review_events_from_two_nodes_keep_one_chain(tmp_path: Path) -> None:
+    """The review log sits on storage all nodes share and any node may serve a replay:
+    two processes appending at the same time still make one unbroken chain."""
+    import subprocess
+    import sys
+
+    from audit.jsonl import load_records
+
+    svc, _ = _service(tmp_path)
+    svc.review_event("s1", "replay.viewed", "user:u0", {"user": "u0"}, T0)
+    other = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from cryptography.hazmat.primitives.asymmetric import ed25519\n"
+        "from broker.recording import RecordingService\n"
+        "svc = RecordingService(Path(sys.argv[1]), ed25519.Ed25519PrivateKey.generate(),"
+        " now_ms=lambda: 1)\n"
+        "print('ready', flush=True); sys.stdin.readline()\n"
+        "for i in range(N):\n"
+        "    svc.review_event('s1', 'replay.viewed', 'user:b', {'user': f'b{i}'}, 1)\n"
+    ).replace("N", "40")
+    proc = subprocess.Popen([sys.executable, "-c", other, str(tmp_path)], text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env={**__import__("os").environ, "PYTHONPATH": str(Path.cwd())})  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.stdin.write("go\n")
+    proc.stdin.flush()  # both append at once from here
+    for i in range(40):
+        svc.review_event("s1", "replay.viewed", "user:a", {"user": f"a{i}"}, T0 + i)
+    assert proc.wait(60) == 0
+    records = load_records(tmp_path / "sessions" / "s1" / "review.jsonl")
+    assert len(records) == 81
+    assert [r.seq for r in records] == list(range(1, 82))
+    assert all(r.prev == p.hash for p, r in __import__("itertools").pairwise(records))

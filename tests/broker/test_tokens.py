@@ -142,3 +142,42 @@ def test_rotates_when_key_is_old(tmp_path: Path, clock: FakeClock) -> None:
     first = _service(tmp_path, clock).current_kid
     clock.advance(86401)
     assert _service(tmp_path, clock).current_kid != first
+
+
+def test_a_key_rotated_by_another_node_verifies_here(tmp_path: Path, clock: FakeClock) -> None:
+    """Nodes share the keyring on shared storage: a node that restarted and rotated
+    signs with a key the others learn on first sight (reading at most once a second)."""
+    node1 = _service(tmp_path, clock)
+    clock.advance(86401)
+    node2 = _service(tmp_path, clock)  # restarted after the rotation period: new key
+    assert node2.current_kid != node1.current_kid
+    token = node2.issue("u1", "engineer", "access", ttl_s=60)
+    assert node1.verify(token, "access").sub == "u1"
+    assert node2.verify(node1.issue("u2", "engineer", "access", ttl_s=60), "access").sub == "u2"
+    forged = jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256", headers={"kid": "nope"})
+    with pytest.raises(AuthError, match="unknown key"):
+        node1.verify(forged, "access")
+
+
+def test_nodes_starting_together_share_one_keyring(tmp_path: Path) -> None:
+    """Three processes load an empty key folder at once: one key, known to all."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom pathlib import Path\n"
+        "from broker.auth.tokens import TokenService\nfrom broker.testing import FakeClock\n"
+        "t = TokenService.load(Path(sys.argv[1]), FakeClock(0), max_ttl_s=60, rotate_after_s=60)\n"
+        "print(t.current_kid)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "jwt")],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**__import__("os").environ, "PYTHONPATH": str(Path.cwd())},
+        )
+        for _ in range(3)
+    ]
+    kids = {p.communicate(timeout=60)[0].strip() for p in procs}
+    assert len(kids) == 1 and "" not in kids
