@@ -220,6 +220,11 @@ def default_session_dir(session_id: str, root: Path | None = None) -> Path:
     return root.expanduser() / session_id
 
 
+def _seq_of(record: Mapping[str, Any]) -> int:
+    seq = record.get("seq")
+    return seq if isinstance(seq, int) else 0
+
+
 def _read_broker_copy(path: Path) -> list[dict[str, Any]]:
     """The broker records kept by an earlier run of this session (a torn last line,
     left by a crash, is cut off: the broker re-sends that record)."""
@@ -323,6 +328,38 @@ class LocalLog:
         if not (raw.get("actor") == "client" and event in self._shown_local):
             self._emit(line)  # (a client action already shown from our side is not repeated)
         return line
+
+    def merge_broker(self, records: list[dict[str, Any]]) -> int:
+        """Add broker records fetched after the end (REST), keeping the copy in seq
+        order: the file is rewritten (fsync'd, atomically) when one fills a gap.
+        Returns how many were new."""
+        new = [dict(r) for r in records if r.get("seq") not in self._broker_seqs]
+        if not new:
+            return 0
+        last = self.last_broker_seq
+        in_order = all(isinstance(r.get("seq"), int) and r["seq"] > last for r in new)
+        new.sort(key=_seq_of)
+        if in_order:
+            for r in new:
+                self.record_broker(r, int(r.get("at_ms", 0) or 0))
+            return len(new)
+        merged = sorted(
+            [*self._broker_records, *new],
+            key=_seq_of,
+        )
+        tmp = self._broker_path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for r in merged:
+                fh.write(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self._broker_path)
+        self._broker_records = merged
+        self._broker_seqs = {r.get("seq") for r in merged}
+        for r in new:
+            ref = {"seq": r.get("seq"), "hash": r.get("hash"), "event": str(r.get("event", "?"))}
+            self._writer.append_event("broker.record", "broker", ref, int(r.get("at_ms", 0) or 0))
+        return len(new)
 
     @property
     def last_broker_seq(self) -> int:

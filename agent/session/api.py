@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.config import AgentConfig
-from agent.connection import SessionTicket
+from agent.connection import SessionTicket, make_ssl_context
 from agent.consent import ConsentMachine, Permission, parse_permissions
 from agent.errors import AgentError, SessionKilled
 from agent.i18n import _
@@ -304,6 +304,7 @@ class AgentSession:
             if self._core.call is not None:
                 with contextlib.suppress(Exception):
                     await self._core.call.aclose()
+        await self._complete_log(outcome)
         verification = self._verify_log()
         self._core.outcome = SessionOutcome(
             outcome.reason,
@@ -343,6 +344,35 @@ class AgentSession:
         if self._core.injector is not None:
             with contextlib.suppress(Exception):
                 self._core.injector.close()
+
+    async def _complete_log(self, outcome: SessionOutcome) -> None:
+        """Fetch over REST what the copy lacks (records, final checkpoint): G10."""
+        core = self._core
+        if (
+            core.local_log is None
+            or core.welcome is None
+            or core.session_token is None
+            or outcome.reason == "auth_failed"
+        ):
+            return
+        from agent.logfetch import complete_log, missing_after
+
+        if missing_after(core.local_log, core.checkpoint) is None:
+            return
+        cfg = core.config
+        ssl_ctx = make_ssl_context(cfg.ca_pem, **cfg.client_identity())
+        for _attempt in range(3):  # a killed session is stored as ended just after the kill
+            core.checkpoint = await complete_log(
+                core.local_log,
+                core.checkpoint,
+                cfg.broker_url,
+                ssl_ctx,
+                core.session_token,
+                2 * cfg.notify_timeout_s,
+            )
+            if missing_after(core.local_log, core.checkpoint) is None:
+                return
+            await asyncio.sleep(0.3)
 
     def _verify_log(self) -> LogVerification | None:
         if self._core.local_log is None:

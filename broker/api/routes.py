@@ -11,6 +11,7 @@ from aiohttp import web
 from broker.api import (
     admin_certs,
     agent,
+    agent_log,
     auth_views,
     meta,
     mfa_views,
@@ -70,6 +71,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/agent/redeem", agent.redeem_invitation, PUBLIC),
     # Not staff: authenticated by the agent's session token inside the handler.
     Route("POST", "/agent/rating", agent.rate_session, PUBLIC),
+    Route("GET", "/agent/log", agent_log.agent_log, PUBLIC),  # evidence: the log after the end
     Route("GET", "/users", users.list_users, ADMIN),
     Route("POST", "/users", users.create_user, ADMIN),
     Route("PATCH", "/users/{user_id}", users.update_user, ADMIN),

@@ -369,6 +369,9 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     status, rated = await c.call(broker, "POST", rating, token=req["token"], json={"score": 5})
     assert status == 201 and rated["rating"] == {"score": 5, "comment": None}
     await c.call(broker, "POST", rating, token=req["token"], json={"score": 4})  # 409
+    # The agent completes its log over REST after the end (tests/agent/test_log_after_end.py).
+    await c.call(broker, "GET", "/api/v1/agent/log", token=req["token"])  # 200 (after=0)
+    await c.call(broker, "GET", "/api/v1/agent/log", token=admin)  # 401: not an agent
     # Changing one's own password (tests/broker/test_password_change.py).
     rita_pw = {"current_password": "wrong one", "new_password": "new secret here"}
     await c.call(broker, "POST", "/api/v1/auth/password", token=reviewer, json=rita_pw)  # 400
