@@ -10,11 +10,13 @@ killed: never a silent reconnect).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import logging
 import random
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,9 @@ class SessionTicket:
     session_id: str
     ticket_id: str
     token: str
+    #: A new request only: when an engineer answers at the latest, and its place in line.
+    answer_by_ms: int | None = None
+    queue_position: int | None = None
 
     def __repr__(self) -> str:  # never print the token
         return f"SessionTicket(session_id={self.session_id!r}, ticket_id={self.ticket_id!r})"
@@ -167,9 +172,20 @@ async def _post(
 
 def _ticket(data: dict[str, Any]) -> SessionTicket:
     try:
-        return SessionTicket(str(data["session_id"]), str(data["ticket_id"]), str(data["token"]))
+        ticket = SessionTicket(str(data["session_id"]), str(data["ticket_id"]), str(data["token"]))
     except KeyError as exc:
         raise ConnectionLost(f"the broker's answer lacks {exc}") from exc
+    position = data.get("queue_position")
+    answer_by = data.get("answer_by")
+    answer_ms = None
+    if isinstance(answer_by, str):
+        with contextlib.suppress(ValueError):
+            answer_ms = int(dt.datetime.fromisoformat(answer_by).timestamp() * 1000)
+    return replace(
+        ticket,
+        answer_by_ms=answer_ms,
+        queue_position=position if isinstance(position, int) and position > 0 else None,
+    )
 
 
 async def request_help(

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -23,6 +24,7 @@ from agent.abort import queued_bytes, reset
 from agent.connection import (
     Backoff,
     ConnectionLost,
+    SessionTicket,
     make_ssl_context,
     open_agent_socket,
     redeem_code,
@@ -116,6 +118,7 @@ class Connector:
             {"ticket": self._core.ticket.ticket_id, "mode": "code" if cfg.code else "request"},
             self._core.clock(),
         )
+        self._tell_waiting(self._core.ticket)
         token = self._core.ticket.token
         self._core.session_token = token
         backoff.reset()
@@ -326,6 +329,17 @@ class Connector:
         finally:
             if ws.transport is not None:
                 ws.transport.abort()  # a hung peer must not keep the socket open
+
+    def _tell_waiting(self, ticket: SessionTicket) -> None:
+        """While waiting the client learns their place in line and the latest answer
+        time (a new request; an invitation goes straight to its engineer)."""
+        if ticket.queue_position is None:
+            return
+        parts = [_("You are number {n} in the queue.", n=ticket.queue_position)]
+        if ticket.answer_by_ms is not None:
+            at = time.strftime("%H:%M", time.localtime(ticket.answer_by_ms / 1000))
+            parts.append(_("An engineer answers by {time} at the latest.", time=at))
+        self._core.observer.notice(" ".join(parts))
 
     def on_disconnect(self) -> None:
         # In-flight updates will never be acknowledged; the next frame is FULL in a

@@ -6,6 +6,8 @@ authenticated by the agent's own session token."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from audit.errors import AuditError
@@ -29,8 +31,23 @@ __all__ = ["RATING_WINDOW_S", "create_request", "rate_session", "redeem_invitati
 RATING_WINDOW_S = 30 * 60
 
 
+async def _waiting_info(request: web.Request, session: queries.SessionInfo) -> dict[str, Any]:
+    """What the client is told while waiting: when an engineer answers at the latest
+    (the SLA deadline) and how many requests are ahead of theirs (issue 20 item 6)."""
+    waiting = await queries.waiting_sessions(request.app[DB])
+    ahead = sum(
+        1
+        for w in waiting
+        if w.session.id != session.id and w.session.deadline_ms <= session.deadline_ms
+    )
+    return {"answer_by": iso_ms(session.deadline_ms), "queue_position": ahead + 1}
+
+
 def _session_response(
-    request: web.Request, ticket: queries.Ticket, session: queries.SessionInfo
+    request: web.Request,
+    ticket: queries.Ticket,
+    session: queries.SessionInfo,
+    waiting: dict[str, Any] | None = None,
 ) -> web.Response:
     tokens = request.app[TOKENS]
     config = request.app[CONFIG]
@@ -56,6 +73,7 @@ def _session_response(
                 now_s=request.app[CLOCK].now_ms() // 1000,
                 ttl_s=config.turn_credential_ttl_s,
             ),
+            **(waiting or {}),
         },
         status=201,
     )
@@ -86,7 +104,7 @@ async def create_request(request: web.Request) -> web.Response:
         tier=tier,
         at=request.app[CLOCK].now_ms(),
     )
-    return _session_response(request, ticket, session)
+    return _session_response(request, ticket, session, await _waiting_info(request, session))
 
 
 async def redeem_invitation(request: web.Request) -> web.Response:
