@@ -60,6 +60,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/tickets", tickets.create_ticket, ENGINEERS),
     Route("GET", "/tickets/{ticket_id}", tickets.get_ticket, STAFF),
     Route("PATCH", "/tickets/{ticket_id}", tickets.update_ticket, ENGINEERS),
+    Route("GET", "/tickets/{ticket_id}/history", tickets.ticket_history, STAFF),
     Route("POST", "/tickets/{ticket_id}/invitations", tickets.create_invitation, ENGINEERS),
     Route("GET", "/queue", sessions.queue, QUEUE_READERS),
     Route("GET", "/sessions", sessions.list_sessions, STAFF),

@@ -41,6 +41,21 @@ def ticket_json(t: queries.Ticket) -> dict[str, Any]:
         "created_by": t.created_by,
         "created_at": iso_ms(t.created_at_ms),
         "updated_at": iso_ms(t.updated_at_ms),
+        "assignee": t.assignee_id,
+        "owner": t.owner_id,
+    }
+
+
+def ticket_change_json(c: queries.TicketChange) -> dict[str, Any]:
+    """One entry of a ticket's history (``assignee_id``/``owner_id`` are named as the
+    API names them: ``assignee``, ``owner``)."""
+    return {
+        "at": iso_ms(c.at_ms),
+        "actor_id": c.actor_id,
+        "actor_name": c.actor_name,
+        "field": c.field.removesuffix("_id"),
+        "from": c.old_value,
+        "to": c.new_value,
     }
 
 

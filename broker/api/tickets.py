@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from broker.api.body import Query, read_body
-from broker.api.serialize import session_json, ticket_json
+from broker.api.serialize import session_json, ticket_change_json, ticket_json
 from broker.auth.policy import USER, may_read_session, ticket_scope
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
@@ -24,6 +24,7 @@ __all__ = [
     "hash_invitation_code",
     "list_tickets",
     "normalise_code",
+    "ticket_history",
     "update_ticket",
 ]
 
@@ -98,7 +99,9 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 async def update_ticket(request: web.Request) -> web.Response:
     """``PATCH /api/v1/tickets/{ticket_id}``"""
-    body = await read_body(request, allowed=_TICKET_FIELDS | {"status", "resolution"})
+    body = await read_body(
+        request, allowed=_TICKET_FIELDS | {"status", "resolution", "assignee", "owner"}
+    )
     changes = {
         "title": body.opt_text("title", max_len=200, min_len=1),
         "description": body.opt_text("description", max_len=10_000),
@@ -107,6 +110,9 @@ async def update_ticket(request: web.Request) -> web.Response:
         "external_ref": body.opt_text("external_ref", max_len=200),
         "status": body.opt_choice("status", queries.TICKET_STATUSES),
         "resolution": body.opt_text("resolution", max_len=10_000),
+        # A user id, or "" to take the assignee (owner) away.
+        "assignee_id": body.opt_text("assignee", max_len=32),
+        "owner_id": body.opt_text("owner", max_len=32),
     }
     skills = body.opt_str_list("skills")
     await _ticket_or_404(request)
@@ -115,9 +121,17 @@ async def update_ticket(request: web.Request) -> web.Response:
         request.match_info["ticket_id"],
         at=request.app[CLOCK].now_ms(),
         skills=skills,
+        actor_id=request[USER].id,
         **changes,
     )
     return web.json_response(ticket_json(ticket))
+
+
+async def ticket_history(request: web.Request) -> web.Response:
+    """``GET /api/v1/tickets/{ticket_id}/history``: every change, oldest first."""
+    ticket = await _ticket_or_404(request)
+    changes = await queries.list_ticket_history(request.app[DB], ticket.id)
+    return web.json_response({"history": [ticket_change_json(c) for c in changes]})
 
 
 async def create_invitation(request: web.Request) -> web.Response:

@@ -70,12 +70,31 @@ class TicketModel(Base):
     organisation: Mapped[str] = mapped_column(String(200), default="")
     tier: Mapped[str] = mapped_column(ForeignKey("sla_tiers.name"))
     external_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(24), default="new")  # broker/lifecycle.py
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+    # The engineer working on it, and the client's incident manager (DESIGN §10).
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class TicketHistoryModel(Base):
+    """One change of one field of a ticket: who (None: the broker or the client), when,
+    from what to what."""
+
+    __tablename__ = "ticket_history"
+    __table_args__ = (Index("ix_ticket_history_ticket", "ticket_id", "at_ms"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new_value: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class SessionModel(Base):

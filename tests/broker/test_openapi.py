@@ -233,8 +233,13 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
         "/api/v1/tickets/{ticket_id}",
         tid,
         token=eng,
-        json={"status": "in_progress"},
+        json={"status": "assigned"},
     )
+    status, _ = await c.call(
+        broker, "PATCH", "/api/v1/tickets/{ticket_id}", tid, token=eng, json={"status": "closed"}
+    )
+    assert status == 409  # assigned → closed is not a lifecycle move
+    await c.call(broker, "GET", "/api/v1/tickets/{ticket_id}/history", tid, token=eng)
     status, inv = await c.call(
         broker, "POST", "/api/v1/tickets/{ticket_id}/invitations", tid, token=eng
     )

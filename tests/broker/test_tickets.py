@@ -27,7 +27,7 @@ async def test_ticket_crud_and_filters(broker: RunningBroker) -> None:
             },
         )
         assert status == 201, body
-        assert body["status"] == "open" and body["tier"] == tier and body["skills"] == ["windows"]
+        assert body["status"] == "new" and body["tier"] == tier and body["skills"] == ["windows"]
         made.append(body)
     status, body, _ = await broker.request("GET", "/api/v1/tickets?organisation=Acme", token=eng)
     assert status == 200 and {t["title"] for t in body["tickets"]} == {"Printer jams", "VPN drops"}

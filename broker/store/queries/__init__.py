@@ -40,6 +40,7 @@ from broker.store.queries.sessions import (
     set_session_state,
     waiting_sessions,
 )
+from broker.store.queries.ticket_history import list_ticket_history
 from broker.store.queries.tickets import (
     TicketScope,
     create_invitation,
@@ -75,6 +76,7 @@ from broker.store.queries.values import (
     SessionInfo,
     SlaTier,
     Ticket,
+    TicketChange,
     User,
     new_id,
 )
@@ -93,6 +95,7 @@ __all__ = [
     "SessionInfo",
     "SlaTier",
     "Ticket",
+    "TicketChange",
     "TicketScope",
     "User",
     "bump_token_generation",
@@ -114,6 +117,7 @@ __all__ = [
     "list_escalations",
     "list_organisations",
     "list_sessions",
+    "list_ticket_history",
     "list_tickets",
     "list_tiers",
     "list_users",

@@ -13,6 +13,7 @@ from broker.store.models import (
     TicketModel,
     UserModel,
 )
+from broker.store.queries.ticket_history import start_work
 from broker.store.queries.tickets import new_ticket
 from broker.store.queries.values import (
     END_REASONS,
@@ -180,9 +181,8 @@ async def mark_answered(db: Database, sid: str, engineer_id: str, at: int) -> Se
             m.answered_at_ms = at
             m.engineer_id = engineer_id
             ticket = await s.get(TicketModel, m.ticket_id)
-            if ticket is not None and ticket.status == "open":
-                ticket.status = "in_progress"
-                ticket.updated_at_ms = at
+            if ticket is not None:
+                start_work(s, ticket, engineer_id, at)
         return await session_with_names(s, m)
 
 

@@ -9,8 +9,15 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.errors import Gone, InvalidField, NotFound
+from broker.lifecycle import check_transition
 from broker.store.db import Database
 from broker.store.models import InvitationModel, SessionModel, SlaTierModel, TicketModel
+from broker.store.queries.ticket_history import (
+    ASSIGNABLE_ROLES,
+    check_user_field,
+    record_change,
+    set_field,
+)
 from broker.store.queries.values import (
     TICKET_STATUSES,
     Invitation,
@@ -86,7 +93,7 @@ async def new_ticket(
         organisation=organisation,
         tier=tier,
         external_ref=external_ref,
-        status="open",
+        status="new",
         skills=sorted(set(skills)),
         resolution=None,
         created_by=created_by,
@@ -95,6 +102,7 @@ async def new_ticket(
     )
     s.add(m)
     await s.flush()
+    record_change(s, m.id, at=at, actor_id=created_by, field="status", old=None, new="new")
     return m
 
 
@@ -194,29 +202,61 @@ async def update_ticket(
     status: str | None = None,
     skills: Sequence[str] | None = None,
     resolution: str | None = None,
+    assignee_id: str | None = None,
+    owner_id: str | None = None,
+    actor_id: str | None = None,
 ) -> Ticket:
-    """Change some fields of a ticket (``None`` leaves a field as it is)."""
+    """Change some fields of a ticket (``None`` leaves a field as it is; ``""`` clears
+    the assignee or owner), recording each change in its history. A status move the
+    lifecycle refuses raises :class:`Conflict`. Giving a new ticket an assignee (without
+    a status) assigns it; taking the assignee away from an assigned one returns it."""
     if status is not None and status not in TICKET_STATUSES:
         raise InvalidField("status", f"must be one of {', '.join(TICKET_STATUSES)}")
     async with db.sessions.begin() as s:
-        m = await s.get(TicketModel, ticket_id)
+        m = await s.get(TicketModel, ticket_id, with_for_update=True)
         if m is None:
             raise NotFound("no such ticket")
         if tier is not None and await s.get(SlaTierModel, tier) is None:
             raise InvalidField("tier", f"unknown SLA tier {tier!r}")
+        if assignee_id:
+            await check_user_field(s, "assignee", assignee_id, ASSIGNABLE_ROLES)
+        if owner_id:
+            await check_user_field(s, "owner", owner_id)
+        if status is None and assignee_id is not None:
+            if assignee_id and m.status == "new":
+                status = "assigned"
+            elif not assignee_id and m.status == "assigned":
+                status = "new"
+        if status is not None:
+            check_transition(m.status, status)  # before anything changes
+        people = {"assignee_id": assignee_id, "owner_id": owner_id}
         for attr, value in (
             ("title", title),
             ("description", description),
             ("organisation", organisation),
             ("tier", tier),
             ("external_ref", external_ref),
-            ("status", status),
             ("resolution", resolution),
+            *people.items(),
+            ("status", status),
         ):
             if value is not None:
-                setattr(m, attr, value)
+                # "" clears a person; other fields keep "" as a value.
+                cleared = attr in people and value == ""
+                set_field(s, m, attr, None if cleared else value, at=at, actor_id=actor_id)
         if skills is not None:
-            m.skills = sorted(set(skills))
+            new_skills = sorted(set(skills))
+            if new_skills != list(m.skills or ()):
+                record_change(
+                    s,
+                    m.id,
+                    at=at,
+                    actor_id=actor_id,
+                    field="skills",
+                    old=", ".join(m.skills or ()),
+                    new=", ".join(new_skills),
+                )
+                m.skills = new_skills
         m.updated_at_ms = at
         return to_ticket(m)
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.store.models import SessionModel, TicketModel, UserModel
+from broker.lifecycle import TICKET_STATUSES
+from broker.store.models import SessionModel, TicketHistoryModel, TicketModel, UserModel
 
 __all__ = [
     "END_REASONS",
@@ -22,9 +23,11 @@ __all__ = [
     "SessionInfo",
     "SlaTier",
     "Ticket",
+    "TicketChange",
     "User",
     "new_id",
     "session_with_names",
+    "to_change",
     "to_session",
     "to_ticket",
     "to_user",
@@ -42,7 +45,6 @@ END_REASONS = (
     "failed",
     "broker_shutdown",
 )
-TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
 
 
 def new_id() -> str:
@@ -94,6 +96,24 @@ class Ticket:
     created_by: str | None
     created_at_ms: int
     updated_at_ms: int
+    assignee_id: str | None = None  # the engineer working on it
+    owner_id: str | None = None  # the client's incident manager
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChange:
+    """One entry of a ticket's history (values as text; None: unset)."""
+
+    at_ms: int
+    actor_id: str | None
+    actor_name: str | None
+    field: str
+    old_value: str | None
+    new_value: str | None
+
+
+def to_change(m: TicketHistoryModel, actor_name: str | None) -> TicketChange:
+    return TicketChange(m.at_ms, m.actor_id, actor_name, m.field, m.old_value, m.new_value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +221,8 @@ def to_ticket(m: TicketModel) -> Ticket:
         m.created_by,
         m.created_at_ms,
         m.updated_at_ms,
+        m.assignee_id,
+        m.owner_id,
     )
 
 
