@@ -15,6 +15,7 @@ from broker.api import (
     auth_views,
     meta,
     mfa_views,
+    replies,
     sessions,
     tickets,
     users,
@@ -68,6 +69,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/sessions/{session_id}/join", sessions.join_session, JOINERS),
     Route("POST", "/sessions/{session_id}/end", sessions.end_session, JOINERS),
     Route("GET", "/escalations", sessions.list_escalations, ESCALATION_READERS),
+    # Canned replies: engineers read them, supervisors (and admins) keep them.
+    Route("GET", "/canned-replies", replies.list_replies, ENGINEERS),
+    Route("POST", "/canned-replies", replies.create_reply, ESCALATION_READERS),
+    Route("DELETE", "/canned-replies/{reply_id}", replies.delete_reply, ESCALATION_READERS),
     Route("POST", "/agent/requests", agent.create_request, PUBLIC),
     Route("POST", "/agent/redeem", agent.redeem_invitation, PUBLIC),
     # Not staff: authenticated by the agent's session token inside the handler.

@@ -377,6 +377,19 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     # The agent completes its log over REST after the end (tests/agent/test_log_after_end.py).
     await c.call(broker, "GET", "/api/v1/agent/log", token=req["token"])  # 200 (after=0)
     await c.call(broker, "GET", "/api/v1/agent/log", token=admin)  # 401: not an agent
+    # Canned replies: supervisors keep them, engineers read them.
+    sup = await staff(broker, "una", "supervisor")
+    replies = "/api/v1/canned-replies"
+    status, made = await c.call(
+        broker, "POST", replies, token=sup, json={"title": "Restart", "text": "Please restart."}
+    )
+    assert status == 201
+    await c.call(broker, "POST", replies, token=sup, json={"title": ""})  # 400
+    await c.call(broker, "POST", replies, token=eng, json={"title": "x", "text": "y"})  # 403
+    await c.call(broker, "GET", replies, token=eng)
+    rid = {"reply_id": made["reply"]["id"]}
+    await c.call(broker, "DELETE", replies + "/{reply_id}", rid, token=sup)
+    await c.call(broker, "DELETE", replies + "/{reply_id}", rid, token=sup)  # 404
     # Changing one's own password (tests/broker/test_password_change.py).
     rita_pw = {"current_password": "wrong one", "new_password": "new secret here"}
     await c.call(broker, "POST", "/api/v1/auth/password", token=reviewer, json=rita_pw)  # 400

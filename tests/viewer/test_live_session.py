@@ -301,3 +301,24 @@ async def test_keyboard_only_engineer_path_login_to_end(
     await page.keyboard.press("Enter")
     await page.wait_for_selector('#overlay[data-kind="ended"]', timeout=10_000)
     assert problems == []
+
+
+async def test_canned_reply_from_a_supervisor_goes_into_the_chat(
+    broker: Any, live: LiveAgent, page: Any
+) -> None:
+    sup = await broker.login(*await broker.create_user("sue", "supervisor"))
+    status, _, _ = await broker.request(
+        "POST",
+        "/api/v1/canned-replies",
+        token=sup,
+        json={"title": "Restart", "text": "Please restart the spooler."},
+    )
+    assert status == 201
+    await join_live(page, broker, live)
+    await page.select_option("#chat-canned", label="Restart")
+    assert await page.input_value("#chat-input") == "Please restart the spooler."
+    await page.press("#chat-input", "Enter")
+    await eventually(
+        lambda: any("restart the spooler" in text for _, text in live.observer.chats),
+        what="the canned reply at the agent",
+    )

@@ -101,6 +101,12 @@ async def test_walkthrough_every_role(
         # Supervisor: all queues and live sessions.
         await _login(page, broker.base_url, sup, sup_pw)
         await page.wait_for_selector("#live-sessions")
+        await page.fill("#canned-title", "Restart" if lang == "en" else "Перезагрузка")
+        await page.fill(
+            "#canned-text", "Please restart." if lang == "en" else "Перезагрузите компьютер."
+        )
+        await page.click("#canned-add")
+        await page.wait_for_selector("#canned-list .canned-item")
         await shot("5-supervisor-queue")
         await _logout(page)
 

@@ -149,6 +149,13 @@ export const users = () => request('GET', '/users');
 export const createUser = (body) => request('POST', '/users', body);
 /** @param {string|number} id @param {Record<string, any>} body */
 export const updateUser = (id, body) => request('PATCH', `/users/${encodeURIComponent(String(id))}`, body);
+/** Canned chat replies: engineers read, supervisors add and remove. */
+export const cannedReplies = () => request('GET', '/canned-replies');
+/** @param {string} title @param {string} text */
+export const addCannedReply = (title, text) => request('POST', '/canned-replies', { title, text });
+/** @param {string} id */
+export const deleteCannedReply = (id) => request('DELETE', `/canned-replies/${encodeURIComponent(id)}`);
+
 /** SLA tiers (staff). */
 export const slaTiers = () => request('GET', '/sla-tiers');
 

@@ -96,6 +96,7 @@ export function renderQueue(root, params, app) {
     announce,
     liveSection));
   for (const el of [search, tierSel, escOnly]) el.addEventListener('input', () => paint());
+  if (app.isSupervisor) root.querySelector('.page').appendChild(cannedPanel(app));
   /** @type {Set<string>|null} sessions seen so far (null before the first load) */
   let seen = null;
 
@@ -242,4 +243,45 @@ export function renderQueue(root, params, app) {
     clearInterval(ticker);
     alerts.close();
   };
+}
+
+/**
+ * Supervisors keep the canned chat replies engineers pick from on the session page.
+ * @param {any} app
+ * @returns {HTMLElement}
+ */
+function cannedPanel(app) {
+  const list = h('ul', { class: 'canned-list', id: 'canned-list' });
+  const title = h('input', { id: 'canned-title', maxlength: '100', required: true });
+  const text = h('textarea', { id: 'canned-text', rows: '2', maxlength: '4000', required: true });
+  const load = async () => {
+    try {
+      const data = await api.cannedReplies();
+      clear(list);
+      const rows = api.listOf(data, 'replies');
+      if (!rows.length) list.appendChild(h('li', { class: 'muted', text: t('queue.canned.none') }));
+      for (const r of rows) {
+        const del = h('button', { type: 'button', class: 'btn btn-sm btn-ghost canned-delete', text: t('queue.canned.delete'), 'aria-label': t('queue.canned.delete_named', { title: r.title }) });
+        del.addEventListener('click', async () => { try { await api.deleteCannedReply(r.id); await load(); } catch (e) { app.fail(e); } });
+        list.appendChild(h('li', { class: 'canned-item', dataset: { reply: r.id } },
+          h('strong', { text: r.title }), h('span', { class: 'muted', text: ` — ${r.text}` }), ' ', del));
+      }
+    } catch (e) { app.fail(e); }
+  };
+  const form = h('form', { class: 'canned-form', id: 'canned-form' },
+    h('label', { for: 'canned-title', text: t('queue.canned.title_field') }), title,
+    h('label', { for: 'canned-text', text: t('queue.canned.text_field') }), text,
+    h('button', { type: 'submit', class: 'btn btn-primary', id: 'canned-add', text: t('queue.canned.add') }));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await api.addCannedReply(title.value.trim(), text.value.trim());
+      form.reset();
+      await load();
+    } catch (e) { app.fail(e); }
+  });
+  load();
+  return h('section', { class: 'panel canned-panel', id: 'canned-panel' },
+    h('div', { class: 'panel-head' }, h('h2', { text: t('queue.canned.heading') }), h('span', { class: 'muted', text: t('queue.canned.hint') })),
+    list, form);
 }

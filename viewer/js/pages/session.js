@@ -99,7 +99,22 @@ export function renderSession(root, params, app) {
   const chatList = h('ol', { class: 'chat-list', id: 'chat-list', 'aria-live': 'polite' });
   const chatInput = h('textarea', { id: 'chat-input', rows: '2', maxlength: '4000', placeholder: t('session.chat.placeholder'), 'aria-label': t('session.chat.label') });
   const chatSend = h('button', { type: 'submit', class: 'btn btn-primary', id: 'chat-send', text: t('session.chat.send') });
-  const chatForm = h('form', { class: 'chat-form', id: 'chat-form' }, chatInput, chatSend);
+  const canned = h('select', { id: 'chat-canned', class: 'chat-canned', 'aria-label': t('session.canned.label'), hidden: true },
+    h('option', { value: '', text: t('session.canned.pick') }));
+  canned.addEventListener('change', () => {
+    if (canned.value) {
+      chatInput.value = canned.value;
+      chatInput.focus();
+      canned.value = '';
+    }
+  });
+  if (!isObserver) {
+    api.cannedReplies().then((data) => {
+      for (const r of api.listOf(data, 'replies')) canned.appendChild(h('option', { value: r.text, text: r.title }));
+      canned.hidden = canned.options.length < 2;
+    }).catch(() => { /* no replies: the picker stays hidden */ });
+  }
+  const chatForm = h('form', { class: 'chat-form', id: 'chat-form' }, canned, chatInput, chatSend);
   const logList = h('ol', { class: 'log-list', id: 'log-list' });
   const tabChat = h('button', { type: 'button', class: 'tab active', id: 'tab-chat', text: t('session.tab.chat') });
   const tabLog = h('button', { type: 'button', class: 'tab', id: 'tab-log', text: t('session.tab.log') });

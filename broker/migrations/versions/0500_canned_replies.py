@@ -1,0 +1,34 @@
+"""Canned replies supervisors keep for engineers' chat (broker/store/reply_models.py).
+
+Revision ID: 0500_canned_replies
+Revises: 0400_password_change
+Create Date: 2026-12-03 20:20:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0500_canned_replies"
+down_revision: str | None = "0400_password_change"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "canned_replies",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("title", sa.String(length=100), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(length=32), nullable=True),
+        sa.Column("created_at_ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("canned_replies")
