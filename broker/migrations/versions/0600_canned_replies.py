@@ -1,7 +1,7 @@
 """Canned replies supervisors keep for engineers' chat (broker/store/reply_models.py).
 
-Revision ID: 0500_canned_replies
-Revises: 0400_password_change
+Revision ID: 0600_canned_replies
+Revises: 0500_ticket_lifecycle
 Create Date: 2026-12-03 20:20:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0500_canned_replies"
-down_revision: str | None = "0400_password_change"
+revision: str = "0600_canned_replies"
+down_revision: str | None = "0500_ticket_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
