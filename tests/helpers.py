@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 #: How often a condition is re-checked: short against the seconds a test may wait.
 INTERVAL_S = 0.02
+ASYNC_INTERVAL_S = 0.1
 
 
 async def eventually(
@@ -51,11 +52,13 @@ async def eventually(
     *,
     timeout: float = 10.0,
     what: str = "",
-    interval: float = INTERVAL_S,
+    interval: float | None = None,
     tick: Callable[[], object] | None = None,
 ) -> T:
     """Re-check ``check`` (sync or async) until it returns something truthy; return it.
 
+    ``interval`` defaults to 20 ms for a plain check and 100 ms for an async one (an
+    HTTP or database round trip: polling it faster only loads the broker under test).
     ``tick`` runs before each check (e.g. Qt's ``processEvents``). Raises
     ``AssertionError`` naming ``what`` after ``timeout`` seconds.
     """
@@ -64,13 +67,15 @@ async def eventually(
         if tick is not None:
             tick()
         value = check()
+        pause = INTERVAL_S
         if inspect.isawaitable(value):
             value = await value
+            pause = ASYNC_INTERVAL_S
         if value:
             return value  # type: ignore[return-value]
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(pause if interval is None else interval)
 
 
 def eventually_blocking(

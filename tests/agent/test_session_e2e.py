@@ -181,7 +181,7 @@ async def test_headless_agent_process_only_dials_out(tmp_path: Path) -> None:
                     None,
                 )
 
-            sid = await eventually(waiting, timeout=15, what="a waiting session in the queue")
+            sid = await eventually(waiting, timeout=30, what="a waiting session in the queue")
             viewer = ScriptedViewer(b.ws_url + "/ws/viewer", b.ssl_context(), b.base_url)
 
             async def joined() -> bool:  # the queue can say "waiting" a moment early
