@@ -52,6 +52,7 @@ def _phrases() -> dict[str, str]:
         "session.escalated": _("Your request was passed to a supervisor so it is answered sooner"),
         "session.reconnected": _("Reconnected: the connection came back"),
         "session.interrupted": _("The connection dropped; trying to reconnect"),
+        "session.reattached": _("Reconnected after the help desk restarted"),
         "kill.triggered": _("You stopped everything with the Stop button"),
         "viewer.joined": _("joined"),
         "viewer.left": _("left"),

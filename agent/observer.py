@@ -111,6 +111,10 @@ class SessionOutcome:
             "timed_out": _("The session timed out."),
             "auth_failed": _("The help desk refused this connection (expired or invalid code)."),
             "broker_shutdown": _("The help desk service shut down."),
+            "ended_while_away": _(
+                "The session ended while this computer was disconnected "
+                "(the help desk waits 30 seconds for it to come back)."
+            ),
             "failed": _("The session stopped because of an error."),
         }
         return texts.get(self.reason, _("The session ended."))

@@ -75,6 +75,9 @@ _TABLE: tuple[EventType, ...] = (
     EventType("session.escalated", 1006, _B, "the SLA deadline is near: supervisors told"),
     EventType("session.reconnected", 1007, _B, "the agent reconnected with its resume token"),
     EventType("session.interrupted", 1008, _B, "the agent's connection dropped; grace period runs"),
+    EventType(
+        "session.reattached", 1009, _B, "the agent attached again to a broker that had restarted"
+    ),
     # 2xxx viewers and consent
     EventType("viewer.joined", 2000, _B, "a verified engineer or observer joined"),
     EventType("viewer.left", 2001, _B, "a viewer left (reason)"),

@@ -305,6 +305,7 @@ class AgentSession:
                 with contextlib.suppress(Exception):
                     await self._core.call.aclose()
         await self._complete_log(outcome)
+        outcome = self._reason_from_log(outcome)
         verification = self._verify_log()
         self._core.outcome = SessionOutcome(
             outcome.reason,
@@ -344,6 +345,22 @@ class AgentSession:
         if self._core.injector is not None:
             with contextlib.suppress(Exception):
                 self._core.injector.close()
+
+    def _reason_from_log(self, outcome: SessionOutcome) -> SessionOutcome:
+        """The session ended while this computer was away: its log (completed over
+        REST) says why and by whom."""
+        if outcome.reason != "ended_while_away" or self._core.local_log is None:
+            return outcome
+        for record in reversed(self._core.local_log.broker_records):
+            detail = record.get("detail")
+            if record.get("event") == "session.ended" and isinstance(detail, dict):
+                reason = detail.get("reason")
+                if isinstance(reason, str):
+                    note = _("It ended while this computer was disconnected.")
+                    return SessionOutcome(
+                        reason, str(detail.get("by") or "broker"), details=(note, *outcome.details)
+                    )
+        return outcome
 
     async def _complete_log(self, outcome: SessionOutcome) -> None:
         """Fetch over REST what the copy lacks (records, final checkpoint): G10."""

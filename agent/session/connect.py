@@ -135,6 +135,10 @@ class Connector:
                     return await self.finish_kill(None)
                 ws, welcome = opened
             except FinalError as exc:
+                if self._core.welcome is not None:
+                    # A reconnect refused: the session ended while we were away (an
+                    # outage past the grace period), not a bad code (issue 13).
+                    return SessionOutcome("ended_while_away", "broker", details=(str(exc),))
                 return SessionOutcome("auth_failed", details=(str(exc),))
             except ConnectionLost as exc:
                 self._core.set_phase(

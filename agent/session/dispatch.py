@@ -57,6 +57,7 @@ class Reader:
         self._exchange = exchange
         self._consenting = consenting
         self._calls = calls
+        self._chats_shown: set[tuple[int, str]] = set()  # (at_ms, text): shown once
 
     async def read(self, ws: ClientConnection) -> None:
         # One protocol.Connection per socket holds the rules (parsers, limits, what is
@@ -159,6 +160,26 @@ class Reader:
         self._core.need_full = True
         self._core.poke()
 
+    def _show_chat(self, sender: str, text: str, at_ms: int) -> None:
+        key = (at_ms, text)
+        if key in self._chats_shown:
+            return  # the same message as its log record (or the other way round)
+        self._chats_shown.add(key)
+        self._core.observer.chat(sender, text, at_ms)
+
+    def _chat_from_log(self, record: dict[str, Any]) -> None:
+        """A chat logged while this computer was away reaches it only as its log
+        record (re-sent after the reconnect): show it as chat too (issue 13)."""
+        detail = record.get("detail")
+        if record.get("event") != "chat.sent" or not isinstance(detail, dict):
+            return
+        text, at_ms, who = detail.get("text"), record.get("at_ms"), detail.get("from")
+        if record.get("actor") == "client" or not isinstance(text, str):
+            return  # our own message, already shown when sent
+        if isinstance(at_ms, int):
+            name = self._core.lookup_name(str(who or record.get("actor", ""))) or "?"
+            self._show_chat(name, text, at_ms)
+
     async def dispatch(self, msg: ControlMessage) -> None:
         """Route one control message to the part that owns it."""
         now = self._core.clock()
@@ -190,10 +211,11 @@ class Reader:
             self.on_monitor_select(msg, now)
         elif isinstance(msg, Chat):
             sender = msg.from_.name if msg.from_ is not None else "?"
-            self._core.observer.chat(sender, msg.text, msg.at_ms or now)
+            self._show_chat(sender, msg.text, msg.at_ms or now)
         elif isinstance(msg, LogEvent):
             if self._core.local_log is not None:
                 self._core.local_log.record_broker(msg.record, now)
+            self._chat_from_log(msg.record)
         elif isinstance(msg, CheckpointMessage):
             self._core.checkpoint = dict(msg.checkpoint)
             if self._core.local_log is not None:

@@ -177,9 +177,11 @@ class SessionRelay:
             raise ProtocolError.of(ErrorCode.SESSION_ENDED, "the session has ended")
         if self._ctx.state is S.REQUESTED:
             detail = {"client": self._ctx.info.client_name, "ticket_id": self._ctx.info.ticket_id}
-            self._ctx.transition(
-                E.AGENT_CONNECTED, now_ms, CLIENT, detail, event="session.requested"
-            )
+            # A fresh core over a log that already holds records: the broker restarted
+            # (SIGKILL, crash) and the agent came back — its own event, not a new request.
+            again = bool(self._ctx.log.records_after(0))
+            event = "session.reattached" if again else "session.requested"
+            self._ctx.transition(E.AGENT_CONNECTED, now_ms, CLIENT, detail, event=event)
         else:
             # A second agent connection replaces the first (the I/O layer closes the old
             # one): what is logged now goes to the backlog, sent after the welcome —

@@ -71,6 +71,11 @@ async def test_half_open_cut_and_delay(tmp_path: Path) -> None:
             await eventually(lambda: log.last_broker_seq >= chat_seq, what="the resent records")
             seqs = [r["seq"] for r in log.broker_records]
             assert seqs == list(range(1, len(seqs) + 1)), seqs  # complete, no gap, in order
+            # ...and the chat that arrived while the agent was away is shown as chat.
+            await eventually(
+                lambda: ("Alice Engineer", "are you still there?") in rig.observer.chats,
+                what="the chat shown",
+            )
             at = len(viewer.updates)
             await viewer.wait_for(lambda: len(viewer.updates) >= at + 2, timeout=10)
             t0 = time.monotonic()
