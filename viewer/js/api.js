@@ -121,6 +121,13 @@ export const tickets = (params) => request('GET', `/tickets${q(params)}`);
  * @returns {Promise<any>} a ticket with its sessions
  */
 export const ticket = (id) => request('GET', `/tickets/${encodeURIComponent(id)}`);
+
+/**
+ * Every change of a ticket (who, when, field, from, to), oldest first.
+ * @param {string} id
+ * @returns {Promise<any>} {history: [...]}
+ */
+export const ticketHistory = (id) => request('GET', `/tickets/${encodeURIComponent(id)}/history`);
 /** @returns {Promise<any>} SLA escalations (supervisors), newest first */
 export const escalations = () => request('GET', '/escalations');
 /**

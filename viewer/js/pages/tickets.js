@@ -20,8 +20,18 @@ const OUTCOME_TONE = {
   broker_shutdown: 'muted',
 };
 
-// i18n-keys: ticket.status.open ticket.status.pending ticket.status.in_progress ticket.status.resolved ticket.status.closed
-const STATUS_TONE = { open: 'info', pending: 'warn', in_progress: 'info', resolved: 'ok', closed: 'muted' };
+// i18n-keys: ticket.status.new ticket.status.assigned ticket.status.in_progress ticket.status.waiting_for_client
+// i18n-keys: ticket.status.pending_vendor ticket.status.resolved ticket.status.closed
+/** The lifecycle of broker/lifecycle.py, in its order. */
+const STATUS_TONE = {
+  new: 'info',
+  assigned: 'info',
+  in_progress: 'info',
+  waiting_for_client: 'warn',
+  pending_vendor: 'warn',
+  resolved: 'ok',
+  closed: 'muted',
+};
 
 /**
  * A ticket status for people.
@@ -29,7 +39,7 @@ const STATUS_TONE = { open: 'info', pending: 'warn', in_progress: 'info', resolv
  * @returns {string}
  */
 export function statusText(st) {
-  return st in STATUS_TONE ? t(`ticket.status.${st}`) : st.replace('_', ' ');
+  return st in STATUS_TONE ? t(`ticket.status.${st}`) : st.replaceAll('_', ' ');
 }
 
 /**
@@ -149,7 +159,7 @@ export function renderTickets(root, params, app) {
   const body = h('tbody', { id: 'tickets-body' });
   const search = h('input', { type: 'search', id: 'ticket-search', placeholder: t('tickets.search'), 'aria-label': t('tickets.search'), value: params.q || '' });
   const status = h('select', { id: 'ticket-status', 'aria-label': t('tickets.col.status') },
-    ['', 'open', 'in_progress', 'resolved', 'closed'].map((s) => h('option', { value: s, text: s ? statusText(s) : t('tickets.any_status') })));
+    ['', ...Object.keys(STATUS_TONE)].map((s) => h('option', { value: s, text: s ? statusText(s) : t('tickets.any_status') })));
   status.value = params.status || '';
   let stopped = false;
   const load = async () => {
@@ -234,6 +244,8 @@ export function renderTicket(root, params, app) {
         fact(t('ticket.fact.tier'), pick(tk, 'tier')),
         fact(t('ticket.fact.external_ref'), pick(tk, 'external_ref')),
         fact(t('ticket.fact.created'), when(pick(tk, 'created_at'))),
+        fact(t('ticket.fact.assignee'), person(pick(tk, 'assignee'), app)),
+        fact(t('ticket.fact.owner'), person(pick(tk, 'owner'), app)),
         fact(t('ticket.fact.client'), pick(tk, 'client_name'))),
       h('h2', { text: t('ticket.description') }),
       h('p', { class: 'ticket-desc', id: 'ticket-description', text: pick(tk, 'description') || t('ticket.no_description') })));
@@ -255,8 +267,61 @@ export function renderTicket(root, params, app) {
       h('table', { class: 'table' },
         h('thead', {}, h('tr', {}, ['started', 'engineer', 'outcome', 'duration', 'resolution', 'rating'].map((c) => h('th', { scope: 'col', text: t(`ticket.col.${c}`) })))), // i18n-keys: ticket.col.started ticket.col.engineer ticket.col.outcome ticket.col.duration ticket.col.resolution ticket.col.rating
         body)));
+    const history = h('tbody', { id: 'ticket-history' });
+    page.appendChild(h('section', { class: 'panel table-wrap' },
+      h('h2', { text: t('ticket.history') }),
+      h('table', { class: 'table' },
+        h('thead', {}, h('tr', {}, ['when', 'who', 'what', 'change'].map((c) => h('th', { scope: 'col', text: t(`ticket.history.col.${c}`) })))), // i18n-keys: ticket.history.col.when ticket.history.col.who ticket.history.col.what ticket.history.col.change
+        history)));
+    try {
+      const changes = api.listOf(await api.ticketHistory(tid), 'history');
+      if (stopped) return;
+      if (!changes.length) history.appendChild(h('tr', {}, h('td', { colspan: '4', class: 'muted', text: t('ticket.history.none') })));
+      for (const c of changes) history.appendChild(historyRow(c, app));
+    } catch (e) {
+      if (!stopped) app.fail(e);
+    }
   })();
   return () => { stopped = true; };
+}
+
+// i18n-keys: ticket.history.field.status ticket.history.field.assignee ticket.history.field.owner
+// i18n-keys: ticket.history.field.title ticket.history.field.description ticket.history.field.organisation
+// i18n-keys: ticket.history.field.tier ticket.history.field.external_ref ticket.history.field.resolution
+// i18n-keys: ticket.history.field.skills
+const HISTORY_FIELDS = ['status', 'assignee', 'owner', 'title', 'description', 'organisation', 'tier', 'external_ref', 'resolution', 'skills'];
+
+/**
+ * One history entry: when, who, which field, from → to (statuses and people in words).
+ * @param {{at: string, actor_id: string|null, actor_name: string|null, field: string, from: string|null, to: string|null}} c
+ * @param {any} app
+ * @returns {HTMLElement}
+ */
+function historyRow(c, app) {
+  const value = (v) => {
+    if (v === null || v === undefined || v === '') return '—';
+    if (c.field === 'status') return statusText(v);
+    if (c.field === 'assignee' || c.field === 'owner') return person(v, app);
+    return String(v);
+  };
+  const change = c.from === null && c.field === 'status' ? value(c.to) : t('ticket.history.from_to', { from: value(c.from), to: value(c.to) });
+  return h('tr', { dataset: { field: c.field } },
+    h('td', { class: 'muted', text: fmtDate(toMs(c.at), { dateStyle: 'short', timeStyle: 'short' }) }),
+    h('td', { text: c.actor_name || (c.actor_id ? `#${String(c.actor_id).slice(0, 8)}` : t('ticket.history.system')) }),
+    h('td', { text: HISTORY_FIELDS.includes(c.field) ? t(`ticket.history.field.${c.field}`) : c.field }),
+    h('td', { class: 'history-change', text: change }));
+}
+
+/**
+ * A user id for people: "you" for the signed-in user, else its first 8 digits.
+ * @param {string|null} id
+ * @param {any} app
+ * @returns {string|null}
+ */
+function person(id, app) {
+  if (!id) return null;
+  if (app.user && app.user.id === id) return t('ticket.person.you');
+  return `#${String(id).slice(0, 8)}`;
 }
 
 function fact(label, value) {
