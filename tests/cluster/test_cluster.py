@@ -103,7 +103,7 @@ async def test_a_session_across_two_nodes(cluster: LocalCluster) -> None:
     try:
         _, eng = await api.engineer(cluster)
         async with ws(cluster.pinned_url(0), "/ws/agent", api.ssl) as agent:
-            sid, token = await start_session(api, cluster, eng, agent, ["view", "control"])
+            sid, token = await start_session(api, cluster, eng, agent, ["view", "control", "video"])
             async with ws(
                 cluster.pinned_url(1), "/ws/viewer", api.ssl, origin=cluster.url
             ) as viewer:
@@ -117,10 +117,11 @@ async def test_a_session_across_two_nodes(cluster: LocalCluster) -> None:
                 req = await agent.expect("consent.request")
                 await agent.ws.send(update(1))  # before consent: never relayed
                 await agent.say(m.ConsentGrant(request_id=req.request_id, viewer_id=vid,
-                                               permissions=("view", "control")))  # fmt: skip
+                                               permissions=("view", "control", "video")))  # fmt: skip
                 assert set((await viewer.expect("consent.grant")).permissions) == {
                     "view",
                     "control",
+                    "video",
                 }
 
                 # Frames, latest wins: without acks at most MAX_INFLIGHT_UPDATES arrive.
@@ -146,6 +147,12 @@ async def test_a_session_across_two_nodes(cluster: LocalCluster) -> None:
                 assert (await agent.expect("chat")).from_.viewer_id == vid
                 await agent.say(m.Chat(text="Thanks!"))
                 assert (await viewer.expect("chat")).text == "Thanks!"
+
+                # The signalling of a video call crosses the processes both ways.
+                await agent.say(m.RtcOffer(sdp="v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"))
+                assert (await viewer.expect("rtc.offer")).sdp.startswith("v=0")
+                await viewer.say(m.RtcAnswer(sdp="v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\n"))
+                assert (await agent.expect("rtc.answer")).sdp.startswith("v=0")
 
                 await agent.say(m.Kill())
                 assert (await agent.expect("session.ended")).reason == "killed_by_client"
