@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from broker.auth.passwords import PasswordService, random_password
 from broker.clock import SystemClock
@@ -129,7 +130,7 @@ async def _serve(config: BrokerConfig) -> None:
 
 
 def users_main(argv: Sequence[str]) -> int:
-    """``clearpane users add|list|disable|enable|reset-password``."""
+    """``clearpane users add|list|disable|enable|reset-password|api-key``."""
     parser = argparse.ArgumentParser(prog="clearpane users", description="Manage staff accounts.")
     _common(parser)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,6 +154,7 @@ def users_main(argv: Sequence[str]) -> int:
         p.add_argument("username")
         if name == "reset-password":
             p.add_argument("--password-stdin", action="store_true")
+    _api_key_parser(sub)
     args = parser.parse_args(list(argv))
     try:
         config = _config(args)
@@ -160,6 +162,13 @@ def users_main(argv: Sequence[str]) -> int:
     except BrokerError as exc:
         print(f"clearpane users: {exc.message}", file=sys.stderr)
         return 1
+
+
+def _api_key_parser(sub: Any) -> None:
+    """``clearpane users api-key create|list|revoke`` (broker/cli_keys.py)."""
+    from broker.cli_keys import add_api_key_parser
+
+    add_api_key_parser(sub, _common)
 
 
 def _read_password(from_stdin: bool) -> str | None:
@@ -187,6 +196,10 @@ async def _users(config: BrokerConfig, args: argparse.Namespace) -> int:
                     f"{u.username:<20} {u.role:<11} {status:<9} {','.join(u.skills):<30} {u.name}"
                 )
             return 0
+        if args.command == "api-key":
+            from broker.cli_keys import api_key_command
+
+            return await api_key_command(db, clock, args)
         if args.command == "add":
             from broker.api.users import check_username
 

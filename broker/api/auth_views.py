@@ -35,7 +35,7 @@ async def login(request: web.Request) -> web.Response:
     found = await queries.get_credentials(app[DB], username)
     passwords: PasswordService = app[PASSWORDS]
     ok = await passwords.verify_async(found[1] if found else None, password)
-    if not found or not ok or found[0].disabled:
+    if not found or not ok or found[0].disabled or found[0].role == "integration":
         await throttle.failure(username, address)
         raise Unauthorized("wrong username or password")
     user = found[0]

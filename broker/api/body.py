@@ -14,9 +14,11 @@ from aiohttp import web
 
 from broker.errors import BadRequest, InvalidField
 
-__all__ = ["Body", "Query", "read_body"]
+__all__ = ["PRELOADED_BODY", "Body", "Query", "read_body"]
 
 MAX_BODY_BYTES = 64 * 1024
+# Request key: the body already read by a wrapper (broker/api/idempotency.py hashes it).
+PRELOADED_BODY = web.RequestKey[bytes]("preloaded_body")
 
 
 async def read_body(
@@ -26,7 +28,8 @@ async def read_body(
     An empty body counts as ``{}``."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    preloaded = request.get(PRELOADED_BODY)
+    raw = preloaded if preloaded is not None else await request.content.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
     if raw.strip():

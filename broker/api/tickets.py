@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from broker.api.body import Query, read_body
+from broker.api.idempotency import idempotent
 from broker.api.serialize import session_json, ticket_change_json, ticket_json
 from broker.auth.policy import USER, may_read_session, ticket_scope
 from broker.clock import CLOCK, iso_ms
@@ -45,20 +46,23 @@ def hash_invitation_code(digits: str) -> str:
 
 
 async def list_tickets(request: web.Request) -> web.Response:
-    """``GET /api/v1/tickets?status=&organisation=&q=&limit=&offset=``"""
-    query = Query(request, {"status", "organisation", "q", "limit", "offset"})
+    """``GET /api/v1/tickets?status=&organisation=&q=&external_ref=&limit=&offset=``
+    (``external_ref``: the help desk's exact lookup of its own ticket number)."""
+    query = Query(request, {"status", "organisation", "q", "external_ref", "limit", "offset"})
     tickets = await queries.list_tickets(
         request.app[DB],
         scope=ticket_scope(request),
         status=query.opt_choice("status", queries.TICKET_STATUSES),
         organisation=query.opt_text("organisation"),
         q=query.opt_text("q"),
+        external_ref=query.opt_text("external_ref"),
         limit=query.integer("limit", default=100, low=1, high=500),
         offset=query.integer("offset", default=0, low=0, high=1_000_000),
     )
     return web.json_response({"tickets": [ticket_json(t) for t in tickets]})
 
 
+@idempotent
 async def create_ticket(request: web.Request) -> web.Response:
     """``POST /api/v1/tickets``"""
     body = await read_body(request, allowed=_TICKET_FIELDS, required={"title"})
@@ -134,6 +138,7 @@ async def ticket_history(request: web.Request) -> web.Response:
     return web.json_response({"history": [ticket_change_json(c) for c in changes]})
 
 
+@idempotent
 async def create_invitation(request: web.Request) -> web.Response:
     """``POST /api/v1/tickets/{ticket_id}/invitations`` ``{ttl_s?}`` → a single-use
     code for the client (shown once; only its hash is stored)."""

@@ -15,9 +15,10 @@ from functools import wraps
 
 from aiohttp import web
 
-from broker.auth import mfa, revocation
+from broker.auth import api_keys, mfa, revocation
 from broker.auth.setup import TOKENS
 from broker.auth.tokens import AuthError, Claims
+from broker.clock import CLOCK
 from broker.config import CONFIG
 from broker.errors import Forbidden, Unauthorized
 from broker.store import queries
@@ -26,11 +27,13 @@ from broker.store.queries import User
 
 __all__ = [
     "ADMIN",
+    "API_KEY",
     "CLAIMS",
     "COOKIE_NAME",
     "CSRF_HEADER",
     "ENGINEERS",
     "ESCALATION_READERS",
+    "INTEGRATION",
     "PUBLIC",
     "QUEUE_READERS",
     "ROLES_ATTRIBUTE",
@@ -50,6 +53,8 @@ __all__ = [
 USER = web.RequestKey[User]("user")
 # Request key: the verified claims of the request's token (set by authenticate).
 CLAIMS = web.RequestKey[Claims]("claims")
+# Request key: the API key a request was authenticated with (integration accounts).
+API_KEY = web.RequestKey[queries.ApiKey]("api_key")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -68,6 +73,9 @@ QUEUE_READERS = frozenset({"engineer", "supervisor"})
 JOINERS = frozenset({"engineer", "supervisor"})
 ESCALATION_READERS = frozenset({"supervisor", "admin"})
 ADMIN = frozenset({"admin"})
+# A help desk's account (issue 18): tickets, invitations, reading sessions and webhooks,
+# through API keys only; never the queue, joining a session, users or the CA.
+INTEGRATION = frozenset({"integration"})
 
 #: Which tickets each role sees and edits: "all", or "scoped" to the user's
 #: organisations, tickets without one, tickets they created and tickets with a session
@@ -78,6 +86,7 @@ TICKET_SCOPE: dict[str, str] = {
     "supervisor": "all",
     "reviewer": "all",
     "admin": "all",
+    "integration": "all",
 }
 
 
@@ -141,6 +150,8 @@ async def authenticate(request: web.Request) -> queries.User:
         via_cookie = True
     if not token:
         raise Unauthorized("log in first")
+    if token.startswith(api_keys.KEY_PREFIX) and not via_cookie:
+        return await _authenticate_key(request, token)
     try:
         claims = request.app[TOKENS].verify(token, "access")
     except AuthError as exc:
@@ -155,6 +166,8 @@ async def authenticate(request: web.Request) -> queries.User:
     user = await queries.get_user(db, claims.sub)
     if user is None or user.disabled:
         raise Unauthorized("this account is disabled or gone")
+    if user.role == "integration":  # a password must never stand in for its API keys
+        raise Unauthorized("integration accounts authenticate with API keys")
     if not await revocation.is_current(db, user, claims):
         raise Unauthorized("this token was revoked (logout, password or role change); log in again")
     request[CLAIMS] = claims
@@ -164,6 +177,31 @@ async def authenticate(request: web.Request) -> queries.User:
         and request.path not in mfa.ENROL_PATHS
     ):
         raise Forbidden("your role requires MFA: enrol with POST /api/v1/auth/mfa/setup first")
+    return user
+
+
+async def _authenticate_key(request: web.Request, token: str) -> queries.User:
+    """The integration account of API key ``token``, checked on every request: known,
+    not revoked, not expired, its account enabled, the route within its scopes."""
+    db = request.app[DB]
+    key = await queries.find_api_key(db, api_keys.hash_key(token))
+    now = request.app[CLOCK].now_ms()
+    if key is None:
+        raise Unauthorized("unknown API key")
+    if key.revoked_at_ms is not None:
+        raise Unauthorized("this API key was revoked")
+    if key.expires_at_ms <= now:
+        raise Unauthorized("this API key has expired")
+    user = await queries.get_user(db, key.user_id)
+    if user is None or user.disabled or user.role != "integration":
+        raise Unauthorized("this API key's account is disabled or gone")
+    resource = request.match_info.route.resource
+    needed = api_keys.scope_of(request.method, resource.canonical if resource else "")
+    if needed is None or needed not in key.scopes:
+        raise Forbidden(f"this API key lacks the scope {needed or 'for this route'!r}")
+    if key.last_used_at_ms is None or now - key.last_used_at_ms >= api_keys.TOUCH_EVERY_MS:
+        await queries.touch_api_key(db, key.id, now)
+    request[API_KEY] = key
     return user
 
 

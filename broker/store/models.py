@@ -62,7 +62,10 @@ class TicketModel(Base):
     """A help-desk ticket; every session belongs to one (G9)."""
 
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_status", "status"),)
+    __table_args__ = (
+        Index("ix_tickets_status", "status"),
+        Index("ix_tickets_external_ref", "external_ref"),  # the help desk's exact lookup
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))

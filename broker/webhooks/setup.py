@@ -14,7 +14,7 @@ from aiohttp import web
 
 from broker.api.routes import API_PREFIX
 from broker.auth.alerts import ALERT_SINKS
-from broker.auth.policy import ADMIN, guard
+from broker.auth.policy import ADMIN, INTEGRATION, guard
 from broker.clock import CLOCK
 from broker.config import CONFIG, BrokerConfig
 from broker.store.db import DB
@@ -84,7 +84,7 @@ def setup_webhooks(app: web.Application) -> None:
         ("GET", "/webhooks/{webhook_id}/deliveries", api.list_deliveries),
     )
     for method, path, handler in routes:
-        app.router.add_route(method, API_PREFIX + path, guard(handler, ADMIN))
+        app.router.add_route(method, API_PREFIX + path, guard(handler, ADMIN | INTEGRATION))
     app.cleanup_ctx.append(webhooks_ctx)
 
     async def alert_sink(kind: str, data: dict[str, Any], at_ms: int) -> None:

@@ -397,6 +397,33 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     pia_new = {"current_password": pia_pw, "new_password": "pia's new secret"}
     pia_token = await broker.login(pia, pia_pw)
     await c.call(broker, "POST", "/api/v1/auth/password", token=pia_token, json=pia_new)
+    # API keys of an integration account (tests/broker/test_integration_keys.py).
+    hd, _ = await broker.create_user("helpdesk", "integration")
+    hd_user = await queries.get_user_by_username(broker.app[DB], hd)
+    assert hd_user is not None
+    status, made = await c.call(
+        broker,
+        "POST",
+        "/api/v1/api-keys",
+        token=admin,
+        json={"user_id": hd_user.id, "name": "desk", "scopes": ["tickets", "invitations"]},
+    )
+    assert status == 201
+    await c.call(broker, "POST", "/api/v1/api-keys", token=admin, json={"user_id": "x"})  # 400
+    key = made["key"]
+    sync = {"title": "Sync", "external_ref": "HD-7"}
+    idem = {"Idempotency-Key": "hd-7-create"}
+    status, _ = await c.call(broker, "POST", "/api/v1/tickets", token=key, json=sync, headers=idem)
+    assert status == 201
+    await c.call(broker, "POST", "/api/v1/tickets", token=key, json=sync, headers=idem)  # replay
+    other = {"title": "Other"}
+    await c.call(broker, "POST", "/api/v1/tickets", token=key, json=other, headers=idem)  # 422
+    status, found, _ = await broker.request("GET", "/api/v1/tickets?external_ref=HD-7", token=key)
+    assert status == 200 and [t["external_ref"] for t in found["tickets"]] == ["HD-7"]
+    await c.call(broker, "GET", "/api/v1/api-keys", token=admin)
+    kid = {"key_id": made["api_key"]["id"]}
+    await c.call(broker, "DELETE", "/api/v1/api-keys/{key_id}", kid, token=admin)
+    await c.call(broker, "DELETE", "/api/v1/api-keys/{key_id}", {"key_id": "nope"}, token=admin)
     # The recording routes need a recorded session: covered by the recording tests.
     missing = {(m, p) for m, p in documented - c.seen if not p.startswith("/api/v1/recordings/")}
     assert missing == set()

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.errors import Gone, InvalidField, NotFound
 from broker.lifecycle import check_transition
 from broker.store.db import Database
-from broker.store.models import InvitationModel, SessionModel, SlaTierModel, TicketModel
+from broker.store.models import (
+    InvitationModel,
+    SessionModel,
+    SlaTierModel,
+    TicketModel,
+    UserModel,
+)
 from broker.store.queries.ticket_history import (
     ASSIGNABLE_ROLES,
     check_user_field,
@@ -159,11 +165,13 @@ async def list_tickets(
     status: str | None = None,
     organisation: str | None = None,
     q: str | None = None,
+    external_ref: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[Ticket]:
     """Tickets, newest first, filtered by exact status and organisation and by a
-    case-insensitive substring ``q`` of title, description or external reference."""
+    case-insensitive substring ``q`` of title, description or external reference, and
+    by exact ``external_ref`` (the help desk's own ticket number)."""
     query = select(TicketModel)
     if scope is not None:
         query = query.where(_in_scope(scope))
@@ -171,6 +179,8 @@ async def list_tickets(
         query = query.where(TicketModel.status == status)
     if organisation is not None:
         query = query.where(TicketModel.organisation == organisation)
+    if external_ref is not None:
+        query = query.where(TicketModel.external_ref == external_ref)
     if q:
         pattern = (
             "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -313,6 +323,9 @@ async def redeem_invitation(
             raise Gone("this invitation code was already used")
         ticket = await s.get(TicketModel, inv.ticket_id)
         assert ticket is not None
+        # A help desk's integration account cannot answer: its invitations go to the queue.
+        created_by = await s.get(UserModel, inv.created_by)
+        inviter = None if created_by is None or created_by.role == "integration" else inv.created_by
         sla = await s.get(SlaTierModel, ticket.tier)
         answer_within_s = sla.answer_within_s if sla else 1800
         session = SessionModel(
@@ -324,7 +337,7 @@ async def redeem_invitation(
             created_at_ms=at,
             state_changed_at_ms=at,
             deadline_ms=at + answer_within_s * 1000,
-            assigned_engineer_id=inv.created_by,
+            assigned_engineer_id=inviter,
         )
         s.add(session)
         await s.flush()

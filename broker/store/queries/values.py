@@ -33,7 +33,8 @@ __all__ = [
     "to_user",
 ]
 
-ROLES = ("engineer", "supervisor", "reviewer", "admin")
+# "integration": a help desk's account; it works through API keys only (issue 18).
+ROLES = ("engineer", "supervisor", "reviewer", "admin", "integration")
 SESSION_STATES = ("requested", "waiting", "consent_pending", "live", "paused", "ended")
 # States in which a request sits in the queue (nobody is connected to it).
 WAITING_STATES = ("requested", "waiting")
