@@ -2,8 +2,8 @@
 and ``idempotency_keys`` (the stored responses of POSTs sent with an Idempotency-Key);
 an index on ``tickets.external_ref`` for the help desk's exact lookup.
 
-Revision ID: 0600_integration
-Revises: 0500_ticket_lifecycle
+Revision ID: 0700_integration
+Revises: 0600_canned_replies
 Create Date: 2026-12-03 20:20:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0600_integration"
-down_revision: str | None = "0500_ticket_lifecycle"
+revision: str = "0700_integration"
+down_revision: str | None = "0600_canned_replies"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
