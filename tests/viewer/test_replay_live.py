@@ -147,7 +147,7 @@ async def test_replay_shows_the_live_pixels_at_the_same_moments(
         for i, t in enumerate(pauses):
             # The pause marker seeks to exactly the moment the client paused.
             await reviewer.evaluate(
-                "(i) => document.querySelectorAll('#replay-markers .marker[title^=\"session.paused\"]')[i].click()",
+                "(i) => document.querySelectorAll('#replay-markers .marker[data-event=\"session.paused\"]')[i].click()",
                 i,
             )
             await reviewer.wait_for_function(

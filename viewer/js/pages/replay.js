@@ -224,7 +224,7 @@ export function renderReplay(root, params, app) {
       markerStrip.appendChild(bar);
     }
     for (const m of markers) {
-      const dot = h('button', { type: 'button', class: `marker marker-${m.kind}`, title: t('replay.marker', { event: eventLabel(m.event), at: clockText(m.t) }), 'aria-label': t('replay.marker', { event: eventLabel(m.event), at: clockText(m.t) }), dataset: { kind: m.kind, t: String(m.t) }, on: { click: () => seekTo(m.t) } });
+      const dot = h('button', { type: 'button', class: `marker marker-${m.kind}`, title: t('replay.marker', { event: eventLabel(m.event), at: clockText(m.t) }), 'aria-label': t('replay.marker', { event: eventLabel(m.event), at: clockText(m.t) }), dataset: { kind: m.kind, event: m.event, t: String(m.t) }, on: { click: () => seekTo(m.t) } });
       dot.style.left = `${(100 * m.t) / dur}%`;
       markerStrip.appendChild(dot);
     }
