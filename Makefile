@@ -28,13 +28,17 @@ venv: $(STAMP)
 
 # Chromium, Xvfb and the cluster's services (PostgreSQL, NATS, HAProxy: DESIGN §8) come
 # from Debian; installed only when missing. Tests start their own throwaway instances.
+# npm is left out when a node from elsewhere (NodeSource) already brings its own: Debian's
+# npm conflicts with it.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v Xvfb >/dev/null || ! dpkg -s libxcb-cursor0 >/dev/null 2>&1 \
 		|| ! command -v gst-launch-1.0 >/dev/null || ! command -v dbus-daemon >/dev/null \
 		|| ! command -v nats-server >/dev/null || ! command -v haproxy >/dev/null || ! command -v npm >/dev/null \
 		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "Installing system packages: $(SYSTEM_PACKAGES)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+		pkgs="$(SYSTEM_PACKAGES)"; \
+		if command -v npm >/dev/null; then pkgs=$$(echo "$$pkgs" | sed 's/ npm\b//'); fi; \
+		echo "Installing system packages: $$pkgs"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null; \
 	fi
 
 # axe-core (npm) for the viewer's accessibility test, pinned by tools/axe/package-lock.json.

@@ -28,7 +28,9 @@ from tests.faults import DiskFiller, small_tmpfs
 
 async def test_a_full_disk_answers_503_and_keeps_nothing(tmp_path: Path) -> None:
     with small_tmpfs(tmp_path / "disk", "24m") as disk:
-        async with running_broker(disk) as b:
+        # The embedded default keeps its SQLite in the data directory; that is the case
+        # here, also under ``make test-postgres`` (whose server lives elsewhere).
+        async with running_broker(disk, database_url=None) as b:
             token = await b.login(b.admin_username, b.admin_password)
             filler = DiskFiller(disk)
             filler.fill()
