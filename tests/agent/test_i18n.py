@@ -25,10 +25,9 @@ PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
 #: Files whose literals reach the client; each call below must take a translated text.
 UI_FILES = [
     "headless.py",
-    "ui/qt_window.py",
-    "ui/consent_panel.py",
-    "ui/call_panel.py",
-    "ui/app.py",
+    *sorted(
+        str(p.relative_to(AGENT)) for p in (AGENT / "ui").glob("*.py") if p.name != "__init__.py"
+    ),
 ]
 LITERAL_SITES = re.compile(
     r"""\b(?:say|setText|setPlaceholderText|setToolTip|setWindowTitle|QLabel|QPushButton|"""
