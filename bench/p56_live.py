@@ -98,6 +98,34 @@ WATCH_JS = """() => {
 }"""
 
 
+STAGES_INIT_JS = """(() => {
+  const now = () => performance.timeOrigin + performance.now();
+  window.__msgs = []; window.__vdec = []; window.__vout = [];
+  const WS = window.WebSocket;
+  window.WebSocket = class extends WS {
+    constructor(...args) {
+      super(...args);
+      // Registered before the client's onmessage: runs first, on the same task.
+      this.addEventListener('message', (ev) => {
+        if (typeof ev.data !== 'string') window.__msgs.push([now(), ev.data.byteLength || ev.data.size || 0]);
+      });
+    }
+  };
+  if (typeof VideoDecoder !== 'undefined') {
+    const VD = window.VideoDecoder;
+    window.VideoDecoder = class extends VD {
+      constructor(init) {
+        const out = init.output;
+        super({ ...init, output: (f) => { window.__vout.push([now(), f.timestamp]); out(f); } });
+      }
+      decode(chunk) { window.__vdec.push([now(), chunk.timestamp, this.decodeQueueSize]); return super.decode(chunk); }
+    };
+  }
+})();"""
+"""Stamps in the page (before any page script): binary message arrival, VideoDecoder
+``decode`` calls and outputs — with the agent's stamps they split glass-to-glass."""
+
+
 class MarkerSource(CaptureSource):
     """A 1080p office-like pattern with a 64×64 marker we flip; counts grabs."""
 
@@ -125,6 +153,111 @@ class MarkerSource(CaptureSource):
         return frame
 
 
+class AgentStamps:
+    """Wall-clock stamps inside the agent (this process): each ``Stream.grab`` call
+    (start, end, update kind, the video pipeline's stage times) and each binary
+    WebSocket send. Installed by patching the classes for the bench's lifetime."""
+
+    def __init__(self) -> None:
+        self.grabs: list[tuple[float, float, str, Any]] = []
+        self.sends: list[float] = []
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def install(self) -> None:
+        from websockets.asyncio.client import ClientConnection
+
+        from agent.session.stream import Stream
+        from agent.video import VideoUpdate
+
+        stamps = self
+        orig_grab, orig_send = Stream.grab, ClientConnection.send
+
+        def grab(self: Any, full: bool, codec: str | None = None) -> Any:
+            t0 = time.time()
+            update = orig_grab(self, full, codec)
+            kind = (
+                "none"
+                if update is None
+                else ("video" if isinstance(update, VideoUpdate) else "tiles")
+            )
+            pipeline = self._core.pipeline
+            stats = getattr(pipeline, "video_stats", None) if kind == "video" else None
+            stamps.grabs.append((t0, time.time(), kind, stats))
+            return update
+
+        async def send(self: Any, message: Any, *args: Any, **kw: Any) -> Any:
+            if isinstance(message, bytes | bytearray | memoryview):
+                stamps.sends.append(time.time())
+            return await orig_send(self, message, *args, **kw)
+
+        Stream.grab = grab  # type: ignore[method-assign]
+        ClientConnection.send = send  # type: ignore[method-assign]
+        self._undo = [(Stream, "grab", orig_grab), (ClientConnection, "send", orig_send)]
+
+    def uninstall(self) -> None:
+        for cls, name, orig in self._undo:
+            setattr(cls, name, orig)
+        self._undo = []
+
+
+def _first(seq: list[float], after: float) -> float | None:
+    return next((x for x in seq if x >= after), None)
+
+
+def stage_split(
+    changes: list[tuple[int, float]], grab_times: list[float], stamps: AgentStamps,
+    page: dict[str, Any], offset: float,
+) -> list[dict[str, float | None]]:  # fmt: skip
+    """Per change, ms spent in each stage (None where a stage was not seen).
+
+    Chained by time: the first grab after the change, the ``Stream.grab`` call that
+    contains it, the next send, the next binary message in the page, the next
+    ``decode`` call, its output, the canvas flip (drawImage hook), the rAF poll.
+    Agent times are ``time.time()`` ms; page times are moved by ``offset``.
+    """
+    msgs = [t - offset for t, _ in page["msgs"]]
+    vdec = [t - offset for t, *_ in page["vdec"]]
+    vout = [t - offset for t, _ in page["vout"]]
+    sends = [t * 1e3 for t in stamps.sends]
+    grabs_ms = [g * 1e3 for g in grab_times]
+    out: list[dict[str, float | None]] = []
+    for value, t in changes:
+        row: dict[str, float | None] = {}
+        g = _first(grabs_ms, t)
+        call = next(((a * 1e3, b * 1e3, k, st) for a, b, k, st in stamps.grabs
+                     if g is not None and a * 1e3 <= g <= b * 1e3), None)  # fmt: skip
+        draw = next(
+            (ts - offset for sv, ts in page["draw"] if sv == value and ts - offset >= t), None
+        )
+        raf = next(
+            (ts - offset for sv, ts in page["raf"] if sv == value and ts - offset >= t), None
+        )
+        row["wait_grab"] = None if g is None else g - t
+        if call is None or g is None:
+            out.append(row)
+            continue
+        row["pipeline"] = call[1] - g
+        st = call[3]
+        if st is not None:
+            row["capture"], row["mask"], row["encode"] = st.capture_ms, st.mask_ms, st.encode_ms
+        sent = _first(sends, call[1])
+        row["to_send"] = None if sent is None else sent - call[1]
+        arrived = _first(msgs, sent) if sent is not None else None
+        row["network"] = None if arrived is None or sent is None else arrived - sent
+        if call[2] == "video" and arrived is not None:
+            dec = _first(vdec, arrived)
+            outp = _first(vout, dec) if dec is not None else None
+            row["open_to_decode"] = None if dec is None else dec - arrived
+            row["decode"] = None if outp is None or dec is None else outp - dec
+            row["out_to_draw"] = None if draw is None or outp is None else draw - outp
+        elif arrived is not None:
+            row["open_draw"] = None if draw is None else draw - arrived
+        row["draw_to_raf"] = None if draw is None or raf is None else raf - draw
+        row["total"] = None if raf is None else raf - t
+        out.append(row)
+    return out
+
+
 async def _engineer(info: dict[str, Any]) -> tuple[str, str]:
     """Create an engineer through the REST API (as admin); return credentials."""
     ctx = ssl.create_default_context(cafile=info["cafile"])
@@ -140,7 +273,18 @@ async def _engineer(info: dict[str, Any]) -> tuple[str, str]:
                                    "password": pw}) as r:  # fmt: skip
             if r.status != 201:
                 raise RuntimeError(f"cannot create engineer: {r.status} {await r.text()}")
-    return user, pw
+        # An admin-set password is one-time (must_change_password): the viewer would
+        # show only the password page after login, so replace it here first.
+        async with http.post(base + "/auth/login", json={"username": user, "password": pw}) as r:
+            token = (await r.json())["token"]
+        new_pw = pw + "-own"
+        async with http.post(base + "/auth/password", headers={"Authorization": f"Bearer {token}"},
+                             json={"current_password": pw, "new_password": new_pw}) as r:  # fmt: skip
+            if r.status != 200:
+                raise RuntimeError(
+                    f"cannot set the engineer's password: {r.status} {await r.text()}"
+                )
+    return user, new_pw
 
 
 async def _clock_offset(page: Any) -> tuple[float, float]:
@@ -159,7 +303,7 @@ async def _clock_offset(page: Any) -> tuple[float, float]:
 
 async def one_session(
     info: dict[str, Any], page: Any, rounds: int, tmp: Path, first: bool,
-    creds: tuple[str, str], max_fps: float, video: str = "auto",
+    creds: tuple[str, str], max_fps: float, video: str, stamps: AgentStamps,
 ) -> dict[str, Any]:  # fmt: skip
     """One agent session: join, ``rounds`` marker flips (P5), then the kill (P6)."""
     from agent.config import AgentConfig
@@ -173,6 +317,8 @@ async def one_session(
         injector="none", auto_consent_for_tests=("view",), max_fps=max_fps, video=video,
     ).check()  # fmt: skip
     source = MarkerSource()
+    stamps.grabs.clear()
+    stamps.sends.clear()
     session = AgentSession(config, RecordingObserver(), source_factory=lambda: source)
     task = asyncio.create_task(session.run())
     try:
@@ -219,6 +365,10 @@ async def one_session(
             return out
 
         g2g_raf, g2g_draw = match(raf), match(draw)
+        page_stamps = {"raf": raf, "draw": draw, **(await page.evaluate(
+            "() => ({msgs: window.__msgs, vdec: window.__vdec, vout: window.__vout})"))}  # fmt: skip
+        stages = stage_split(changes, source.grab_times, stamps, page_stamps, offset)
+        codec_used = getattr(session._core.pipeline, "codec", None)
         # How long each change waited for the agent's next grab (the capture tick).
         grabs = [g * 1e3 for g in source.grab_times]
         waits = [next((g - t for g in grabs if g >= t), float("nan")) for _, t in changes]
@@ -242,6 +392,7 @@ async def one_session(
             await asyncio.wait_for(task, 10)
         return {
             "g2g_raf_ms": g2g_raf, "g2g_draw_ms": g2g_draw, "rounds": rounds, "video": video,
+            "stages_ms": stages, "codec": codec_used,
             "missed": rounds - len(g2g_raf), "clock_error_ms": round(half_rtt, 2),
             "kill_call_ms": (t1 - t0) * 1e3,
             "viewer_ended_ms": (ended - offset - t0 * 1e3) if ended is not None else None,
@@ -261,9 +412,10 @@ async def one_session(
 
 
 async def run(
-    rounds: int, kills: int, fps_list: list[float], video: str = "auto"
+    rounds: int, kills: int, fps_list: list[float], videos: list[str]
 ) -> list[dict[str, Any]]:
-    """Broker process + Chromium + ``kills`` agent sessions."""
+    """Broker process + Chromium + ``kills`` agent sessions per fps and video mode,
+    interleaved (off, vp9, off, vp9, …) so that every mode sees the same load."""
     from playwright.async_api import async_playwright
 
     ctx = mp.get_context("spawn")
@@ -281,15 +433,22 @@ async def run(
                                                    args=CHROMIUM_ARGS)  # fmt: skip
                 context = await browser.new_context(ignore_https_errors=True,
                                                     viewport={"width": 1280, "height": 800})  # fmt: skip
+                await context.add_init_script(STAGES_INIT_JS)
                 page = await context.new_page()
                 out = []
                 first = True
-                for fps in fps_list:
-                    for k in range(kills):
-                        per = rounds // kills + (1 if k < rounds % kills else 0)
-                        out.append(await one_session(info, page, per, Path(tmp), first, creds,
-                                                     fps, video))  # fmt: skip
-                        first = False
+                stamps = AgentStamps()
+                stamps.install()
+                try:
+                    for fps in fps_list:
+                        for k in range(kills):
+                            per = rounds // kills + (1 if k < rounds % kills else 0)
+                            for video in videos:
+                                out.append(await one_session(info, page, per, Path(tmp), first,
+                                                             creds, fps, video, stamps))  # fmt: skip
+                                first = False
+                finally:
+                    stamps.uninstall()
                 await browser.close()
             return out
         finally:
@@ -300,17 +459,37 @@ async def run(
                 server.kill()
 
 
-def _p5_rows(sessions: list[dict[str, Any]], fps: float) -> list[dict[str, Any]]:
-    mine = [s for s in sessions if s["max_fps"] == fps]
+STAGES = ("wait_grab", "capture", "mask", "encode", "pipeline", "to_send", "network",
+          "open_to_decode", "decode", "out_to_draw", "open_draw", "draw_to_raf", "total")  # fmt: skip
+
+
+def _p5_rows(sessions: list[dict[str, Any]], fps: float, video: str) -> list[dict[str, Any]]:
+    mine = [s for s in sessions if s["max_fps"] == fps and s["video"] == video]
     raf = [x for s in mine for x in s["g2g_raf_ms"]]
     draw = [x for s in mine for x in s["g2g_draw_ms"]]
     waits = [x for s in mine for x in s["capture_wait_ms"] if x == x]
+    codecs = sorted({str(s.get("codec")) for s in mine})
+    tag = f"{fps:g} fps, video {video} ({'/'.join(codecs)})"
     rows = []
-    for name, vals in ((f"{fps:g} fps: changed pixel -> seen in rAF poll", raf),
-                       (f"{fps:g} fps: changed pixel -> drawn (drawImage hook)", draw),
-                       (f"{fps:g} fps: of which waiting for the next grab", waits)):  # fmt: skip
+    for name, vals in ((f"{tag}: changed pixel -> seen in rAF poll", raf),
+                       (f"{tag}: changed pixel -> drawn (drawImage hook)", draw),
+                       (f"{tag}: of which waiting for the next grab", waits)):  # fmt: skip
         rows.append({"measure": name, "n": len(vals), "p50_ms": percentile(vals, 0.5),
                      "p95_ms": percentile(vals, 0.95), "max_ms": max(vals, default=None)})  # fmt: skip
+    return rows
+
+
+def _stage_rows(sessions: list[dict[str, Any]], fps: float, video: str) -> list[dict[str, Any]]:
+    """p50 / p95 of each stage (ms) for one fps and video mode."""
+    mine = [
+        r for s in sessions if s["max_fps"] == fps and s["video"] == video for r in s["stages_ms"]
+    ]
+    rows = []
+    for stage in STAGES:
+        vals = [r[stage] for r in mine if r.get(stage) is not None]
+        if vals:
+            rows.append({"video": video, "stage": stage, "n": len(vals),
+                         "p50_ms": percentile(vals, 0.5), "p95_ms": percentile(vals, 0.95)})  # fmt: skip
     return rows
 
 
@@ -321,16 +500,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--kills", type=int, default=env_int("BENCH_P56_KILLS", 3))
     ap.add_argument("--fps", default="30,60",
                     help="agent max_fps values; the first is the agent's default (the P5 figure)")  # fmt: skip
-    ap.add_argument(
-        "--video", default="auto", help="the agent's --video: auto, off, vp9, h264, av1"
-    )
+    ap.add_argument("--video", default="off",
+                    help="comma-separated agent --video modes run interleaved in one run "
+                         "(off, auto, vp9, h264, av1); the first is the P5 figure")  # fmt: skip
     args = ap.parse_args(argv)
     fps_list = [float(f) for f in args.fps.split(",")]
-    sessions = asyncio.run(run(args.rounds, args.kills, fps_list, args.video))
-    p5_rows = [r for fps in fps_list for r in _p5_rows(sessions, fps)]
+    videos = args.video.split(",")
+    sessions = asyncio.run(run(args.rounds, args.kills, fps_list, videos))
+    p5_rows = [r for fps in fps_list for v in videos for r in _p5_rows(sessions, fps, v)]
     print_table("P5 glass-to-glass, 1920x1080, loopback, headless Chromium", p5_rows,
                 ["measure", "n", "p50_ms", "p95_ms", "max_ms"])  # fmt: skip
-    cols = ["max_fps", "kill_call_ms", "viewer_ended_ms", "grabs_after_kill",
+    stage_rows = [r for v in videos for r in _stage_rows(sessions, fps_list[0], v)]
+    print_table(f"P5 by stage at {fps_list[0]:g} fps (ms)", stage_rows,
+                ["video", "stage", "n", "p50_ms", "p95_ms"])  # fmt: skip
+    cols = ["max_fps", "video", "kill_call_ms", "viewer_ended_ms", "grabs_after_kill",
             "agent_frames_after_kill", "viewer_frames_after_ended", "post_kill_marker_seen"]  # fmt: skip
     print_table("P6 kill switch (one row per session)", sessions, cols)
     ended = [s["viewer_ended_ms"] for s in sessions if s["viewer_ended_ms"] is not None]
@@ -339,17 +522,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # frame after the kill: the agent-side counts and the post-kill marker decide.
     zero = all(s["agent_frames_after_kill"] == 0 and not s["post_kill_marker_seen"]
                and s["grabs_after_kill"] == 0 for s in sessions)  # fmt: skip
-    main_rows = _p5_rows(sessions, fps_list[0])
+    main_rows = _p5_rows(sessions, fps_list[0], videos[0])
     p95, p50, drawn = main_rows[0]["p95_ms"], main_rows[0]["p50_ms"], main_rows[1]["p95_ms"]
     extra = ""
     if len(fps_list) > 1:
-        alt = _p5_rows(sessions, fps_list[1])
+        alt = _p5_rows(sessions, fps_list[1], videos[0])
         extra = f"; at max_fps {fps_list[1]:g}: p95 {alt[0]['p95_ms']:.1f} ms"
-    data = {
+    data: dict[str, Any] = {
         "command": "python -m bench.p56_live " + " ".join(argv or []),
         "sessions": sessions,
-        "p5": {"rows": p5_rows, "summary": {
-            "what": f"glass-to-glass p95 (rAF poll), agent max_fps {fps_list[0]:g}, "
+        "p5": {"rows": p5_rows, "stages": stage_rows, "summary": {
+            "what": f"glass-to-glass p95 (rAF poll), agent max_fps {fps_list[0]:g}, video {videos[0]}, "
                     f"{main_rows[0]['n']} changes, clock error ≤ "
                     f"{max(s['clock_error_ms'] for s in sessions):.1f} ms",
             "result": f"p95 {p95:.1f} ms (p50 {p50:.1f}; drawn p95 {drawn:.1f}){extra}",
