@@ -253,3 +253,34 @@ def test_no_test_module_imports_another() -> None:
                 if node.module.startswith("tests.") and last.startswith("test_"):
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.module}")
     assert not found, "imports from test modules:\n" + "\n".join(found)
+
+
+#: DESIGN/STYLE: small modules with one job, none over ~500 lines in broker/ and agent/.
+MAX_MODULE_LINES = 500
+SIZED = ("broker", "agent")
+
+
+def oversized_modules(limit: int = MAX_MODULE_LINES) -> list[str]:
+    """``file: N lines`` for every module of broker/ and agent/ longer than ``limit``."""
+    found: list[str] = []
+    for module, path in sorted(MODULES.items()):
+        if module.split(".")[0] in SIZED:
+            count = len(path.read_text(encoding="utf-8").splitlines())
+            if count > limit:
+                found.append(f"{path.relative_to(ROOT)}: {count} lines")
+    return found
+
+
+def test_no_module_in_broker_or_agent_over_500_lines() -> None:
+    found = oversized_modules()
+    assert not found, (
+        f"modules over {MAX_MODULE_LINES} lines (split by concern into a subpackage):\n"
+        + "\n".join(found)
+    )
+
+
+def test_the_size_check_can_fail() -> None:
+    """With a tiny limit the check names real modules (it reads the files it should)."""
+    found = oversized_modules(limit=50)
+    assert any(f.startswith("broker/") for f in found)
+    assert any(f.startswith("agent/") for f in found)
