@@ -38,6 +38,7 @@ from broker.relay.backend import PersistAction
 from broker.relay.control import RELAY
 from broker.session_log import SessionLog
 from broker.store.db import DB
+from broker.webhooks.relay_events import observe
 from broker.wsio import admission
 from broker.wsio.peer import Peer, now_ms
 from broker.wsio.persist import persist
@@ -103,7 +104,8 @@ class RelayService:
         pki, data_dir, clock = app[PKI], app[CONFIG].data_dir, app[CLOCK]
 
         def open_log(info: SessionInfo) -> EventLog:
-            return SessionLog(data_dir, info.session_id, pki.signing_key, pki.signing_key_id)
+            session_log = SessionLog(data_dir, info.session_id, pki.signing_key, pki.signing_key_id)
+            return observe(app, info, session_log)  # consent records → webhook events
 
         async def store(action: PersistAction) -> None:
             await persist(app[DB], action)

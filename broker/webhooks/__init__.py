@@ -8,7 +8,7 @@ receivers' :func:`verify_signature` (:mod:`.signing`), and the app wiring
 (:mod:`.setup`). The tables and their queries live in broker/store/webhook_models.py.
 """
 
-from broker.webhooks.capture import OutboxCapture, emit, emit_after, emit_in
+from broker.webhooks.capture import OutboxCapture, emit, emit_after, emit_event, emit_in
 from broker.webhooks.delivery import (
     AiohttpTransport,
     DeliverySettings,
@@ -16,12 +16,13 @@ from broker.webhooks.delivery import (
     WebhookDispatcher,
 )
 from broker.webhooks.errors import DeliveryFailed, SignatureError, WebhookError
-from broker.webhooks.events import EVENT_TYPES
+from broker.webhooks.events import EVENT_TYPES, EVENT_VERSIONS
 from broker.webhooks.setup import TRANSPORT, WEBHOOKS, setup_webhooks
 from broker.webhooks.signing import new_secret, sign, signature_header, verify_signature
 
 __all__ = [
     "EVENT_TYPES",
+    "EVENT_VERSIONS",
     "TRANSPORT",
     "WEBHOOKS",
     "AiohttpTransport",
@@ -34,6 +35,7 @@ __all__ = [
     "WebhookError",
     "emit",
     "emit_after",
+    "emit_event",
     "emit_in",
     "new_secret",
     "setup_webhooks",

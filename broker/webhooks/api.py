@@ -6,6 +6,9 @@
 * ``DELETE /api/v1/webhooks/{webhook_id}`` — remove one and drop its pending deliveries.
 * ``GET    /api/v1/webhooks/{webhook_id}/deliveries?status=&limit=`` — recent
   deliveries with attempts, next attempt, last error.
+* ``GET    /api/v1/webhook-schemas`` — every event type with its version and the
+  path of its JSON Schema; ``GET /api/v1/webhook-schemas/{name}`` one schema
+  (``consent.granted.v1``).
 """
 
 from __future__ import annotations
@@ -22,14 +25,17 @@ from broker.config import CONFIG
 from broker.errors import InvalidField, NotFound
 from broker.store import webhook_models as store
 from broker.store.db import DB
-from broker.webhooks.events import EVENT_TYPES
+from broker.webhooks import schemas
+from broker.webhooks.events import EVENT_TYPES, EVENT_VERSIONS
 from broker.webhooks.signing import new_secret
 
 __all__ = [
     "check_url",
     "create_webhook",
     "delete_webhook",
+    "get_schema",
     "list_deliveries",
+    "list_schemas",
     "list_webhooks",
 ]
 
@@ -141,3 +147,34 @@ async def list_deliveries(request: web.Request) -> web.Response:
         raise NotFound("no such webhook")
     deliveries = await store.list_deliveries(db, webhook_id, status=status, limit=limit)
     return web.json_response({"deliveries": [delivery_json(d) for d in deliveries]})
+
+
+async def list_schemas(request: web.Request) -> web.Response:
+    """``GET /api/v1/webhook-schemas``: each event type, its current version and the
+    path of its schema."""
+    Query(request, ())
+    return web.json_response(
+        {
+            "events": [
+                {
+                    "type": t,
+                    "version": EVENT_VERSIONS[t],
+                    "schema": f"/api/v1/webhook-schemas/{t}.v{EVENT_VERSIONS[t]}",
+                }
+                for t in EVENT_TYPES
+            ]
+        }
+    )
+
+
+async def get_schema(request: web.Request) -> web.Response:
+    """``GET /api/v1/webhook-schemas/{name}`` (``<type>.v<version>``): one JSON Schema."""
+    name = request.match_info["name"]
+    event_type, _, version = name.rpartition(".v")
+    if not version.isdigit() or event_type not in EVENT_TYPES:
+        raise NotFound("no such event schema")
+    try:
+        schema = schemas.load_schema(event_type, int(version))
+    except KeyError:
+        raise NotFound("no such event schema") from None
+    return web.json_response(schema)

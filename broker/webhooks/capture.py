@@ -15,7 +15,9 @@ Two ways in:
   ============================  =====================================================
   new ``tickets`` row           ``ticket.created``
   ticket field changed          ``ticket.updated`` (``data.changes`` names the fields)
-  new ``sessions`` row          ``session.requested``
+  new ``sessions`` row          ``session.requested`` and ``queue.entered``
+  … with origin ``request``     also ``ticket.client_opened`` (the client's own ticket)
+  answered_at set               ``queue.answered``
   state consent_pending → live  ``session.started`` (first time only)
   state → ended                 ``session.ended`` (the session summary)
   rating set or changed         ``session.rated``
@@ -33,24 +35,29 @@ so that delivery starts at once instead of at the next poll.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from broker.clock import Clock
-from broker.store.db import Database
+from broker.clock import CLOCK, Clock
+from broker.store.db import DB, Database
 from broker.store.models import SessionModel, TicketModel, UserModel
 from broker.store.queries import new_id
 from broker.store.webhook_models import add_outbox_rows, has_event
 from broker.webhooks.events import (
     EVENT_TYPES,
+    QUEUE_ANSWERED,
+    QUEUE_ENTERED,
     SESSION_ENDED,
     SESSION_RATED,
     SESSION_REQUESTED,
     SESSION_STARTED,
+    TICKET_CLIENT_OPENED,
     TICKET_CREATED,
     TICKET_UPDATED,
     envelope,
@@ -59,7 +66,7 @@ from broker.webhooks.events import (
     ticket_ref,
 )
 
-__all__ = ["OutboxCapture", "emit", "emit_after", "emit_in"]
+__all__ = ["EventTarget", "OutboxCapture", "emit", "emit_after", "emit_event", "emit_in"]
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +131,36 @@ async def emit_after(
         return await emit(s, event_type, payload, subject_id=subject_id, at_ms=at_ms)
 
 
+EventTarget = web.Application | Database | AsyncSession
+
+
+async def emit_event(
+    target: EventTarget,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    subject_id: str,
+    at_ms: int | None = None,
+) -> list[str]:
+    """The stable entry point for other parts (broker/webhooks/events.py docstring):
+    queue ``event_type`` with ``payload`` as its ``data`` for every subscribed
+    endpoint; return the delivery ids.
+
+    ``target`` is an open ``AsyncSession`` (the event is part of that transaction), a
+    :class:`Database` or the application (a transaction of its own). ``at_ms``
+    defaults to the application's clock, else the wall clock. Raises ``ValueError``
+    for a type not in :data:`broker.webhooks.events.EVENT_TYPES`."""
+    if at_ms is None:
+        if isinstance(target, web.Application):
+            at_ms = target[CLOCK].now_ms()
+        else:
+            at_ms = int(time.time() * 1000)
+    if isinstance(target, AsyncSession):
+        return await emit(target, event_type, payload, subject_id=subject_id, at_ms=at_ms)
+    db = target[DB] if isinstance(target, web.Application) else target
+    return await emit_after(db, event_type, payload, subject_id=subject_id, at_ms=at_ms)
+
+
 def _changed(obj: object, names: Iterable[str]) -> list[str]:
     attrs = inspect(obj).attrs
     return [name for name in names if attrs[name].history.has_changes()]
@@ -168,7 +205,11 @@ class OutboxCapture:
             if isinstance(obj, TicketModel):
                 found.append((TICKET_CREATED, obj.id, {"ticket": ticket_data(obj)}))
             elif isinstance(obj, SessionModel):
-                found.append((SESSION_REQUESTED, obj.id, self._session_payload(session, obj)))
+                payload = self._session_payload(session, obj)
+                found.append((SESSION_REQUESTED, obj.id, payload))
+                found.append((QUEUE_ENTERED, obj.id, payload))
+                if obj.origin == "request":
+                    found.extend(self._client_opened(session, obj))
         for obj in list(session.dirty):
             if isinstance(obj, TicketModel):
                 changes = _changed(obj, TICKET_FIELDS)
@@ -183,10 +224,33 @@ class OutboxCapture:
         for event_type, subject_id, payload in found:
             emit_in(session, event_type, payload, subject_id=subject_id, at_ms=now)
 
+    def _client_opened(
+        self, session: Session, obj: SessionModel
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """The client's own ticket, for the help desk to create its twin."""
+        with session.no_autoflush:
+            ticket = session.get(TicketModel, obj.ticket_id)
+        if ticket is None:  # not flushed yet: it is in this same flush
+            ticket = next(
+                (t for t in session.new if isinstance(t, TicketModel) and t.id == obj.ticket_id),
+                None,
+            )
+        if ticket is None:
+            return []
+        data = {"ticket": ticket_data(ticket), "session": session_data(obj, None)}
+        return [(TICKET_CLIENT_OPENED, ticket.id, data)]
+
     def _session_events(
         self, session: Session, obj: SessionModel
     ) -> list[tuple[str, str, dict[str, Any]]]:
         out: list[tuple[str, str, dict[str, Any]]] = []
+        answered = inspect(obj).attrs["answered_at_ms"].history
+        if (
+            answered.has_changes()
+            and obj.answered_at_ms is not None
+            and not any(v is not None for v in answered.deleted)
+        ):
+            out.append((QUEUE_ANSWERED, obj.id, self._session_payload(session, obj)))
         state = inspect(obj).attrs["state"].history
         if state.has_changes():
             before = state.deleted[0] if state.deleted else None

@@ -1,9 +1,32 @@
 """Webhook event types and the JSON bodies sent for them (docs/webhooks.md).
 
-Every body is an envelope ``{"id", "type", "occurred_at", "data"}``; ``id`` is the
-event id (the same for every endpoint), ``data`` holds the ticket and/or session as
-they are after the change. Bodies are serialised once, stored in the outbox and sent
-byte for byte on every attempt (the signature covers those bytes).
+Every body is an envelope ``{"id", "type", "version", "occurred_at", "data"}``; ``id``
+is the event id (the same for every endpoint), ``version`` the version of that type's
+``data`` (:data:`EVENT_VERSIONS`; a change that is not backward compatible becomes a
+new version), ``data`` holds the ticket and/or session as they are after the change.
+Each ``(type, version)`` has a JSON Schema in broker/webhooks/schemas/<type>.v<N>.json
+(shipped in the package, served at ``GET /api/v1/webhooks/schemas``). Bodies are
+serialised once, stored in the outbox and sent byte for byte on every attempt (the
+signature covers those bytes).
+
+How other parts of the broker announce something (the stable entry point)::
+
+    from broker.webhooks import emit_event
+
+    await emit_event(target, "sla.at_risk", payload, subject_id=ticket_id)
+
+* ``target``: an open ``AsyncSession`` (the event joins that transaction: it is sent
+  only if it commits — preferred), a :class:`~broker.store.db.Database` or the
+  ``web.Application`` (a transaction of its own, right after the change).
+* ``type``: one of :data:`EVENT_TYPES`; ``payload`` becomes ``data`` and must match
+  the type's schema (tests validate every emitted event; see tests/broker/
+  test_webhook_events.py); ``subject_id`` is the session/ticket it is about;
+  ``at_ms`` defaults to the app clock (or wall time for a bare database).
+* It returns the delivery ids (empty when no endpoint subscribes) and never sends
+  anything itself: the delivery worker does, signed, with retries.
+
+Payload builders for the common shapes are :func:`ticket_data`, :func:`ticket_ref`
+and :func:`session_data`.
 """
 
 from __future__ import annotations
@@ -15,7 +38,16 @@ from broker.clock import iso_ms
 from broker.store.models import SessionModel, TicketModel, UserModel
 
 __all__ = [
+    "CONSENT_DENIED",
+    "CONSENT_GRANTED",
+    "CONSENT_REVOKED",
+    "ESCALATION_ACKNOWLEDGED",
+    "ESCALATION_RAISED",
     "EVENT_TYPES",
+    "EVENT_VERSIONS",
+    "QUEUE_ANSWERED",
+    "QUEUE_ENTERED",
+    "RECORDING_AVAILABLE",
     "RECORDING_RESTORED",
     "RECORDING_UNAVAILABLE",
     "SECURITY_ALERT",
@@ -23,6 +55,11 @@ __all__ = [
     "SESSION_RATED",
     "SESSION_REQUESTED",
     "SESSION_STARTED",
+    "SESSION_SUMMARY",
+    "SESSION_TRANSFERRED",
+    "SLA_AT_RISK",
+    "SLA_BREACHED",
+    "TICKET_CLIENT_OPENED",
     "TICKET_CREATED",
     "TICKET_UPDATED",
     "envelope",
@@ -41,6 +78,23 @@ RECORDING_UNAVAILABLE: Final = "recording.unavailable"
 RECORDING_RESTORED: Final = "recording.restored"
 #: Issue 14: a defence tripped (e.g. invitation-code guessing); ``data.kind`` says which.
 SECURITY_ALERT: Final = "security.alert"
+# Issue 18: the full event set.
+#: A client opened a ticket themselves (the agent's request): the help desk may create
+#: its twin and link it back with ``PUT /tickets/{id}/external-ref``.
+TICKET_CLIENT_OPENED: Final = "ticket.client_opened"
+QUEUE_ENTERED: Final = "queue.entered"
+QUEUE_ANSWERED: Final = "queue.answered"
+SLA_AT_RISK: Final = "sla.at_risk"
+SLA_BREACHED: Final = "sla.breached"
+ESCALATION_RAISED: Final = "escalation.raised"
+ESCALATION_ACKNOWLEDGED: Final = "escalation.acknowledged"
+CONSENT_GRANTED: Final = "consent.granted"
+CONSENT_DENIED: Final = "consent.denied"
+CONSENT_REVOKED: Final = "consent.revoked"
+SESSION_TRANSFERRED: Final = "session.transferred"
+RECORDING_AVAILABLE: Final = "recording.available"
+#: The signed session summary (broker/summary/), sent once the session has ended.
+SESSION_SUMMARY: Final = "session.summary"
 
 EVENT_TYPES: Final = (
     SESSION_REQUESTED,
@@ -52,13 +106,35 @@ EVENT_TYPES: Final = (
     RECORDING_UNAVAILABLE,
     RECORDING_RESTORED,
     SECURITY_ALERT,
+    TICKET_CLIENT_OPENED,
+    QUEUE_ENTERED,
+    QUEUE_ANSWERED,
+    SLA_AT_RISK,
+    SLA_BREACHED,
+    ESCALATION_RAISED,
+    ESCALATION_ACKNOWLEDGED,
+    CONSENT_GRANTED,
+    CONSENT_DENIED,
+    CONSENT_REVOKED,
+    SESSION_TRANSFERRED,
+    RECORDING_AVAILABLE,
+    SESSION_SUMMARY,
 )
+
+#: The current ``version`` of each type's ``data`` (all 1 so far; docs/webhooks.md).
+EVENT_VERSIONS: Final[dict[str, int]] = dict.fromkeys(EVENT_TYPES, 1)
 
 
 def envelope(event_id: str, event_type: str, at_ms: int, data: dict[str, Any]) -> str:
     """The JSON body of one event (compact, keys sorted: stable bytes)."""
     return json.dumps(
-        {"id": event_id, "type": event_type, "occurred_at": iso_ms(at_ms), "data": data},
+        {
+            "id": event_id,
+            "type": event_type,
+            "version": EVENT_VERSIONS[event_type],
+            "occurred_at": iso_ms(at_ms),
+            "data": data,
+        },
         separators=(",", ":"),
         sort_keys=True,
         ensure_ascii=False,

@@ -28,6 +28,7 @@ from broker.webhooks.delivery import (
     client_ssl_context,
 )
 from broker.webhooks.events import SECURITY_ALERT
+from broker.webhooks.relay_events import RELAY_EVENTS, RelayEvents
 
 __all__ = ["TRANSPORT", "WEBHOOKS", "settings_from", "setup_webhooks", "webhooks_ctx"]
 
@@ -64,12 +65,14 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     OutboxCapture(app[CLOCK], dispatcher.wake).install(app[DB])
     app[WEBHOOKS] = dispatcher
     task = asyncio.create_task(dispatcher.run(), name="webhook-delivery")
+    relay_task = asyncio.create_task(app[RELAY_EVENTS].run(app[DB]), name="webhook-relay-events")
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for t in (relay_task, task):  # the relay events first: they drain into the outbox
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
         if owned is not None:
             await owned.close()
 
@@ -82,9 +85,12 @@ def setup_webhooks(app: web.Application) -> None:
         ("POST", "/webhooks", api.create_webhook),
         ("DELETE", "/webhooks/{webhook_id}", api.delete_webhook),
         ("GET", "/webhooks/{webhook_id}/deliveries", api.list_deliveries),
+        ("GET", "/webhook-schemas", api.list_schemas),
+        ("GET", "/webhook-schemas/{name}", api.get_schema),
     )
     for method, path, handler in routes:
         app.router.add_route(method, API_PREFIX + path, guard(handler, ADMIN | INTEGRATION))
+    app[RELAY_EVENTS] = RelayEvents()
     app.cleanup_ctx.append(webhooks_ctx)
 
     async def alert_sink(kind: str, data: dict[str, Any], at_ms: int) -> None:

@@ -366,6 +366,11 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     await c.call(broker, "GET", "/api/v1/webhooks/{webhook_id}/deliveries", wid, token=admin)
     await c.call(broker, "DELETE", "/api/v1/webhooks/{webhook_id}", wid, token=admin)
     await c.call(broker, "DELETE", "/api/v1/webhooks/{webhook_id}", wid, token=admin)
+    # The event schemas (issue 18; tests/broker/test_webhook_events.py).
+    await c.call(broker, "GET", "/api/v1/webhook-schemas", token=admin)
+    schema_path = "/api/v1/webhook-schemas/{name}"
+    await c.call(broker, "GET", schema_path, {"name": "consent.granted.v1"}, token=admin)
+    await c.call(broker, "GET", schema_path, {"name": "consent.granted.v7"}, token=admin)
     # The client's rating over REST after the end (tests/broker/test_agent_rating.py).
     await queries.mark_ended(broker.app[DB], req["session_id"], "killed_by_client", clock.now_ms())
     rating = "/api/v1/agent/rating"
