@@ -206,7 +206,7 @@ DATA: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "ticket.client_opened": (
         "A client opened a ticket from the agent; create the twin and link it back with "
-        "PUT /api/v1/tickets/{id}/external-ref.",
+        "PUT /api/v1/tickets/by-ref/{source}/{external_ref} with its ticket_id.",
         obj({"ticket": TICKET, "session": SESSION}),
     ),
     "recording.unavailable": (
