@@ -23,6 +23,7 @@ from broker.config import CONFIG, BrokerConfig
 from broker.escalation import escalation_ctx
 from broker.middleware import error_middleware, security_headers
 from broker.pki import pki_ctx
+from broker.routing import routing_ctx
 from broker.static import setup_static
 from broker.store.db import database_ctx
 from broker.tls_reload import setup_tls
@@ -53,6 +54,7 @@ def create_app(
     setup_tls(app)  # certs-admin: reloadable TLS context, CRL, expiry warnings, mTLS
     app.cleanup_ctx.append(auth_ctx)
     app.cleanup_ctx.append(escalation_ctx)
+    app.cleanup_ctx.append(routing_ctx)  # issue 19: push waiting requests to engineers
     setup_routes(app)
     setup_review_routes(app)  # after the PKI context: the recorder signs with its key
     setup_webhooks(app)  # webhooks engineer: admin routes, outbox capture + delivery worker

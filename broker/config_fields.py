@@ -147,6 +147,18 @@ class ConfigFields:
     escalation_interval_s: float = setting(
         5.0, float, "How often the escalation task checks the queue.", shown="`5`"
     )
+    routing_capacity: int = setting(
+        2,
+        int,
+        "Routing (issue 19): how many sessions an engineer carries at once (live ones plus waiting requests routed to them). An available engineer with this many live sessions is shown busy, and routing gives work only to engineers below it.",
+        shown="`2`",
+    )
+    routing_interval_s: float = setting(
+        5.0,
+        float,
+        "How often the routing task assigns waiting requests (it also runs at once on a new request and when an engineer becomes available).",
+        shown="`5`",
+    )
     default_tier: str = setting(
         "standard",
         str,

@@ -101,6 +101,7 @@ def test_config(data_dir: Path, **overrides: Any) -> BrokerConfig:
         hostnames=("localhost",),
         ip_addresses=("127.0.0.1",),
         escalation_interval_s=3600.0,  # tests call Escalator.run_once() themselves
+        routing_interval_s=3600.0,  # routing runs on events; tests call Router.run_once()
     )
     return base.with_overrides(**overrides) if overrides else base
 

@@ -22,6 +22,7 @@ from broker.config import CONFIG
 from broker.errors import BrokerError, Conflict, Gone, InvalidField, NotFound, Unauthorized
 from broker.ice import ice_servers_for
 from broker.recording import RECORDER
+from broker.routing import ROUTER
 from broker.store import queries
 from broker.store.db import DB
 
@@ -104,6 +105,8 @@ async def create_request(request: web.Request) -> web.Response:
         tier=tier,
         at=request.app[CLOCK].now_ms(),
     )
+    if ROUTER in request.app:  # issue 19: push it to an engineer now, not at the next pass
+        request.app[ROUTER].kick()
     return _session_response(request, ticket, session, await _waiting_info(request, session))
 
 

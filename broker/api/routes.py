@@ -17,6 +17,7 @@ from broker.api import (
     meta,
     mfa_views,
     replies,
+    routing,
     sessions,
     tickets,
     users,
@@ -76,6 +77,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/sessions/{session_id}/join", sessions.join_session, JOINERS),
     Route("POST", "/sessions/{session_id}/end", sessions.end_session, JOINERS),
     Route("GET", "/escalations", sessions.list_escalations, ESCALATION_READERS),
+    # routing (issue 19): presence, and manual assignment by the first line
+    Route("GET", "/presence", routing.list_presence, QUEUE_READERS | ESCALATION_READERS),
+    Route("GET", "/me/presence", routing.get_my_presence, QUEUE_READERS),
+    Route("PUT", "/me/presence", routing.put_my_presence, QUEUE_READERS),
+    Route("POST", "/sessions/{session_id}/assign", routing.assign_session, ESCALATION_READERS),
     # Canned replies: engineers read them, supervisors (and admins) keep them.
     Route("GET", "/canned-replies", replies.list_replies, ENGINEERS),
     Route("POST", "/canned-replies", replies.create_reply, ESCALATION_READERS),

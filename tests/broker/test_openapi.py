@@ -294,6 +294,15 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     await broker.app[ESCALATOR].run_once()
     status, esc = await c.call(broker, "GET", "/api/v1/escalations", token=sup)
     assert [e["session_id"] for e in esc["escalations"]] == [req["session_id"]]
+    # routing (issue 19): presence and manual assignment by the first line
+    await c.call(broker, "PUT", "/api/v1/me/presence", token=eng, json={"status": "available"})
+    await c.call(broker, "PUT", "/api/v1/me/presence", token=eng, json={"status": "nope"})
+    await c.call(broker, "GET", "/api/v1/me/presence", token=eng)
+    await c.call(broker, "GET", "/api/v1/presence", token=sup)
+    waiting = {"session_id": req["session_id"]}
+    assign = "/api/v1/sessions/{session_id}/assign"
+    await c.call(broker, "POST", assign, waiting, token=sup, json={"engineer_id": erin.id})
+    await c.call(broker, "POST", assign, waiting, token=eng, json={})
     # certs-admin: the CA routes (broker/api/admin_certs.py)
     await c.call(broker, "GET", "/api/v1/trust-bundle")
     await c.call(broker, "GET", "/api/v1/admin/certs", token=admin)

@@ -1,0 +1,104 @@
+"""Routing and presence over HTTP (issue 19; docs/workflow.md "Routing", "Presence").
+
+* ``GET /api/v1/presence`` — every engineer: presence (effective and as set), load.
+* ``GET|PUT /api/v1/me/presence`` — an engineer's own presence (``{"status"}``).
+* ``POST /api/v1/sessions/{id}/assign`` ``{"engineer_id"?}`` — the first line
+  (supervisors) assigns a waiting request by hand; without ``engineer_id`` it goes
+  back to routing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from broker import presence
+from broker.api.body import Query, read_body
+from broker.api.serialize import session_json
+from broker.auth.policy import USER
+from broker.clock import CLOCK
+from broker.config import CONFIG
+from broker.errors import Forbidden, NotFound
+from broker.routing import ROUTER
+from broker.store.db import DB
+from broker.store.queries import routing as rq
+
+__all__ = ["assign_session", "get_my_presence", "list_presence", "put_my_presence"]
+
+
+def presence_json(e: rq.EngineerLoad, capacity: int) -> dict[str, Any]:
+    """One engineer as the presence list shows them."""
+    return {
+        "user_id": e.user_id,
+        "username": e.username,
+        "name": e.name,
+        "skills": list(e.skills),
+        "presence": presence.effective(e.stored_presence, e.live, capacity),
+        "set": e.stored_presence,
+        "live_sessions": e.live,
+        "assigned_waiting": e.assigned_waiting,
+        "load": e.live + e.assigned_waiting,
+        "capacity": capacity,
+    }
+
+
+def _kick(app: web.Application) -> None:
+    if ROUTER in app:
+        app[ROUTER].kick()
+
+
+async def list_presence(request: web.Request) -> web.Response:
+    """``GET /api/v1/presence``: engineers by username."""
+    Query(request, ())
+    capacity = request.app[CONFIG].routing_capacity
+    loads = await rq.engineer_loads(request.app[DB])
+    return web.json_response({"engineers": [presence_json(e, capacity) for e in loads]})
+
+
+async def _mine(request: web.Request) -> web.Response:
+    user = request[USER]
+    mine = await rq.get_presence(request.app[DB], user.id)
+    if mine is None:
+        raise NotFound("no presence: you are not an engineer")
+    return web.json_response(presence_json(mine, request.app[CONFIG].routing_capacity))
+
+
+async def get_my_presence(request: web.Request) -> web.Response:
+    """``GET /api/v1/me/presence``: the caller's presence (engineers)."""
+    Query(request, ())
+    return await _mine(request)
+
+
+async def put_my_presence(request: web.Request) -> web.Response:
+    """``PUT /api/v1/me/presence`` ``{"status": available|busy|away}``. Becoming
+    available routes waiting requests at once; going away hands the caller's waiting
+    requests back to routing."""
+    user = request[USER]
+    if user.role != "engineer":
+        raise Forbidden("presence is for engineers (routing gives work to engineers)")
+    body = await read_body(request, allowed={"status"}, required={"status"})
+    status = body.choice("status", presence.PRESENCE_STATUSES)
+    released = await rq.set_presence(
+        request.app[DB], user.id, status, at=request.app[CLOCK].now_ms()
+    )
+    if status == presence.AVAILABLE or released:
+        _kick(request.app)
+    return await _mine(request)
+
+
+async def assign_session(request: web.Request) -> web.Response:
+    """``POST /api/v1/sessions/{session_id}/assign`` ``{"engineer_id"?}``: manual
+    assignment by the first line (supervisors, admins); 409 once the session is live."""
+    body = await read_body(request, allowed={"engineer_id"})
+    engineer_id = body.opt_text("engineer_id", max_len=64, min_len=1)
+    session = await rq.assign_session(
+        request.app[DB],
+        request.match_info["session_id"],
+        engineer_id,
+        actor_id=request[USER].id,
+        at=request.app[CLOCK].now_ms(),
+    )
+    if engineer_id is None:
+        _kick(request.app)
+    return web.json_response(session_json(session))
