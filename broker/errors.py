@@ -16,6 +16,8 @@ __all__ = [
     "Gone",
     "InvalidField",
     "NotFound",
+    "OrganisationDisabled",
+    "PasswordChangeRequired",
     "RateLimited",
     "Unauthorized",
     "Unavailable",
@@ -79,6 +81,14 @@ class Forbidden(BrokerError):
     status = 403
 
 
+class PasswordChangeRequired(Forbidden):
+    """The caller signed in with a one-time password (the first admin's, a generated one,
+    an admin's reset): nothing but replacing it (``POST /api/v1/auth/password``),
+    reading ``/me``, enrolling MFA and logging out is allowed until then."""
+
+    code = "password_change_required"
+
+
 class NotFound(BrokerError):
     """No such object (or not visible to the caller)."""
 
@@ -91,6 +101,16 @@ class Conflict(BrokerError):
 
     code = "conflict"
     status = 409
+
+
+class OrganisationDisabled(Conflict):
+    """The request names an organisation an admin disabled (its contract ended)."""
+
+    code = "organisation_disabled"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"the organisation {name!r} is disabled; an admin can enable it again")
 
 
 class Gone(BrokerError):

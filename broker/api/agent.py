@@ -19,7 +19,15 @@ from broker.auth.setup import AGENT_RATE_LIMIT, REDEEM_GUARD, TOKENS
 from broker.auth.tokens import AuthError
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
-from broker.errors import BrokerError, Conflict, Gone, InvalidField, NotFound, Unauthorized
+from broker.errors import (
+    BrokerError,
+    Conflict,
+    Gone,
+    InvalidField,
+    NotFound,
+    OrganisationDisabled,
+    Unauthorized,
+)
 from broker.ice import ice_servers_for
 from broker.recording import RECORDER
 from broker.routing import ROUTER
@@ -95,6 +103,8 @@ async def create_request(request: web.Request) -> web.Response:
         # contract (admins, PUT /organisations/{name}), never from the request.
         raise InvalidField("tier", "the SLA tier comes from the organisation's contract")
     contract = await queries.get_organisation(request.app[DB], organisation)
+    if contract is not None and contract.disabled:
+        raise OrganisationDisabled(organisation)
     tier = contract.tier if contract is not None else request.app[CONFIG].default_tier
     request.app[AGENT_RATE_LIMIT].hit("request:" + client_address(request))
     ticket, session = await queries.create_request(

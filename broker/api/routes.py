@@ -85,6 +85,7 @@ ROUTES: tuple[Route, ...] = (
     # Canned replies: engineers read them, supervisors (and admins) keep them.
     Route("GET", "/canned-replies", replies.list_replies, ENGINEERS),
     Route("POST", "/canned-replies", replies.create_reply, ESCALATION_READERS),
+    Route("PATCH", "/canned-replies/{reply_id}", replies.update_reply, ESCALATION_READERS),
     Route("DELETE", "/canned-replies/{reply_id}", replies.delete_reply, ESCALATION_READERS),
     Route("POST", "/agent/requests", agent.create_request, PUBLIC),
     Route("POST", "/agent/redeem", agent.redeem_invitation, PUBLIC),

@@ -67,11 +67,14 @@ async def create_ticket(request: web.Request) -> web.Response:
     """``POST /api/v1/tickets``"""
     body = await read_body(request, allowed=_TICKET_FIELDS, required={"title"})
     app = request.app
+    organisation = body.opt_text("organisation", max_len=200) or ""
+    title = body.text("title", max_len=200)
+    await queries.check_organisation_enabled(app[DB], organisation)
     ticket = await queries.create_ticket(
         app[DB],
-        title=body.text("title", max_len=200),
+        title=title,
         description=body.opt_text("description", max_len=10_000) or "",
-        organisation=body.opt_text("organisation", max_len=200) or "",
+        organisation=organisation,
         tier=body.opt_text("tier", max_len=32) or app[CONFIG].default_tier,
         external_ref=body.opt_text("external_ref", max_len=200),
         skills=body.opt_str_list("skills") or [],
@@ -120,6 +123,8 @@ async def update_ticket(request: web.Request) -> web.Response:
     }
     skills = body.opt_str_list("skills")
     await _ticket_or_404(request)
+    if changes["organisation"]:
+        await queries.check_organisation_enabled(request.app[DB], changes["organisation"])
     ticket = await queries.update_ticket(
         request.app[DB],
         request.match_info["ticket_id"],

@@ -147,23 +147,30 @@ async def put_tier(request: web.Request) -> web.Response:
     return web.json_response({"name": tier.name, "answer_within_s": tier.answer_within_s})
 
 
+def _organisation_json(o: queries.Organisation) -> dict[str, object]:
+    return {"name": o.name, "tier": o.tier, "disabled": o.disabled}
+
+
 async def list_organisations(request: web.Request) -> web.Response:
-    """``GET /api/v1/organisations``: every organisation and its contract's SLA tier."""
+    """``GET /api/v1/organisations``: every organisation, its contract's SLA tier and
+    whether it is disabled."""
     Query(request, ())
     orgs = await queries.list_organisations(request.app[DB])
-    return web.json_response({"organisations": [{"name": o.name, "tier": o.tier} for o in orgs]})
+    return web.json_response({"organisations": [_organisation_json(o) for o in orgs]})
 
 
 async def put_organisation(request: web.Request) -> web.Response:
-    """``PUT /api/v1/organisations/{name}`` ``{tier}``: an organisation's contract tier
-    (admins only). A client request naming the organisation gets this tier's deadline;
-    the client itself never chooses its tier."""
+    """``PUT /api/v1/organisations/{name}`` ``{tier, disabled?}``: create or change an
+    organisation (admins only). A client request naming the organisation gets this
+    tier's deadline; the client itself never chooses its tier. A disabled organisation
+    (``disabled: true``; left out: false) gets no new tickets or client requests."""
     name = request.match_info["name"].strip()
     if not 1 <= len(name) <= 200:
         raise InvalidField("name", "use 1-200 characters")
-    body = await read_body(request, allowed={"tier"}, required={"tier"})
+    body = await read_body(request, allowed={"tier", "disabled"}, required={"tier"})
     tier = body.text("tier", max_len=32)
+    disabled = body.opt_bool("disabled") or False
     org = await queries.put_organisation(
-        request.app[DB], name, tier, at=request.app[CLOCK].now_ms()
+        request.app[DB], name, tier, disabled=disabled, at=request.app[CLOCK].now_ms()
     )
-    return web.json_response({"name": org.name, "tier": org.tier})
+    return web.json_response(_organisation_json(org))

@@ -20,7 +20,7 @@ from broker.auth.setup import TOKENS
 from broker.auth.tokens import AuthError, Claims
 from broker.clock import CLOCK
 from broker.config import CONFIG
-from broker.errors import Forbidden, Unauthorized
+from broker.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from broker.store import queries
 from broker.store.db import DB
 from broker.store.queries import User
@@ -34,6 +34,7 @@ __all__ = [
     "ENGINEERS",
     "ESCALATION_READERS",
     "INTEGRATION",
+    "PASSWORD_CHANGE_PATHS",
     "PUBLIC",
     "QUEUE_READERS",
     "ROLES_ATTRIBUTE",
@@ -61,6 +62,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 COOKIE_NAME = "clearpane_session"
 CSRF_HEADER = "X-Clearpane-CSRF"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: What a user with a one-time password may still call: replace it, read who they are,
+#: enrol MFA (a role that requires MFA enrols first: both must be reachable) and log out.
+PASSWORD_CHANGE_PATHS = mfa.ENROL_PATHS | {"/api/v1/auth/password"}
 
 # Set on every guarded handler: the roles it allows (None: public). Lets tests and docs
 # read the roles of the running app's routes.
@@ -171,6 +175,10 @@ async def authenticate(request: web.Request) -> queries.User:
     if not await revocation.is_current(db, user, claims):
         raise Unauthorized("this token was revoked (logout, password or role change); log in again")
     request[CLAIMS] = claims
+    if user.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired(
+            "this password is one-time: replace it with POST /api/v1/auth/password first"
+        )
     if (
         user.role in request.app[CONFIG].mfa_required_roles
         and not user.mfa_enabled

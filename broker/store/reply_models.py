@@ -13,7 +13,14 @@ from broker.store.db import Database
 from broker.store.models import Base
 from broker.store.queries import new_id
 
-__all__ = ["CannedReply", "CannedReplyModel", "create_reply", "delete_reply", "list_replies"]
+__all__ = [
+    "CannedReply",
+    "CannedReplyModel",
+    "create_reply",
+    "delete_reply",
+    "list_replies",
+    "update_reply",
+]
 
 
 class CannedReplyModel(Base):
@@ -70,3 +77,19 @@ async def delete_reply(db: Database, reply_id: str) -> None:
         if m is None:
             raise NotFound("no such canned reply")
         await s.delete(m)
+
+
+async def update_reply(
+    db: Database, reply_id: str, *, title: str | None, text: str | None
+) -> CannedReply:
+    """Change a canned reply's title and/or text; :class:`NotFound` if there is none."""
+    async with db.sessions.begin() as s:
+        m = await s.get(CannedReplyModel, reply_id)
+        if m is None:
+            raise NotFound("no such canned reply")
+        if title is not None:
+            m.title = title
+        if text is not None:
+            m.text = text
+        await s.flush()
+        return _value(m)

@@ -3,7 +3,7 @@ tier, and the ids of single-use tokens already spent (viewer join tokens)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.store.models import Base
@@ -18,6 +18,8 @@ class OrganisationModel(Base):
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     tier: Mapped[str] = mapped_column(ForeignKey("sla_tiers.name"))
+    # A disabled organisation (contract ended) gets no new tickets or client requests.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
 
 

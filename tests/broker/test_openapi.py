@@ -206,6 +206,10 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     )
     await c.call(broker, "GET", "/api/v1/organisations", token=admin)
     eng = await broker.login("erin", created["password"])
+    await c.call(broker, "GET", "/api/v1/users", token=eng)  # 403 password_change_required
+    change = {"current_password": created["password"], "new_password": "erin's own secret"}
+    status, changed = await c.call(broker, "POST", "/api/v1/auth/password", token=eng, json=change)
+    eng = changed["token"]
     status, setup = await c.call(broker, "POST", "/api/v1/auth/mfa/setup", token=eng)
     await c.call(
         broker, "POST", "/api/v1/auth/mfa/enable", token=eng, json={"secret": "A" * 32, "code": "1"}
@@ -402,6 +406,11 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     await c.call(broker, "POST", replies, token=eng, json={"title": "x", "text": "y"})  # 403
     await c.call(broker, "GET", replies, token=eng)
     rid = {"reply_id": made["reply"]["id"]}
+    one = replies + "/{reply_id}"
+    await c.call(broker, "PATCH", one, rid, token=sup, json={"text": "Please restart now."})
+    await c.call(broker, "PATCH", one, rid, token=sup, json={})  # 400
+    await c.call(broker, "PATCH", one, rid, token=eng, json={"title": "x"})  # 403
+    await c.call(broker, "PATCH", one, {"reply_id": "nope"}, token=sup, json={"title": "x"})  # 404
     await c.call(broker, "DELETE", replies + "/{reply_id}", rid, token=sup)
     await c.call(broker, "DELETE", replies + "/{reply_id}", rid, token=sup)  # 404
     # Changing one's own password (tests/broker/test_password_change.py).

@@ -82,6 +82,11 @@ async def test_page_states_have_no_axe_violations(
             json={"description": "VPN drops", "client_name": "Bob", "organisation": "Acme"},
         )
         assert status == 201, body
+        admin = await broker.login(broker.admin_username, broker.admin_password)
+        status, body, _ = await broker.request(
+            "PUT", "/api/v1/organisations/Acme", token=admin, json={"tier": "standard"}
+        )
+        assert status == 200, body
         await page.goto(f"{broker.base_url}/#/login")
         await check("login", "#login-form")
         await _login(page, broker.base_url, eng, eng_pw)
@@ -103,6 +108,8 @@ async def test_page_states_have_no_axe_violations(
         await check("admin users", "#users-body tr[data-user]")
         await page.goto(f"{broker.base_url}/#/admin/certs")
         await check("admin certificates", "#certs-body tr[data-serial]")
+        await page.goto(f"{broker.base_url}/#/admin/organisations")
+        await check("admin organisations", "#orgs-body tr[data-org='Acme']")
     finally:
         await context.close()
     assert not found, "\n".join(f"{state}: {v}" for state, vs in found.items() for v in vs)

@@ -10,6 +10,22 @@ import { t, has, language } from './i18n.js';
 
 const PREFIX = '/api/v1';
 
+/**
+ * The text a person reads for a broker error (HTTP body or WebSocket `error` message).
+ * The broker words its errors in English; in another language the page shows the text
+ * of the error's `code` (`error.<code>` in viewer/i18n; tests/viewer/test_error_texts.py
+ * checks every code the broker can emit has one). English keeps the broker's own, more
+ * specific message, falling back to the code's text.
+ * @param {string} code
+ * @param {string} [message] the broker's English message
+ * @returns {string}
+ */
+export function errorText(code, message) {
+  const key = `error.${code}`;
+  if (has(key) && (language() !== 'en' || !message)) return t(key);
+  return message || '';
+}
+
 /** An HTTP error from the broker (`{"error": {"code", "message"}}`). */
 export class ApiError extends Error {
   /**
@@ -56,11 +72,7 @@ export async function request(method, path, body) {
   if (!resp.ok) {
     const err = data && data.error ? data.error : {};
     const code = err.code || `http_${resp.status}`;
-    // The broker words its errors in English; other languages get the code's own text.
-    // i18n-keys: error.internal error.bad_request error.invalid_field error.unauthorized
-    // i18n-keys: error.forbidden error.not_found error.conflict error.gone error.rate_limited
-    const message = language() !== 'en' && has(`error.${code}`) ? t(`error.${code}`) : err.message;
-    throw new ApiError(resp.status, code, message || t('error.http', { status: String(resp.status) }));
+    throw new ApiError(resp.status, code, errorText(code, err.message) || t('error.http', { status: String(resp.status) }));
   }
   return data;
 }
@@ -156,13 +168,23 @@ export const users = () => request('GET', '/users');
 export const createUser = (body) => request('POST', '/users', body);
 /** @param {string|number} id @param {Record<string, any>} body */
 export const updateUser = (id, body) => request('PATCH', `/users/${encodeURIComponent(String(id))}`, body);
-/** Canned chat replies: engineers read, supervisors add and remove. */
+/** Canned chat replies: engineers read, supervisors add, edit and remove. */
 export const cannedReplies = () => request('GET', '/canned-replies');
 /** @param {string} title @param {string} text */
 export const addCannedReply = (title, text) => request('POST', '/canned-replies', { title, text });
+/** @param {string} id @param {{title?: string, text?: string}} body */
+export const updateCannedReply = (id, body) => request('PATCH', `/canned-replies/${encodeURIComponent(id)}`, body);
 /** @param {string} id */
 export const deleteCannedReply = (id) => request('DELETE', `/canned-replies/${encodeURIComponent(id)}`);
 
+/** Organisations (admin): every one with its contract's SLA tier and `disabled`. */
+export const organisations = () => request('GET', '/organisations');
+/**
+ * Create or change an organisation.
+ * @param {string} name
+ * @param {{tier: string, disabled?: boolean}} body
+ */
+export const putOrganisation = (name, body) => request('PUT', `/organisations/${encodeURIComponent(name)}`, body);
 /** SLA tiers (staff). */
 export const slaTiers = () => request('GET', '/sla-tiers');
 

@@ -17,6 +17,7 @@ import { renderReplay } from './pages/replay.js'; // evidence: replay page
 import { renderReview } from './pages/review.js'; // evidence: review + dashboard
 import { renderAdminCerts } from './pages/admin.js'; // certs-admin: CA page
 import { renderAdminUsers, renderPassword, adminTabs } from './pages/users.js'; // ux: users, own password
+import { renderAdminOrganisations } from './pages/organisations.js'; // ux: organisations
 
 
 /** Which roles each top-level page serves (others are sent to their start page). */
@@ -49,6 +50,7 @@ class App {
         return cleanup;
       }],
       [/^\/admin\/users$/, (p) => renderAdminUsers(this.root, p, this)],
+      [/^\/admin\/organisations$/, (p) => renderAdminOrganisations(this.root, p, this)],
       [/^\/password$/, (p) => renderPassword(this.root, p, this)],
     ];
     window.addEventListener('hashchange', () => this.route());

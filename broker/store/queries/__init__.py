@@ -32,6 +32,7 @@ from broker.store.queries.logins import (
 from broker.store.queries.security import (
     Organisation,
     bump_token_generation,
+    check_organisation_enabled,
     get_mfa,
     get_organisation,
     list_organisations,
@@ -113,6 +114,7 @@ __all__ = [
     "TicketScope",
     "User",
     "bump_token_generation",
+    "check_organisation_enabled",
     "clear_login_failures",
     "count_users",
     "create_api_key",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from broker.errors import InvalidField, NotFound
+from broker.errors import InvalidField, NotFound, OrganisationDisabled
 from broker.store.db import Database
 from broker.store.models import SlaTierModel, UserModel
 from broker.store.security_models import OrganisationModel, SpentTokenModel
@@ -16,6 +16,7 @@ from broker.store.security_models import OrganisationModel, SpentTokenModel
 __all__ = [
     "Organisation",
     "bump_token_generation",
+    "check_organisation_enabled",
     "get_mfa",
     "get_organisation",
     "list_organisations",
@@ -58,40 +59,60 @@ async def bump_token_generation(db: Database, user_id: str) -> int:
 
 
 class Organisation:
-    """A customer organisation and the SLA tier of its contract."""
+    """A customer organisation, the SLA tier of its contract and whether it is disabled."""
 
-    __slots__ = ("name", "tier")
+    __slots__ = ("disabled", "name", "tier")
 
-    def __init__(self, name: str, tier: str) -> None:
+    def __init__(self, name: str, tier: str, disabled: bool = False) -> None:
         self.name = name
         self.tier = tier
+        self.disabled = disabled
 
 
-async def put_organisation(db: Database, name: str, tier: str, *, at: int) -> Organisation:
-    """Create or change an organisation's contract tier (admins)."""
+def _organisation(m: OrganisationModel) -> Organisation:
+    return Organisation(m.name, m.tier, bool(m.disabled))
+
+
+async def put_organisation(
+    db: Database, name: str, tier: str, *, disabled: bool = False, at: int
+) -> Organisation:
+    """Create or change an organisation: its contract tier and whether it is disabled
+    (admins)."""
     async with db.sessions.begin() as s:
         if await s.get(SlaTierModel, tier) is None:
             raise InvalidField("tier", f"unknown SLA tier {tier!r}")
         m = await s.get(OrganisationModel, name)
         if m is None:
-            s.add(OrganisationModel(name=name, tier=tier, created_at_ms=at))
+            m = OrganisationModel(name=name, tier=tier, disabled=disabled, created_at_ms=at)
+            s.add(m)
         else:
             m.tier = tier
-    return Organisation(name, tier)
+            m.disabled = disabled
+        return Organisation(name, tier, disabled)
 
 
 async def get_organisation(db: Database, name: str) -> Organisation | None:
     """The organisation called ``name``, or None."""
     async with db.sessions() as s:
         m = await s.get(OrganisationModel, name)
-        return Organisation(m.name, m.tier) if m else None
+        return _organisation(m) if m else None
+
+
+async def check_organisation_enabled(db: Database, name: str) -> None:
+    """Raise :class:`OrganisationDisabled` when ``name`` is a disabled organisation (an
+    unknown or empty name is fine: tickets may name organisations without a contract)."""
+    if not name:
+        return
+    org = await get_organisation(db, name)
+    if org is not None and org.disabled:
+        raise OrganisationDisabled(name)
 
 
 async def list_organisations(db: Database) -> list[Organisation]:
     """Every organisation, by name."""
     async with db.sessions() as s:
         rows = await s.scalars(select(OrganisationModel).order_by(OrganisationModel.name))
-        return [Organisation(m.name, m.tier) for m in rows]
+        return [_organisation(m) for m in rows]
 
 
 # --- MFA -------------------------------------------------------------------------------

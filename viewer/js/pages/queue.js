@@ -254,6 +254,18 @@ function cannedPanel(app) {
   const list = h('ul', { class: 'canned-list', id: 'canned-list' });
   const title = h('input', { id: 'canned-title', maxlength: '100', required: true });
   const text = h('textarea', { id: 'canned-text', rows: '2', maxlength: '4000', required: true });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'canned-add', text: t('queue.canned.add') });
+  const cancel = h('button', { type: 'button', class: 'btn btn-ghost', id: 'canned-cancel', text: t('queue.canned.cancel'), hidden: true });
+  /** The reply being edited (null: the form adds a new one). */
+  let editing = null;
+  const setEditing = (reply) => {
+    editing = reply;
+    title.value = reply ? reply.title : '';
+    text.value = reply ? reply.text : '';
+    submit.textContent = t(reply ? 'queue.canned.save' : 'queue.canned.add');
+    cancel.hidden = !reply;
+    if (reply) title.focus();
+  };
   const load = async () => {
     try {
       const data = await api.cannedReplies();
@@ -261,22 +273,32 @@ function cannedPanel(app) {
       const rows = api.listOf(data, 'replies');
       if (!rows.length) list.appendChild(h('li', { class: 'muted', text: t('queue.canned.none') }));
       for (const r of rows) {
+        const edit = h('button', { type: 'button', class: 'btn btn-sm btn-ghost canned-edit', text: t('queue.canned.edit'), 'aria-label': t('queue.canned.edit_named', { title: r.title }) });
+        edit.addEventListener('click', () => setEditing(r));
         const del = h('button', { type: 'button', class: 'btn btn-sm btn-ghost canned-delete', text: t('queue.canned.delete'), 'aria-label': t('queue.canned.delete_named', { title: r.title }) });
-        del.addEventListener('click', async () => { try { await api.deleteCannedReply(r.id); await load(); } catch (e) { app.fail(e); } });
+        del.addEventListener('click', async () => {
+          try {
+            await api.deleteCannedReply(r.id);
+            if (editing && editing.id === r.id) setEditing(null);
+            await load();
+          } catch (e) { app.fail(e); }
+        });
         list.appendChild(h('li', { class: 'canned-item', dataset: { reply: r.id } },
-          h('strong', { text: r.title }), h('span', { class: 'muted', text: ` — ${r.text}` }), ' ', del));
+          h('strong', { class: 'canned-item-title', text: r.title }), h('span', { class: 'muted canned-item-text', text: ` — ${r.text}` }), ' ', edit, ' ', del));
       }
     } catch (e) { app.fail(e); }
   };
   const form = h('form', { class: 'canned-form', id: 'canned-form' },
     h('label', { for: 'canned-title', text: t('queue.canned.title_field') }), title,
     h('label', { for: 'canned-text', text: t('queue.canned.text_field') }), text,
-    h('button', { type: 'submit', class: 'btn btn-primary', id: 'canned-add', text: t('queue.canned.add') }));
+    h('div', { class: 'form-actions' }, submit, cancel));
+  cancel.addEventListener('click', () => setEditing(null));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     try {
-      await api.addCannedReply(title.value.trim(), text.value.trim());
-      form.reset();
+      if (editing) await api.updateCannedReply(editing.id, { title: title.value.trim(), text: text.value.trim() });
+      else await api.addCannedReply(title.value.trim(), text.value.trim());
+      setEditing(null);
       await load();
     } catch (e) { app.fail(e); }
   });

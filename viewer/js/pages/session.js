@@ -352,7 +352,7 @@ export function renderSession(root, params, app) {
   });
   client.on('error', (e) => {
     if (!client.sessionId) return; // before welcome the close reason says it all
-    if (e.code === 'forbidden' || e.code === 'not_granted' || e.code === 'wrong_state') toast(e.message || e.code, 'error');
+    if (e.code === 'forbidden' || e.code === 'not_granted' || e.code === 'wrong_state') toast(api.errorText(e.code, e.message) || e.code, 'error');
     else console.warn('clearpane:', e.code, e.message);
   });
   client.on('close', ({ code, reason }) => {

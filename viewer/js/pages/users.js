@@ -16,14 +16,25 @@ const ROLES = ['engineer', 'supervisor', 'reviewer', 'admin'];
 const skillList = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 /**
- * The admin area's tabs (certificates, users).
- * @param {string} active
+ * The admin area's tabs, in order: `[id, href, catalogue key]`. A new admin page adds
+ * one line here (and its route in ui.js).
+ * i18n-keys: nav.users nav.organisations nav.certs
+ */
+const ADMIN_TABS = [
+  ['users', '#/admin/users', 'nav.users'],
+  ['organisations', '#/admin/organisations', 'nav.organisations'],
+  ['certs', '#/admin/certs', 'nav.certs'],
+];
+
+/**
+ * The admin area's tabs.
+ * @param {string} active the current tab's id
  * @returns {HTMLElement}
  */
 export function adminTabs(active) {
   return h('nav', { class: 'admin-tabs', 'aria-label': t('admin.tabs') },
-    h('a', { href: '#/admin/users', class: active === 'users' ? 'active' : '', 'aria-current': active === 'users' ? 'page' : null, text: t('nav.users') }),
-    h('a', { href: '#/admin/certs', class: active === 'certs' ? 'active' : '', 'aria-current': active === 'certs' ? 'page' : null, text: t('nav.certs') }));
+    ADMIN_TABS.map(([id, href, key]) =>
+      h('a', { href, class: active === id ? 'active' : '', 'aria-current': active === id ? 'page' : null, text: t(key) })));
 }
 
 /**
