@@ -63,6 +63,16 @@ async def test_kill_9_mid_session_leaves_a_replayable_verifiable_recording(tmp_p
                     json={"username": "admin", "password": admin_password},
                 )
             )["token"]
+            # The printed password is one-time: replace it first (password_change_required).
+            admin = (
+                await _api(
+                    http,
+                    "POST",
+                    url + "/api/v1/auth/password",
+                    admin,
+                    json={"current_password": admin_password, "new_password": "admin's own one"},
+                )
+            )["token"]
             await _api(
                 http, "POST", url + "/api/v1/users", admin,
                 json={"username": "erin", "name": "Erin", "role": "engineer", "password": "correct horse battery"},
@@ -73,6 +83,18 @@ async def test_kill_9_mid_session_leaves_a_replayable_verifiable_recording(tmp_p
                     "POST",
                     url + "/api/v1/auth/login",
                     json={"username": "erin", "password": "correct horse battery"},
+                )
+            )["token"]
+            eng = (
+                await _api(
+                    http,
+                    "POST",
+                    url + "/api/v1/auth/password",
+                    eng,
+                    json={
+                        "current_password": "correct horse battery",
+                        "new_password": "erin's own battery",
+                    },
                 )
             )["token"]
 

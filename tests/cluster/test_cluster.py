@@ -59,11 +59,23 @@ class Api:
         admin = (await self.call("POST", "/auth/login", body={"username": user, "password": pw}))[
             "token"
         ]
+        if (await self.call("GET", "/me", admin))["must_change_password"]:
+            # The first admin's printed password is one-time: nothing else works until
+            # it is replaced (403 password_change_required).
+            admin = await self.replace_password(admin, pw, pw + "-own")
+            cluster.admin = (user, pw + "-own")
         name = f"eve{time.monotonic_ns() % 10**8}"
         await self.call("POST", "/users", admin, {"username": name, "name": "Eve Engineer",
                                                     "role": "engineer", "password": "pw-" + name * 2})  # fmt: skip
         eng = (await self.call("POST", "/auth/login", body={"username": name, "password": "pw-" + name * 2}))["token"]  # fmt: skip
+        eng = await self.replace_password(eng, "pw-" + name * 2, "own-" + name * 2)
         return admin, eng
+
+    async def replace_password(self, token: str, current: str, new: str) -> str:
+        """Replace a one-time password; return the new token."""
+        body = {"current_password": current, "new_password": new}
+        changed: str = (await self.call("POST", "/auth/password", token, body))["token"]
+        return changed
 
 
 @asynccontextmanager

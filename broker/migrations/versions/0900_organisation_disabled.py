@@ -1,8 +1,8 @@
 """Organisations: ``disabled`` — an admin can switch off an organisation whose contract
 ended (no new tickets or client requests name it; its history stays).
 
-Revision ID: 0800_organisation_disabled
-Revises: 0700_integration
+Revision ID: 0900_organisation_disabled
+Revises: 0800_routing
 Create Date: 2026-12-04 18:40:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0800_organisation_disabled"
-down_revision: str | None = "0700_integration"
+revision: str = "0900_organisation_disabled"
+down_revision: str | None = "0800_routing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
