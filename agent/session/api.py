@@ -140,6 +140,11 @@ class AgentSession:
         return self._core.connections
 
     @property
+    def unacknowledged(self) -> int:
+        """Screen updates sent that no viewer has acknowledged (drawn) yet."""
+        return len(self._core.inflight)
+
+    @property
     def committed_seq(self) -> int:
         """Seq of the last frame committed for sending."""
         return self._core.committed_seq

@@ -5,7 +5,6 @@ preview; its mute and hang-up buttons drive the session's call methods."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -182,11 +181,9 @@ async def test_call_panel_shows_both_videos_mutes_and_hangs_up(
             await engineer.close()
             if viewer is not None:
                 await viewer.close()
-            for t in threads:
-                for _ in range(200):
-                    if not t.is_alive():
-                        break
-                    await asyncio.sleep(0.05)
+            await eventually(
+                lambda: not any(t.is_alive() for t in threads), what="the session threads ended"
+            )
             w.close()
 
 
@@ -239,9 +236,7 @@ async def test_allowing_a_later_video_request_starts_the_call(
                 s.kill("test_teardown")
             if viewer is not None:
                 await viewer.close()
-            for t in threads:
-                for _ in range(200):
-                    if not t.is_alive():
-                        break
-                    await asyncio.sleep(0.05)
+            await eventually(
+                lambda: not any(t.is_alive() for t in threads), what="the session threads ended"
+            )
             w.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from agent.capture.screen import ScreenSource
 from agent.video import VideoPipeline, VideoUpdate, create_encoder
 from protocol.media import ScreenUpdate
 from tests.conftest import xvfb_server
+from tests.helpers import eventually_blocking as eventually
 
 pytestmark = pytest.mark.xvfb
 
@@ -42,15 +42,6 @@ def draw(name: str, colour: int, box: tuple[int, int, int, int] = (20, 20, 80, 6
     root.fill_rectangle(gc, *box)
     d.sync()
     d.close()
-
-
-def eventually(pred: Any, timeout: float = 3.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.01)
 
 
 def test_tracker_sees_drawing_and_the_pointer_and_nothing_else(x: str) -> None:

@@ -52,7 +52,7 @@ async def test_half_open_cut_and_delay(tmp_path: Path) -> None:
                     broker_s = now
                 if agent_s is None and not rig.session.connected:
                     agent_s = now
-                await asyncio.sleep(0.05)  # sampling both clocks, not waiting for one event
+                await asyncio.sleep(0.05)  # sleep-ok: sampling both clocks, not one event
             print(f"P10 half-open noticed: broker {broker_s:.1f} s, agent {agent_s:.1f} s")
             assert broker_s <= DEAD_LINK_S and agent_s <= DEAD_LINK_S
 

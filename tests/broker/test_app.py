@@ -3,16 +3,17 @@ the escalation task running in the background, the enrollment file, TLS."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from broker.app import create_app
 from broker.relay.control import RELAY
 from broker.testing import FakeClock, running_broker, test_config
+from tests.helpers import eventually
 
 
 def test_relay_context_is_cleaned_up_before_the_database(tmp_path: Path) -> None:
@@ -41,13 +42,12 @@ async def test_escalation_task_runs_in_the_background(tmp_path: Path) -> None:
         clock.advance(240)
         sup_name, sup_pw = await broker.create_user("sue", "supervisor")
         sup = await broker.login(sup_name, sup_pw)
-        for _ in range(200):
-            escalations = (await broker.request("GET", "/api/v1/escalations", token=sup))[1][
-                "escalations"
-            ]
-            if escalations:
-                break
-            await asyncio.sleep(0.02)
+
+        async def escalated() -> list[Any]:
+            status, body, _ = await broker.request("GET", "/api/v1/escalations", token=sup)
+            return list(body["escalations"]) if status == 200 else []
+
+        escalations = await eventually(escalated, what="the escalation")
         assert [e["session_id"] for e in escalations] == [req["session_id"]]
 
 

@@ -4,12 +4,11 @@ the per-viewer credit across processes, and a viewer's process going silent."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from broker.relay.testing import MemoryLog
 from protocol import messages as m
 from protocol.errors import ProtocolError
 from protocol.media import FLAG_FULL, AckFrame, ScreenUpdateFrame, parse_binary
+from tests.helpers import eventually, eventually_blocking
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "cluster"
 INFO = SessionInfo("s1", "t1", "Printer", "Alice")
@@ -48,10 +48,13 @@ class Box:
         return [t.type for t in self.texts]
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
+def _accepts(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 @pytest.fixture
@@ -66,13 +69,7 @@ def nats_url() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.02)
+    eventually_blocking(lambda: _accepts(port), what="nats-server to listen")
     yield f"nats://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(5)
@@ -124,32 +121,35 @@ async def test_a_viewer_on_another_process(relays: tuple[NatsRelay, NatsRelay]) 
     agent, viewer = Box(), Box()
     await a.attach_agent(INFO, agent, None)  # a is the home
     vid = await b.attach_viewer("s1", ENGINEER, ["view"], viewer)
-    await until(lambda: "consent.request" in agent.types() and "welcome" in viewer.types())
+    await eventually(lambda: "consent.request" in agent.types() and "welcome" in viewer.types())
     assert viewer.types()[0] == "welcome" and a.core.get("s1") is not None
     assert b.core.get("s1") is None  # the core runs in one process only
     request = next(t for t in agent.texts if isinstance(t, m.ConsentRequest))
     await a.agent_control("s1", m.ConsentGrant(request.request_id, vid, ("view",)))
-    await until(lambda: "consent.grant" in viewer.types())
+    await eventually(lambda: "consent.grant" in viewer.types())
 
     # Credit holds across processes: two updates in flight, then the latest wins.
     for seq in range(1, 8):
         await a.agent_binary("s1", *update(seq))
-    await until(lambda: len(viewer.binary) >= 2)
-    await asyncio.sleep(0.2)
+    await eventually(lambda: len(viewer.binary) >= 2)
+    # A chat said after the updates travels the same subject, in order: once it is
+    # there, any update the credit let through would be there too.
+    await a.agent_control("s1", m.Chat(text="after the updates"))
+    await eventually(lambda: any(isinstance(t, m.Chat) for t in viewer.texts))
     assert [parse_binary(x).seq for x in viewer.binary] == [1, 2]  # type: ignore[union-attr]
     ack = bytes(AckFrame(2))
     await b.viewer_binary("s1", vid, parse_binary(ack), ack)
-    await until(lambda: len(viewer.binary) == 3 and len(agent.binary) == 1)
+    await eventually(lambda: len(viewer.binary) == 3 and len(agent.binary) == 1)
     assert parse_binary(viewer.binary[-1]).seq == 7  # type: ignore[union-attr]
 
     # Order: chat both ways arrives in the order it was said.
     for i in range(20):
         await b.viewer_control("s1", vid, m.Chat(text=f"v{i}"))
-    await until(lambda: sum(isinstance(t, m.Chat) for t in agent.texts) == 20)
+    await eventually(lambda: sum(isinstance(t, m.Chat) for t in agent.texts) == 20)
     assert [t.text for t in agent.texts if isinstance(t, m.Chat)] == [f"v{i}" for i in range(20)]
 
     await b.detach_viewer("s1", vid, "closed")
-    await until(lambda: "viewer.left" in agent.types())
+    await eventually(lambda: "viewer.left" in agent.types())
 
 
 async def test_a_viewers_process_goes_silent(relays: tuple[NatsRelay, NatsRelay]) -> None:
@@ -158,13 +158,15 @@ async def test_a_viewers_process_goes_silent(relays: tuple[NatsRelay, NatsRelay]
     agent, viewer = Box(), Box()
     await a.attach_agent(INFO, agent, None)
     vid = await b.attach_viewer("s1", ENGINEER, ["view"], viewer)
-    await until(lambda: "consent.request" in agent.types())
+    await eventually(lambda: "consent.request" in agent.types())
     await b.close()  # the viewer's process is gone: no detach, no heartbeat
     t0 = time.monotonic()
-    async with asyncio.timeout(5):
-        while "viewer.left" not in agent.types():
-            await a.tick()
-            await asyncio.sleep(0.05)
+
+    async def left() -> bool:
+        await a.tick()  # the home's liveness check runs on its tick
+        return "viewer.left" in agent.types()
+
+    await eventually(left, timeout=5, interval=0.05, what="the silent viewer detached")
     assert time.monotonic() - t0 < 3
     session = a.core.get("s1")
     assert session is not None and vid not in session.viewer_ids

@@ -35,9 +35,11 @@ async def test_welcome_precedes_anything_delivered_while_the_store_is_slow() -> 
     # the attach waited for the store and reached the agent before `welcome`.
     now = [1_700_000_000_000]
     gate = asyncio.Event()
+    waiting = asyncio.Event()
     log = MemoryLog()
 
     async def slow_persist(action: object) -> None:
+        waiting.set()
         await gate.wait()
 
     backend = InProcessRelay(
@@ -47,7 +49,7 @@ async def test_welcome_precedes_anything_delivered_while_the_store_is_slow() -> 
     agent = RecordingEndpoint()
     info = SessionInfo("s1", "t1", "Printer is broken", "Alice Client")
     attach = asyncio.create_task(backend.attach_agent(info, agent, None))
-    await asyncio.sleep(0.05)  # the attach now waits for the store
+    await asyncio.wait_for(waiting.wait(), 5)  # the attach now waits for the store
     now[0] += 1_000
     await backend.tick()  # a checkpoint is due meanwhile
     gate.set()

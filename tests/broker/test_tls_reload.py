@@ -18,6 +18,7 @@ from broker.tls_reload import TLS
 from certs import rotation
 from certs.keys import write_certificates, write_private_key_unencrypted
 from certs.store import CaStore, pem
+from tests.helpers import eventually
 
 
 async def open_tls(
@@ -64,13 +65,13 @@ async def test_renewed_certificate_is_served_and_live_connections_stay(tmp_path:
 async def test_changed_files_are_picked_up_by_the_poller(tmp_path: Path) -> None:
     async with running_broker(tmp_path, tls_reload_interval_s=0.05) as b:
         renewed = await asyncio.to_thread(b.ca_store().renew_broker_server)
-        for _ in range(100):
+
+        async def served() -> bool:
             _, w, cert = await open_tls(b.server.port, b.ssl_context())
             w.close()
-            if cert.serial_number == renewed.cert.serial_number:
-                break
-            await asyncio.sleep(0.05)
-        assert cert.serial_number == renewed.cert.serial_number
+            return bool(cert.serial_number == renewed.cert.serial_number)
+
+        await eventually(served, interval=0.05, what="the renewed certificate served")
 
 
 def client_ctx(b: RunningBroker, tmp_path: Path, name: str) -> tuple[ssl.SSLContext, str]:

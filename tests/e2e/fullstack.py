@@ -99,7 +99,7 @@ class AgentProcess:
                 return folders[0].name
             if self.proc.poll() is not None:
                 break
-            time.sleep(0.05)
+            time.sleep(0.05)  # sleep-ok: polls for the folder and for the process exiting
         raise AssertionError(f"the agent made no session:\n{self.output.text}\n{self.errors.text}")
 
 

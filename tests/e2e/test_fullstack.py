@@ -37,6 +37,7 @@ from tests.e2e.fullstack import (
     clearpane,
     process_sockets,
 )
+from tests.helpers import eventually
 from tests.viewer.conftest import ui_login, watch_console
 
 # Two windows of known colours on the 1920x1080 X screen: (x, y, w, h, RGB).
@@ -222,6 +223,8 @@ async def test_ctrl_c_on_the_agent_terminal_is_the_kill_switch(
         describe="Disk full on the file server",
         source="pattern:800x600",
     ) as agent:
+        sockets: list[Any] = []
+        page.on("websocket", lambda ws: sockets.append(ws))
         sid = await asyncio.to_thread(agent.session_id)
         await join(page, broker.url, password, sid, "Disk full on the file server")
         await wait_line(agent, r"Verification code with Erin Engineer")
@@ -234,7 +237,12 @@ async def test_ctrl_c_on_the_agent_terminal_is_the_kill_switch(
         assert await asyncio.to_thread(agent.proc.wait, 10) == 3
         # No frame reaches the page after the kill (P6: zero frames after kill).
         frames = await page.evaluate("() => document.querySelector('#screen').dataset.frames")
-        await page.wait_for_timeout(500)
+        # The agent has exited and the broker closes the viewer's socket after the end:
+        # nothing can arrive any more, so the count is final.
+        await eventually(
+            lambda: sockets and all(ws.is_closed() for ws in sockets),
+            what="the viewer's WebSocket closed after the kill",
+        )
         assert (
             await page.evaluate("() => document.querySelector('#screen').dataset.frames") == frames
         )

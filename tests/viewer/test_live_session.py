@@ -290,7 +290,15 @@ async def test_keyboard_only_engineer_path_login_to_end(
     before = len(live.injector.calls)
     await page.keyboard.press("Shift+Escape")
     await page.wait_for_function("document.activeElement.id === 'btn-control'")
-    await asyncio.sleep(0.3)  # any input batch would have been flushed (16 ms)
+    # Input goes out in order: once a later pointer move over the screen has reached the
+    # client, an Escape sent before it would have arrived too.
+    box = await page.locator("#screen").bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await eventually(
+        lambda: any(call[0] == "move" for call in live.injector.calls[before:]),
+        what="a later pointer move to reach the client",
+    )
     assert not any(0xFF1B in call for call in live.injector.calls[before:])  # Escape stayed here
     await _tab_to(page, "el.id === 'btn-end'")
     await page.keyboard.press("Enter")

@@ -103,7 +103,11 @@ async def test_replay_shows_the_live_pixels_at_the_same_moments(
             await settle(page)
             session.pause()
             await page.wait_for_selector("#overlay[data-kind]", state="visible")
-            await asyncio.sleep(0.3)
+            # The viewer acknowledges an update once drawn: all acknowledged, the canvas
+            # shows the last picture sent before the pause.
+            await eventually(
+                lambda: session.unacknowledged == 0, what="every update before the pause drawn"
+            )
             live.append(await canvas(page, "#screen"))
             session.resume()
             source.motion = True
