@@ -16,6 +16,7 @@ from aiohttp import web
 from broker import ws
 from broker.api import setup_routes
 from broker.api.review import setup_review_routes  # evidence engineer: review API + recorder
+from broker.auth.oidc import oidc_ctx
 from broker.auth.passwords import PASSWORDS, PasswordService
 from broker.auth.setup import auth_ctx
 from broker.clock import CLOCK, Clock, SystemClock
@@ -53,6 +54,7 @@ def create_app(
     app.cleanup_ctx.append(pki_ctx)
     setup_tls(app)  # certs-admin: reloadable TLS context, CRL, expiry warnings, mTLS
     app.cleanup_ctx.append(auth_ctx)
+    app.cleanup_ctx.append(oidc_ctx)  # single sign-on: the provider client, if configured
     app.cleanup_ctx.append(escalation_ctx)
     app.cleanup_ctx.append(routing_ctx)  # issue 19: push waiting requests to engineers
     setup_routes(app)

@@ -5,6 +5,7 @@ them all at once."""
 
 from __future__ import annotations
 
+from broker.auth.oidc_roles import RoleMapError, parse_role_map
 from broker.config_fields import ConfigFields
 from broker.ice import IceConfigError, parse_ice_servers
 
@@ -63,6 +64,33 @@ def problems(c: ConfigFields) -> list[str]:
     found.extend(_webhook_problems(c))
     found.extend(_ice_problems(c))
     found.extend(_cluster_problems(c))
+    found.extend(_oidc_problems(c))
+    return found
+
+
+def _oidc_problems(c: ConfigFields) -> list[str]:
+    """Inconsistent ``oidc_*`` values (single sign-on)."""
+    found: list[str] = []
+    try:
+        parse_role_map(c.oidc_role_map)
+    except RoleMapError as exc:
+        found.append(f"oidc_role_map: {exc}")
+    if c.oidc_issuer is None:
+        if c.oidc_only:
+            found.append("oidc_only needs oidc_issuer")
+        return found
+    issuer = c.oidc_issuer
+    loopback = issuer.startswith(("http://127.0.0.1:", "http://127.0.0.1/", "http://[::1]:"))
+    if not issuer.startswith("https://") and not (c.oidc_allow_http_loopback and loopback):
+        found.append(
+            "oidc_issuer must start with https:// (http://127.0.0.1 only with oidc_allow_http_loopback)"
+        )
+    if not c.oidc_client_id:
+        found.append("oidc_issuer needs oidc_client_id")
+    if not c.oidc_role_map:
+        found.append("oidc_issuer needs oidc_role_map (nobody could get a role)")
+    if c.oidc_ca_file is not None and not c.oidc_ca_file.is_file():
+        found.append(f"oidc_ca_file {c.oidc_ca_file} is not a file")
     return found
 
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from broker.api.body import read_body
 from broker.api.serialize import user_json
-from broker.auth import mfa, revocation
+from broker.auth import mfa, oidc, revocation
 from broker.auth.passwords import PASSWORDS, PasswordService
 from broker.auth.policy import CLAIMS, COOKIE_NAME, USER, authenticate, client_address
 from broker.auth.setup import LOGIN_THROTTLE, TOKENS
@@ -16,7 +16,18 @@ from broker.errors import Forbidden, InvalidField, Unauthorized
 from broker.store import queries
 from broker.store.db import DB
 
-__all__ = ["change_password", "login", "logout", "me"]
+__all__ = [
+    "SSO_CLAIM",
+    "change_password",
+    "issue_access_token",
+    "login",
+    "logout",
+    "me",
+    "set_session_cookie",
+]
+
+#: Claim of access tokens issued by single sign-on (broker/api/oidc_views.py).
+SSO_CLAIM = "sso"
 
 
 async def login(request: web.Request) -> web.Response:
@@ -29,6 +40,10 @@ async def login(request: web.Request) -> web.Response:
     password = body.text("password", max_len=1024)
     otp = body.opt_text("otp", max_len=20)
     app = request.app
+    config = app[CONFIG]
+    if config.oidc_only and username not in config.oidc_break_glass_users:
+        # Single sign-on only: a local password is the break-glass admins' way in.
+        raise Forbidden("sign in with single sign-on; passwords are for break-glass admins only")
     address = client_address(request)
     throttle = app[LOGIN_THROTTLE]
     await throttle.check(username, address)
@@ -39,6 +54,9 @@ async def login(request: web.Request) -> web.Response:
         await throttle.failure(username, address)
         raise Unauthorized("wrong username or password")
     user = found[0]
+    if app[CONFIG].oidc_only and user.role != "admin":  # break glass is for admins only
+        await throttle.failure(username, address)
+        raise Unauthorized("wrong username or password")
     if user.mfa_enabled:
         if otp is None:  # the password was right: ask for the second factor
             raise MfaRequired("enter the 6-digit code from your authenticator app")
@@ -50,31 +68,39 @@ async def login(request: web.Request) -> web.Response:
     return _signed_in(app, user)
 
 
-def _signed_in(app: web.Application, user: queries.User) -> web.Response:
-    """An access token for ``user`` (of their current token generation), in the body
-    and the session cookie."""
-    config = app[CONFIG]
-    tokens = app[TOKENS]
-    token = tokens.issue(
-        user.id,
-        user.role,
-        "access",
-        extra=revocation.generation(user),
-        ttl_s=config.access_token_ttl_s,
+def issue_access_token(app: web.Application, user: queries.User, *, sso: bool = False) -> str:
+    """An access token for ``user`` of their current token generation; ``sso`` marks
+    one from single sign-on (logout then also ends the provider's session)."""
+    extra: dict[str, int] = dict(revocation.generation(user))
+    if sso:
+        extra[SSO_CLAIM] = 1
+    return app[TOKENS].issue(
+        user.id, user.role, "access", extra=extra, ttl_s=app[CONFIG].access_token_ttl_s
     )
-    expires_ms = tokens.expires_at_ms(token)
-    response = web.json_response(
-        {"token": token, "expires_at": iso_ms(expires_ms), "user": user_json(user)}
-    )
+
+
+def set_session_cookie(app: web.Application, response: web.StreamResponse, token: str) -> None:
+    """The browser's session cookie: HttpOnly, Secure, SameSite=Strict."""
     response.set_cookie(
         COOKIE_NAME,
         token,
-        max_age=config.access_token_ttl_s,
+        max_age=app[CONFIG].access_token_ttl_s,
         path="/",
         secure=True,
         httponly=True,
         samesite="Strict",
     )
+
+
+def _signed_in(app: web.Application, user: queries.User) -> web.Response:
+    """An access token for ``user`` (of their current token generation), in the body
+    and the session cookie."""
+    token = issue_access_token(app, user)
+    expires_ms = app[TOKENS].expires_at_ms(token)
+    response = web.json_response(
+        {"token": token, "expires_at": iso_ms(expires_ms), "user": user_json(user)}
+    )
+    set_session_cookie(app, response, token)
     return response
 
 
@@ -87,16 +113,21 @@ class MfaRequired(Unauthorized):
 async def logout(request: web.Request) -> web.Response:
     """``POST /api/v1/auth/logout``: revoke the caller's token on the server (every
     node refuses it from now on) and clear the session cookie. Without a valid token
-    it only clears the cookie."""
+    it only clears the cookie. A single sign-on user also gets ``end_session_url``, the
+    provider's logout (RP-initiated logout), when the provider has one."""
+    answer: dict[str, str] = {"status": "logged_out"}
     try:
-        await authenticate(request)
+        user = await authenticate(request)
     except (Unauthorized, Forbidden):
         pass
     else:
-        await revocation.revoke(
-            request.app[DB], request[CLAIMS], now_ms=request.app[CLOCK].now_ms()
-        )
-    response = web.json_response({"status": "logged_out"})
+        claims = request[CLAIMS]
+        await revocation.revoke(request.app[DB], claims, now_ms=request.app[CLOCK].now_ms())
+        if claims.extra.get(SSO_CLAIM):
+            url = await oidc.end_session_url(request, user)
+            if url:  # RP-initiated logout: the viewer sends the browser there
+                answer["end_session_url"] = url
+    response = web.json_response(answer)
     response.set_cookie(
         COOKIE_NAME, "", max_age=0, path="/", secure=True, httponly=True, samesite="Strict"
     )

@@ -16,6 +16,7 @@ from broker.api import (
     auth_views,
     meta,
     mfa_views,
+    oidc_views,
     replies,
     routing,
     sessions,
@@ -55,6 +56,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", meta.health, PUBLIC),
     Route("POST", "/auth/login", auth_views.login, PUBLIC),
     Route("POST", "/auth/logout", auth_views.logout, PUBLIC),
+    # Staff single sign-on with OpenID Connect (issue 18, broker/api/oidc_views.py).
+    Route("GET", "/auth/methods", oidc_views.auth_methods, PUBLIC),
+    Route("GET", "/auth/oidc/login", oidc_views.oidc_login, PUBLIC),
+    Route("GET", "/auth/oidc/callback", oidc_views.oidc_callback, PUBLIC),
     Route("GET", "/me", auth_views.me, STAFF),
     Route("POST", "/auth/mfa/setup", mfa_views.mfa_setup, STAFF),
     Route("POST", "/auth/mfa/enable", mfa_views.mfa_enable, STAFF),

@@ -92,8 +92,10 @@ const q = (params) => {
  */
 export const login = (username, password, otp) =>
   request('POST', '/auth/login', otp ? { username, password, otp } : { username, password });
-/** @returns {Promise<null>} */
+/** @returns {Promise<{status: string, end_session_url?: string}>} (end_session_url: single sign-on's provider logout) */
 export const logout = () => request('POST', '/auth/logout');
+/** @returns {Promise<{password: boolean, sso: {name: string, login_url: string}|null}>} how staff sign in */
+export const authMethods = () => request('GET', '/auth/methods');
 /** @returns {Promise<any>} the current user (401 when logged out) */
 export const me = () => request('GET', '/me');
 /** @returns {Promise<any>} waiting requests ordered by SLA deadline */

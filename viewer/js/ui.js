@@ -189,12 +189,52 @@ class App {
   }
 
   async logout() {
-    try { await api.logout(); } catch (e) { /* already logged out */ }
+    let answer = null;
+    try { answer = await api.logout(); } catch (e) { /* already logged out */ }
     this.setUser(null);
+    // Single sign-on: end the provider's session too (RP-initiated logout); it sends
+    // the browser back to the viewer, which shows the login page.
+    if (answer && answer.end_session_url) {
+      location.assign(answer.end_session_url);
+      return;
+    }
     this.navigate('#/login');
   }
 
-  loginPage() {
+  /**
+   * The single sign-on button and, with `oidc_only`, the password form folded away for
+   * break-glass admins (issue 18). `sso_error` comes back from the broker's callback.
+   * @param {HTMLFormElement} form
+   * @param {HTMLElement} error
+   * @param {Record<string, string>} params
+   */
+  async addSso(form, error, params) {
+    if (params && params.sso_error) {
+      // i18n-keys: login.sso_error.sso_state login.sso_error.sso_denied login.sso_error.sso_provider
+      // i18n-keys: login.sso_error.sso_token login.sso_error.sso_no_role login.sso_error.sso_disabled
+      // i18n-keys: login.sso_error.sso_username login.sso_error.other
+      const key = `login.sso_error.${params.sso_error}`;
+      error.textContent = t(key) === key ? t('login.sso_error.other') : t(key);
+      error.hidden = false;
+    }
+    let methods;
+    try { methods = await api.authMethods(); } catch (e) { return; }
+    if (!methods || !methods.sso || !form.isConnected) return;
+    const next = this.next && /^#\/[A-Za-z0-9/_.:?=&%-]*$/.test(this.next) ? this.next : '';
+    const href = `${methods.sso.login_url}${next ? `?next=${encodeURIComponent(next)}` : ''}`;
+    const button = h('a', { class: 'btn btn-primary btn-block', id: 'login-sso', href, text: t('login.sso', { name: methods.sso.name }) });
+    const head = form.querySelector('.login-head');
+    const fields = Array.from(form.children).filter((el) => el !== head && el !== error);
+    if (methods.password) {
+      head.after(button, h('p', { class: 'muted login-or', text: t('login.or') }));
+      return;
+    }
+    // Password sign-in is for break-glass admins only: keep it out of the way.
+    const details = h('details', { id: 'login-break-glass' }, h('summary', { text: t('login.break_glass') }), ...fields);
+    head.after(button, details);
+  }
+
+  loginPage(params) {
     const error = h('p', { class: 'form-error', role: 'alert', hidden: true, id: 'login-error' });
     const user = h('input', { id: 'login-username', name: 'username', autocomplete: 'username', required: true, autofocus: true });
     const pass = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
@@ -240,6 +280,7 @@ class App {
     error, submit);
     this.root.appendChild(h('section', { class: 'login-page' }, form));
     user.focus();
+    this.addSso(form, error, params);
     return null;
   }
 }

@@ -29,6 +29,14 @@ from broker.store.queries.logins import (
     get_login_attempt,
     record_login_failure,
 )
+from broker.store.queries.oidc import (
+    OidcLogin,
+    find_oidc_user,
+    latest_id_token,
+    link_oidc_user,
+    start_oidc_login,
+    take_oidc_login,
+)
 from broker.store.queries.security import (
     Organisation,
     bump_token_generation,
@@ -104,6 +112,7 @@ __all__ = [
     "Escalation",
     "Invitation",
     "LoginAttempt",
+    "OidcLogin",
     "Organisation",
     "QueueItem",
     "SessionInfo",
@@ -123,6 +132,7 @@ __all__ = [
     "create_ticket",
     "create_user",
     "find_api_key",
+    "find_oidc_user",
     "finish_idempotent",
     "get_credentials",
     "get_login_attempt",
@@ -133,6 +143,8 @@ __all__ = [
     "get_tier",
     "get_user",
     "get_user_by_username",
+    "latest_id_token",
+    "link_oidc_user",
     "list_api_keys",
     "list_escalations",
     "list_organisations",
@@ -156,6 +168,8 @@ __all__ = [
     "set_session_state",
     "set_tier",
     "spend_token",
+    "start_oidc_login",
+    "take_oidc_login",
     "ticket_in_scope",
     "token_spent",
     "touch_api_key",
