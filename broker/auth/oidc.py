@@ -64,7 +64,7 @@ class OidcError(BrokerError):
     (``sso_state``, ``sso_provider``, ``sso_token``, ``sso_no_role``, ``sso_disabled``,
     ``sso_username``, ``sso_denied``)."""
 
-    code = "sso_failed"
+    code = "unauthorized"  # never sent as such: the callback redirects with `reason`
     status = 401
 
     def __init__(self, reason: str, message: str) -> None:

@@ -1,8 +1,8 @@
 """Staff single sign-on with OpenID Connect (issue 18): ``oidc_logins`` (logins under
 way, one use each) and ``oidc_identities`` (provider subject → local user).
 
-Revision ID: 0900_oidc
-Revises: 0800_routing
+Revision ID: 1000_oidc
+Revises: 0900_organisation_disabled
 Create Date: 2026-12-04 18:50:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0900_oidc"
-down_revision: str | None = "0800_routing"
+revision: str = "1000_oidc"
+down_revision: str | None = "0900_organisation_disabled"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
