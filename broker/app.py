@@ -15,6 +15,7 @@ from aiohttp import web
 
 from broker import ws
 from broker.api import setup_routes
+from broker.api.idempotency import idempotency_middleware
 from broker.api.review import setup_review_routes  # evidence engineer: review API + recorder
 from broker.auth.oidc import oidc_ctx
 from broker.auth.passwords import PASSWORDS, PasswordService
@@ -45,7 +46,10 @@ def create_app(
     ``passwords`` are injectable for tests."""
     config.check()
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
+    # Idempotency-Key on every POST (issue 18), inside the error middleware.
+    app = web.Application(
+        middlewares=[error_middleware, idempotency_middleware], client_max_size=1024**2
+    )
     app[CONFIG] = config
     app[CLOCK] = clock or SystemClock()
     app[PASSWORDS] = passwords or PasswordService()

@@ -1,32 +1,62 @@
-"""``Idempotency-Key`` on POSTs (issue 18): a help desk that retries a POST after a
-timeout must not open a second ticket or invitation.
+"""``Idempotency-Key`` on every POST (issue 18): a help desk that retries a POST after
+a timeout must not open a second ticket, invitation, webhook or session.
 
-The first request with a key claims it; its successful response is stored and replayed
-(with ``Idempotent-Replayed: true``) for 24 h to every later request of the same caller
-with the same key and the same body. The same key with a different body or route is
-refused with 422; a request that arrives while the first still runs gets 409. A request
-that fails leaves no trace: it may be retried with the same key.
+:func:`idempotency_middleware` (installed on the app, inside the error middleware)
+handles every ``POST`` that carries the header, whoever registered the route. The
+first request with a key claims it; its successful (2xx) response is stored and
+replayed (with ``Idempotent-Replayed: true``) for 24 h to every later request **of
+the same principal** with the same key, route and body (JSON compared by value). The
+same key with another body or route is refused with 422 ``idempotency_key_reused``; a
+request arriving while the first still runs gets 409 ``conflict``. A request that fails
+(4xx, 5xx, an exception) leaves no trace: it may be retried with the same key.
+
+The principal is the authenticated staff or integration account; for the public
+routes (the agent's), a hash of the caller's bearer token or, without one, of its
+address — so nobody replays another caller's response. Routes whose answer is a
+credential shown once (log in, MFA setup, a new API key, a password change) refuse
+the header with 400 ``idempotency_unsupported``: that answer must never be stored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from functools import wraps
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
 from broker.api.body import MAX_BODY_BYTES, PRELOADED_BODY
-from broker.auth.policy import USER, Handler
+from broker.auth.policy import Handler, authenticate, client_address
 from broker.clock import CLOCK
 from broker.errors import BadRequest, BrokerError, Conflict
 from broker.store import queries
 from broker.store.db import DB
 
-__all__ = ["HEADER", "KEEP_MS", "KeyReused", "idempotent"]
+__all__ = [
+    "HEADER",
+    "KEEP_MS",
+    "UNSUPPORTED",
+    "IdempotencyUnsupported",
+    "KeyReused",
+    "idempotency_middleware",
+    "idempotent",
+]
 
 HEADER = "Idempotency-Key"
 KEEP_MS = 24 * 3600 * 1000
+#: POST routes (templates) whose answers are credentials, never stored.
+UNSUPPORTED = frozenset(
+    {
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/password",
+        "/api/v1/auth/mfa/setup",
+        "/api/v1/auth/mfa/enable",
+        "/api/v1/auth/mfa/disable",
+        "/api/v1/api-keys",
+    }
+)
 
 
 class KeyReused(BrokerError):
@@ -34,6 +64,13 @@ class KeyReused(BrokerError):
 
     code = "idempotency_key_reused"
     status = 422
+
+
+class IdempotencyUnsupported(BrokerError):
+    """This route's answer is a credential: it is never stored for a replay."""
+
+    code = "idempotency_unsupported"
+    status = 400
 
 
 def _fingerprint(method: str, path: str, raw: bytes) -> str:
@@ -45,46 +82,71 @@ def _fingerprint(method: str, path: str, raw: bytes) -> str:
     return hashlib.sha256(method.encode() + b"\0" + path.encode() + b"\0" + body).hexdigest()
 
 
-def idempotent(handler: Handler) -> Handler:
-    """Honour an ``Idempotency-Key`` header on ``handler`` (a guarded POST)."""
-
-    @wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        key = request.headers.get(HEADER)
-        if key is None:
-            return await handler(request)
-        if not 1 <= len(key) <= 255 or not all(" " <= ch <= "~" for ch in key):
-            raise BadRequest(f"{HEADER} must be 1-255 printable ASCII characters")
-        raw = await request.content.read(MAX_BODY_BYTES + 1)
-        if len(raw) > MAX_BODY_BYTES:
-            raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
-        request[PRELOADED_BODY] = raw
-        db = request.app[DB]
-        user_id = request[USER].id
-        fingerprint = _fingerprint(request.method, request.path, raw)
-        earlier = await queries.reserve_idempotent(
-            db, user_id, key, fingerprint, at=request.app[CLOCK].now_ms(), keep_ms=KEEP_MS
-        )
-        if earlier is not None:
-            if earlier.fingerprint != fingerprint:
-                raise KeyReused(f"this {HEADER} was used for a different request")
-            if earlier.status == 0:
-                raise Conflict(f"a request with this {HEADER} is still running; retry later")
-            return web.Response(
-                status=earlier.status,
-                text=earlier.body,
-                content_type="application/json",
-                headers={"Idempotent-Replayed": "true"},
-            )
+async def _principal(request: web.Request) -> str:
+    """Who the stored response belongs to (fits the store's 32 characters)."""
+    if request.headers.get("Authorization") or request.cookies:
         try:
-            response = await handler(request)
-        except BaseException:
-            await queries.release_idempotent(db, user_id, key)
-            raise
-        if isinstance(response, web.Response) and 200 <= response.status < 300:
-            await queries.finish_idempotent(db, user_id, key, response.status, response.text or "")
-        else:
-            await queries.release_idempotent(db, user_id, key)
-        return response
+            return (await authenticate(request)).id
+        except BrokerError:
+            pass  # not staff (an agent's token) or not valid: the route decides
+    credential = request.headers.get("Authorization") or f"addr:{client_address(request)}"
+    return "anon:" + hashlib.sha256(credential.encode()).hexdigest()[:27]
 
-    return wrapped
+
+def _template(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else request.path
+
+
+@web.middleware
+async def idempotency_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """See the module docstring."""
+    key = request.headers.get(HEADER)
+    if request.method != "POST" or key is None:
+        return await handler(request)
+    if not 1 <= len(key) <= 255 or not all(" " <= ch <= "~" for ch in key):
+        raise BadRequest(f"{HEADER} must be 1-255 printable ASCII characters")
+    if _template(request) in UNSUPPORTED:
+        raise IdempotencyUnsupported(f"{HEADER} is not accepted here: the answer is a credential")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
+    request[PRELOADED_BODY] = raw
+    db = request.app[DB]
+    principal = await _principal(request)
+    fingerprint = _fingerprint(request.method, request.path, raw)
+    earlier = await queries.reserve_idempotent(
+        db, principal, key, fingerprint, at=request.app[CLOCK].now_ms(), keep_ms=KEEP_MS
+    )
+    if earlier is not None:
+        if earlier.fingerprint != fingerprint:
+            raise KeyReused(f"this {HEADER} was used for a different request")
+        if earlier.status == 0:
+            raise Conflict(f"a request with this {HEADER} is still running; retry later")
+        return web.Response(
+            status=earlier.status,
+            text=earlier.body,
+            content_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+    try:
+        response = await handler(request)
+    except BaseException:
+        await queries.release_idempotent(db, principal, key)
+        raise
+    if isinstance(response, web.Response) and 200 <= response.status < 300:
+        await queries.finish_idempotent(db, principal, key, response.status, response.text or "")
+    else:
+        await queries.release_idempotent(db, principal, key)
+    return response
+
+
+_Wrapped = Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]
+
+
+def idempotent(handler: _Wrapped) -> _Wrapped:
+    """Kept for callers of the first slice: the middleware now covers every POST, so
+    this returns ``handler`` unchanged (wrapping twice would read the body twice)."""
+    return handler

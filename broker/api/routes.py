@@ -20,6 +20,7 @@ from broker.api import (
     replies,
     routing,
     sessions,
+    ticket_sync,
     tickets,
     users,
 )
@@ -67,6 +68,19 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/auth/password", auth_views.change_password, STAFF),
     Route("GET", "/tickets", tickets.list_tickets, STAFF | INTEGRATION),
     Route("POST", "/tickets", tickets.create_ticket, ENGINEERS | INTEGRATION),
+    # Issue 18: ticket sync by the help desk's reference (broker/api/ticket_sync.py).
+    Route(
+        "GET",
+        "/tickets/by-ref/{source}/{external_ref}",
+        ticket_sync.get_by_ref,
+        STAFF | INTEGRATION,
+    ),
+    Route(
+        "PUT",
+        "/tickets/by-ref/{source}/{external_ref}",
+        ticket_sync.put_by_ref,
+        ENGINEERS | INTEGRATION,
+    ),
     Route("GET", "/tickets/{ticket_id}", tickets.get_ticket, STAFF | INTEGRATION),
     Route("PATCH", "/tickets/{ticket_id}", tickets.update_ticket, ENGINEERS | INTEGRATION),
     Route("GET", "/tickets/{ticket_id}/history", tickets.ticket_history, STAFF | INTEGRATION),

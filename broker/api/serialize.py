@@ -35,6 +35,7 @@ def ticket_json(t: queries.Ticket) -> dict[str, Any]:
         "organisation": t.organisation,
         "tier": t.tier,
         "external_ref": t.external_ref,
+        "external_source": t.external_source,
         "status": t.status,
         "skills": list(t.skills),
         "resolution": t.resolution,

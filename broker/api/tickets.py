@@ -8,9 +8,9 @@ import secrets
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from broker.api.body import Query, read_body
-from broker.api.idempotency import idempotent
+from broker.api.body import Body, Query, read_body
 from broker.api.serialize import session_json, ticket_change_json, ticket_json
+from broker.api.ticket_sync import ExternalRefTaken, check_source
 from broker.auth.policy import USER, may_read_session, ticket_scope
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
@@ -29,7 +29,15 @@ __all__ = [
     "update_ticket",
 ]
 
-_TICKET_FIELDS = {"title", "description", "organisation", "tier", "external_ref", "skills"}
+_TICKET_FIELDS = {
+    "title",
+    "description",
+    "organisation",
+    "tier",
+    "external_ref",
+    "external_source",
+    "skills",
+}
 
 
 def normalise_code(code: str) -> str:
@@ -46,9 +54,12 @@ def hash_invitation_code(digits: str) -> str:
 
 
 async def list_tickets(request: web.Request) -> web.Response:
-    """``GET /api/v1/tickets?status=&organisation=&q=&external_ref=&limit=&offset=``
+    """``GET /api/v1/tickets?status=&organisation=&q=&external_ref=&external_source=&limit=&offset=``
     (``external_ref``: the help desk's exact lookup of its own ticket number)."""
-    query = Query(request, {"status", "organisation", "q", "external_ref", "limit", "offset"})
+    query = Query(
+        request,
+        {"status", "organisation", "q", "external_ref", "external_source", "limit", "offset"},
+    )
     tickets = await queries.list_tickets(
         request.app[DB],
         scope=ticket_scope(request),
@@ -56,13 +67,13 @@ async def list_tickets(request: web.Request) -> web.Response:
         organisation=query.opt_text("organisation"),
         q=query.opt_text("q"),
         external_ref=query.opt_text("external_ref"),
+        external_source=query.opt_text("external_source", max_len=64),
         limit=query.integer("limit", default=100, low=1, high=500),
         offset=query.integer("offset", default=0, low=0, high=1_000_000),
     )
     return web.json_response({"tickets": [ticket_json(t) for t in tickets]})
 
 
-@idempotent
 async def create_ticket(request: web.Request) -> web.Response:
     """``POST /api/v1/tickets``"""
     body = await read_body(request, allowed=_TICKET_FIELDS, required={"title"})
@@ -70,18 +81,34 @@ async def create_ticket(request: web.Request) -> web.Response:
     organisation = body.opt_text("organisation", max_len=200) or ""
     title = body.text("title", max_len=200)
     await queries.check_organisation_enabled(app[DB], organisation)
-    ticket = await queries.create_ticket(
-        app[DB],
-        title=title,
-        description=body.opt_text("description", max_len=10_000) or "",
-        organisation=organisation,
-        tier=body.opt_text("tier", max_len=32) or app[CONFIG].default_tier,
-        external_ref=body.opt_text("external_ref", max_len=200),
-        skills=body.opt_str_list("skills") or [],
-        created_by=request[USER].id,
-        at=app[CLOCK].now_ms(),
-    )
+    external_ref, external_source = _ref_fields(body)
+    try:
+        ticket = await queries.create_ticket(
+            app[DB],
+            title=title,
+            description=body.opt_text("description", max_len=10_000) or "",
+            organisation=organisation,
+            tier=body.opt_text("tier", max_len=32) or app[CONFIG].default_tier,
+            external_ref=external_ref,
+            external_source=external_source,
+            skills=body.opt_str_list("skills") or [],
+            created_by=request[USER].id,
+            at=app[CLOCK].now_ms(),
+        )
+    except IntegrityError:
+        raise ExternalRefTaken("another ticket already has this reference") from None
     return web.json_response(ticket_json(ticket), status=201)
+
+
+def _ref_fields(body: Body) -> tuple[str | None, str | None]:
+    """``external_ref`` and its ``external_source`` (checked); a source needs a ref."""
+    ref = body.opt_text("external_ref", max_len=200)
+    source = body.opt_text("external_source", max_len=64)
+    if source is not None:
+        check_source(source)
+        if ref is None:
+            raise InvalidField("external_source", "needs an external_ref")
+    return ref, source
 
 
 async def _ticket_or_404(request: web.Request) -> queries.Ticket:
@@ -115,24 +142,30 @@ async def update_ticket(request: web.Request) -> web.Response:
         "organisation": body.opt_text("organisation", max_len=200),
         "tier": body.opt_text("tier", max_len=32, min_len=1),
         "external_ref": body.opt_text("external_ref", max_len=200),
+        "external_source": body.opt_text("external_source", max_len=64),
         "status": body.opt_choice("status", queries.TICKET_STATUSES),
         "resolution": body.opt_text("resolution", max_len=10_000),
         # A user id, or "" to take the assignee (owner) away.
         "assignee_id": body.opt_text("assignee", max_len=32),
         "owner_id": body.opt_text("owner", max_len=32),
     }
+    if changes["external_source"] is not None:
+        check_source(changes["external_source"])
     skills = body.opt_str_list("skills")
     await _ticket_or_404(request)
     if changes["organisation"]:
         await queries.check_organisation_enabled(request.app[DB], changes["organisation"])
-    ticket = await queries.update_ticket(
-        request.app[DB],
-        request.match_info["ticket_id"],
-        at=request.app[CLOCK].now_ms(),
-        skills=skills,
-        actor_id=request[USER].id,
-        **changes,
-    )
+    try:
+        ticket = await queries.update_ticket(
+            request.app[DB],
+            request.match_info["ticket_id"],
+            at=request.app[CLOCK].now_ms(),
+            skills=skills,
+            actor_id=request[USER].id,
+            **changes,
+        )
+    except IntegrityError:
+        raise ExternalRefTaken("another ticket already has this reference") from None
     return web.json_response(ticket_json(ticket))
 
 
@@ -143,7 +176,6 @@ async def ticket_history(request: web.Request) -> web.Response:
     return web.json_response({"history": [ticket_change_json(c) for c in changes]})
 
 
-@idempotent
 async def create_invitation(request: web.Request) -> web.Response:
     """``POST /api/v1/tickets/{ticket_id}/invitations`` ``{ttl_s?}`` → a single-use
     code for the client (shown once; only its hash is stored)."""

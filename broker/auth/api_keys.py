@@ -56,6 +56,6 @@ def scope_of(method: str, route_path: str) -> str | None:
         return "tickets"
     if method == "GET" and (path == "/sessions" or path.startswith("/sessions/")):
         return "sessions:read"
-    if path == "/webhooks" or path.startswith("/webhooks/"):
+    if path == "/webhooks" or path.startswith(("/webhooks/", "/webhook-schemas")):
         return "webhooks"
     return None

@@ -65,6 +65,8 @@ class TicketModel(Base):
     __table_args__ = (
         Index("ix_tickets_status", "status"),
         Index("ix_tickets_external_ref", "external_ref"),  # the help desk's exact lookup
+        # Issue 18: one ticket per (help desk, its reference); NULL sources are not unique.
+        Index("uq_tickets_external", "external_source", "external_ref", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -73,6 +75,8 @@ class TicketModel(Base):
     organisation: Mapped[str] = mapped_column(String(200), default="")
     tier: Mapped[str] = mapped_column(ForeignKey("sla_tiers.name"))
     external_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The help desk (source system) that ``external_ref`` belongs to, e.g. "zammad".
+    external_source: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(24), default="new")  # broker/lifecycle.py
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -78,6 +78,7 @@ TICKET_FIELDS = (
     "organisation",
     "tier",
     "external_ref",
+    "external_source",
     "status",
     "skills",
     "resolution",

@@ -150,6 +150,7 @@ def ticket_data(t: TicketModel) -> dict[str, Any]:
         "organisation": t.organisation,
         "tier": t.tier,
         "external_ref": t.external_ref,
+        "external_source": t.external_source,
         "status": t.status,
         "skills": list(t.skills or ()),
         "resolution": t.resolution,
@@ -167,6 +168,7 @@ def ticket_ref(t: TicketModel) -> dict[str, Any]:
         "organisation": t.organisation,
         "tier": t.tier,
         "external_ref": t.external_ref,
+        "external_source": t.external_source,
         "status": t.status,
     }
 

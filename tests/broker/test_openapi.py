@@ -379,6 +379,14 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     await c.call(broker, "GET", "/api/v1/webhooks/{webhook_id}/deliveries", wid, token=admin)
     await c.call(broker, "DELETE", "/api/v1/webhooks/{webhook_id}", wid, token=admin)
     await c.call(broker, "DELETE", "/api/v1/webhooks/{webhook_id}", wid, token=admin)
+    # Ticket sync by reference (issue 18; tests/broker/test_ticket_sync.py).
+    by_ref = "/api/v1/tickets/by-ref/{source}/{external_ref}"
+    ref = {"source": "zammad", "external_ref": "HD-1"}
+    await c.call(broker, "GET", by_ref, ref, token=admin)  # 404
+    await c.call(broker, "PUT", by_ref, ref, token=admin, json={"title": "Sync"})  # 201
+    await c.call(broker, "PUT", by_ref, ref, token=admin, json={"title": "Synced"})  # 200
+    await c.call(broker, "GET", by_ref, ref, token=admin)
+    await c.call(broker, "PUT", by_ref, {**ref, "source": "Bad!"}, token=admin, json={})
     # The event schemas (issue 18; tests/broker/test_webhook_events.py).
     await c.call(broker, "GET", "/api/v1/webhook-schemas", token=admin)
     schema_path = "/api/v1/webhook-schemas/{name}"

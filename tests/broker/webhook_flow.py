@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from broker.store import queries
+from broker.store.db import DB
 from broker.testing import RunningBroker
 from protocol import messages as m
 from tests.broker.conftest import agent_request, join, wait_for_row, ws_connect
@@ -77,3 +79,19 @@ async def run_session(
             await agent.expect("session.ended")
     row = await wait_for_row(b, sid, "ended")
     return FlowResult(sid, row.ticket_id, engineer, vid)
+
+
+async def integration_key(b: RunningBroker, admin_token: str, scopes: list[str]) -> str:
+    """A new integration account with one API key of ``scopes``; the key."""
+    username = f"desk{len(await queries.list_users(b.app[DB]))}"
+    await b.create_user(username, "integration")
+    user = await queries.get_user_by_username(b.app[DB], username)
+    assert user is not None
+    status, body, _ = await b.request(
+        "POST",
+        "/api/v1/api-keys",
+        token=admin_token,
+        json={"user_id": user.id, "name": "help desk", "scopes": scopes},
+    )
+    assert status == 201, body
+    return str(body["key"])

@@ -61,8 +61,10 @@ async def create_ticket(
     skills: Sequence[str],
     created_by: str | None,
     at: int,
+    external_source: str | None = None,
 ) -> Ticket:
-    """Open a ticket; :class:`InvalidField` if the tier does not exist."""
+    """Open a ticket; :class:`InvalidField` if the tier does not exist. A reference the
+    same source already uses raises ``IntegrityError`` (unique index)."""
     async with db.sessions.begin() as s:
         m = await new_ticket(
             s,
@@ -74,6 +76,7 @@ async def create_ticket(
             skills=skills,
             created_by=created_by,
             at=at,
+            external_source=external_source,
         )
         return to_ticket(m)
 
@@ -89,6 +92,7 @@ async def new_ticket(
     skills: Sequence[str],
     created_by: str | None,
     at: int,
+    external_source: str | None = None,
 ) -> TicketModel:
     if await s.get(SlaTierModel, tier) is None:
         raise InvalidField("tier", f"unknown SLA tier {tier!r}")
@@ -99,6 +103,7 @@ async def new_ticket(
         organisation=organisation,
         tier=tier,
         external_ref=external_ref,
+        external_source=external_source,
         status="new",
         skills=sorted(set(skills)),
         resolution=None,
@@ -166,6 +171,7 @@ async def list_tickets(
     organisation: str | None = None,
     q: str | None = None,
     external_ref: str | None = None,
+    external_source: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[Ticket]:
@@ -181,6 +187,8 @@ async def list_tickets(
         query = query.where(TicketModel.organisation == organisation)
     if external_ref is not None:
         query = query.where(TicketModel.external_ref == external_ref)
+    if external_source is not None:
+        query = query.where(TicketModel.external_source == external_source)
     if q:
         pattern = (
             "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -209,6 +217,7 @@ async def update_ticket(
     organisation: str | None = None,
     tier: str | None = None,
     external_ref: str | None = None,
+    external_source: str | None = None,
     status: str | None = None,
     skills: Sequence[str] | None = None,
     resolution: str | None = None,
@@ -246,6 +255,7 @@ async def update_ticket(
             ("organisation", organisation),
             ("tier", tier),
             ("external_ref", external_ref),
+            ("external_source", external_source),
             ("resolution", resolution),
             *people.items(),
             ("status", status),

@@ -99,6 +99,7 @@ class Ticket:
     updated_at_ms: int
     assignee_id: str | None = None  # the engineer working on it
     owner_id: str | None = None  # the client's incident manager
+    external_source: str | None = None  # the help desk external_ref belongs to
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +225,7 @@ def to_ticket(m: TicketModel) -> Ticket:
         m.updated_at_ms,
         m.assignee_id,
         m.owner_id,
+        m.external_source,
     )
 
 
