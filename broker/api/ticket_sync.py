@@ -107,6 +107,8 @@ async def put_by_ref(request: web.Request) -> web.Response:
     changes = _changes(body)
     link_id = body.opt_text("ticket_id", max_len=32, min_len=1)
     db, now, actor = request.app[DB], request.app[CLOCK].now_ms(), request[USER].id
+    if changes["organisation"]:
+        await queries.check_organisation_enabled(db, changes["organisation"])
     for _ in range(2):  # a create that lost a race to the same reference becomes an update
         existing = await find_by_ref(db, source, ref)
         target: queries.Ticket | None = None
