@@ -2,7 +2,7 @@
 belongs to), one ticket per ``(external_source, external_ref)``.
 
 Revision ID: 1100_ticket_sync
-Revises: 0900_organisation_disabled
+Revises: 1000_oidc
 Create Date: 2026-12-04 19:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "1100_ticket_sync"
-down_revision: str | None = "0900_organisation_disabled"
+down_revision: str | None = "1000_oidc"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
