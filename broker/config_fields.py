@@ -315,7 +315,7 @@ class ConfigFields:
     invitation_failures_per_window: int = setting(
         20,
         int,
-        "Wrong invitation codes, from all addresses together (store-backed: all nodes), per window; past it every redemption is refused (429) until the window ends, and a `security.alert` webhook event and a warning log line are raised once. Guessing arithmetic: docs/THREAT_MODEL.md.",
+        "Wrong invitation codes, from all addresses together (one token bucket in the store: all nodes share it), allowed at once and again per window; while they are used up every redemption is refused (429) until one comes back (window ÷ this), and a `security.alert` webhook event and a warning log line are raised, at most once per window. Guessing arithmetic: docs/THREAT_MODEL.md.",
         shown="`20`",
     )
     invitation_failure_window_s: float = setting(

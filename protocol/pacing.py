@@ -1,14 +1,17 @@
 """Pacing, Sans-I/O: the one rate limiter and the one backoff formula of the code base.
 
-:class:`TokenBucket` bounds a connection's messages (``protocol.Connection``) and the
+:class:`TokenBucket` bounds a connection's messages (``protocol.Connection``), the
 broker's unauthenticated endpoints (``broker.auth.throttle.RateLimiter``, one bucket per
-client address). :func:`backoff_s` is the delay before a retry: the agent's reconnects,
+client address) and wrong invitation codes from everywhere together
+(``broker.auth.throttle.RedeemGuard``, one bucket kept in the store as
+:meth:`TokenBucket.full_at_ms`). :func:`backoff_s` is the delay before a retry: the agent's reconnects,
 webhook redeliveries, the broker's store retries and the login lock all use it. Time
 and randomness are passed in.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -32,6 +35,17 @@ class TokenBucket:
     def full(cls, rate: float, burst: float, now_ms: int) -> TokenBucket:
         """A bucket that starts full."""
         return cls(rate, burst, burst, now_ms)
+
+    @classmethod
+    def restore(cls, rate: float, burst: float, full_at_ms: int, now_ms: int) -> TokenBucket:
+        """A bucket from its stored form, the moment it is full again
+        (:meth:`full_at_ms`): one integer a store can keep for several processes."""
+        missing = max(0, full_at_ms - now_ms) * rate / 1000
+        return cls(rate, burst, max(0.0, burst - missing), now_ms)
+
+    def full_at_ms(self) -> int:
+        """When the bucket is full again if nothing more is taken (its stored form)."""
+        return self.last_ms + math.ceil((self.burst - self.tokens) * 1000 / self.rate)
 
     def _refill(self, now_ms: int) -> None:
         elapsed = max(0, now_ms - self.last_ms)

@@ -138,20 +138,20 @@ async def redeem_invitation(request: web.Request) -> web.Response:
             at=request.app[CLOCK].now_ms(),
         )
     except NotFound:
-        if await guard.failure():
-            await _guessing_alert(request)
+        until = await guard.failure()
+        if until is not None:
+            await _guessing_alert(request, until)
         raise
     return _session_response(request, ticket, session)
 
 
-async def _guessing_alert(request: web.Request) -> None:
+async def _guessing_alert(request: web.Request, until: int) -> None:
     """Wrong invitation codes from all addresses reached the limit: tell operators
-    (warning log and a ``security.alert`` webhook event), once per window."""
+    (warning log and a ``security.alert`` webhook event), at most once per window;
+    ``until``: when redemptions are allowed again."""
     app = request.app
     config = app[CONFIG]
     now = app[CLOCK].now_ms()
-    window_ms = int(config.invitation_failure_window_s * 1000)
-    until = (now // window_ms + 1) * window_ms
     await raise_alert(
         app,
         "invitation_guessing",

@@ -1,6 +1,8 @@
 """Login throttling (per username and client address, exponential back-off, stored
-in the database so it survives restarts) and a small in-memory rate limiter for
-unauthenticated endpoints (agent requests, invitation redeem)."""
+in the database so it survives restarts), the global limit on wrong invitation codes
+and a small in-memory rate limiter for unauthenticated endpoints (agent requests,
+invitation redeem). Both limits are :class:`protocol.pacing.TokenBucket` — the one rate
+limiter of the code base; the login lock uses its one backoff formula."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from broker.clock import Clock
 from broker.errors import RateLimited
 from broker.store import queries
 from broker.store.db import Database
+from broker.store.queries import LoginAttempt
 from protocol.pacing import TokenBucket, backoff_s
 
 __all__ = ["LoginThrottle", "RateLimiter", "RedeemGuard"]
@@ -100,46 +103,61 @@ class LoginThrottle:
 
 
 class RedeemGuard:
-    """Failed invitation redemptions from every address together (store-backed, so
-    all nodes share it): at most ``limit`` per fixed window of ``window_s``. Past that,
-    every redemption is refused until the window ends, and :meth:`failure` returns
-    True exactly once per window — the caller raises the alert (log + webhook)."""
+    """Wrong invitation codes from every address together, bounded by one
+    :class:`protocol.pacing.TokenBucket` kept in the store (so all nodes share it):
+    ``limit`` wrong codes at once, refilled at ``limit`` per ``window_s``. While the
+    bucket is empty every redemption is refused. :meth:`failure` tells the caller to
+    raise the alert (log + webhook) when a wrong code empties the bucket, at most once
+    per ``window_s``.
+
+    The store row (``login_attempts``, a hashed key) holds the bucket as the moment it
+    is full again (``last_failure_ms``), the wrong codes since it was last full
+    (``failures``) and when the next alert may be raised (``locked_until_ms``)."""
+
+    _KEY = hashlib.sha256(b"invitation-failures").hexdigest()
 
     def __init__(self, db: Database, clock: Clock, *, limit: int, window_s: float) -> None:
         self._db = db
         self._clock = clock
         self._limit = limit
+        self._rate = limit / window_s
         self._window_ms = int(window_s * 1000)
 
-    def _window(self) -> tuple[str, int]:
-        now = self._clock.now_ms()
-        index = now // self._window_ms
-        key = hashlib.sha256(f"invitation-failures\0{index}".encode()).hexdigest()
-        return key, (index + 1) * self._window_ms
+    async def _bucket(self, now: int) -> tuple[TokenBucket, LoginAttempt | None]:
+        row = await queries.get_login_attempt(self._db, self._KEY)
+        full_at = row.last_failure_ms if row is not None else now
+        return TokenBucket.restore(self._rate, self._limit, full_at, now), row
 
     async def check(self) -> None:
-        """Raise :class:`RateLimited` while this window's failures are at the limit."""
-        key, ends = self._window()
-        attempt = await queries.get_login_attempt(self._db, key)
-        if attempt is not None and attempt.failures >= self._limit:
-            wait_s = (ends - self._clock.now_ms()) / 1000
+        """Raise :class:`RateLimited` while the bucket of wrong codes is empty."""
+        now = self._clock.now_ms()
+        bucket, _row = await self._bucket(now)
+        wait_ms = bucket.wait_ms(now)
+        if wait_ms:
+            wait_s = wait_ms / 1000
             raise RateLimited(
                 f"too many wrong invitation codes; try again in {wait_s:.0f} s", wait_s
             )
 
-    async def failure(self) -> bool:
-        """Count one wrong code; True when this one reached the limit (alert once)."""
-        key, ends = self._window()
-        attempt = await queries.get_login_attempt(self._db, key)
-        failures = (attempt.failures if attempt else 0) + 1
+    async def failure(self) -> int | None:
+        """Count one wrong code. If it emptied the bucket and no alert was raised in
+        the last window: the time (ms) redemptions are allowed again — the caller
+        raises the alert; otherwise None."""
+        now = self._clock.now_ms()
+        bucket, row = await self._bucket(now)
+        was_full = row is None or row.last_failure_ms <= now
+        bucket.take(now)  # a failure that raced past check() still counts (bucket stays empty)
+        wait_ms = bucket.wait_ms(now)
+        alert = wait_ms > 0 and (row is None or row.locked_until_ms <= now)
+        next_alert = now + self._window_ms if alert else (row.locked_until_ms if row else 0)
         await queries.record_login_failure(
             self._db,
-            key,
-            failures=failures,
-            at=self._clock.now_ms(),
-            locked_until=ends if failures >= self._limit else 0,
+            self._KEY,
+            failures=1 if was_full or row is None else row.failures + 1,
+            at=bucket.full_at_ms(),
+            locked_until=next_alert,
         )
-        return failures == self._limit
+        return now + wait_ms if alert else None
 
 
 class RateLimiter:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from broker.auth.throttle import RedeemGuard
+from broker.errors import RateLimited
 from broker.store.db import DB
 from broker.store.webhook_models import WebhookOutboxModel
 from broker.testing import FakeClock, RunningBroker, running_broker
@@ -110,3 +112,36 @@ async def test_wrong_invitation_codes_are_limited_globally_with_an_alert(
         assert bodies[0]["data"]["failures"] == 3
         clock.advance(600)  # the next window: the right code works again
         assert await redeem(inv["code"], "198.51.100.1") == 201
+
+
+async def test_the_redeem_guard_is_one_token_bucket_in_the_store(tmp_path: Path) -> None:
+    """The invitation limiter is the shared TokenBucket, kept in the database: a
+    wrong code comes back every window/limit (no fixed-window edge where twice the
+    limit gets through), a second guard on the same database (another node) sees the
+    same bucket, and an attack that goes on raises the alert again only a window later."""
+    clock = FakeClock(1_800_000_000_000)
+    async with running_broker(tmp_path, clock=clock) as b:
+        guard = RedeemGuard(b.app[DB], clock, limit=3, window_s=600.0)
+        other_node = RedeemGuard(b.app[DB], clock, limit=3, window_s=600.0)
+        alerts = []
+        for _ in range(3):
+            await guard.check()
+            alerts.append(await guard.failure())
+        assert alerts[:2] == [None, None]  # the third wrong code empties the bucket:
+        assert alerts[2] == pytest.approx(clock.now_ms() + 200_000, abs=1)  # back in 200 s
+        with pytest.raises(RateLimited) as refused:
+            await other_node.check()  # every node refuses: the bucket is in the store
+        assert refused.value.retry_after_s == pytest.approx(200.0, abs=0.01)
+        clock.advance(200)  # one token back (3 per 600 s)
+        await other_node.check()
+        assert await other_node.failure() is None  # empty again, but alerted < a window ago
+        with pytest.raises(RateLimited):
+            await guard.check()
+        clock.advance(199)
+        with pytest.raises(RateLimited):
+            await guard.check()
+        clock.advance(201)  # 600 s after the first alert: two tokens are back
+        await guard.check()
+        assert await guard.failure() is None  # one token left
+        again = await guard.failure()  # empty: the attack that went on alerts again
+        assert again == pytest.approx(clock.now_ms() + 200_000, abs=1)

@@ -41,3 +41,20 @@ def test_bucket_wait_ms_says_when_the_next_token_comes() -> None:
     assert not bucket.take(0)
     assert 499 <= bucket.wait_ms(0) <= 501
     assert bucket.wait_ms(500) == 0 and bucket.take(500)
+
+
+def test_a_bucket_survives_its_stored_form() -> None:
+    """``full_at_ms`` and ``restore`` keep a bucket in one integer (the store's
+    invitation-code limiter): the restored bucket behaves as the original."""
+    now = 1_000_000
+    bucket = TokenBucket.full(rate=0.5, burst=3, now_ms=now)  # 3 at once, then 1 per 2 s
+    assert bucket.full_at_ms() == now
+    assert [bucket.take(now) for _ in range(4)] == [True, True, True, False]
+    stored = bucket.full_at_ms()
+    assert stored == now + 6_000  # three tokens missing, 2 s each
+    later = now + 2_000
+    restored = TokenBucket.restore(0.5, 3, stored, later)
+    assert restored.wait_ms(later) == bucket.wait_ms(later) == 0
+    assert restored.take(later) and not restored.take(later)  # one token came back
+    assert bucket.take(later) and restored.wait_ms(later) == bucket.wait_ms(later) > 0
+    assert TokenBucket.restore(0.5, 3, stored, now + 60_000).tokens == 3  # full, never more
