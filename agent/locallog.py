@@ -62,6 +62,8 @@ def _phrases() -> dict[str, str]:
         "consent.denied": _("Permission refused"),
         "consent.revoked": _("Permission taken back"),
         "permission.released": _("gave a permission back"),
+        "session.transferred": _("The session was handed over to another engineer"),
+        "session.transfer_refused": _("The session stays with the same engineer"),
         "input.applied": _("used your mouse and keyboard"),
         "input.dropped": _("Mouse and keyboard input was not applied"),
         "input.forwarded": _("The engineer's mouse and keyboard input was passed on"),
@@ -180,7 +182,21 @@ def describe(
     if event == "viewer.joined":
         return _("{who} joined", who=who)
     if event == "viewer.left":
+        if detail.get("reason") == "transferred":
+            return _("{who} handed the session over and left", who=who)
         return _("{who} left", who=who)
+    if event == "session.transferred":  # issue 19: the client allowed the new engineer
+        return _(
+            "{old} handed the session over to {new}",
+            old=str(detail.get("from_name", "")),
+            new=str(detail.get("to_name", "")),
+        )
+    if event == "session.transfer_refused":
+        return _(
+            "{new} did not take over: {old} stays with you",
+            old=str(detail.get("from_name", "")),
+            new=str(detail.get("to_name", "")),
+        )
     if event == "call.requested":
         return _("{who} asks for a video call", who=who)
     if event in {"consent.requested", "permission.requested"}:

@@ -87,6 +87,15 @@ _TABLE: tuple[EventType, ...] = (
     EventType("consent.denied", 2005, _AB, "the client denied (or the prompt timed out)"),
     EventType("consent.revoked", 2006, _AB, "the client revoked permissions"),
     EventType("permission.released", 2007, _B, "a viewer gave a permission back"),
+    EventType(
+        "session.transferred",
+        2008,
+        _B,
+        "the client consented: the session passed to another engineer",
+    ),
+    EventType(
+        "session.transfer_refused", 2009, _B, "the client denied (or did not answer) a transfer"
+    ),
     # 3xxx input
     EventType("input.applied", 3000, _A, "engineer input applied (counts, special keys)"),
     EventType("input.dropped", 3001, _AB, "engineer input refused (no control)"),

@@ -36,6 +36,7 @@ from broker.relay import InProcessRelay, RelayTimings, SessionInfo, ViewerUser
 from broker.relay.actions import EventLog
 from broker.relay.backend import PersistAction
 from broker.relay.control import RELAY
+from broker.relay.handover import handover_from_claims
 from broker.session_log import SessionLog
 from broker.store.db import DB
 from broker.webhooks.relay_events import observe
@@ -217,10 +218,9 @@ class RelayService:
             if isinstance(user, ProtocolError):
                 return await peer.refuse(user)
             role = claims.as_ or "engineer"
+            viewer = ViewerUser(user.id, user.name, role, handover_from_claims(claims.extra))
             try:
-                viewer_id = await self.backend.attach_viewer(
-                    sid, ViewerUser(user.id, user.name, role), claims.perms, endpoint
-                )
+                viewer_id = await self.backend.attach_viewer(sid, viewer, claims.perms, endpoint)
             except ProtocolError as exc:
                 return await peer.refuse(exc)
             endpoint.label = f"{viewer_id} of {sid}"

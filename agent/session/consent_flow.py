@@ -28,6 +28,22 @@ from protocol.messages import (
 log = logging.getLogger(__name__)
 
 
+def _asking(msg: ConsentRequest) -> str:
+    """What the status line says while a prompt is open. A transfer or invitation
+    (issue 19) names both engineers: the client consents to the new one knowingly."""
+    name = msg.user.name
+    if msg.handover is not None and "view" in msg.permissions:
+        by = msg.handover.by.name
+        if msg.handover.kind == "transfer":
+            return _(
+                "{by} hands your session over to {name}, who asks to connect", by=by, name=name
+            )
+        return _("{by} invites a colleague, {name}, who asks to connect", by=by, name=name)
+    if "view" in msg.permissions:
+        return _("{name} asks to connect", name=name)
+    return _("{name} asks for more permissions", name=name)
+
+
 class ConsentFlow:
     """The session's consent part: prompts, answers, revocations and viewers coming
     and going, around the core's ``ConsentMachine``."""
@@ -57,12 +73,7 @@ class ConsentFlow:
             return
         self._core.consent_names.setdefault(msg.viewer_id, msg.user.name)
         self._core.user_names[msg.user.id] = msg.user.name
-        self._core.set_phase(
-            "waiting",
-            _("{name} asks to connect", name=msg.user.name)
-            if "view" in msg.permissions
-            else _("{name} asks for more permissions", name=msg.user.name),
-        )
+        self._core.set_phase("waiting", _asking(msg))
         auto = self._core.config.auto_consent_for_tests
         if auto is not None:
             self._core.consent.mark_shown(prompt.request_id)

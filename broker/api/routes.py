@@ -14,6 +14,7 @@ from broker.api import (
     agent_log,
     api_keys,
     auth_views,
+    handover,
     meta,
     mfa_views,
     oidc_views,
@@ -101,6 +102,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/me/presence", routing.get_my_presence, QUEUE_READERS),
     Route("PUT", "/me/presence", routing.put_my_presence, QUEUE_READERS),
     Route("POST", "/sessions/{session_id}/assign", routing.assign_session, ESCALATION_READERS),
+    # transfer and collaboration (issue 19)
+    Route("POST", "/sessions/{session_id}/transfer", handover.transfer_session, JOINERS),
+    Route("POST", "/sessions/{session_id}/invite", handover.invite_colleague, JOINERS),
+    Route("GET", "/sessions/{session_id}/handovers", handover.session_handovers, STAFF),
+    Route("GET", "/me/handovers", handover.my_handovers, QUEUE_READERS),
     # Canned replies: engineers read them, supervisors (and admins) keep them.
     Route("GET", "/canned-replies", replies.list_replies, ENGINEERS),
     Route("POST", "/canned-replies", replies.create_reply, ESCALATION_READERS),

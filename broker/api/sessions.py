@@ -27,10 +27,13 @@ from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
 from broker.errors import Conflict, Forbidden, InvalidField, NotFound
 from broker.ice import ice_servers_for
+from broker.relay.base import HandoverInfo
 from broker.relay.control import RELAY
+from broker.relay.handover import handover_claim
 from broker.session_log import session_dir
 from broker.store import queries
 from broker.store.db import DB
+from broker.store.queries import handovers
 
 __all__ = [
     "end_session",
@@ -155,11 +158,20 @@ async def join_session(request: web.Request) -> web.Response:
     session = await _session_or_404(request)
     if session.state == "ended":
         raise Conflict("the session has ended")
-    if as_ == "engineer" and session.assigned_engineer_id not in (None, user.id):
+    # issue 19: a second engineer joins a live session on a transfer or an invitation
+    # (the client still consents to them by name, G2).
+    handover = None
+    if as_ == "engineer" and user.id != session.engineer_id:
+        handover = await handovers.pending_handover(request.app[DB], session.id, user.id)
+    if (
+        handover is None
+        and as_ == "engineer"
+        and session.assigned_engineer_id not in (None, user.id)
+    ):
         # Supervisors observe (view only, docs/API.md); no role takes over a session
         # that an invitation assigned to another engineer.
         raise Forbidden("this session is assigned to another engineer; join as observer")
-    if as_ == "engineer" and user.id != session.engineer_id:
+    if handover is None and as_ == "engineer" and user.id != session.engineer_id:
         if session.state not in queries.WAITING_STATES:
             raise Forbidden("another engineer is working on this session")
         items = await queries.waiting_sessions(request.app[DB])
@@ -173,7 +185,13 @@ async def join_session(request: web.Request) -> web.Response:
         user.role,
         "viewer",
         session_id=session.id,
-        extra={"as": as_, "perms": permissions, "name": user.name, **generation(user)},
+        extra={
+            "as": as_,
+            "perms": permissions,
+            "name": user.name,
+            **generation(user),
+            **({"handover": _claim(handover)} if handover else {}),
+        },
         ttl_s=config.viewer_token_ttl_s,
     )
     return web.json_response(
@@ -192,6 +210,10 @@ async def join_session(request: web.Request) -> web.Response:
             ),
         }
     )
+
+
+def _claim(h: handovers.Handover) -> dict[str, str]:
+    return handover_claim(HandoverInfo(h.id, h.kind, h.from_user_id, h.from_name))
 
 
 async def end_session(request: web.Request) -> web.Response:

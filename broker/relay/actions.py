@@ -22,6 +22,7 @@ __all__ = [
     "Action",
     "Close",
     "EventLog",
+    "HandoverAnswered",
     "LogFailure",
     "MarkAnswered",
     "MarkEnded",
@@ -131,6 +132,21 @@ class SaveRating:
 
 
 @dataclass(frozen=True, slots=True)
+class HandoverAnswered:
+    """The client answered a transfer or invitation (issue 19): ``outcome``
+    ``accepted`` (view granted; for a transfer the session is now ``to_user_id``'s) or
+    ``refused`` (denied or timed out). Stored by ``queries.routing.answer_handover``."""
+
+    session_id: str
+    handover_id: str
+    kind: str
+    outcome: str
+    from_user_id: str
+    to_user_id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """Keep a relayed frame in the session's recording (never input: G7).
 
@@ -159,6 +175,7 @@ Action = (
     | MarkAnswered
     | MarkEnded
     | SaveRating
+    | HandoverAnswered
     | Record
     | SessionClosed
 )

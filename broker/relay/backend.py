@@ -26,6 +26,7 @@ from broker.relay.actions import (
     AGENT,
     Action,
     Close,
+    HandoverAnswered,
     MarkAnswered,
     MarkEnded,
     PersistState,
@@ -45,7 +46,7 @@ __all__ = ["Endpoint", "InProcessRelay", "PersistAction", "RelayBackend"]
 
 log = logging.getLogger(__name__)
 
-PersistAction = PersistState | MarkAnswered | MarkEnded | SaveRating
+PersistAction = PersistState | MarkAnswered | MarkEnded | SaveRating | HandoverAnswered
 """Actions that change the store."""
 
 
@@ -388,7 +389,9 @@ class InProcessRelay(RelayBackend):
         before anything delivered to it meanwhile.
         """
         for action in actions:
-            if isinstance(action, PersistState | MarkAnswered | MarkEnded | SaveRating):
+            if isinstance(
+                action, PersistState | MarkAnswered | MarkEnded | SaveRating | HandoverAnswered
+            ):
                 self._store_queue.put_nowait(action)
         await self.flush_store()
         if hold is None:

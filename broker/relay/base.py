@@ -25,6 +25,7 @@ from protocol.state import SessionEvent, SessionMachine, SessionState
 __all__ = [
     "BROKER",
     "CLIENT",
+    "HandoverInfo",
     "RelayTimings",
     "SessionContext",
     "SessionInfo",
@@ -84,12 +85,25 @@ class SessionInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class HandoverInfo:
+    """Why a second engineer joins a live session (issue 19): ``kind`` ``transfer``
+    (``by`` hands the session over) or ``invite`` (``by`` asks a colleague in).
+    ``id`` is the store's hand-over record."""
+
+    id: str
+    kind: str  # "transfer" | "invite"
+    by_user_id: str
+    by_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class ViewerUser:
     """The verified staff user behind a viewer connection."""
 
     user_id: str
     name: str
     role: str  # "engineer" | "observer"
+    handover: HandoverInfo | None = None  # joined on a transfer or an invitation
 
 
 @dataclass(slots=True)
@@ -254,6 +268,7 @@ class SessionContext:
     def consent_message(self, request: ConsentRequest) -> m.ConsentRequest:
         """The ``consent.request`` the agent is shown for ``request``."""
         viewer = self.viewers[request.viewer_id]
+        h = viewer.user.handover
         return m.ConsentRequest(
             request_id=request.request_id,
             viewer_id=request.viewer_id,
@@ -261,6 +276,12 @@ class SessionContext:
             ticket=self.ticket(),
             permissions=tuple(sorted(request.permissions)),
             expires_ms=request.expires_ms,
+            # The prompt names who hands over or invites, so the client knows why.
+            handover=m.Handover(
+                kind=h.kind, by=m.User(id=h.by_user_id, name=h.by_name, role="engineer")
+            )
+            if h is not None
+            else None,
         )
 
     def state_message(self) -> m.SessionStateMessage:

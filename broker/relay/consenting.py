@@ -8,7 +8,7 @@ transition it causes (``consent_pending → live``, ``live → waiting``, …).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from broker.relay.actions import AGENT
@@ -32,6 +32,10 @@ class ConsentFlow:
     def __init__(self, ctx: SessionContext, inputs: InputRelay) -> None:
         self._ctx = ctx
         self._input = inputs
+        # Told of every answer after it took effect (viewer id, prompt, granted, how):
+        # the transfer/invite part (broker.relay.handover) acts on a hand-over's answer.
+        self.after_answer: Callable[[str, ConsentRequest, frozenset[str], int, str], None] | None
+        self.after_answer = None
 
     def ask(
         self, viewer: ViewerSlot, permissions: set[str], now_ms: int, note: str | None = None
@@ -101,6 +105,8 @@ class ConsentFlow:
                 ),
             )
         self._ctx.broadcast_state()
+        if self.after_answer is not None:
+            self.after_answer(viewer.viewer_id, request, perms, now_ms, "granted")
 
     def on_deny(self, msg: m.ConsentDeny, now_ms: int) -> None:
         """The agent denied a prompt (a late or repeated deny changes nothing)."""
@@ -140,6 +146,9 @@ class ConsentFlow:
                 ),
             )
         self._ctx.broadcast_state()
+        if self.after_answer is not None:
+            how = "timed_out" if timed_out else "denied"
+            self.after_answer(request.viewer_id, request, frozenset(), now_ms, how)
 
     def _pending_trigger(
         self, *, excluding: ConsentRequest | None, now_ms: int, timed_out: bool

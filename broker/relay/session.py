@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 from broker.relay.actions import (
     AGENT,
@@ -46,6 +47,7 @@ from broker.relay.consent import ConsentBook
 from broker.relay.consenting import ConsentFlow
 from broker.relay.fanout import Fanout
 from broker.relay.flow import ViewerFlow
+from broker.relay.handover import HandoverFlow
 from broker.relay.input import InputRelay
 from broker.relay.lifecycle import Lifecycle
 from broker.relay.messages import ControlMessages
@@ -76,6 +78,8 @@ class SessionRelay:
         self._ctx = ctx = SessionContext(info, event_log, timings)
         self._input = InputRelay(ctx)
         self._consenting = ConsentFlow(ctx, self._input)
+        self._handover = HandoverFlow(ctx, self._input)
+        self._consenting.after_answer = self._handover.answered
         self._fanout = Fanout(ctx, self._input)
         self._life = Lifecycle(ctx, self._consenting, self._input)
         self._messages = ControlMessages(ctx, self._consenting, self._life)
@@ -237,7 +241,15 @@ class SessionRelay:
         number = self._ctx.next_number
         viewer_id = f"v{number}"
         actor = self._ctx.actor(user)
-        detail = {"viewer_id": viewer_id, "user_id": user.user_id, "name": user.name}
+        detail: dict[str, Any] = {
+            "viewer_id": viewer_id,
+            "user_id": user.user_id,
+            "name": user.name,
+        }
+        if user.handover is not None:  # issue 19: who handed over to / invited this engineer
+            h = user.handover
+            detail |= {"handover": h.kind, "handover_id": h.id, "by_user_id": h.by_user_id}
+            detail["by_name"] = h.by_name
         self._ctx.append("viewer.joined", actor, {**detail, "role": user.role}, now_ms)
         self._ctx.next_number += 1
         viewer = ViewerSlot(viewer_id, number, user)

@@ -19,6 +19,7 @@ from broker.relay.actions import (
     AGENT,
     Action,
     Close,
+    HandoverAnswered,
     LogFailure,
     MarkAnswered,
     MarkEnded,
@@ -161,7 +162,13 @@ class Harness:
             elif isinstance(action, Record):
                 self.recorded.append(action)
             elif isinstance(
-                action, PersistState | MarkAnswered | MarkEnded | SaveRating | SessionClosed
+                action,
+                PersistState
+                | MarkAnswered
+                | MarkEnded
+                | SaveRating
+                | HandoverAnswered
+                | SessionClosed,
             ):
                 self.store.append(action)
         return actions

@@ -196,6 +196,15 @@ class PermissionRelease:
 
 
 @dataclass(frozen=True, slots=True)
+class Handover:
+    """SPEC §3.3: why a second engineer is asking — ``kind`` ``transfer`` (``by`` hands
+    the session over: on a grant ``by`` leaves) or ``invite`` (``by`` asks a colleague in)."""
+
+    kind: str = field(metadata=meta(OneOf(frozenset({"transfer", "invite"}))))
+    by: User = field(metadata=meta(Nested(User)))
+
+
+@dataclass(frozen=True, slots=True)
 class ConsentRequest:
     """SPEC §3.3, B→A: prompt the client."""
 
@@ -205,6 +214,7 @@ class ConsentRequest:
     ticket: Ticket = field(metadata=meta(Nested(Ticket)))
     permissions: tuple[str, ...] = field(metadata=meta(_PERMS))
     expires_ms: int = field(metadata=meta(_TIME))
+    handover: Handover | None = field(default=None, metadata=meta(Nested(Handover), omit_none=True))
     type: Literal["consent.request"] = field(default="consent.request", init=False)
 
 

@@ -307,6 +307,20 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     assign = "/api/v1/sessions/{session_id}/assign"
     await c.call(broker, "POST", assign, waiting, token=sup, json={"engineer_id": erin.id})
     await c.call(broker, "POST", assign, waiting, token=eng, json={})
+    # transfer and collaboration (issue 19): refused while waiting, then on a live one
+    handover = "/api/v1/sessions/{session_id}/transfer"
+    await c.call(broker, "POST", handover, waiting, token=sup, json={"engineer_id": erin.id})
+    await staff(broker, "fred", "engineer")
+    fred = await queries.get_user_by_username(broker.app[DB], "fred")
+    assert fred is not None
+    await queries.mark_answered(broker.app[DB], req["session_id"], erin.id, at=clock.now_ms())
+    await queries.set_session_state(broker.app[DB], req["session_id"], "live", at=clock.now_ms())
+    await c.call(broker, "POST", handover, waiting, token=sup, json={"engineer_id": fred.id})
+    invite = "/api/v1/sessions/{session_id}/invite"
+    await c.call(broker, "POST", invite, waiting, token=sup, json={"engineer_id": fred.id})
+    await c.call(broker, "POST", invite, waiting, token=sup, json={})
+    await c.call(broker, "GET", "/api/v1/sessions/{session_id}/handovers", waiting, token=sup)
+    await c.call(broker, "GET", "/api/v1/me/handovers", token=eng)
     # certs-admin: the CA routes (broker/api/admin_certs.py)
     await c.call(broker, "GET", "/api/v1/trust-bundle")
     await c.call(broker, "GET", "/api/v1/admin/certs", token=admin)

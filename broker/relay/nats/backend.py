@@ -37,6 +37,7 @@ from broker.relay.actions import AGENT, Record
 from broker.relay.backend import Endpoint, InProcessRelay, PersistAction
 from broker.relay.base import BROKER
 from broker.relay.core import LogFactory
+from broker.relay.handover import handover_claim, handover_from_claims
 from broker.relay.nats import wire
 from broker.relay.nats.remote import Attachment, Outbox, RemoteEndpoint, deliver
 from broker.relay.session import RelayTimings, SessionInfo, ViewerUser
@@ -174,6 +175,8 @@ class NatsRelay(InProcessRelay):
         payload = {
             "op": "attach_viewer",
             "user": {"user_id": user.user_id, "name": user.name, "role": user.role},
+            # issue 19: a transfer's or invitation's join, as the token carried it
+            "handover": handover_claim(user.handover) if user.handover else None,
             "perms": sorted(permissions),
         }
         viewer_id = await self._remote_attach(session_id, payload, endpoint)
@@ -402,7 +405,8 @@ class NatsRelay(InProcessRelay):
             return {"ok": True, "id": AGENT, "node": self.node_id}
         if op == "attach_viewer":
             u = req["user"]
-            user = ViewerUser(str(u["user_id"]), str(u["name"]), str(u["role"]))
+            handover = handover_from_claims(req)  # issue 19: transfer / invitation
+            user = ViewerUser(str(u["user_id"]), str(u["name"]), str(u["role"]), handover)
             vid = await InProcessRelay.attach_viewer(self, sid, user, req["perms"], remote)
             served.eps[ep] = (vid, remote, node)
             return {"ok": True, "id": vid, "node": self.node_id}
