@@ -68,16 +68,24 @@ def test_key_agreement_runs_before_consent_and_only_the_content_key_waits() -> N
 
 
 def test_the_broker_sends_permission_lists_sorted() -> None:
-    """§11.6: whatever order the agent granted in, the broker's lists are sorted."""
-    h, vid = _joined(("view", "control"))
+    """§11.6: whatever order the viewer asked and the agent answered in, every list the
+    broker sends is sorted: consent.request, consent.grant, consent.deny (the part not
+    granted), consent.revoke and session.state.viewers[].permissions."""
+    h, vid = _joined(("view", "video", "control"))
     request = h.last_consent_request()
-    assert request.permissions == ("control", "view")
+    assert request.permissions == ("control", "video", "view")
     h.agent_says(
         m.ConsentGrant(
             request_id=request.request_id, viewer_id=vid, permissions=("view", "control")
         )
     )
-    assert h.box(vid).of("consent.grant")[-1].permissions == ("control", "view")
+    viewer = h.box(vid)
+    assert viewer.of("consent.grant")[-1].permissions == ("control", "view")
+    assert viewer.of("consent.deny")[-1].permissions == ("video",)
+    (me,) = [v for v in viewer.of("session.state")[-1].viewers if v.viewer_id == vid]
+    assert me.permissions == ("control", "view")
+    h.agent_says(m.ConsentRevoke(viewer_id=vid, permissions=("view", "control")))
+    assert viewer.of("consent.revoke")[-1].permissions == ("control", "view")
 
 
 async def test_viewer_token_lives_viewer_token_ttl_s_and_expires(tmp_path: Path) -> None:
