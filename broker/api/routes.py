@@ -19,6 +19,7 @@ from broker.api import (
     mfa_views,
     oidc_views,
     replies,
+    reports,
     routing,
     sessions,
     ticket_sync,
@@ -102,6 +103,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/me/presence", routing.get_my_presence, QUEUE_READERS),
     Route("PUT", "/me/presence", routing.put_my_presence, QUEUE_READERS),
     Route("POST", "/sessions/{session_id}/assign", routing.assign_session, ESCALATION_READERS),
+    # service reports (issue 19): supervisors, admins and quality reviewers
+    Route("GET", "/reports/sla", reports.sla_report, ESCALATION_READERS | {"reviewer"}),
     # transfer and collaboration (issue 19)
     Route("POST", "/sessions/{session_id}/transfer", handover.transfer_session, JOINERS),
     Route("POST", "/sessions/{session_id}/invite", handover.invite_colleague, JOINERS),

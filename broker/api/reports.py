@@ -1,0 +1,112 @@
+"""``GET /api/v1/reports/sla``: SLA met %, time to answer and to resolve per engineer,
+skill group or organisation over a date range (issue 19; rules in broker/reports.py).
+
+Query: ``from`` and ``to`` — a date (``2026-12-01``; ``to`` includes that whole day,
+UTC) or an ISO date-time with an offset (``to`` excluded); default the last 30 days.
+``by`` — ``organisation`` (default), ``engineer`` or ``group``. CSV instead of JSON
+with ``Accept: text/csv`` or ``?format=csv`` (one header line, one line per row, the
+total last).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from broker.api.body import Query
+from broker.clock import CLOCK, iso_ms
+from broker.errors import InvalidField
+from broker.reports import GROUPINGS, ReportRow, build_report
+from broker.store.db import DB
+from broker.store.queries import reports as rq
+
+__all__ = ["CSV_COLUMNS", "sla_report"]
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+CSV_COLUMNS = (
+    "key",
+    "label",
+    "sessions",
+    "answered",
+    "sla_met",
+    "sla_missed",
+    "sla_met_pct",
+    "answer_avg_s",
+    "answer_median_s",
+    "resolved",
+    "resolve_avg_s",
+    "resolve_median_s",
+)
+
+
+def _instant(name: str, value: str, *, end: bool) -> int:
+    """Epoch ms of a ``from``/``to`` parameter (see the module docstring)."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return int(((start + timedelta(days=1)) if end else start).timestamp() * 1000)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidField(name, "must be a date (YYYY-MM-DD) or an ISO date-time") from None
+    if moment.tzinfo is None:
+        raise InvalidField(name, "a date-time needs its offset (Z or +hh:mm)")
+    return int(moment.timestamp() * 1000)
+
+
+def _csv(rows: list[ReportRow], total: ReportRow) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in [*rows, total]:
+        data = row.as_dict()
+        writer.writerow(["" if data[c] is None else data[c] for c in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def _wants_csv(request: web.Request, fmt: str | None) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    accept = request.headers.get("Accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+async def sla_report(request: web.Request) -> web.Response:
+    """``GET /api/v1/reports/sla?from=&to=&by=&format=`` (module docstring)."""
+    query = Query(request, {"from", "to", "by", "format"})
+    by = query.opt_choice("by", GROUPINGS) or "organisation"
+    fmt = query.opt_choice("format", ("json", "csv"))
+    now = request.app[CLOCK].now_ms()
+    raw_to, raw_from = query.opt_text("to", max_len=40), query.opt_text("from", max_len=40)
+    end = _instant("to", raw_to, end=True) if raw_to else now
+    start = _instant("from", raw_from, end=False) if raw_from else end - DEFAULT_DAYS * 86_400_000
+    if start >= end:
+        raise InvalidField("from", "must be before to")
+    if end - start > MAX_DAYS * 86_400_000:
+        raise InvalidField("from", f"the range may span at most {MAX_DAYS} days")
+    db = request.app[DB]
+    sessions, tickets = await rq.report_rows(db, start_ms=start, end_ms=end)
+    labels = await rq.engineer_names(db) if by == "engineer" else None
+    rows, total = build_report(sessions, tickets, by=by, now_ms=now, labels=labels)
+    if _wants_csv(request, fmt):
+        first, last = (iso_ms(start) or "")[:10], (iso_ms(end - 1) or "")[:10]
+        name = f"sla-{by}-{first}-{last}.csv"
+        return web.Response(
+            text=_csv(rows, total),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    body: dict[str, Any] = {
+        "from": iso_ms(start),
+        "to": iso_ms(end),
+        "by": by,
+        "rows": [r.as_dict() for r in rows],
+        "total": total.as_dict(),
+    }
+    return web.json_response(body)
