@@ -23,7 +23,7 @@ from broker.auth.setup import auth_ctx
 from broker.clock import CLOCK, Clock, SystemClock
 from broker.config import CONFIG, BrokerConfig
 from broker.escalation import escalation_ctx
-from broker.middleware import error_middleware, security_headers
+from broker.middleware import CONNECT_ORIGINS, error_middleware, security_headers
 from broker.pki import pki_ctx
 from broker.routing import routing_ctx
 from broker.static import setup_static
@@ -53,6 +53,7 @@ def create_app(
     app[CONFIG] = config
     app[CLOCK] = clock or SystemClock()
     app[PASSWORDS] = passwords or PasswordService()
+    app[CONNECT_ORIGINS] = set()  # filled by a cluster's relay (broker/cluster.py)
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(pki_ctx)

@@ -103,6 +103,8 @@ def _cluster_problems(c: ConfigFields) -> list[str]:
         found.append("relay_backend must be inprocess or nats")
     if c.relay_backend == "nats" and not c.nats_url.startswith(("nats://", "tls://")):
         found.append("nats_url must start with nats:// or tls://")
+    if c.node_url and not c.node_url.startswith(("https://", "http://")):
+        found.append("node_url must start with https:// (or http://)")
     if c.relay_backend == "nats" and c.database_url is None:
         found.append("relay_backend nats needs a shared database_url (PostgreSQL)")
     return found

@@ -368,6 +368,12 @@ class ConfigFields:
         "This broker process's name in the cluster (logs, which node holds a session).",
         shown="host name and process id",
     )
+    node_url: str | None = setting(
+        None,
+        str,
+        "This node's own address through the load balancer (`https://lb.example:9444`, a port or SNI name HAProxy maps to this node only: docs/operations.md §6). A viewer's join answers the `ws_url` of the node holding the session, so its frames stay in one process; unset: every viewer uses the public URL.",
+        shown="—",
+    )
     # Staff single sign-on with OpenID Connect (issue 18, broker/auth/oidc.py,
     # docs/configuration.md "Single sign-on").
     oidc_issuer: str | None = setting(

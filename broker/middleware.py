@@ -11,7 +11,13 @@ from broker.auth.policy import Handler
 from broker.config import CONFIG
 from broker.errors import BrokerError, RateLimited, Unavailable, is_storage_failure
 
-__all__ = ["CSP", "error_middleware", "error_response", "security_headers"]
+__all__ = [
+    "CONNECT_ORIGINS",
+    "CSP",
+    "error_middleware",
+    "error_response",
+    "security_headers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +28,10 @@ CSP = (
 )
 
 UNAVAILABLE_RETRY_S = 5
+
+CONNECT_ORIGINS = web.AppKey[set[str]]("connect_origins")
+"""Other origins the pages may open WebSockets to (``wss://host:port``): the nodes of a
+cluster, learnt from their heartbeats (broker/cluster.py); empty for one broker."""
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -86,7 +96,14 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     """``on_response_prepare`` signal: CSP and friends on every response, HSTS on TLS,
     no caching of API answers."""
     headers = response.headers
-    headers["Content-Security-Policy"] = CSP
+    nodes = request.app.get(CONNECT_ORIGINS)
+    if nodes:  # a cluster: a viewer's join may send its WebSocket to the session's node
+        extra = " ".join(sorted(nodes))
+        headers["Content-Security-Policy"] = CSP.replace(
+            "connect-src 'self'", f"connect-src 'self' {extra}"
+        )
+    else:
+        headers["Content-Security-Policy"] = CSP
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
     headers["X-Frame-Options"] = "DENY"

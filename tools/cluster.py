@@ -75,6 +75,8 @@ class LocalCluster:
         lb_port: int | None = None,
         event_loop: str = "auto",
         log_level: str = "INFO",
+        route_viewers: bool = True,
+        nats_ports: dict[int, int] | None = None,
     ) -> None:
         if nodes != 2:
             raise ValueError("deploy/cluster/haproxy.cfg lists two nodes")
@@ -87,6 +89,11 @@ class LocalCluster:
         self.node_ports = [free_port() for _ in range(nodes)]
         self.event_loop = event_loop
         self.log_level = log_level
+        self.route_viewers = route_viewers
+        """Whether each node has a ``CLEARPANE_NODE_URL`` (its pinned frontend), so a
+        viewer's join names the session's node (False: every viewer through round robin)."""
+        self.nats_ports = dict(nats_ports or {})
+        """Per node index, another port for its NATS link (a test's fault proxy)."""
         self.nodes: list[Node] = []
         self.admin: tuple[str, str] | None = None
         self._nats: subprocess.Popen[str] | None = None
@@ -160,7 +167,7 @@ class LocalCluster:
             "CLEARPANE_DATA_DIR": str(self.data_dir),
             "CLEARPANE_DATABASE_URL": self.database_url,
             "CLEARPANE_RELAY_BACKEND": "nats",
-            "CLEARPANE_NATS_URL": f"nats://127.0.0.1:{self.nats_port}",
+            "CLEARPANE_NATS_URL": f"nats://127.0.0.1:{self.nats_ports.get(index, self.nats_port)}",
             "CLEARPANE_NODE_ID": name,
             "CLEARPANE_HOST": "127.0.0.1",
             "CLEARPANE_PORT": str(self.node_ports[index]),
@@ -169,6 +176,8 @@ class LocalCluster:
             "CLEARPANE_LOG_LEVEL": self.log_level,
             "CLEARPANE_AGENT_REQUESTS_PER_MINUTE": "100000",
         }
+        if self.route_viewers:
+            env["CLEARPANE_NODE_URL"] = self.pinned_url(index)
         proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "broker"],
             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

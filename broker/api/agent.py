@@ -106,7 +106,7 @@ async def create_request(request: web.Request) -> web.Response:
     if contract is not None and contract.disabled:
         raise OrganisationDisabled(organisation)
     tier = contract.tier if contract is not None else request.app[CONFIG].default_tier
-    request.app[AGENT_RATE_LIMIT].hit("request:" + client_address(request))
+    await request.app[AGENT_RATE_LIMIT].hit("request:" + client_address(request))
     ticket, session = await queries.create_request(
         request.app[DB],
         description=description,
@@ -127,7 +127,7 @@ async def redeem_invitation(request: web.Request) -> web.Response:
     )
     digits = normalise_code(body.text("code", max_len=20))
     client_name = body.text("client_name", max_len=200)
-    request.app[AGENT_RATE_LIMIT].hit("redeem:" + client_address(request))
+    await request.app[AGENT_RATE_LIMIT].hit("redeem:" + client_address(request))
     guard = request.app[REDEEM_GUARD]
     await guard.check()
     try:

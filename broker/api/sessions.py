@@ -24,6 +24,7 @@ from broker.auth.policy import USER, in_organisation_scope, may_read_session, ti
 from broker.auth.revocation import generation
 from broker.auth.setup import TOKENS
 from broker.clock import CLOCK, iso_ms
+from broker.cluster import viewer_ws_url
 from broker.config import CONFIG
 from broker.errors import Conflict, Forbidden, InvalidField, NotFound
 from broker.ice import ice_servers_for
@@ -197,6 +198,7 @@ async def join_session(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "ws_token": ws_token,
+            "ws_url": await viewer_ws_url(request, session.id),
             "session_id": session.id,
             "as": as_,
             "permissions": permissions,

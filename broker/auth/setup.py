@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from broker.auth.throttle import LoginThrottle, RateLimiter, RedeemGuard
+from broker.auth.throttle import LoginThrottle, RedeemGuard, SharedRateLimiter
 from broker.auth.tokens import TokenService
 from broker.clock import CLOCK
 from broker.config import CONFIG
@@ -18,7 +18,7 @@ __all__ = ["AGENT_RATE_LIMIT", "LOGIN_THROTTLE", "REDEEM_GUARD", "TOKENS", "auth
 
 TOKENS = web.AppKey[TokenService]("tokens")
 LOGIN_THROTTLE = web.AppKey[LoginThrottle]("login_throttle")
-AGENT_RATE_LIMIT = web.AppKey[RateLimiter]("agent_rate_limit")
+AGENT_RATE_LIMIT = web.AppKey[SharedRateLimiter]("agent_rate_limit")
 REDEEM_GUARD = web.AppKey[RedeemGuard]("redeem_guard")
 
 
@@ -54,7 +54,7 @@ async def auth_ctx(app: web.Application) -> AsyncIterator[None]:
         limit=config.invitation_failures_per_window,
         window_s=config.invitation_failure_window_s,
     )
-    app[AGENT_RATE_LIMIT] = RateLimiter(
-        clock, limit=config.agent_requests_per_minute, window_s=60.0
+    app[AGENT_RATE_LIMIT] = SharedRateLimiter(  # in the store: one count for all nodes
+        app[DB], clock, limit=config.agent_requests_per_minute, window_s=60.0
     )
     yield

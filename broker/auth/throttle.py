@@ -1,8 +1,9 @@
 """Login throttling (per username and client address, exponential back-off, stored
-in the database so it survives restarts), the global limit on wrong invitation codes
-and a small in-memory rate limiter for unauthenticated endpoints (agent requests,
-invitation redeem). Both limits are :class:`protocol.pacing.TokenBucket` — the one rate
-limiter of the code base; the login lock uses its one backoff formula."""
+in the database so it survives restarts), the global limit on wrong invitation codes,
+the per-address limit of unauthenticated agent endpoints kept in the store for every
+node (:class:`SharedRateLimiter`: agent requests, invitation redeem) and a small
+in-memory rate limiter. Every limit is :class:`protocol.pacing.TokenBucket` — the one
+rate limiter of the code base; the login lock uses its one backoff formula."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import hashlib
 
 from broker.clock import Clock
 from broker.errors import RateLimited
-from broker.store import queries
+from broker.store import cluster_models, queries
 from broker.store.db import Database
 from broker.store.queries import LoginAttempt
 from protocol.pacing import TokenBucket, backoff_s
 
-__all__ = ["LoginThrottle", "RateLimiter", "RedeemGuard"]
+__all__ = ["LoginThrottle", "RateLimiter", "RedeemGuard", "SharedRateLimiter"]
 
 
 class LoginThrottle:
@@ -184,3 +185,37 @@ class RateLimiter:
             raise RateLimited(f"too many requests; try again in {wait_s:.0f} s", wait_s)
         while len(self._buckets) > self._max_keys:
             self._buckets.pop(next(iter(self._buckets)))
+
+
+class SharedRateLimiter:
+    """At most ``limit`` hits per key in a burst, refilled at ``limit`` per ``window_s``:
+    one :class:`protocol.pacing.TokenBucket` per key **in the store**, so every node of
+    a cluster takes from the same bucket (issue 15: N processes must not allow N times
+    the limit). The bucket is kept as the moment it is full again and changed by
+    compare-and-set (:func:`broker.store.cluster_models.swap_bucket`): of two nodes
+    taking the last token at once, one gets it. One read and one write per hit (these
+    endpoints are called once per help request)."""
+
+    ATTEMPTS = 8
+    """Compare-and-set rounds before giving up (each lost round means another node took
+    a token in between)."""
+
+    def __init__(self, db: Database, clock: Clock, *, limit: int, window_s: float) -> None:
+        self._db = db
+        self._clock = clock
+        self._limit = limit
+        self._rate = limit / window_s
+
+    async def hit(self, key: str) -> None:
+        """Count one hit for ``key``; raise :class:`RateLimited` if over the limit."""
+        stored = hashlib.sha256(f"rate\0{key}".encode()).hexdigest()
+        for _ in range(self.ATTEMPTS):
+            now = self._clock.now_ms()
+            old = await cluster_models.get_bucket(self._db, stored)
+            bucket = TokenBucket.restore(self._rate, self._limit, old if old else now, now)
+            if not bucket.take(now):
+                wait_s = bucket.wait_ms(now) / 1000
+                raise RateLimited(f"too many requests; try again in {wait_s:.0f} s", wait_s)
+            if await cluster_models.swap_bucket(self._db, stored, old, bucket.full_at_ms(), now):
+                return
+        raise RateLimited("too many requests at once; try again in 1 s", 1.0)

@@ -115,7 +115,7 @@ export const session = (id) => request('GET', `/sessions/${encodeURIComponent(id
  * @param {string} id
  * @param {'engineer'|'observer'} as
  * @param {string[]} permissions
- * @returns {Promise<{ws_token: string, viewer_id?: string}>}
+ * @returns {Promise<{ws_token: string, ws_url?: string, viewer_id?: string, ice_servers?: object[]}>}
  */
 export const join = (id, as, permissions) => request('POST', `/sessions/${encodeURIComponent(id)}/join`, { as, permissions });
 /**

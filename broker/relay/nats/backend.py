@@ -19,6 +19,16 @@ checkpoint and marks the session ended; the agent, reconnecting, is told the ses
 ended (final). Nothing already written is lost or rewritten. The other way round,
 a home whose remote endpoint's process goes silent detaches that endpoint (a viewer
 leaves, with its consent; an agent is gone, as if its socket had closed).
+
+Claims (issue 15): a process becomes a session's home only by winning its row in the
+shared store (``claim``: an atomic compare-and-set in PostgreSQL), so two processes that
+both see the agent's first connection cannot both run its core; the loser attaches
+through the winner. A process that stops hearing its own heartbeat has lost NATS
+(:data:`FENCE_S`): it **fences itself** — the WebSockets it holds for sessions homed
+elsewhere are closed with 1013 (try again: agent and viewer reconnect through the load
+balancer to a healthy process), the sessions homed here that had endpoints elsewhere
+are ended cleanly (``failed``: what those endpoints' processes tell their viewers), and
+its health check answers 503 until the link is back.
 """
 
 from __future__ import annotations
@@ -29,92 +39,36 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from broker.relay.actions import AGENT, Record
-from broker.relay.backend import Endpoint, InProcessRelay, PersistAction
-from broker.relay.base import BROKER
-from broker.relay.core import LogFactory
+from broker.relay.actions import AGENT
+from broker.relay.backend import Endpoint, InProcessRelay
 from broker.relay.handover import handover_claim, handover_from_claims
 from broker.relay.nats import wire
-from broker.relay.nats.remote import Attachment, Outbox, RemoteEndpoint, deliver
-from broker.relay.session import RelayTimings, SessionInfo, ViewerUser
-from protocol import messages as m
+from broker.relay.nats.links import (
+    CLAIM_WAIT_S,
+    FIRST_STATES,
+    NODE_FAILED,
+    REQUEST_TIMEOUT_S,
+    RETRY_CLOSE,
+    LinkedRelay,
+    Served,
+)
+from broker.relay.nats.remote import Attachment, RemoteEndpoint, deliver
+from broker.relay.session import SessionInfo, ViewerUser
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.media import BinaryMessage, parse_binary
 from protocol.messages import ControlMessage, parse_control, serialize_control
 
-__all__ = ["HEARTBEAT_S", "HOME_TIMEOUT_S", "NODE_FAILED", "NatsRelay"]
+__all__ = ["NatsRelay"]
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 0.5
-HOME_TIMEOUT_S = 3.0
-"""Silence after which a session's home counts as failed."""
-REQUEST_TIMEOUT_S = 5.0
-NODE_FAILED = "the broker process holding the session failed"
-FIRST_STATES = frozenset({"requested"})
-"""Stored states of a session no process has held yet (its agent's first connection)."""
 
-LoadInfo = Callable[[str], Awaitable[SessionInfo | ProtocolError]]
-StoredState = Callable[[str], Awaitable[str | None]]
-
-
-class _Served:
-    """On the home: the session's subscriptions and its remote endpoints by id."""
-
-    def __init__(self) -> None:
-        self.subs: list[Any] = []
-        self.eps: dict[str, tuple[str, RemoteEndpoint, str]] = {}
-        """Endpoint id → (``agent`` or viewer id, its endpoint, the node holding it)."""
-
-
-class NatsRelay(InProcessRelay):
+class NatsRelay(LinkedRelay):
     """The relay over NATS (DESIGN §8); create with :meth:`connect`."""
-
-    def __init__(
-        self,
-        log_factory: LogFactory,
-        now_ms: Callable[[], int],
-        persist: Callable[[PersistAction], Awaitable[None]],
-        timings: RelayTimings | None = None,
-        *,
-        nc: Any,
-        node_id: str,
-        load_info: LoadInfo,
-        stored_state: StoredState,
-        record: Callable[[Record], bool | None] | None = None,
-        on_closed: Callable[[str], None] | None = None,
-        allow_unrecorded: bool = False,
-        heartbeat_s: float = HEARTBEAT_S,
-        home_timeout_s: float = HOME_TIMEOUT_S,
-    ) -> None:
-        self._user_closed = on_closed
-        self.heartbeat_s = heartbeat_s
-        self.node_timeout_s = home_timeout_s
-        super().__init__(
-            log_factory,
-            now_ms,
-            persist,
-            timings,
-            record=record,
-            on_closed=self._session_closed,
-            allow_unrecorded=allow_unrecorded,
-        )
-        self._nc = nc
-        self.node_id = node_id
-        self._load_info = load_info
-        self._stored_state = stored_state
-        self._outbox = Outbox(nc)
-        self._served: dict[str, _Served] = {}
-        self._attached: dict[tuple[str, str], Attachment] = {}
-        self._seen: dict[str, float] = {}
-        self._ending: set[str] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._hb_sub: Any = None
-        self._hb_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(cls, url: str, **kwargs: Any) -> NatsRelay:
@@ -151,13 +105,10 @@ class NatsRelay(InProcessRelay):
         """Here if the session's core is here or nowhere yet; else attach to its home."""
         sid = info.session_id
         if self.core.get(sid) is None:
+            self._refuse_if_fenced()
             payload = {"op": "attach_agent", "resume": resume_token, "log_seq": log_seq}
-            if await self._remote_attach(sid, payload, endpoint) is not None:
+            if await self._attach_or_claim(sid, payload, endpoint):
                 return
-            if await self._stored_state(sid) not in FIRST_STATES:
-                # Held before by a process that is gone: end it cleanly (node failure).
-                await self._end_orphan(sid)
-                raise ProtocolError.of(ErrorCode.SESSION_ENDED, f"the session ended: {NODE_FAILED}")
         await self._serve(sid)
         try:
             await super().attach_agent(info, endpoint, resume_token, log_seq)
@@ -172,6 +123,7 @@ class NatsRelay(InProcessRelay):
         """Here if the core is here, else through the home."""
         if self.core.get(session_id) is not None:
             return await super().attach_viewer(session_id, user, permissions, endpoint)
+        self._refuse_if_fenced()
         payload = {
             "op": "attach_viewer",
             "user": {"user_id": user.user_id, "name": user.name, "role": user.role},
@@ -183,6 +135,34 @@ class NatsRelay(InProcessRelay):
         if viewer_id is None:  # no process holds the session: as the in-process relay says
             return await super().attach_viewer(session_id, user, permissions, endpoint)
         return viewer_id
+
+    async def _attach_or_claim(self, sid: str, payload: dict[str, Any], endpoint: Endpoint) -> bool:
+        """Attach the agent through the session's home (True), or win the session's
+        claim so that its core runs here (False: the caller serves it)."""
+        deadline = time.monotonic() + CLAIM_WAIT_S
+        while True:
+            if await self._remote_attach(sid, payload, endpoint) is not None:
+                return True
+            if await self._stored_state(sid) not in FIRST_STATES:
+                # Held before by a process that is gone: end it cleanly (node failure).
+                await self._end_orphan(sid)
+                raise ProtocolError.of(ErrorCode.SESSION_ENDED, f"the session ended: {NODE_FAILED}")
+            if self._claim is None:
+                return False
+            holder = await self._claim(sid, None)
+            if holder != self.node_id and not self.node_alive(holder):
+                holder = await self._claim(sid, holder)  # compare-and-set on the dead one
+            if holder == self.node_id:
+                return False
+            # Another process won: it is subscribing now; attach through it.
+            if time.monotonic() > deadline:
+                raise ProtocolError(
+                    ErrorCode.SHUTTING_DOWN,
+                    f"the session is held by broker process {holder}, which does not answer",
+                    RETRY_CLOSE,
+                )
+            log.info("session %s: claimed by %s; attaching through it", sid, holder)
+            await asyncio.sleep(0.05)
 
     async def _remote_attach(
         self, sid: str, payload: dict[str, Any], endpoint: Endpoint
@@ -215,7 +195,7 @@ class NatsRelay(InProcessRelay):
         if old is not None and old.sub is not None:
             self._spawn(old.sub.unsubscribe())
         self._attached[(sid, att.to)] = att
-        self._seen.setdefault(att.home, time.monotonic())
+        self._seen.setdefault(wire.token(att.home), time.monotonic())
         log.info("session %s: %s attached to its home %s", sid, att.to, att.home)
         return att.to
 
@@ -272,25 +252,6 @@ class NatsRelay(InProcessRelay):
             return False
         return bool(json.loads(msg.data).get("ok"))
 
-    async def tick(self) -> None:
-        """Timers of the sessions homed here, and the heartbeats of other homes."""
-        await super().tick()
-        now = time.monotonic()
-        for key, att in list(self._attached.items()):
-            if now - self._seen.get(att.home, 0.0) > self.node_timeout_s:
-                self._home_lost(key, att)
-        for sid, served in list(self._served.items()):
-            for ep, (to, remote, node) in list(served.eps.items()):
-                if now - self._seen.get(node, 0.0) > self.node_timeout_s:
-                    # The process holding this WebSocket is gone: it will never say
-                    # detach, and a ghost viewer must not keep its consent (G2).
-                    log.warning("session %s: %s's node %s is gone; detaching", sid, to, node)
-                    served.eps.pop(ep, None)
-                    if to == AGENT:
-                        await InProcessRelay.detach_agent(self, sid, remote)
-                    else:
-                        await InProcessRelay.detach_viewer(self, sid, to, "disconnected")
-
     async def shutdown(self) -> None:
         """End the sessions homed here; what they send to remote endpoints goes out."""
         await super().shutdown()
@@ -318,7 +279,7 @@ class NatsRelay(InProcessRelay):
     async def _serve(self, sid: str) -> None:
         if sid in self._served:
             return
-        served = _Served()
+        served = Served()
         self._served[sid] = served
         served.subs.append(
             await self._nc.subscribe(wire.req_subject(sid), cb=partial(self._on_request, sid))
@@ -349,11 +310,15 @@ class NatsRelay(InProcessRelay):
             for sub in served.subs:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
+            if self._release is not None:
+                try:
+                    await self._release(sid)
+                except Exception as exc:  # the store is down: the row names a closed session
+                    log.warning("session %s: claim not released: %s", sid, exc)
 
     def _session_closed(self, sid: str) -> None:
         self._spawn(self._unserve(sid))
-        if self._user_closed is not None:
-            self._user_closed(sid)
+        super()._session_closed(sid)
 
     async def _on_request(self, sid: str, msg: Any) -> None:
         try:
@@ -387,7 +352,7 @@ class NatsRelay(InProcessRelay):
             raise ProtocolError.of(ErrorCode.SESSION_ENDED, "the session has ended")
         ep, node = str(req["ep"]), str(req["node"])
         remote = RemoteEndpoint(self._outbox, wire.to_subject(sid, ep))
-        self._seen.setdefault(node, time.monotonic())
+        self._seen.setdefault(wire.token(node), time.monotonic())
         if op == "attach_agent":
             served.eps[ep] = (AGENT, remote, node)
             try:
@@ -443,57 +408,6 @@ class NatsRelay(InProcessRelay):
                     await InProcessRelay.detach_viewer(self, sid, to, data[1:].decode())
         except ProtocolError as exc:  # checked where the socket is: only a bug gets here
             log.warning("session %s: bad forwarded frame from %s: %s", sid, to, exc)
-
-    # -- heartbeats and node failure ---------------------------------------------------
-
-    async def _heartbeat(self) -> None:
-        subject = wire.heartbeat(self.node_id)
-        while True:
-            with contextlib.suppress(Exception):
-                await self._nc.publish(subject, b"")
-            await asyncio.sleep(self.heartbeat_s)
-
-    async def _on_heartbeat(self, msg: Any) -> None:
-        self._seen[msg.subject.rsplit(".", 1)[-1]] = time.monotonic()
-
-    def _home_lost(self, key: tuple[str, str], att: Attachment) -> None:
-        """The session's home went silent: tell the local WebSocket, end the session."""
-        sid = att.session_id
-        log.warning("session %s: its home %s is gone; ending the session", sid, att.home)
-        del self._attached[key]
-        att.endpoint.send_text(serialize_control(m.SessionEnded(reason="failed", by=BROKER)))
-        att.endpoint.close(4000, "session ended: its broker node failed")
-        if att.sub is not None:
-            self._spawn(att.sub.unsubscribe())
-        self._spawn(self._end_orphan(sid))
-
-    async def _end_orphan(self, sid: str) -> None:
-        """End a session whose home is gone: log, seal and store the end here."""
-        if sid in self._ending or self.core.get(sid) is not None:
-            return
-        self._ending.add(sid)
-        try:
-            info = await self._load_info(sid)
-            if isinstance(info, ProtocolError):
-                return  # already ended in the store
-            now = self._now_ms()
-            try:
-                session = self.core.open(info)
-            except (ProtocolError, OSError) as exc:  # sealed, or its writer is still alive
-                log.info("session %s: not taken over: %s", sid, exc)
-                return
-            self._execute(
-                self.core.run(session, lambda: session.end("failed", BROKER, NODE_FAILED, now), now)
-            )
-            await self.flush_store()
-            log.warning("session %s: ended here (%s)", sid, NODE_FAILED)
-        finally:
-            self._ending.discard(sid)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _on_delivery(self, att: Attachment, msg: Any) -> None:
         deliver(att.endpoint, msg.data)

@@ -499,6 +499,8 @@ export function renderSession(root, params, app) {
       if (left) return;
       // STUN/TURN servers (with short-lived TURN credentials) come with the join.
       if (call && Array.isArray(joined.ice_servers)) call.iceServers = joined.ice_servers;
+      // In a cluster the join names the node holding the session (its frames stay there).
+      if (joined.ws_url) transport.url = joined.ws_url;
       await client.connect(joined.ws_token);
       if (left) client.close();
     } catch (e) {
