@@ -139,8 +139,10 @@ async def viewer_ws_url(request: web.Request, session_id: str) -> str:
     home = await cluster_models.get_home(request.app[DB], session_id)
     if home is None or not home.node_url:
         return here
-    alive = getattr(_running_backend(request.app), "node_alive", None)
-    if alive is not None and not alive(home.node_id):
+    backend = _running_backend(request.app)
+    alive = getattr(backend, "node_alive", None)
+    # (A fenced process hears nobody: it cannot judge; the claim in the store stands.)
+    if alive is not None and not getattr(backend, "fenced", False) and not alive(home.node_id):
         return here  # its node is gone: the session is being ended; NATS says so
     return ws_origin(home.node_url) + "/ws/viewer"
 

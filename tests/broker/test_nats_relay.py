@@ -170,3 +170,91 @@ async def test_a_viewers_process_goes_silent(relays: tuple[NatsRelay, NatsRelay]
     assert time.monotonic() - t0 < 3
     session = a.core.get("s1")
     assert session is not None and vid not in session.viewer_ids
+
+
+@pytest.fixture
+async def claiming(
+    nats_url: str, database_url: str
+) -> AsyncIterator[tuple[NatsRelay, NatsRelay, Any]]:
+    """Two relays whose homes are claimed in one real store (as two nodes do)."""
+    from broker.store import cluster_models
+    from broker.store.db import Database
+
+    dbs = [Database.open(database_url), Database.open(database_url)]
+    await dbs[0].migrate()
+
+    async def persist(action: Any) -> None:
+        return None
+
+    async def load_info(sid: str) -> SessionInfo | ProtocolError:
+        return INFO
+
+    async def stored_state(sid: str) -> str | None:
+        return "requested"
+
+    def make(node: str, db: Database) -> Any:
+        async def claim(sid: str, takeover_from: str | None) -> str:
+            return await cluster_models.claim_home(
+                db, sid, node, None, at=1, takeover_from=takeover_from
+            )
+
+        async def release(sid: str) -> None:
+            await cluster_models.release_home(db, sid, node)
+
+        return NatsRelay.connect(
+            nats_url,
+            log_factory=lambda info: MemoryLog(),
+            now_ms=lambda: int(time.time() * 1000),
+            persist=persist,
+            node_id=node,
+            load_info=load_info,
+            stored_state=stored_state,
+            claim=claim,
+            release=release,
+        )
+
+    a, b = await make("a", dbs[0]), await make("b", dbs[1])
+    a.start()
+    b.start()
+    yield a, b, dbs[0]
+    for relay in (a, b):
+        await relay.shutdown()
+        await relay.close()
+    for db in dbs:
+        await db.close()
+
+
+async def test_two_processes_racing_for_one_session_run_one_core(
+    claiming: tuple[NatsRelay, NatsRelay, Any],
+) -> None:
+    """The agent's first connection seen by two processes at once (a reconnect race):
+    the claim in the store lets exactly one become the home; the other attaches
+    through it. Without the claim both would run a core and split the session."""
+    from broker.store import cluster_models
+
+    a, b, db = claiming
+    first, second = Box(), Box()
+    await asyncio.gather(a.attach_agent(INFO, first, None), b.attach_agent(INFO, second, None))
+    homes = [r.node_id for r in (a, b) if r.core.get("s1") is not None]
+    assert len(homes) == 1, homes
+    home = await cluster_models.get_home(db, "s1")
+    assert home is not None and home.node_id == homes[0]
+    # The other process reaches the one core: a viewer there is asked about by it.
+    other = b if homes == ["a"] else a
+    viewer = Box()
+    await other.attach_viewer("s1", ENGINEER, ["view"], viewer)
+    await until(lambda: "welcome" in viewer.types())
+    # The session closes at its home: the claim is released.
+    winner = a if homes == ["a"] else b
+    await winner.end_session("s1", reason="ended_by_engineer", by="Eve", resolution="done")
+    await until(lambda: "session.ended" in viewer.types())
+    await a.detach_agent("s1", first)  # their sockets close after session.ended
+    await b.detach_agent("s1", second)
+
+    async def released() -> bool:
+        return await cluster_models.get_home(db, "s1") is None
+
+    async with asyncio.timeout(5):
+        while not await released():
+            await winner.tick()  # the relay timers close the ended session core
+            await asyncio.sleep(0.05)
