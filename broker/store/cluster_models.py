@@ -16,10 +16,11 @@ Times are epoch milliseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BigInteger, String, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.store.db import Database
@@ -141,13 +142,16 @@ async def swap_bucket(db: Database, key: str, old: int | None, new: int, now: in
                 .values(key=key, full_at_ms=new)
                 .on_conflict_do_nothing(index_elements=["key"])
             )
-            done = (await s.execute(stmt)).rowcount == 1
+            done = cast(CursorResult[Any], await s.execute(stmt)).rowcount == 1
             if done:
                 await s.execute(delete(RateBucketModel).where(RateBucketModel.full_at_ms < now))
             return bool(done)
-        result = await s.execute(
-            update(RateBucketModel)
-            .where(RateBucketModel.key == key, RateBucketModel.full_at_ms == old)
-            .values(full_at_ms=new)
+        result = cast(
+            CursorResult[Any],
+            await s.execute(
+                update(RateBucketModel)
+                .where(RateBucketModel.key == key, RateBucketModel.full_at_ms == old)
+                .values(full_at_ms=new)
+            ),
         )
         return bool(result.rowcount == 1)

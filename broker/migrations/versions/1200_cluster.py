@@ -2,8 +2,8 @@
 core, claimed atomically) and ``rate_buckets`` (token buckets shared by every node,
 e.g. the agent-request limit).
 
-Revision ID: 1100_cluster
-Revises: 1000_oidc
+Revision ID: 1200_cluster
+Revises: 1100_ticket_sync
 Create Date: 2026-12-04 19:00:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "1100_cluster"
-down_revision: str | None = "1000_oidc"
+revision: str = "1200_cluster"
+down_revision: str | None = "1100_ticket_sync"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
