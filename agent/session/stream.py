@@ -61,7 +61,8 @@ class Stream:
             if update is None or not self.can_send():
                 if isinstance(update, VideoUpdate):
                     self._core.need_full = True  # an encoded frame was not sent: restart the GOP
-                await asyncio.sleep(interval)
+                # One tick per interval, the grab included: a change waits ≤ 1 interval.
+                await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
                 continue
             if self._core.need_full and not full and not isinstance(update, VideoUpdate):
                 # A viewer joined (or asked to refresh) during the grab: it must start

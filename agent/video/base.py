@@ -7,12 +7,20 @@ Like aiortc's ``codecs/base.py``: a tiny ABC, one small module per implementatio
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.capture.base import Frame
 from protocol.media import VIDEO_CODEC_NAMES
 
-__all__ = ["CODEC_IDS", "EncodedFrame", "VideoEncoder", "VideoError"]
+__all__ = ["CODEC_IDS", "STRIP", "EncodedFrame", "Rows", "VideoEncoder", "VideoError"]
+
+Rows = tuple[int, int]
+"""A band of rows ``[start, stop)`` of a frame."""
+
+STRIP = 64
+"""Rows per strip for change detection and partial colour conversion (even, so 4:2:0
+chroma rows never straddle two strips)."""
 
 CODEC_IDS: dict[str, int] = {name: cid for cid, name in VIDEO_CODEC_NAMES.items()}
 """Codec name (``vp9``, ``h264``, ``av1``) → SPEC §4.4 codec id."""
@@ -47,8 +55,15 @@ class VideoEncoder(ABC):
         return CODEC_IDS[self.name]
 
     @abstractmethod
-    def encode(self, frame: Frame, key: bool, timestamp_us: int) -> EncodedFrame:
-        """Encode one BGRA frame (its size must be the encoder's)."""
+    def encode(
+        self, frame: Frame, key: bool, timestamp_us: int, dirty: Sequence[Rows] | None = None
+    ) -> EncodedFrame:
+        """Encode one BGRA frame (its size must be the encoder's).
+
+        ``dirty``: the row ranges ``[start, stop)`` that differ from the previous frame
+        given to this encoder (None: unknown, all of it). An encoder may convert only
+        those rows; a keyframe ignores it.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the encoder."""

@@ -31,12 +31,12 @@ from agent.capture.damage import DamageTracker
 from agent.capture.windows import WindowLister
 from agent.pipeline.mask import Masker
 from agent.pipeline.pipeline import ScreenPipeline
-from agent.video.base import VideoEncoder, VideoError
+from agent.video.base import STRIP, Rows, VideoEncoder, VideoError
 from agent.x11 import X11Unavailable
 from protocol.limits import VIDEO_KEYFRAME_INTERVAL_S
 from protocol.media import ScreenUpdate, VideoChunk
 
-__all__ = ["EncoderFactory", "VideoPipeline", "VideoStats", "VideoUpdate"]
+__all__ = ["EncoderFactory", "VideoPipeline", "VideoStats", "VideoUpdate", "changed_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -133,19 +133,17 @@ class VideoPipeline(ScreenPipeline):
         self._apply_masks(frame, self._masker)
         t2 = time.perf_counter()
         prev = self._video_prev
-        if (
-            not full
-            and prev is not None
-            and prev.shape == frame.shape
-            and np.array_equal(prev.view(np.uint32), frame.view(np.uint32))
-        ):
-            return None
+        dirty = None
+        if prev is not None and prev.shape == frame.shape:
+            dirty = changed_rows(prev, frame)
+            if not full and not dirty:
+                return None
         now = self._clock()
         key = full or self._encoder is None or now - self._key_at >= VIDEO_KEYFRAME_INTERVAL_S
         try:
             if self._encoder is None:
                 self._encoder = self._factory(self._codec, w, h)
-            encoded = self._encoder.encode(frame, key, int((now - self._t0) * 1e6))
+            encoded = self._encoder.encode(frame, key, int((now - self._t0) * 1e6), dirty)
         except VideoError as exc:
             log.warning("video codec %s failed (%s): the tile path takes over", self._codec, exc)
             self._broken.add(self._codec)
@@ -183,6 +181,24 @@ class VideoPipeline(ScreenPipeline):
             self._damage.close()
             self._damage = None
         super().close()
+
+
+def changed_rows(prev: Frame, frame: Frame, strip: int = STRIP) -> list[Rows]:
+    """The ``strip``-row bands where ``frame`` differs from ``prev``, merged.
+
+    Compared as 32-bit words strip by strip (≈1 ms at 1080p, like one whole-frame
+    comparison): the encoder then converts only those rows.
+    """
+    a, b = prev.view(np.uint32), frame.view(np.uint32)
+    out: list[Rows] = []
+    for start in range(0, frame.shape[0], strip):
+        stop = min(frame.shape[0], start + strip)
+        if not np.array_equal(a[start:stop], b[start:stop]):
+            if out and out[-1][1] == start:
+                out[-1] = (out[-1][0], stop)
+            else:
+                out.append((start, stop))
+    return out
 
 
 def _damage_tracker(source: CaptureSource) -> DamageTracker | None:
