@@ -5,12 +5,17 @@
     clearpane audit export SESSION --data-dir D -o FILE [--client-copy DIR|LOG] [--client-checkpoint CP]
     clearpane audit verify BUNDLE [--client-copy DIR|LOG] [--client-checkpoint CP] [--ca ROOT.pem] [--recording FILE]
     clearpane audit reviewer-key --data-dir D -o FILE
+    clearpane audit verify-summary FILE --ca ROOT.pem
 
 ``verify`` prints VALID or INVALID with every problem (file, line, seq, reason) and
 exits 0 when valid, 1 when not, 2 when the input is not a bundle at all. With the
 client's copy (the agent's session folder, or its ``broker.jsonl``) it names every
 missing, extra, reordered, duplicated or differing record and classifies the pair:
 identical, complete prefix (exit 0), gap or diverged (exit 1).
+``verify-summary`` checks a signed session summary (``GET /api/v1/sessions/{id}/summary``
+or a ``session.summary`` webhook's ``data``): the Ed25519 signature over its canonical
+JSON and the signer's certificate chain to ``--ca`` (checkpoint-signer EKU); VALID (0)
+or INVALID with the reason (1), 2 for a file that is not JSON.
 ``reviewer-key`` writes the audit-recipient private key in the form the replay page
 loads (docs/evidence.md says who may hold it).
 """
@@ -61,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--client-checkpoint", type=Path, help="the checkpoint the client kept")
     ver.add_argument("--ca", type=Path, help="the organisation root certificate you trust")
     ver.add_argument("--recording", type=Path, help="a recording.cprec (or its folder) to check")
+    summ = sub.add_parser("verify-summary", help="verify a signed session summary")
+    summ.add_argument("file", type=Path, help="the summary JSON ({summary, signature})")
+    summ.add_argument(
+        "--ca", type=Path, required=True, help="the organisation root certificate you trust"
+    )
     key = sub.add_parser("reviewer-key", help="export the audit-recipient key for reviewers")
     key.add_argument(
         "--data-dir",
@@ -125,6 +135,34 @@ def _reviewer_key(data_dir: Path, output: Path) -> int:
     return 0
 
 
+def _verify_summary(path: Path, ca: Path) -> int:
+    from cryptography import x509
+
+    from audit.summary import SummaryError, verify_summary
+    from certs.errors import CertError
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        print(f"clearpane audit: {path} is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(document, dict) and "data" in document and "summary" not in document:
+        document = document["data"]  # a whole webhook body
+    try:
+        signed = verify_summary(document)
+        roots = x509.load_pem_x509_certificates(ca.read_bytes())
+        verify_checkpoint_signer(signed.certificate, signed.intermediates, roots)
+    except (SummaryError, CertError, ValueError) as exc:
+        print(f"INVALID: {exc}")
+        return 1
+    s = signed.summary
+    print(
+        f"VALID: session {s.get('session_id')} summary, signed by "
+        f"{signed.certificate.subject.rfc4514_string()}"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``clearpane audit``; returns the exit status."""
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -152,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(report)
             return 0 if report.ok else 1
+        if args.command == "verify-summary":
+            return _verify_summary(args.file, args.ca)
         return _reviewer_key(args.data_dir, args.output)
     except BundleError as exc:
         print(f"clearpane audit: {exc}", file=sys.stderr)

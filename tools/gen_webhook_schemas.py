@@ -128,16 +128,7 @@ ESCALATION = obj(
     {"id": STR, "level": {"type": "integer", "minimum": 0}, "notify": STRS, "reason": STR},
     required=["id", "level"],
 )
-SIGNATURE = obj(
-    {
-        "alg": {"const": "Ed25519"},
-        "key_id": OPT_STR,
-        "value": STR,
-        "certificate": STR,
-        "chain": STRS,
-    },
-    required=["alg", "value", "certificate"],
-)
+OPT_INT: dict[str, Any] = {"type": ["integer", "null"]}
 SUMMARY = obj(
     {
         "format": {"const": "clearpane.session-summary.v1"},
@@ -146,50 +137,59 @@ SUMMARY = obj(
         "organisation": STR,
         "client_name": STR,
         "origin": STR,
+        "state": STR,
         "created_at": TIME,
         "answered_at": OPT_TIME,
         "ended_at": OPT_TIME,
-        "time_to_answer_s": OPT_NUM,
-        "duration_s": OPT_NUM,
+        "time_to_answer_ms": OPT_INT,
+        "duration_ms": OPT_INT,
         "outcome": OPT_STR,
         "resolution": OPT_STR,
         "rating": nullable(obj({"score": INT, "comment": OPT_STR})),
+        "engineer": nullable(obj({"id": STR, "name": OPT_STR})),
         "participants": {
             "type": "array",
             "items": obj(
-                {"id": OPT_STR, "name": STR, "role": STR, "joined_at": OPT_TIME},
-                required=["name", "role"],
+                {
+                    "role": STR,
+                    "id": OPT_STR,
+                    "name": STR,
+                    "viewer_id": STR,
+                    "joined_at": OPT_TIME,
+                },
+                required=["role", "id", "name", "joined_at"],
             ),
         },
         "consent": {
             "type": "array",
             "items": obj(
-                {"at": TIME, "event": STR, "viewer_id": OPT_STR, "permissions": STRS},
-                required=["at", "event"],
+                {
+                    "at": TIME,
+                    "event": {
+                        "enum": [
+                            "consent.requested",
+                            "consent.granted",
+                            "consent.denied",
+                            "consent.revoked",
+                            "permission.released",
+                        ]
+                    },
+                    "viewer_id": OPT_STR,
+                    "permissions": STRS,
+                    "by": STR,
+                    "timed_out": BOOL,
+                },
+                required=["at", "event", "viewer_id", "permissions", "by"],
             ),
         },
         "actions": obj({"clicks": INT, "keys": INT, "scrolls": INT, "moves": INT}),
         "chat": nullable({"type": "array", "items": obj({"at": TIME, "from": STR, "text": STR})}),
         "recording": nullable(obj({"url": STR})),
-        "log": obj({"records": INT, "head": STR}),
+        "log": obj({"records": INT, "head": OPT_STR, "sealed": BOOL}),
         "issued_at": TIME,
-    },
-    required=[
-        "format",
-        "session_id",
-        "ticket",
-        "participants",
-        "consent",
-        "actions",
-        "chat",
-        "recording",
-        "rating",
-        "resolution",
-        "duration_s",
-        "time_to_answer_s",
-        "issued_at",
-    ],
+    }
 )
+SIGNATURE = obj({"alg": {"const": "Ed25519"}, "key_id": STR, "value": STR, "certificate": STR})
 
 DATA: dict[str, tuple[str, dict[str, Any]]] = {
     "session.requested": (

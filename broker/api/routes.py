@@ -22,6 +22,7 @@ from broker.api import (
     reports,
     routing,
     sessions,
+    summary,
     ticket_sync,
     tickets,
     users,
@@ -95,6 +96,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/queue", sessions.queue, QUEUE_READERS),
     Route("GET", "/sessions", sessions.list_sessions, STAFF | INTEGRATION),
     Route("GET", "/sessions/{session_id}", sessions.get_session, STAFF | INTEGRATION),
+    # Issue 18: the signed session summary (broker/api/summary.py, broker/summary/).
+    Route("GET", "/sessions/{session_id}/summary", summary.session_summary, STAFF | INTEGRATION),
     Route("POST", "/sessions/{session_id}/join", sessions.join_session, JOINERS),
     Route("POST", "/sessions/{session_id}/end", sessions.end_session, JOINERS),
     Route("GET", "/escalations", sessions.list_escalations, ESCALATION_READERS),
@@ -127,6 +130,8 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/sla-tiers/{name}", users.put_tier, ADMIN),
     Route("GET", "/organisations", users.list_organisations, ADMIN),
     Route("PUT", "/organisations/{name}", users.put_organisation, ADMIN),
+    Route("GET", "/organisations/{name}/policy", summary.get_org_policy, ADMIN),
+    Route("PUT", "/organisations/{name}/policy", summary.put_org_policy, ADMIN),
     # integration (issue 18): API keys of integration accounts, managed by admins
     Route("GET", "/api-keys", api_keys.list_keys, ADMIN),
     Route("POST", "/api-keys", api_keys.create_key, ADMIN),

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from broker.store.db import Database
+from broker.store.delivery_log_models import WebhookAttemptModel, add_attempt
 from broker.store.models import Base
 from broker.store.queries import new_id
 
@@ -34,6 +36,7 @@ __all__ = [
     "create_endpoint",
     "delete_endpoint",
     "get_delivery",
+    "get_delivery_body",
     "get_endpoint",
     "has_event",
     "list_deliveries",
@@ -41,6 +44,7 @@ __all__ = [
     "prune_finished",
     "record_failure",
     "record_success",
+    "redeliver",
 ]
 
 MAX_ERROR_LEN = 500
@@ -87,6 +91,8 @@ class WebhookOutboxModel(Base):
     dead_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Set when an admin asked to send it again; the next attempt is logged as manual.
+    redeliver_requested_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +145,8 @@ class DueDelivery:
     attempts: int
     url: str
     secret: str
+    endpoint_id: str = ""
+    manual: bool = False
 
 
 def _endpoint(m: WebhookEndpointModel) -> WebhookEndpoint:
@@ -220,6 +228,9 @@ async def delete_endpoint(db: Database, endpoint_id: str) -> bool:
             return False
         await s.execute(
             delete(WebhookOutboxModel).where(WebhookOutboxModel.endpoint_id == endpoint_id)
+        )
+        await s.execute(
+            delete(WebhookAttemptModel).where(WebhookAttemptModel.endpoint_id == endpoint_id)
         )
         await s.delete(m)
         return True
@@ -303,17 +314,29 @@ async def claim_due(db: Database, *, now: int, lease_ms: int, limit: int) -> lis
                     row.attempts,
                     endpoint.url,
                     endpoint.secret,
+                    endpoint.id,
+                    row.redeliver_requested_at_ms is not None,
                 )
             )
         return claimed
 
 
-async def record_success(db: Database, delivery_id: str, *, at: int, status: int) -> None:
-    """The receiver answered 2xx: the delivery is done."""
+async def record_success(
+    db: Database,
+    delivery_id: str,
+    *,
+    at: int,
+    status: int,
+    sent_at: int | None = None,
+    latency_ms: int = 0,
+) -> None:
+    """The receiver answered 2xx: the delivery is done (the attempt, sent at
+    ``sent_at`` and answered after ``latency_ms``, is logged)."""
     async with db.sessions.begin() as s:
         m = await s.get(WebhookOutboxModel, delivery_id)
         if m is None:  # the endpoint was deleted meanwhile
             return
+        _log_attempt(s, m, at=at, sent_at=sent_at, latency_ms=latency_ms, status=status, error=None)
         m.attempts += 1
         m.delivered_at_ms = at
         m.next_attempt_at_ms = None
@@ -329,18 +352,68 @@ async def record_failure(
     status: int | None,
     error: str,
     next_attempt_at: int | None,
+    sent_at: int | None = None,
+    latency_ms: int = 0,
 ) -> None:
     """An attempt failed: retry at ``next_attempt_at``, or give up (dead) when None."""
     async with db.sessions.begin() as s:
         m = await s.get(WebhookOutboxModel, delivery_id)
         if m is None:
             return
+        _log_attempt(
+            s, m, at=at, sent_at=sent_at, latency_ms=latency_ms, status=status, error=error
+        )
         m.attempts += 1
         m.last_status = status
         m.last_error = error[:MAX_ERROR_LEN]
         m.next_attempt_at_ms = next_attempt_at
         if next_attempt_at is None:
             m.dead_at_ms = at
+
+
+def _log_attempt(
+    s: Any,
+    m: WebhookOutboxModel,
+    *,
+    at: int,
+    sent_at: int | None,
+    latency_ms: int,
+    status: int | None,
+    error: str | None,
+) -> None:
+    add_attempt(
+        s,
+        delivery_id=m.id,
+        endpoint_id=m.endpoint_id,
+        attempt=m.attempts + 1,
+        at_ms=sent_at if sent_at is not None else at,
+        status=status,
+        latency_ms=latency_ms,
+        error=error,
+        manual=m.redeliver_requested_at_ms is not None,
+    )
+    m.redeliver_requested_at_ms = None
+
+
+async def redeliver(db: Database, endpoint_id: str, delivery_id: str, *, at: int) -> bool:
+    """Send a delivery (delivered, dead or pending) again now: one more attempt,
+    logged as manual. False if the endpoint has no such delivery."""
+    async with db.sessions.begin() as s:
+        m = await s.get(WebhookOutboxModel, delivery_id)
+        if m is None or m.endpoint_id != endpoint_id:
+            return False
+        m.delivered_at_ms = None
+        m.dead_at_ms = None
+        m.next_attempt_at_ms = at
+        m.redeliver_requested_at_ms = at
+        return True
+
+
+async def get_delivery_body(db: Database, delivery_id: str) -> str | None:
+    """The exact JSON body a delivery sends, or None."""
+    async with db.sessions() as s:
+        m = await s.get(WebhookOutboxModel, delivery_id)
+        return m.body if m else None
 
 
 async def list_deliveries(
@@ -372,11 +445,15 @@ async def get_delivery(db: Database, delivery_id: str) -> WebhookDelivery | None
 async def prune_finished(db: Database, *, before: int) -> int:
     """Delete delivered and dead deliveries created before ``before``; return how
     many. Pending ones are kept whatever their age."""
+    finished = (
+        WebhookOutboxModel.created_at_ms < before,
+        WebhookOutboxModel.next_attempt_at_ms.is_(None),
+    )
     async with db.sessions.begin() as s:
-        result = await s.execute(
-            delete(WebhookOutboxModel).where(
-                WebhookOutboxModel.created_at_ms < before,
-                WebhookOutboxModel.next_attempt_at_ms.is_(None),
+        await s.execute(
+            delete(WebhookAttemptModel).where(
+                WebhookAttemptModel.delivery_id.in_(select(WebhookOutboxModel.id).where(*finished))
             )
         )
+        result = await s.execute(delete(WebhookOutboxModel).where(*finished))
         return int(getattr(result, "rowcount", 0) or 0)

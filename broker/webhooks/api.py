@@ -6,6 +6,10 @@
 * ``DELETE /api/v1/webhooks/{webhook_id}`` — remove one and drop its pending deliveries.
 * ``GET    /api/v1/webhooks/{webhook_id}/deliveries?status=&limit=`` — recent
   deliveries with attempts, next attempt, last error.
+* ``GET    /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}`` — one delivery
+  with its exact body and every attempt (when, HTTP status, latency, error, manual).
+* ``POST   /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver`` — send
+  it again now (one more attempt, logged as manual; delivered or dead ones too).
 * ``GET    /api/v1/webhook-schemas`` — every event type with its version and the
   path of its JSON Schema; ``GET /api/v1/webhook-schemas/{name}`` one schema
   (``consent.granted.v1``).
@@ -13,6 +17,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +30,9 @@ from broker.config import CONFIG
 from broker.errors import InvalidField, NotFound
 from broker.store import webhook_models as store
 from broker.store.db import DB
+from broker.store.delivery_log_models import DeliveryAttempt, list_attempts
 from broker.webhooks import schemas
+from broker.webhooks.delivery import WEBHOOKS
 from broker.webhooks.events import EVENT_TYPES, EVENT_VERSIONS
 from broker.webhooks.signing import new_secret
 
@@ -33,10 +40,12 @@ __all__ = [
     "check_url",
     "create_webhook",
     "delete_webhook",
+    "get_delivery",
     "get_schema",
     "list_deliveries",
     "list_schemas",
     "list_webhooks",
+    "redeliver",
 ]
 
 MAX_URL_LEN = 2000
@@ -178,3 +187,53 @@ async def get_schema(request: web.Request) -> web.Response:
     except KeyError:
         raise NotFound("no such event schema") from None
     return web.json_response(schema)
+
+
+def attempt_json(a: DeliveryAttempt) -> dict[str, Any]:
+    """One logged attempt."""
+    return {
+        "attempt": a.attempt,
+        "at": iso_ms(a.at_ms),
+        "status": a.status,
+        "latency_ms": a.latency_ms,
+        "error": a.error,
+        "manual": a.manual,
+    }
+
+
+async def _delivery_or_404(request: web.Request) -> store.WebhookDelivery:
+    delivery = await store.get_delivery(request.app[DB], request.match_info["delivery_id"])
+    if delivery is None or delivery.endpoint_id != request.match_info["webhook_id"]:
+        raise NotFound("no such delivery")
+    return delivery
+
+
+async def get_delivery(request: web.Request) -> web.Response:
+    """``GET /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}``: the delivery,
+    its body (as sent) and its attempts, oldest first."""
+    Query(request, ())
+    delivery = await _delivery_or_404(request)
+    db = request.app[DB]
+    body = await store.get_delivery_body(db, delivery.id)
+    attempts = await list_attempts(db, delivery.id)
+    return web.json_response(
+        {
+            "delivery": delivery_json(delivery),
+            "body": json.loads(body) if body else None,
+            "attempts": [attempt_json(a) for a in attempts],
+        }
+    )
+
+
+async def redeliver(request: web.Request) -> web.Response:
+    """``POST /api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver``"""
+    await read_body(request, allowed=())
+    delivery = await _delivery_or_404(request)
+    app = request.app
+    await store.redeliver(app[DB], delivery.endpoint_id, delivery.id, at=app[CLOCK].now_ms())
+    dispatcher = app.get(WEBHOOKS)
+    if dispatcher is not None:
+        dispatcher.wake()
+    fresh = await store.get_delivery(app[DB], delivery.id)
+    assert fresh is not None
+    return web.json_response({"delivery": delivery_json(fresh)}, status=202)

@@ -72,6 +72,9 @@ log = logging.getLogger(__name__)
 
 # Set in a session's ``info`` when it queued deliveries: wake the worker on commit.
 _QUEUED = "clearpane.webhooks.queued"
+# Sessions that ended (or were rated after the end) in this transaction: their signed
+# summary is sent after the commit (broker/webhooks/summary_events.py).
+_FINAL = "clearpane.webhooks.final_sessions"
 TICKET_FIELDS = (
     "title",
     "description",
@@ -172,9 +175,15 @@ class OutboxCapture:
     rows (module docstring). ``clock`` dates the events; ``on_queued`` is called after
     a commit that queued at least one delivery."""
 
-    def __init__(self, clock: Clock, on_queued: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        on_queued: Callable[[], None],
+        on_final: Callable[[str], None] | None = None,
+    ) -> None:
         self._clock = clock
         self._on_queued = on_queued
+        self._on_final = on_final
 
     def install(self, db: Database) -> None:
         """Hook into ``db``'s sessions only (a private Session subclass, so other
@@ -188,9 +197,14 @@ class OutboxCapture:
     def _after_commit(self, session: Session) -> None:
         if session.info.pop(_QUEUED, False):
             self._on_queued()
+        final: set[str] = session.info.pop(_FINAL, set())
+        if self._on_final is not None:
+            for sid in sorted(final):
+                self._on_final(sid)
 
     def _after_rollback(self, session: Session) -> None:
         session.info.pop(_QUEUED, None)
+        session.info.pop(_FINAL, None)
 
     def _session_payload(self, session: Session, s: SessionModel) -> dict[str, Any]:
         with session.no_autoflush:
@@ -257,6 +271,7 @@ class OutboxCapture:
             before = state.deleted[0] if state.deleted else None
             if obj.state == "ended":
                 out.append((SESSION_ENDED, obj.id, self._session_payload(session, obj)))
+                session.info.setdefault(_FINAL, set()).add(obj.id)
             elif (
                 obj.state == "live"
                 and before == "consent_pending"
@@ -266,4 +281,6 @@ class OutboxCapture:
                 out.append((SESSION_STARTED, obj.id, self._session_payload(session, obj)))
         if obj.rating_score is not None and _changed(obj, ("rating_score", "rating_comment")):
             out.append((SESSION_RATED, obj.id, self._session_payload(session, obj)))
+            if obj.state == "ended":  # rated after the end: the summary now has it
+                session.info.setdefault(_FINAL, set()).add(obj.id)
         return out

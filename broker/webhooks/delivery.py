@@ -25,12 +25,14 @@ import contextlib
 import logging
 import random
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import aiohttp
+from aiohttp import web
 
 from broker.clock import Clock
 from broker.store.db import Database
@@ -46,6 +48,7 @@ from broker.webhooks.signing import signature_header
 from protocol.pacing import backoff_s
 
 __all__ = [
+    "WEBHOOKS",
     "AiohttpTransport",
     "DeliverySettings",
     "Transport",
@@ -222,10 +225,23 @@ class WebhookDispatcher:
                 "X-Clearpane-Signature": signature_header(d.secret, timestamp, body),
             }
             status: int | None = None
+            sent_at = self._clock.now_ms()
+            started = time.monotonic()  # the latency is measured, not taken from the clock
+
+            def latency_ms() -> int:
+                return int((time.monotonic() - started) * 1000)
+
             try:
                 status = await self._transport.post(d.url, body, headers, self.settings.timeout_s)
                 if 200 <= status < 300:
-                    await record_success(self._db, d.id, at=self._clock.now_ms(), status=status)
+                    await record_success(
+                        self._db,
+                        d.id,
+                        at=self._clock.now_ms(),
+                        status=status,
+                        sent_at=sent_at,
+                        latency_ms=latency_ms(),
+                    )
                     log.info("webhook %s %s delivered (HTTP %d)", d.event_type, d.id, status)
                     return True
                 error = f"HTTP {status}"
@@ -251,6 +267,17 @@ class WebhookDispatcher:
                     (next_at - now) / 1000,
                 )
             await record_failure(
-                self._db, d.id, at=now, status=status, error=error, next_attempt_at=next_at
+                self._db,
+                d.id,
+                at=now,
+                status=status,
+                error=error,
+                next_attempt_at=next_at,
+                sent_at=sent_at,
+                latency_ms=latency_ms(),
             )
             return False
+
+
+#: The app's running delivery worker (its wake(), deliver_due(), settings).
+WEBHOOKS = web.AppKey[WebhookDispatcher]("webhooks")

@@ -21,6 +21,7 @@ from broker.store.db import DB
 from broker.webhooks import api
 from broker.webhooks.capture import OutboxCapture, emit_after
 from broker.webhooks.delivery import (
+    WEBHOOKS,
     AiohttpTransport,
     DeliverySettings,
     Transport,
@@ -29,13 +30,12 @@ from broker.webhooks.delivery import (
 )
 from broker.webhooks.events import SECURITY_ALERT
 from broker.webhooks.relay_events import RELAY_EVENTS, RelayEvents
+from broker.webhooks.summary_events import SummaryEvents
 
 __all__ = ["TRANSPORT", "WEBHOOKS", "settings_from", "setup_webhooks", "webhooks_ctx"]
 
 log = logging.getLogger(__name__)
 
-# The running delivery worker (its wake(), deliver_due(), settings).
-WEBHOOKS = web.AppKey[WebhookDispatcher]("webhooks")
 # Optional: set before start to replace the real HTTP client (tests, proxies).
 TRANSPORT = web.AppKey[Transport]("webhooks_transport")
 
@@ -62,13 +62,15 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
         owned = AiohttpTransport(client_ssl_context(config.webhook_ca_file))
         transport = owned
     dispatcher = WebhookDispatcher(app[DB], app[CLOCK], transport, settings_from(config))
-    OutboxCapture(app[CLOCK], dispatcher.wake).install(app[DB])
+    summaries = SummaryEvents(app)
+    OutboxCapture(app[CLOCK], dispatcher.wake, summaries.session_final).install(app[DB])
     app[WEBHOOKS] = dispatcher
     task = asyncio.create_task(dispatcher.run(), name="webhook-delivery")
     relay_task = asyncio.create_task(app[RELAY_EVENTS].run(app[DB]), name="webhook-relay-events")
     try:
         yield
     finally:
+        await summaries.close()
         for t in (relay_task, task):  # the relay events first: they drain into the outbox
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -85,6 +87,8 @@ def setup_webhooks(app: web.Application) -> None:
         ("POST", "/webhooks", api.create_webhook),
         ("DELETE", "/webhooks/{webhook_id}", api.delete_webhook),
         ("GET", "/webhooks/{webhook_id}/deliveries", api.list_deliveries),
+        ("GET", "/webhooks/{webhook_id}/deliveries/{delivery_id}", api.get_delivery),
+        ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", api.redeliver),
         ("GET", "/webhook-schemas", api.list_schemas),
         ("GET", "/webhook-schemas/{name}", api.get_schema),
     )

@@ -20,6 +20,7 @@ from broker.clock import CLOCK
 from broker.escalation import ESCALATOR
 from broker.pki import PKI
 from broker.store import queries
+from broker.store import webhook_models as webhook_store
 from broker.store.db import DB
 from broker.testing import FakeClock, RunningBroker, test_config
 from tests.broker.conftest import staff
@@ -402,6 +403,38 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     await c.call(broker, "PUT", by_ref, ref, token=admin, json={"title": "Synced"})  # 200
     await c.call(broker, "GET", by_ref, ref, token=admin)
     await c.call(broker, "PUT", by_ref, {**ref, "source": "Bad!"}, token=admin, json={})
+    # The summary and its policy (issue 18; tests/broker/test_session_summary.py).
+    summary_path = "/api/v1/sessions/{session_id}/summary"
+    await c.call(broker, "GET", summary_path, {"session_id": req["session_id"]}, token=admin)
+    await c.call(broker, "GET", summary_path, {"session_id": "nope"}, token=admin)
+    policy_path = "/api/v1/organisations/{name}/policy"
+    await c.call(broker, "GET", policy_path, {"name": "acme"}, token=admin)
+    await c.call(
+        broker,
+        "PUT",
+        policy_path,
+        {"name": "acme"},
+        token=admin,
+        json={"summary_includes_chat": True},
+    )
+    await c.call(broker, "PUT", policy_path, {"name": "acme"}, token=admin, json={})
+    # The delivery log and redelivery (tests/broker/test_webhook_delivery_log.py).
+    status, hook2 = await c.call(
+        broker,
+        "POST",
+        "/api/v1/webhooks",
+        token=admin,
+        json={"url": "https://helpdesk.example.com/h2", "events": ["ticket.created"]},
+    )
+    await c.call(broker, "POST", "/api/v1/tickets", token=admin, json={"title": "Logged"})
+    wid2 = hook2["webhook"]["id"]
+    [queued] = await webhook_store.list_deliveries(broker.app[DB], wid2)
+    ids = {"webhook_id": wid2, "delivery_id": queued.id}
+    delivery_path = "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"
+    await c.call(broker, "GET", delivery_path, ids, token=admin)
+    await c.call(broker, "GET", delivery_path, {**ids, "delivery_id": "nope"}, token=admin)
+    await c.call(broker, "POST", delivery_path + "/redeliver", ids, token=admin)
+    await c.call(broker, "POST", delivery_path + "/redeliver", ids, token=admin, json={"x": 1})
     # The event schemas (issue 18; tests/broker/test_webhook_events.py).
     await c.call(broker, "GET", "/api/v1/webhook-schemas", token=admin)
     schema_path = "/api/v1/webhook-schemas/{name}"

@@ -25,11 +25,33 @@ class FlowResult:
 
 
 async def run_session(
-    b: RunningBroker, *, engineer: str = "eve", resolution: str = "Toner replaced"
+    b: RunningBroker,
+    *,
+    engineer: str = "eve",
+    resolution: str = "Toner replaced",
+    organisation: str | None = None,
 ) -> FlowResult:
     """Run the session described in the module docstring; return its ids."""
-    sid, agent_token = await agent_request(b)
-    user, password = await b.create_user(engineer, "engineer", name="Eve Engineer")
+    if organisation is None:
+        sid, agent_token = await agent_request(b)
+    else:
+        status, body, _ = await b.request(
+            "POST",
+            "/api/v1/agent/requests",
+            json={
+                "description": "My printer prints blank pages",
+                "client_name": "Alice",
+                "organisation": organisation,
+            },
+        )
+        assert status == 201, body
+        sid, agent_token = body["session_id"], body["token"]
+    user, password = await b.create_user(
+        engineer,
+        "engineer",
+        name="Eve Engineer",
+        organisations=() if organisation is None else (organisation,),
+    )
     eng = await b.login(user, password)
     async with ws_connect(b, "/ws/agent") as agent:
         await agent.say(m.Hello(token=agent_token, client="test-agent/0.1"))
