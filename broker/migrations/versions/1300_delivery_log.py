@@ -3,8 +3,8 @@ per delivery attempt: status, latency, error, manual), the outbox's
 ``redeliver_requested_at_ms`` (an admin's redelivery) and ``organisation_policies``
 (whether the signed session summary carries the chat).
 
-Revision ID: 1200_delivery_log
-Revises: 1100_ticket_sync
+Revision ID: 1300_delivery_log
+Revises: 1200_cluster
 Create Date: 2026-12-04 19:00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "1200_delivery_log"
-down_revision: str | None = "1100_ticket_sync"
+revision: str = "1300_delivery_log"
+down_revision: str | None = "1200_cluster"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
