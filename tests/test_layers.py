@@ -3,7 +3,8 @@ DESIGN §3.
 
 Ground floor: ``protocol`` and ``certs`` (standard library and ``cryptography`` only).
 ``audit`` builds on ``protocol``; ``broker`` and ``agent`` build on all three; nothing
-imports ``broker`` or ``agent`` except ``cli``; ``certs`` and ``audit`` do not import each
+imports ``broker`` or ``agent`` except ``cli``; ``integrations`` (help-desk connectors)
+imports none of our packages (they speak the public HTTP API); ``certs`` and ``audit`` do not import each
 other. Every import counts, also one inside a function or under ``TYPE_CHECKING``: a
 cycle hidden in a function is still a cycle in the design.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("protocol", "certs", "audit", "broker", "agent", "cli")
+PACKAGES = ("protocol", "certs", "audit", "broker", "agent", "cli", "integrations")
 
 # Which of our packages each package may import (DESIGN §3).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -30,6 +31,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "broker": frozenset({"protocol", "certs", "audit"}),
     "agent": frozenset({"protocol", "certs", "audit"}),
     "cli": frozenset({"protocol", "certs", "audit", "broker", "agent"}),
+    # Help-desk connectors (issue 18) talk to Clearpane over its public HTTP API only.
+    "integrations": frozenset(),
 }
 
 # The ground floor uses the standard library and these third-party packages only.

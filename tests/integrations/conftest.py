@@ -4,7 +4,7 @@ in its own process, and a broker configured to use it for staff single sign-on."
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from broker.testing import RunningBroker, running_broker
-from tests.integrations.sites import DjangoSite, django_site
+from tests.integrations.sites import DjangoSite, django_site, migrated_template
 
 CLIENT_ID = "clearpane"
 CLIENT_SECRET = "test-client-secret-7f3a9c"
@@ -127,10 +127,26 @@ def start_sso(tmp_path: Path, provider: DjangoSite, **overrides: Any) -> Any:
     )
 
 
+@pytest.fixture(scope="session")
+def django_templates(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``template(site)``: that site's migrated database, made once per test run."""
+    made: dict[str, Path] = {}
+
+    def template(site: str) -> Path:
+        if site not in made:
+            made[site] = migrated_template(site, tmp_path_factory.mktemp(site))
+        return made[site]
+
+    return template
+
+
 @pytest.fixture
-async def provider(tmp_path: Path) -> AsyncIterator[DjangoSite]:
+async def provider(
+    tmp_path: Path, django_templates: Callable[[str], Path]
+) -> AsyncIterator[DjangoSite]:
     """The real OpenID provider, in its own process."""
-    async with django_site("oidc_site", tmp_path / "provider") as site:
+    folder = tmp_path / "provider"
+    async with django_site("oidc_site", folder, template=django_templates("oidc_site")) as site:
         yield site
 
 

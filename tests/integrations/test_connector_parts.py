@@ -1,0 +1,69 @@
+"""The connector's parts without servers: its signature check agrees with the broker's
+signer (it cannot import it), its settings, and the follow-up texts it finds again."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from broker.webhooks.signing import new_secret, signature_header
+from integrations.clearpane import SignatureError, verify_signature
+from integrations.django_helpdesk.config import ConfigError, ConnectorConfig
+from integrations.django_helpdesk.texts import (
+    has_invitation,
+    has_summary,
+    invitation_text,
+    summary_text,
+)
+
+BODY = b'{"type":"session.ended"}'
+
+
+def test_a_broker_signature_verifies_and_a_changed_one_does_not() -> None:
+    secret, now = new_secret(), int(time.time())
+    header = signature_header(secret, now, BODY)
+    verify_signature(secret, str(now), BODY, header, now=now)
+    verify_signature(secret, str(now), BODY, f"v1=00, {header}", now=now)  # rotation
+    with pytest.raises(SignatureError):
+        verify_signature(secret, str(now), BODY + b" ", header, now=now)
+    with pytest.raises(SignatureError):
+        verify_signature(new_secret(), str(now), BODY, header, now=now)
+    with pytest.raises(SignatureError):  # replayed later than the tolerance
+        verify_signature(secret, str(now), BODY, header, now=now + 301)
+    with pytest.raises(SignatureError):
+        verify_signature(secret, "soon", BODY, header, now=now)
+
+
+def test_settings_from_the_environment() -> None:
+    env = {
+        "CLEARPANE_CONNECTOR_CLEARPANE_URL": "https://help.example.com",
+        "CLEARPANE_CONNECTOR_API_KEY": "cpk_x",
+        "CLEARPANE_CONNECTOR_HELPDESK_URL": "https://desk.example.com/helpdesk",
+        "CLEARPANE_CONNECTOR_HELPDESK_USER": "desk",
+        "CLEARPANE_CONNECTOR_HELPDESK_PASSWORD": "pw",
+        "CLEARPANE_CONNECTOR_WEBHOOK_SECRET": "whsec_x",
+        "CLEARPANE_CONNECTOR_QUEUES": "1, 4",
+        "CLEARPANE_CONNECTOR_POLL_INTERVAL_S": "2.5",
+        "CLEARPANE_CONNECTOR_LANGUAGE": "ru",
+    }
+    config = ConnectorConfig.from_env(env)
+    assert (config.queues, config.poll_interval_s, config.language) == ((1, 4), 2.5, "ru")
+    with pytest.raises(ConfigError, match="CLEARPANE_CONNECTOR_API_KEY"):
+        ConnectorConfig.from_env({k: v for k, v in env.items() if "API_KEY" not in k})
+    with pytest.raises(ConfigError, match="CLEARPANE_CONNECTOR_QUEUES"):
+        ConnectorConfig.from_env({**env, "CLEARPANE_CONNECTOR_QUEUES": "one"})
+
+
+def test_follow_ups_are_found_again_in_every_language() -> None:
+    session = {"id": "s9", "outcome": "ended_by_engineer", "resolution": "Fixed",
+               "engineer": {"name": "Erin"}, "duration_s": 125, "rating": {"score": 5}}  # fmt: skip
+    for lang in ("en", "ru"):
+        ticket = {"followup_set": [{"comment": invitation_text("1234-5678", "soon", lang)},
+                                   {"comment": summary_text(session, signed=False, language=lang)}]}  # fmt: skip
+        assert has_invitation(ticket) and has_summary(ticket, "s9")
+        assert not has_summary(ticket, "s1")
+    text = summary_text(session, signed=False)
+    assert "Duration: 2 min 5 s" in text and "Client's rating: 5/5" in text
+    assert "Длительность: 2 мин 5 с" in summary_text(session, signed=True, language="ru")
+    assert not has_invitation({"followup_set": [{"comment": "code 1234-5678"}]})
