@@ -1,6 +1,6 @@
 """What every connector needs from Clearpane: a client of the public HTTP API (an API
-key as bearer token, ``Idempotency-Key`` on the POSTs it may retry, exact lookup by
-``external_ref``) and the check of a webhook's signature.
+key as bearer token, tickets upserted by the help desk's reference, ``Idempotency-Key``
+on the POSTs it may retry) and the check of a webhook's signature.
 
 The signature scheme is the one docs/webhooks.md documents: ``X-Clearpane-Signature:
 v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`` over the raw body, the timestamp
@@ -15,6 +15,7 @@ import hmac
 import ssl
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -97,18 +98,11 @@ class ClearpaneClient:
                 )
             return body
 
-    async def ticket_by_ref(self, external_ref: str) -> dict[str, Any] | None:
-        """The ticket whose ``external_ref`` is exactly this, or None."""
-        found = await self._call("GET", "/tickets", params={"external_ref": external_ref})
-        tickets = found.get("tickets", []) if isinstance(found, dict) else []
-        return tickets[0] if tickets else None
-
-    async def create_ticket(self, fields: Mapping[str, Any], *, idempotency_key: str) -> Any:
-        """``POST /tickets`` (safe to retry with the same key)."""
-        created = await self._call(
-            "POST", "/tickets", json=dict(fields), idempotency_key=idempotency_key
-        )
-        return created.get("ticket", created)
+    async def upsert_ticket(self, source: str, external_ref: str, fields: Mapping[str, Any]) -> Any:
+        """``PUT /tickets/by-ref/{source}/{ref}``: the one ticket of this reference,
+        created or updated (idempotent by definition: safe to retry)."""
+        path = f"/tickets/by-ref/{quote(source, safe='')}/{quote(external_ref, safe='')}"
+        return await self._call("PUT", path, json=dict(fields))
 
     async def invite(self, ticket_id: str, *, ttl_s: int, idempotency_key: str) -> Any:
         """``POST /tickets/{id}/invitations``: ``{code, expires_at, …}``."""

@@ -47,7 +47,7 @@ class ConnectorConfig:
     #: Outcomes that resolve the ticket (others only add the follow-up).
     resolve_outcomes: tuple[str, ...] = ("ended_by_engineer",)
     queues: tuple[int, ...] = field(default=())  # only these queues (empty: all)
-    ref_prefix: str = "django-helpdesk:"
+    external_source: str = "django-helpdesk"  # Clearpane's name for this help desk
     language: str = "en"
 
     @classmethod

@@ -7,10 +7,10 @@ Two directions, each chosen for robustness:
 - **Help desk → Clearpane: polling.** django-helpdesk's own webhooks are fire and
   forget (one attempt, no retry, nothing queued while the connector is down), so the
   connector reads the open tickets every ``poll_interval_s`` instead. A ticket without
-  the connector's invitation follow-up gets a Clearpane ticket (found by the exact
-  ``external_ref`` ``django-helpdesk:<id>``, else created), an invitation and the
-  follow-up with the code. Both POSTs carry an ``Idempotency-Key`` derived from the
-  ticket, so a crash between two steps repeats nothing when the next poll retries.
+  the connector's invitation follow-up gets its Clearpane ticket (upserted by reference:
+  ``PUT /tickets/by-ref/django-helpdesk/<id>``, idempotent), an invitation (its POST
+  carries an ``Idempotency-Key`` derived from the ticket) and the follow-up with the
+  code, so a crash between two steps repeats nothing when the next poll retries.
 - **Clearpane → help desk: signed webhooks** (retried by the broker's durable outbox).
   ``session.ended`` (or ``session.summary``, whichever comes first; the signed summary
   is fetched when the broker offers one) becomes a follow-up with the outcome,
@@ -82,16 +82,13 @@ class Connector:
         await self.clearpane.close()
         await self.helpdesk.close()
 
-    def ref(self, ticket_id: int) -> str:
-        """The Clearpane ``external_ref`` of a help-desk ticket."""
-        return f"{self.config.ref_prefix}{ticket_id}"
-
-    def ticket_id_of(self, external_ref: Any) -> int | None:
-        """The help-desk ticket id in an ``external_ref`` of ours, else None."""
-        if not isinstance(external_ref, str) or not external_ref.startswith(self.config.ref_prefix):
+    def ticket_id_of(self, ticket: Mapping[str, Any]) -> int | None:
+        """The help-desk ticket id of a Clearpane ticket linked to this help desk (its
+        ``external_source`` ours, its ``external_ref`` the id), else None."""
+        ref = ticket.get("external_ref")
+        if ticket.get("external_source") != self.config.external_source:
             return None
-        rest = external_ref[len(self.config.ref_prefix) :]
-        return int(rest) if rest.isdigit() else None
+        return int(ref) if isinstance(ref, str) and ref.isdigit() else None
 
     # --- help desk → Clearpane ---------------------------------------------------------
 
@@ -112,21 +109,19 @@ class Connector:
         return invited
 
     async def _invite(self, ticket: Mapping[str, Any]) -> None:
-        ref = self.ref(int(ticket["id"]))
-        twin = await self.clearpane.ticket_by_ref(ref)
-        if twin is None:
-            twin = await self.clearpane.create_ticket(
-                {
-                    "title": str(ticket.get("title") or ref)[:200],
-                    "description": str(ticket.get("description") or "")[:10_000],
-                    "external_ref": ref,
-                },
-                idempotency_key=f"{ref}/ticket",
-            )
+        source, ref = self.config.external_source, str(ticket["id"])
+        twin = await self.clearpane.upsert_ticket(
+            source,
+            ref,
+            {
+                "title": str(ticket.get("title") or f"{source} {ref}")[:200],
+                "description": str(ticket.get("description") or "")[:10_000],
+            },
+        )
         invitation = await self.clearpane.invite(
             str(twin["id"]),
             ttl_s=self.config.invitation_ttl_s,
-            idempotency_key=f"{ref}/invitation",
+            idempotency_key=f"{source}/{ref}/invitation",
         )
         await self.helpdesk.add_followup(
             int(ticket["id"]),
@@ -157,7 +152,7 @@ class Connector:
             session_id = str(session.get("id"))
         else:
             return "ignored"
-        ticket_id = self.ticket_id_of(ticket_ref.get("external_ref"))
+        ticket_id = self.ticket_id_of(ticket_ref)
         if ticket_id is None:
             return "not ours"
         async with self._lock:

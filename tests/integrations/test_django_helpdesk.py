@@ -195,12 +195,12 @@ async def test_a_help_desk_ticket_is_invited_helped_and_resolved(
 
     code = await eventually(invitation, timeout=30, what="the invitation follow-up")
     b = rig.broker
-    status, found, _ = await b.request(
-        "GET", f"/api/v1/tickets?external_ref=django-helpdesk:{desk_id}", token=None,
+    status, cp_ticket, _ = await b.request(
+        "GET", f"/api/v1/tickets/by-ref/django-helpdesk/{desk_id}", token=None,
         headers={"Authorization": f"Bearer {rig.connector.config.api_key}"},
     )  # fmt: skip
-    assert status == 200 and len(found["tickets"]) == 1, found
-    cp_ticket = found["tickets"][0]
+    assert status == 200, cp_ticket
+    cp_ticket = cp_ticket.get("ticket", cp_ticket)
     assert cp_ticket["title"] == "Printer offline"
 
     await b.create_user("erin", "engineer", name="Erin Engineer", password="erin-password-1")
@@ -253,7 +253,7 @@ async def test_a_help_desk_ticket_is_invited_helped_and_resolved(
         "id": "redelivered", "type": "session.ended", "version": 1,
         "occurred_at": "2026-12-04T00:00:00Z",
         "data": {"session": {"id": sid, "outcome": "ended_by_engineer"},
-                 "ticket": {"external_ref": f"django-helpdesk:{desk_id}"}},
+                 "ticket": {"external_source": "django-helpdesk", "external_ref": str(desk_id)}},
     }  # fmt: skip
     assert await _deliver(rig, event, rig.secret) == 204
     assert len((await rig.desk_ticket(desk_id))["followup_set"]) == count
@@ -282,7 +282,7 @@ async def test_a_forged_webhook_changes_nothing(rig: Rig) -> None:
         "id": "forged", "type": "session.ended", "version": 1,
         "occurred_at": "2026-12-04T00:00:00Z",
         "data": {"session": {"id": "s1", "outcome": "ended_by_engineer", "resolution": "x"},
-                 "ticket": {"external_ref": f"django-helpdesk:{desk_id}"}},
+                 "ticket": {"external_source": "django-helpdesk", "external_ref": str(desk_id)}},
     }  # fmt: skip
     assert await _deliver(rig, event, "whsec_not-the-secret") == 401
     ticket = await rig.desk_ticket(desk_id)
