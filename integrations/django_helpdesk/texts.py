@@ -41,6 +41,8 @@ _TEXTS = {
         "rating": "Client's rating",
         "signed": "Signed summary: verify with `clearpane audit verify-summary`.",
         "minutes": "{m} min {s} s",
+        "actions": "Engineer's input",
+        "counts": "{clicks} clicks, {keys} keys",
     },
     "ru": {
         "invite": (
@@ -58,6 +60,8 @@ _TEXTS = {
         "rating": "Оценка клиента",
         "signed": "Подписанная сводка: проверка — `clearpane audit verify-summary`.",
         "minutes": "{m} мин {s} с",
+        "actions": "Действия инженера",
+        "counts": "щелчков: {clicks}, клавиш: {keys}",
     },
 }
 
@@ -92,17 +96,32 @@ def has_summary(ticket: Mapping[str, Any], session_id: str) -> bool:
     )
 
 
-def _duration(seconds: Any, language: str) -> str | None:
+def _duration(session: Mapping[str, Any], name: str, language: str) -> str | None:
+    """``<name>_s`` (session.ended) or ``<name>_ms`` (the signed summary) in words."""
+    seconds = session.get(f"{name}_s")
+    if not isinstance(seconds, int | float) and isinstance(session.get(f"{name}_ms"), int):
+        seconds = session[f"{name}_ms"] / 1000
     if not isinstance(seconds, int | float):
         return None
     whole = round(seconds)
     return _t(language)["minutes"].format(m=whole // 60, s=whole % 60)
 
 
+def _actions(actions: Any, language: str) -> str | None:
+    """The engineer's clicks and keys, counted (the summary never has their content)."""
+    if not isinstance(actions, Mapping):
+        return None
+    clicks, keys = actions.get("clicks"), actions.get("keys")
+    if not isinstance(clicks, int) or not isinstance(keys, int):
+        return None
+    return _t(language)["counts"].format(clicks=clicks, keys=keys)
+
+
 def summary_text(session: Mapping[str, Any], *, signed: bool, language: str = "en") -> str:
     """A session's summary as a follow-up: outcome, resolution, engineer, duration, time
-    to answer, rating. ``session`` is the ``session.ended`` event's session or the
-    signed summary (the same field names)."""
+    to answer, rating, the engineer's input counted. ``session`` is the
+    ``session.ended`` event's session (durations ``*_s``) or the signed summary
+    (``*_ms``)."""
     t = _t(language)
     lines = [summary_mark(str(session.get("id") or session.get("session_id")))]
     engineer = session.get("engineer")
@@ -114,9 +133,10 @@ def summary_text(session: Mapping[str, Any], *, signed: bool, language: str = "e
         (t["outcome"], session.get("outcome")),
         (t["resolution"], session.get("resolution")),
         (t["engineer"], engineer.get("name") if isinstance(engineer, Mapping) else None),
-        (t["duration"], _duration(session.get("duration_s"), language)),
-        (t["answered"], _duration(session.get("time_to_answer_s"), language)),
+        (t["duration"], _duration(session, "duration", language)),
+        (t["answered"], _duration(session, "time_to_answer", language)),
         (t["rating"], f"{rating['score']}/5" if isinstance(rating, Mapping) else None),
+        (t["actions"], _actions(session.get("actions"), language)),
     ]
     lines += [f"{label}: {value}" for label, value in rows if value]
     if signed:

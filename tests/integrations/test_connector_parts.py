@@ -66,4 +66,13 @@ def test_follow_ups_are_found_again_in_every_language() -> None:
     text = summary_text(session, signed=False)
     assert "Duration: 2 min 5 s" in text and "Client's rating: 5/5" in text
     assert "Длительность: 2 мин 5 с" in summary_text(session, signed=True, language="ru")
+    signed = {"session_id": "s9", "duration_ms": 61_000, "time_to_answer_ms": 4_000,
+              "participants": [{"role": "client", "name": "Bob"},
+                               {"role": "engineer", "name": "Erin"}],
+              "actions": {"clicks": 4, "keys": 15}}  # fmt: skip
+    text = summary_text(signed, signed=True)
+    assert text.startswith("[Clearpane] session s9 summary")
+    for part in ("Duration: 1 min 1 s", "Time to answer: 0 min 4 s", "Engineer: Erin",
+                 "Engineer's input: 4 clicks, 15 keys", "verify-summary"):  # fmt: skip
+        assert part in text, part
     assert not has_invitation({"followup_set": [{"comment": "code 1234-5678"}]})

@@ -245,6 +245,9 @@ async def test_a_help_desk_ticket_is_invited_helped_and_resolved(
     assert "Engineer: Erin Engineer" in note["comment"]
     assert "Outcome: ended_by_engineer" in note["comment"]
     assert note["new_status"] == RESOLVED
+    # From the broker's signed summary (GET /sessions/{id}/summary or session.summary).
+    assert "clearpane audit verify-summary" in note["comment"]
+    assert "Engineer's input: 0 clicks, 0 keys" in note["comment"]
 
     # Nothing twice: another poll invites nobody, a redelivered event writes nothing.
     assert await rig.connector.poll_once() == 0
