@@ -1,10 +1,10 @@
 """Pacing, Sans-I/O: the one rate limiter and the one backoff formula of the code base.
 
 :class:`TokenBucket` bounds a connection's messages (``protocol.Connection``), the
-broker's unauthenticated endpoints (``broker.auth.throttle.RateLimiter``, one bucket per
-client address) and wrong invitation codes from everywhere together
-(``broker.auth.throttle.RedeemGuard``, one bucket kept in the store as
-:meth:`TokenBucket.full_at_ms`). :func:`backoff_s` is the delay before a retry: the agent's reconnects,
+broker's unauthenticated endpoints per client address
+(``broker.auth.throttle.SharedRateLimiter``) and wrong invitation codes from everywhere
+together (``broker.auth.throttle.RedeemGuard``); the broker keeps those buckets in its
+store as :meth:`TokenBucket.full_at_ms`, so all nodes share them. :func:`backoff_s` is the delay before a retry: the agent's reconnects,
 webhook redeliveries, the broker's store retries and the login lock all use it. Time
 and randomness are passed in.
 """

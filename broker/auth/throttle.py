@@ -1,9 +1,10 @@
 """Login throttling (per username and client address, exponential back-off, stored
-in the database so it survives restarts), the global limit on wrong invitation codes,
-the per-address limit of unauthenticated agent endpoints kept in the store for every
-node (:class:`SharedRateLimiter`: agent requests, invitation redeem) and a small
-in-memory rate limiter. Every limit is :class:`protocol.pacing.TokenBucket` — the one
-rate limiter of the code base; the login lock uses its one backoff formula."""
+in the database so it survives restarts), the global limit on wrong invitation codes
+(:class:`RedeemGuard`) and the per-address limit of unauthenticated agent endpoints
+(:class:`SharedRateLimiter`: agent requests, invitation redeem). Both limits are
+:class:`protocol.pacing.TokenBucket` — the one rate limiter of the code base — kept in
+the store for every node (:class:`StoredBucket`); the login lock uses its one backoff
+formula."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ from broker.clock import Clock
 from broker.errors import RateLimited
 from broker.store import cluster_models, queries
 from broker.store.db import Database
-from broker.store.queries import LoginAttempt
 from protocol.pacing import TokenBucket, backoff_s
 
-__all__ = ["LoginThrottle", "RateLimiter", "RedeemGuard", "SharedRateLimiter"]
+__all__ = ["LoginThrottle", "RedeemGuard", "SharedRateLimiter", "StoredBucket"]
 
 
 class LoginThrottle:
@@ -103,37 +103,58 @@ class LoginThrottle:
         await queries.clear_login_failures(self._db, self.account_key(username))
 
 
+class StoredBucket:
+    """One :class:`protocol.pacing.TokenBucket` in the store (``rate_buckets``), so every
+    node of a cluster takes from the same bucket. It is kept as the moment it is full
+    again and changed by compare-and-set (:func:`broker.store.cluster_models.swap_bucket`):
+    of two nodes taking the last token at once, one gets it."""
+
+    ATTEMPTS = 8
+    """Compare-and-set rounds before giving up (each lost round means another node took
+    a token in between)."""
+
+    def __init__(self, db: Database, key: str, *, rate: float, burst: float) -> None:
+        self._db = db
+        self._key = hashlib.sha256(f"rate\0{key}".encode()).hexdigest()
+        self._rate = rate
+        self._burst = burst
+
+    async def peek(self, now: int) -> TokenBucket:
+        """The bucket as it stands (nothing taken)."""
+        old = await cluster_models.get_bucket(self._db, self._key)
+        return TokenBucket.restore(self._rate, self._burst, old if old else now, now)
+
+    async def take(self, now: int) -> tuple[bool, TokenBucket]:
+        """Take one token: (whether there was one, the bucket after). Raises
+        :class:`RateLimited` when other nodes keep winning the compare-and-set."""
+        for _ in range(self.ATTEMPTS):
+            old = await cluster_models.get_bucket(self._db, self._key)
+            bucket = TokenBucket.restore(self._rate, self._burst, old if old else now, now)
+            if not bucket.take(now):
+                return False, bucket
+            if await cluster_models.swap_bucket(self._db, self._key, old, bucket.full_at_ms(), now):
+                return True, bucket
+        raise RateLimited("too many requests at once; try again in 1 s", 1.0)
+
+
 class RedeemGuard:
-    """Wrong invitation codes from every address together, bounded by one
-    :class:`protocol.pacing.TokenBucket` kept in the store (so all nodes share it):
-    ``limit`` wrong codes at once, refilled at ``limit`` per ``window_s``. While the
-    bucket is empty every redemption is refused. :meth:`failure` tells the caller to
-    raise the alert (log + webhook) when a wrong code empties the bucket, at most once
-    per ``window_s``.
-
-    The store row (``login_attempts``, a hashed key) holds the bucket as the moment it
-    is full again (``last_failure_ms``), the wrong codes since it was last full
-    (``failures``) and when the next alert may be raised (``locked_until_ms``)."""
-
-    _KEY = hashlib.sha256(b"invitation-failures").hexdigest()
+    """Wrong invitation codes from every address together: one :class:`StoredBucket`
+    (all nodes share it) of ``limit`` wrong codes at once, refilled at ``limit`` per
+    ``window_s``. While it is empty every redemption is refused. The alert (log +
+    webhook) is a second bucket of one token per ``window_s``: a wrong code that
+    empties the first bucket raises it at most once per window while an attack goes on."""
 
     def __init__(self, db: Database, clock: Clock, *, limit: int, window_s: float) -> None:
-        self._db = db
         self._clock = clock
-        self._limit = limit
-        self._rate = limit / window_s
-        self._window_ms = int(window_s * 1000)
-
-    async def _bucket(self, now: int) -> tuple[TokenBucket, LoginAttempt | None]:
-        row = await queries.get_login_attempt(self._db, self._KEY)
-        full_at = row.last_failure_ms if row is not None else now
-        return TokenBucket.restore(self._rate, self._limit, full_at, now), row
+        self._failures = StoredBucket(
+            db, "invitation\0failures", rate=limit / window_s, burst=limit
+        )
+        self._alerts = StoredBucket(db, "invitation\0alerts", rate=1 / window_s, burst=1)
 
     async def check(self) -> None:
         """Raise :class:`RateLimited` while the bucket of wrong codes is empty."""
         now = self._clock.now_ms()
-        bucket, _row = await self._bucket(now)
-        wait_ms = bucket.wait_ms(now)
+        wait_ms = (await self._failures.peek(now)).wait_ms(now)
         if wait_ms:
             wait_s = wait_ms / 1000
             raise RateLimited(
@@ -145,60 +166,20 @@ class RedeemGuard:
         the last window: the time (ms) redemptions are allowed again — the caller
         raises the alert; otherwise None."""
         now = self._clock.now_ms()
-        bucket, row = await self._bucket(now)
-        was_full = row is None or row.last_failure_ms <= now
-        bucket.take(now)  # a failure that raced past check() still counts (bucket stays empty)
+        # A wrong code that raced past check() finds the bucket empty: it stays empty.
+        _taken, bucket = await self._failures.take(now)
         wait_ms = bucket.wait_ms(now)
-        alert = wait_ms > 0 and (row is None or row.locked_until_ms <= now)
-        next_alert = now + self._window_ms if alert else (row.locked_until_ms if row else 0)
-        await queries.record_login_failure(
-            self._db,
-            self._KEY,
-            failures=1 if was_full or row is None else row.failures + 1,
-            at=bucket.full_at_ms(),
-            locked_until=next_alert,
-        )
+        if not wait_ms:
+            return None
+        alert, _ = await self._alerts.take(now)
         return now + wait_ms if alert else None
-
-
-class RateLimiter:
-    """At most ``limit`` hits per key in a burst, refilled at ``limit`` per ``window_s``
-    (one :class:`protocol.pacing.TokenBucket` per key). Memory is bounded: at most
-    ``max_keys`` keys are tracked, the least recently used dropped."""
-
-    def __init__(
-        self, clock: Clock, *, limit: int, window_s: float, max_keys: int = 10_000
-    ) -> None:
-        self._clock = clock
-        self._limit = limit
-        self._rate = limit / window_s
-        self._max_keys = max_keys
-        self._buckets: dict[str, TokenBucket] = {}
-
-    def hit(self, key: str) -> None:
-        """Count one hit for ``key``; raise :class:`RateLimited` if over the limit."""
-        now = self._clock.now_ms()
-        bucket = self._buckets.pop(key, None) or TokenBucket.full(self._rate, self._limit, now)
-        self._buckets[key] = bucket  # re-insert: dict order is least recently used first
-        if not bucket.take(now):
-            wait_s = bucket.wait_ms(now) / 1000
-            raise RateLimited(f"too many requests; try again in {wait_s:.0f} s", wait_s)
-        while len(self._buckets) > self._max_keys:
-            self._buckets.pop(next(iter(self._buckets)))
 
 
 class SharedRateLimiter:
     """At most ``limit`` hits per key in a burst, refilled at ``limit`` per ``window_s``:
-    one :class:`protocol.pacing.TokenBucket` per key **in the store**, so every node of
-    a cluster takes from the same bucket (issue 15: N processes must not allow N times
-    the limit). The bucket is kept as the moment it is full again and changed by
-    compare-and-set (:func:`broker.store.cluster_models.swap_bucket`): of two nodes
-    taking the last token at once, one gets it. One read and one write per hit (these
-    endpoints are called once per help request)."""
-
-    ATTEMPTS = 8
-    """Compare-and-set rounds before giving up (each lost round means another node took
-    a token in between)."""
+    one :class:`StoredBucket` per key, so every node of a cluster takes from the same
+    bucket (issue 15: N processes must not allow N times the limit). One read and one
+    write per hit (these endpoints are called once per help request)."""
 
     def __init__(self, db: Database, clock: Clock, *, limit: int, window_s: float) -> None:
         self._db = db
@@ -208,14 +189,9 @@ class SharedRateLimiter:
 
     async def hit(self, key: str) -> None:
         """Count one hit for ``key``; raise :class:`RateLimited` if over the limit."""
-        stored = hashlib.sha256(f"rate\0{key}".encode()).hexdigest()
-        for _ in range(self.ATTEMPTS):
-            now = self._clock.now_ms()
-            old = await cluster_models.get_bucket(self._db, stored)
-            bucket = TokenBucket.restore(self._rate, self._limit, old if old else now, now)
-            if not bucket.take(now):
-                wait_s = bucket.wait_ms(now) / 1000
-                raise RateLimited(f"too many requests; try again in {wait_s:.0f} s", wait_s)
-            if await cluster_models.swap_bucket(self._db, stored, old, bucket.full_at_ms(), now):
-                return
-        raise RateLimited("too many requests at once; try again in 1 s", 1.0)
+        now = self._clock.now_ms()
+        bucket = StoredBucket(self._db, key, rate=self._rate, burst=self._limit)
+        taken, after = await bucket.take(now)
+        if not taken:
+            wait_s = after.wait_ms(now) / 1000
+            raise RateLimited(f"too many requests; try again in {wait_s:.0f} s", wait_s)
