@@ -12,7 +12,7 @@ PACKAGES := protocol audit certs broker agent cli integrations
 SYSTEM_PACKAGES := chromium xvfb xauth xdotool libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 \
 	libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-render-util0 \
 	libxcb-image0 libegl1 libgl1 \
-	postgresql nats-server haproxy \
+	postgresql nats-server haproxy coturn \
 	gstreamer1.0-tools gstreamer1.0-plugins-base dbus npm
 
 .PHONY: node-deps run test test-postgres cluster lint typecheck venv system-deps bench clean

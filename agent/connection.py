@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import random
 import ssl
@@ -27,6 +28,7 @@ from websockets.typing import Subprotocol
 
 from agent.errors import AgentError, FinalError
 from protocol.connection import BinaryReceived, Connection, ControlReceived, ErrorToSend
+from protocol.ice import IceConfigError, IceServer, parse_ice_servers
 from protocol.limits import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 from protocol.messages import ErrorMessage, Hello, Welcome, serialize_control
 from protocol.pacing import backoff_s
@@ -53,6 +55,9 @@ class SessionTicket:
     #: A new request only: when an engineer answers at the latest, and its place in line.
     answer_by_ms: int | None = None
     queue_position: int | None = None
+    #: The STUN/TURN servers the broker gives this session's calls (TURN with its
+    #: short-lived REST credentials, broker/ice.py); () when it gives none or a bad list.
+    ice_servers: tuple[IceServer, ...] = ()
 
     def __repr__(self) -> str:  # never print the token
         return f"SessionTicket(session_id={self.session_id!r}, ticket_id={self.ticket_id!r})"
@@ -185,7 +190,21 @@ def _ticket(data: dict[str, Any]) -> SessionTicket:
         ticket,
         answer_by_ms=answer_ms,
         queue_position=position if isinstance(position, int) and position > 0 else None,
+        ice_servers=_ice_servers(data.get("ice_servers")),
     )
+
+
+def _ice_servers(value: Any) -> tuple[IceServer, ...]:
+    """The broker's ``ice_servers`` (a list of ``RTCIceServer`` dictionaries), checked
+    like the agent's own setting; a malformed list is ignored (calls then use only the
+    agent's own servers), never fatal."""
+    if not isinstance(value, list) or not value:
+        return ()
+    try:
+        return parse_ice_servers(json.dumps(value), require_turn_credentials=True)
+    except IceConfigError as exc:
+        log.warning("ignoring the broker's ice_servers: %s", exc)
+        return ()
 
 
 async def request_help(

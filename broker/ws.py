@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from broker import queue_notice
 from broker.auth.policy import client_address
 from broker.auth.setup import TOKENS
 from broker.auth.tokens import Claims
@@ -110,6 +111,7 @@ class RelayService:
 
         async def store(action: PersistAction) -> None:
             await persist(app[DB], action)
+            queue_notice.kick(app)  # answered, ended, state: places in line move
 
         hooks = RecorderHooks(app)
 
@@ -126,12 +128,17 @@ class RelayService:
         hooks.attach(backend)
         backend.start()
         self._backend = backend
+        app[queue_notice.QUEUE_NOTICES] = notices = queue_notice.QueueNotices(app, backend)
+        pusher = notices.start()
         ticker = asyncio.get_running_loop().create_task(
             run_ticker(backend, hooks, TICK_S), name="relay tick"
         )
         try:
             yield
         finally:
+            pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pusher
             await self.shutdown()
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -185,6 +192,7 @@ class RelayService:
             except ProtocolError as exc:
                 return await peer.refuse(exc)
             attached = True
+            queue_notice.kick(self._app)  # the agent learns its place in line
             log.info("session %s: agent connected", sid)
             backend = self.backend
             await peer.serve(

@@ -189,6 +189,7 @@ ALLOWED: Final[dict[str, tuple[frozenset[str], frozenset[SessionState]]]] = {
     "session.state": (_BROKER, _ALL_STATES),
     "viewer.joined": (_BROKER, _NOT_ENDED),
     "viewer.left": (_BROKER, _ALL_STATES),
+    "queue.position": (_BROKER, _NOT_ENDED),
     "permission.request": (_VIEWERS, _CONNECTED),
     "permission.release": (_VIEWERS, _JOINED),
     "consent.request": (_BROKER, _JOINED),

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.call.ice import IceServer, parse_ice_servers
-from agent.call.media import MediaFactory, media_factory
+from agent.call.media import (
+    MediaFactory,
+    has_devices,
+    media_factory,
+    parse_audio_spec,
+    parse_video_spec,
+)
 from agent.call.peer import FrameListener
 from agent.call.runner import CallRunner, LogFn, SendFn
 
@@ -47,6 +53,12 @@ class CallConfig:
     def check(self) -> None:
         """Validate the media specs (raises ``MediaError``)."""
         self.media_factory()
+
+    def devices(self) -> tuple[bool, bool]:
+        """``(camera, microphone)``: what a call can send from here (nothing opened).
+        The agent tells the engineer (``desktop.info``) and the client; a missing one
+        makes the call receive-only for that kind (agent/call/peer.py)."""
+        return has_devices(parse_video_spec(self.video), parse_audio_spec(self.audio))
 
     def media_factory(self) -> MediaFactory:
         """A factory that opens the configured camera and microphone when called."""

@@ -113,6 +113,14 @@ def parse_audio_spec(spec: str) -> AudioSpec:
     raise MediaError(f"unknown audio source {kind!r}")
 
 
+def has_devices(video: VideoSpec, audio: AudioSpec) -> tuple[bool, bool]:
+    """Whether a call here can send a picture and sound: ``(camera, microphone)``.
+    Nothing is opened (G3): ``none`` is no device, a ``v4l2`` camera must exist, a
+    synthetic source stands in for a device (tests, demo machines)."""
+    camera = video.kind != "none" and (video.kind != "v4l2" or Path(video.device).exists())
+    return camera, audio.kind != "none"
+
+
 # -- synthetic sources ---------------------------------------------------------------
 
 

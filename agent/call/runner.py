@@ -78,6 +78,18 @@ class CallRunner:
 
     # -- what the session / UI calls ---------------------------------------------------
 
+    def use_servers(self, broker_servers: Sequence[IceServer]) -> None:
+        """The broker's STUN/TURN servers for this session (its TURN credentials are
+        short-lived, issued with the request), ahead of the agent's own; the next
+        call uses them (relay-only when a TURN server is among them, G1)."""
+        own = tuple(s for s in self._ice_servers if s not in broker_servers)
+        self._ice_servers = tuple(broker_servers) + own
+
+    @property
+    def ice_servers(self) -> tuple[IceServer, ...]:
+        """The servers the next call will use."""
+        return self._ice_servers
+
     @property
     def state(self) -> CallState:
         """The controller's state."""

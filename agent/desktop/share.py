@@ -23,10 +23,16 @@ class DesktopShare:
     """Builds ``desktop.info`` and applies ``monitor.select`` when the client allows."""
 
     def __init__(
-        self, allow_switch: bool, capabilities: Capabilities, choice: str = "primary"
+        self,
+        allow_switch: bool,
+        capabilities: Capabilities,
+        choice: str = "primary",
+        devices: tuple[bool, bool] | None = None,
     ) -> None:
         self.allow_switch = allow_switch
         self.capabilities = capabilities
+        #: ``(camera, microphone)`` for a video call; None: no calls here (not said).
+        self.devices = devices
         #: The client's choice, for a source opened later (``Layout.resolve`` syntax).
         self.choice = choice
 
@@ -39,6 +45,8 @@ class DesktopShare:
             windows=caps.windows,
             input=caps.input,
             secure_prompt=caps.secure_prompt,
+            camera=self.devices[0] if self.devices is not None else None,
+            microphone=self.devices[1] if self.devices is not None else None,
         )
         if layout is None:
             w, h = source.size if source is not None else (1, 1)

@@ -37,8 +37,30 @@ class CallGlue:
                 getattr(runner, name)(**kwargs)
             except Exception as exc:  # CallError: not allowed in this state
                 self._core.observer.notice(_("Video call: {reason}", reason=exc))
+                return
+            if name in ("client_start", "client_accept"):
+                self._tell_missing_devices()
 
         self._core.call_soon(act)
+
+    def _tell_missing_devices(self) -> None:
+        """A call without a camera or microphone still works, one way: say so."""
+        devices = self._core.desktop.devices
+        if devices is None:
+            return
+        camera, microphone = devices
+        if not camera and not microphone:
+            text = _(
+                "No camera or microphone found: you see and hear the engineer, "
+                "they do not see or hear you (use the chat)."
+            )
+        elif not camera:
+            text = _("No camera found: the engineer hears you but does not see you.")
+        elif not microphone:
+            text = _("No microphone found: the engineer sees you but does not hear you.")
+        else:
+            return
+        self._core.observer.notice(text)
 
     def on_message(self, msg: ControlMessage) -> None:
         """Call signalling goes to the call runner only while someone holds ``video``

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -41,6 +40,7 @@ from agent.session.core import SessionCore
 from agent.session.dispatch import Reader
 from agent.session.keys import KeyExchange
 from agent.session.stream import Stream
+from agent.session.waiting import queue_text
 from protocol.messages import Kill, Welcome, serialize_control
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ class Connector:
                 if ticket is None:
                     return SessionOutcome("killed_by_client", "client")
                 self._core.ticket = ticket
+                if self._core.call is not None and ticket.ice_servers:
+                    self._core.call.use_servers(ticket.ice_servers)  # the broker's TURN
                 break
             except FinalError as exc:
                 return SessionOutcome("auth_failed", details=(str(exc),))
@@ -336,14 +338,11 @@ class Connector:
 
     def _tell_waiting(self, ticket: SessionTicket) -> None:
         """While waiting the client learns their place in line and the latest answer
-        time (a new request; an invitation goes straight to its engineer)."""
+        time (a new request; an invitation goes straight to its engineer). The broker
+        then pushes every change (``queue.position``, agent/session/dispatch.py)."""
         if ticket.queue_position is None:
             return
-        parts = [_("You are number {n} in the queue.", n=ticket.queue_position)]
-        if ticket.answer_by_ms is not None:
-            at = time.strftime("%H:%M", time.localtime(ticket.answer_by_ms / 1000))
-            parts.append(_("An engineer answers by {time} at the latest.", time=at))
-        self._core.observer.notice(" ".join(parts))
+        self._core.observer.notice(queue_text(ticket.queue_position, None, ticket.answer_by_ms))
 
     def on_disconnect(self) -> None:
         # In-flight updates will never be acknowledged; the next frame is FULL in a

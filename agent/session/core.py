@@ -118,6 +118,7 @@ class SessionCore:
             config.monitor_switch,
             probe_source(config.source, want_input=injector is not None),
             config.monitor,
+            devices=call_config.devices() if call_config is not None else None,
         )
         self.desktop_sent: Any = None
         self.call_config = call_config

@@ -21,6 +21,7 @@ from agent.session.calls import CallGlue
 from agent.session.consent_flow import ConsentFlow
 from agent.session.core import CALL_MESSAGE_TYPES, SessionCore
 from agent.session.keys import KeyExchange
+from agent.session.waiting import queue_text
 from protocol.connection import BinaryReceived
 from protocol.media import AckFrame, BinaryMessage, InputFrame
 from protocol.messages import (
@@ -35,6 +36,7 @@ from protocol.messages import (
     LogEvent,
     MonitorSelect,
     PermissionRelease,
+    QueuePosition,
     RecordingState,
     Refresh,
     SessionEnded,
@@ -229,6 +231,10 @@ class Reader:
             self._core.mark_ended(msg.reason, msg.by)
         elif isinstance(msg, RecordingState):
             self.on_recording_state(msg)
+        elif isinstance(msg, QueuePosition):
+            # Pushed by the broker whenever the client's place or expected wait moves.
+            text = queue_text(msg.position, msg.expected_wait_s, msg.answer_by_ms)
+            self._core.observer.notice(text)
         elif isinstance(msg, ErrorMessage):
             log.info("broker error: %s", msg.code)
         # Anything else is not for the agent: ignored.

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from audit.errors import AuditError
+from broker import queue_notice
 from broker.api.body import read_body
 from broker.api.tickets import hash_invitation_code, normalise_code
 from broker.auth.alerts import raise_alert
@@ -117,6 +118,7 @@ async def create_request(request: web.Request) -> web.Response:
     )
     if ROUTER in request.app:  # issue 19: push it to an engineer now, not at the next pass
         request.app[ROUTER].kick()
+    queue_notice.kick(request.app)  # places behind it may move
     return _session_response(request, ticket, session, await _waiting_info(request, session))
 
 
@@ -142,6 +144,7 @@ async def redeem_invitation(request: web.Request) -> web.Response:
         if until is not None:
             await _guessing_alert(request, until)
         raise
+    queue_notice.kick(request.app)
     return _session_response(request, ticket, session)
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from audit.errors import LogFileError
 from audit.jsonl import read_jsonl
+from broker import queue_notice
 from broker.api.body import Query, read_body
 from broker.api.serialize import escalation_json, queue_item_json, session_json, ticket_json
 from broker.auth.policy import USER, in_organisation_scope, may_read_session, ticket_scope
@@ -241,6 +242,7 @@ async def end_session(request: web.Request) -> web.Response:
         )
     ended = await queries.get_session(app[DB], session.id)
     assert ended is not None
+    queue_notice.kick(request.app)  # a waiting request ended: those behind move up
     return web.json_response(session_json(ended))
 
 

@@ -366,6 +366,12 @@ class InProcessRelay(RelayBackend):
 
     # -- helpers ---------------------------------------------------------------
 
+    def agent_endpoint(self, session_id: str) -> Endpoint | None:
+        """The agent's socket of ``session_id`` on this node once its attach finished
+        (None while absent or still attaching)."""
+        endpoint = self._endpoints.get((session_id, AGENT))
+        return None if isinstance(endpoint, _Held) else endpoint
+
     def session(self, session_id: str) -> SessionRelay | None:
         """The core of a live session (for the REST API and tests)."""
         return self.core.get(session_id)

@@ -15,12 +15,16 @@ _MONITOR = Int(0, MAX_MONITORS)
 @dataclass(frozen=True, slots=True)
 class DesktopCapabilities:
     """What the agent checked it can do: capture, list windows (window masks), inject
-    input, and whether the client is on a secure prompt it cannot see."""
+    input, and whether the client is on a secure prompt it cannot see; for a video call,
+    whether it has a ``camera`` and a ``microphone`` (absent: not said — an older agent,
+    or one without calls)."""
 
     capture: bool = field(metadata=meta(Bool()))
     windows: bool = field(metadata=meta(Bool()))
     input: bool = field(metadata=meta(Bool()))
     secure_prompt: bool = field(metadata=meta(Bool()))
+    camera: bool | None = field(default=None, metadata=meta(Bool(), omit_none=True))
+    microphone: bool | None = field(default=None, metadata=meta(Bool(), omit_none=True))
 
 
 @dataclass(frozen=True, slots=True)

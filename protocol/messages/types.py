@@ -347,6 +347,22 @@ class RecordingState:
 
 
 @dataclass(frozen=True, slots=True)
+class QueuePosition:
+    """SPEC §3.2, B→A: the waiting client's place in line, pushed whenever it changes
+    (a request ahead was answered or withdrawn, a new one with an earlier deadline
+    came in): ``position`` (1 = next), ``expected_wait_s`` (the broker's estimate from
+    the recent answer rate; absent when it has none) and ``answer_by_ms`` (the SLA
+    deadline: an engineer answers by then at the latest)."""
+
+    position: int = field(metadata=meta(Int(1, MAX_U32)))
+    expected_wait_s: int | None = field(
+        default=None, metadata=meta(Int(0, MAX_U32), omit_none=True)
+    )
+    answer_by_ms: int | None = field(default=None, metadata=meta(_TIME, omit_none=True))
+    type: Literal["queue.position"] = field(default="queue.position", init=False)
+
+
+@dataclass(frozen=True, slots=True)
 class MaskUpdate:
     """SPEC §3.5, A→B→V: counts only, never window titles."""
 

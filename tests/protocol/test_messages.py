@@ -47,7 +47,9 @@ def test_every_type_has_a_literal_tag_matching_the_table() -> None:
         assert cls.__dataclass_fields__["type"].default == tag
         assert cls.__dataclass_params__.frozen
         assert hasattr(cls, "__slots__")
-    assert len(MESSAGE_TYPES) == 40  # + recording.state (issue 13), desktop.info, monitor.select
+    assert (
+        len(MESSAGE_TYPES) == 41
+    )  # + recording.state (issue 13), desktop.info, monitor.select, queue.position
 
 
 def test_malformed_json_codes_and_close_code() -> None:

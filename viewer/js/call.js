@@ -60,6 +60,12 @@ export class CallClient {
     this.has = { audio: true, video: true };
     /** @type {''|'no_camera'|'no_microphone'|'none'} what the panel says about missing devices */
     this.deviceNote = '';
+    /**
+     * The client's devices as its agent reports them (`desktop.info` capabilities
+     * `camera`/`microphone`; null: not said). A missing one makes the call one-way.
+     * @type {{camera: boolean|null, microphone: boolean|null}}
+     */
+    this.clientDevices = { camera: null, microphone: null };
     /** The session is over (ended or the connection lost): nobody left to call. */
     this.sessionOver = false;
     /** Counters for tests and diagnostics. */
@@ -88,6 +94,31 @@ export class CallClient {
     for (const fn of this._listeners.get(name) || []) {
       try { fn(detail); } catch (e) { console.error('call listener failed', e); }
     }
+  }
+
+  /**
+   * The agent said which devices the client has (SPEC §3.5 `desktop.info`).
+   * @param {{camera?: boolean, microphone?: boolean}} caps
+   */
+  setClientDevices(caps) {
+    const known = (v) => (typeof v === 'boolean' ? v : null);
+    const next = { camera: known(caps && caps.camera), microphone: known(caps && caps.microphone) };
+    if (next.camera === this.clientDevices.camera && next.microphone === this.clientDevices.microphone) return;
+    this.clientDevices = next;
+    this._emit('client-devices', { ...next });
+  }
+
+  /**
+   * What the panel says about the client's missing devices ('' when both are there or
+   * the agent did not say).
+   * @returns {''|'no_camera'|'no_microphone'|'none'}
+   */
+  get clientDeviceNote() {
+    const { camera, microphone } = this.clientDevices;
+    if (camera === false && microphone === false) return 'none';
+    if (camera === false) return 'no_camera';
+    if (microphone === false) return 'no_microphone';
+    return '';
   }
 
   _setState(state, reason = '') {
@@ -371,6 +402,11 @@ export function createCallPanel(container, client) {
   const status = el('p', 'call-status', t('call.state.idle'));
   status.setAttribute('role', 'status');
   const remoteNote = el('p', 'call-remote-muted');
+  // The client's own devices: said before anyone asks for a call (and during it).
+  const clientNote = el('p', 'call-client-devices');
+  clientNote.id = 'call-client-devices';
+  clientNote.setAttribute('role', 'status');
+  clientNote.hidden = true;
   const videos = el('div', 'call-videos');
   const remoteVideo = /** @type {HTMLVideoElement} */ (el('video', 'call-remote'));
   remoteVideo.autoplay = true;
@@ -387,7 +423,7 @@ export function createCallPanel(container, client) {
   const hang = el('button', 'call-hangup', t('call.hangup'));
   for (const b of [ask, mic, cam, hang]) b.type = 'button';
   buttons.append(ask, mic, cam, hang);
-  root.append(status, remoteNote, videos, buttons);
+  root.append(status, clientNote, remoteNote, videos, buttons);
   container.appendChild(root);
 
   const counters = { framesShown: 0 };
@@ -416,6 +452,10 @@ export function createCallPanel(container, client) {
     else if (inCall && rm.video) notes.push(t('call.remote.cam_off'));
     if (inCall && client.deviceNote) notes.push(t(`call.device.${client.deviceNote}`)); // i18n-keys: call.device.no_camera call.device.no_microphone call.device.none
     remoteNote.textContent = notes.join(' ');
+    const missing = client.clientDeviceNote;
+    // i18n-keys: call.client.no_camera call.client.no_microphone call.client.none
+    clientNote.textContent = missing ? t(`call.client.${missing}`) : '';
+    clientNote.hidden = !missing;
     root.classList.toggle('call-active', inCall);
   };
   const setStreams = ({ local, remote }) => {
@@ -434,7 +474,7 @@ export function createCallPanel(container, client) {
   mic.addEventListener('click', () => client.setMuted({ audio: !client.muted.audio, video: client.muted.video }));
   cam.addEventListener('click', () => client.setMuted({ audio: client.muted.audio, video: !client.muted.video }));
   hang.addEventListener('click', () => client.hangup('hangup'));
-  const offs = [client.on('state', draw), client.on('remote-mute', draw), client.on('streams', setStreams)];
+  const offs = [client.on('state', draw), client.on('remote-mute', draw), client.on('client-devices', draw), client.on('streams', setStreams)];
   draw();
 
   return {

@@ -50,6 +50,7 @@ from broker.store.queries.security import (
     token_spent,
 )
 from broker.store.queries.sessions import (
+    count_answered_since,
     create_request,
     get_session,
     list_escalations,
@@ -125,6 +126,7 @@ __all__ = [
     "bump_token_generation",
     "check_organisation_enabled",
     "clear_login_failures",
+    "count_answered_since",
     "count_users",
     "create_api_key",
     "create_invitation",

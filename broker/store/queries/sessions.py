@@ -154,6 +154,14 @@ async def waiting_sessions(db: Database) -> list[QueueItem]:
         ]
 
 
+async def count_answered_since(db: Database, since_ms: int) -> int:
+    """How many sessions an engineer answered since ``since_ms`` (the answer rate the
+    waiting client's expected wait comes from, broker/queue_notice.py)."""
+    query = select(func.count()).where(SessionModel.answered_at_ms >= since_ms)
+    async with db.sessions() as s:
+        return int((await s.execute(query)).scalar_one())
+
+
 async def set_session_state(db: Database, sid: str, state: str, *, at: int) -> SessionInfo:
     """Record a state change (protocol/SPEC.md §5). Use :func:`mark_ended` to end:
     :class:`Conflict` if the session already ended or ``state`` is ``ended``."""

@@ -192,6 +192,7 @@ export function renderSession(root, params, app) {
   const callPanel = call ? createCallPanel(callBox, call) : null;
   if (call) {
     client.on('rtc', (m) => call.handle(m));
+    client.on('desktop', (info) => call.setClientDevices(info.capabilities || {}));
     call.on('error', (e) => toast(t('call.error', { message: e.message }), 'error'));
   }
   let controlAsked = false;
