@@ -75,7 +75,7 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
     EnvVar(
         "CLEARPANE_VIDEO",
         "`--video`",
-        "Screen as video: `off` (default for now: the tile path; P5 with video is 3–6× slower, docs/BENCHMARKS.md), `auto` (measured: the best codec the viewer decodes), `vp9`, `h264`, `av1`.",
+        "Screen as video: `auto` (default: measured at the first viewer that offers video; the best codec it decodes that is fast enough for live view, else the tile path), `off` (the tile path only), `vp9`, `h264`, `av1` (forced, unmeasured).",
     ),
     EnvVar(
         "CLEARPANE_CLIENT_CERT",
@@ -154,10 +154,11 @@ class AgentConfig:
     max_fps: float = 30.0
     consent_timeout_s: float = 60.0
     #: ``auto``: measure the codecs at the first viewer that offers video and use
-    #: the best its browser decodes; ``off``: the tile path only (agent.video).
-    #: ``off`` by default until glass-to-glass with video meets P5: measured 310–553 ms
-    #: p95 against the tile path's 93 ms in the same run (docs/BENCHMARKS.md).
-    video: str = "off"
+    #: the best its browser decodes that is fast enough for live view (else the tile
+    #: path); ``off``: the tile path only (agent.video). ``auto`` by default since
+    #: H.264 reached P5 p95 73 ms (tiles 47 ms, same run, shared machine) and the
+    #: ranking drops a codec too slow for a small change (docs/BENCHMARKS.md, P5).
+    video: str = "auto"
     #: Tests and demos only: answer every prompt with these permissions. Never
     #: offered by the window; the flag is named so nobody mistakes it for a feature.
     auto_consent_for_tests: tuple[Permission, ...] | None = None

@@ -54,6 +54,8 @@ class CodecProbe:
     max_ms: float
     total_bytes: int
     error: str | None = None
+    small_ms: float = 0.0
+    """A small change's time (the typing frames' median; the pipeline's dirty rows)."""
 
 
 class _Frames(CaptureSource):
@@ -90,37 +92,80 @@ def office_scene(width: int, height: int) -> list[Frame]:
     return frames
 
 
+SMALL_FRAMES: Final = (1, 2, 6)
+"""The typing frames of :func:`office_scene` (a few characters): the live case (P5)."""
+LIVE_SMALL_MS: Final = 12.0
+"""A codec whose small-change frame (conversion + encode) takes longer than this (× the
+machine's load) is too slow for live view: P5 ≤ 60 ms p95 leaves ≈ 20 ms after the
+capture tick (≤ 33 ms) for encode, decode and draw (bench.p56_live by stage)."""
+PROBE_ROUNDS: Final = 2
+
+
 def probe(
     names: Sequence[str],
     factory: Callable[[str, int, int], VideoEncoder],
     width: int = 1920,
     height: int = 1080,
+    rounds: int = PROBE_ROUNDS,
 ) -> list[CodecProbe]:
-    """Time each codec on :func:`office_scene` (one pass, ≈ 0.2–1 s per codec)."""
+    """Time each codec on :func:`office_scene`, ``rounds`` passes interleaved.
+
+    Each frame's time is the least over the passes: a busy moment on a shared machine
+    slows one pass, not what the codec costs here (timings move ±30 % and more).
+    """
     frames = office_scene(width, height)
+    times: dict[str, list[list[float]]] = {n: [] for n in names}
+    sizes: dict[str, int] = dict.fromkeys(names, 0)
+    errors: dict[str, str] = {}
+    for _ in range(max(1, rounds)):
+        for name in names:
+            if name in errors:
+                continue
+            try:
+                run, total = _one_pass(name, factory, frames, width, height)
+            except VideoError as exc:
+                errors[name] = str(exc)
+                continue
+            times[name].append(run)
+            sizes[name] = total
     out = []
     for name in names:
-        times: list[float] = []
-        total = 0
-        try:
-            enc = factory(name, width, height)
-            try:
-                for i, frame in enumerate(frames):
-                    t0 = time.perf_counter()
-                    size = len(enc.encode(frame.copy(), i == 0, i * 33_333).data)
-                    times.append((time.perf_counter() - t0) * 1e3)
-                    total += size if i else 0  # the join keyframe is paid once
-            finally:
-                enc.close()
-        except VideoError as exc:
-            out.append(CodecProbe(name, float("inf"), float("inf"), 0, str(exc)))
+        if name in errors:
+            out.append(CodecProbe(name, float("inf"), float("inf"), 0, errors[name]))
             continue
+        best = [min(col) for col in zip(*times[name], strict=True)]
         # The first frame is a keyframe of a still screen (join): it is not a typical
         # change, and encoders warm up on it, so p95 is taken over the changes.
-        changes = sorted(times[1:])
+        changes = sorted(best[1:])
         p95 = changes[min(len(changes) - 1, int(0.95 * len(changes)))]
-        out.append(CodecProbe(name, p95, max(times), total))
+        small = sorted(best[i] for i in SMALL_FRAMES if i < len(best))
+        out.append(CodecProbe(name, p95, max(best), sizes[name], small_ms=small[len(small) // 2]))
     return out
+
+
+def _one_pass(
+    name: str,
+    factory: Callable[[str, int, int], VideoEncoder],
+    frames: list[Frame],
+    width: int,
+    height: int,
+) -> tuple[list[float], int]:
+    """One pass of one codec over ``frames``: ms per frame, bytes after the first."""
+    from agent.video.pipeline import changed_rows
+
+    times: list[float] = []
+    total = 0
+    enc = factory(name, width, height)
+    try:
+        for i, frame in enumerate(frames):
+            t0 = time.perf_counter()
+            dirty = changed_rows(frames[i - 1], frame) if i else None
+            size = len(enc.encode(frame.copy(), i == 0, i * 33_333, dirty).data)
+            times.append((time.perf_counter() - t0) * 1e3)
+            total += size if i else 0  # the join keyframe is paid once
+    finally:
+        enc.close()
+    return times, total
 
 
 def probe_tiles(width: int = 1920, height: int = 1080) -> float:
@@ -128,14 +173,18 @@ def probe_tiles(width: int = 1920, height: int = 1080) -> float:
     from agent.pipeline import ScreenPipeline
 
     frames = office_scene(width, height)
-    pipeline = ScreenPipeline(_Frames(frames))
-    times = []
-    for i in range(len(frames)):
-        t0 = time.perf_counter()
-        pipeline.next_update(i == 0)
-        times.append((time.perf_counter() - t0) * 1e3)
-    pipeline.close()
-    changes = sorted(times[1:])
+    runs: list[list[float]] = []
+    for _ in range(PROBE_ROUNDS):
+        pipeline = ScreenPipeline(_Frames(frames))
+        times: list[float] = []
+        for i in range(len(frames)):
+            t0 = time.perf_counter()
+            pipeline.next_update(i == 0)
+            times.append((time.perf_counter() - t0) * 1e3)
+        pipeline.close()
+        runs.append(times)
+    best = [min(col) for col in zip(*runs, strict=True)]  # least per frame (see probe)
+    changes = sorted(best[1:])
     return changes[min(len(changes) - 1, int(0.95 * len(changes)))]
 
 
@@ -147,13 +196,19 @@ def load_factor(tile_p95_ms: float) -> float:
 def rank(
     probes: Iterable[CodecProbe], budget_ms: float = DEFAULT_BUDGET_MS, load: float = 1.0
 ) -> list[str]:
-    """Codec names fast enough for ``budget_ms`` × ``load``, best first; [] = tile path.
+    """Codec names fast enough for ``budget_ms`` × ``load`` (p95 over the scene's
+    changes) and for live view (a small change within :data:`LIVE_SMALL_MS` × ``load``),
+    best first; [] = tile path.
 
     ``load`` (:func:`load_factor`) keeps a busy moment at start from choosing the
     tile path for the whole life of the agent: timings here move by ±30 % and more
     (DESIGN §9), so the budget is a ratio against the tile path in the same run.
     """
-    fit = [p for p in probes if p.error is None and p.p95_ms <= budget_ms * load]
+    fit = [
+        p
+        for p in probes
+        if p.error is None and p.p95_ms <= budget_ms * load and p.small_ms <= LIVE_SMALL_MS * load
+    ]
 
     def cost(p: CodecProbe) -> tuple[float, int]:
         weight = 1 / AV1_MARGIN if p.name == "av1" else 1.0

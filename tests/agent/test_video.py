@@ -219,6 +219,16 @@ def test_rank_prefers_vp9_takes_av1_when_clearly_smaller_h264_on_speed() -> None
     assert rank([CodecProbe("av1", 1, 1, 1, error="missing")]) == []
 
 
+def test_rank_drops_a_codec_too_slow_for_a_small_change_live() -> None:
+    """P5: a codec fast on the whole scene but slow on a few typed characters loses to
+    one that is fast on both; the live budget scales with the machine's load."""
+    vp9 = CodecProbe("vp9", 40, 40, 100, small_ms=30)
+    h264 = CodecProbe("h264", 20, 20, 200, small_ms=5)
+    assert rank([vp9, h264]) == ["h264"]
+    assert rank([vp9, h264], load=3.0) == ["vp9", "h264"]
+    assert rank([CodecProbe("vp9", 10, 10, 100, small_ms=13)]) == []
+
+
 def test_negotiate_needs_every_viewer() -> None:
     assert negotiate(["vp9", "h264"], [("h264", "vp9"), ("vp9",)]) == "vp9"
     assert negotiate(["vp9", "h264"], [("h264",), ("h264", "av1")]) == "h264"
