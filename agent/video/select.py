@@ -185,7 +185,7 @@ def probe_tiles(width: int = 1920, height: int = 1080) -> float:
         runs.append(times)
     best = [min(col) for col in zip(*runs, strict=True)]  # least per frame (see probe)
     changes = sorted(best[1:])
-    return changes[min(len(changes) - 1, int(0.95 * len(changes)))]
+    return float(changes[min(len(changes) - 1, int(0.95 * len(changes)))])
 
 
 def load_factor(tile_p95_ms: float) -> float:
