@@ -30,7 +30,7 @@ from broker.webhooks.delivery import (
 )
 from broker.webhooks.events import SECURITY_ALERT
 from broker.webhooks.relay_events import RELAY_EVENTS, RelayEvents
-from broker.webhooks.summary_events import SummaryEvents
+from broker.webhooks.summary_events import FOLLOW_UPS, SummaryEvents
 
 __all__ = ["TRANSPORT", "WEBHOOKS", "settings_from", "setup_webhooks", "webhooks_ctx"]
 
@@ -63,6 +63,7 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
         transport = owned
     dispatcher = WebhookDispatcher(app[DB], app[CLOCK], transport, settings_from(config))
     summaries = SummaryEvents(app)
+    app[FOLLOW_UPS] = summaries
     OutboxCapture(app[CLOCK], dispatcher.wake, summaries.session_final).install(app[DB])
     app[WEBHOOKS] = dispatcher
     task = asyncio.create_task(dispatcher.run(), name="webhook-delivery")

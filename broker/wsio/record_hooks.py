@@ -13,11 +13,13 @@ import logging
 
 from aiohttp import web
 
+from audit.recording import RECORDING_FILE
 from broker.clock import CLOCK
 from broker.recording import RECORDER
 from broker.recording_alert import RecordingAlerts
 from broker.relay import InProcessRelay
 from broker.relay.actions import Record
+from broker.webhooks.summary_events import FOLLOW_UPS
 
 log = logging.getLogger("broker.ws")
 
@@ -51,9 +53,13 @@ class RecorderHooks:
         return ok
 
     def closed(self, sid: str) -> None:
-        """A session is gone: finish its recording."""
+        """A session is gone: finish its recording (then announce it: issue 18)."""
         if self._recorder is not None:
             self._recorder.finish(sid)
+            follow_ups = self._app.get(FOLLOW_UPS)
+            path = self._recorder.folder(sid) / RECORDING_FILE
+            if follow_ups is not None and path.is_file():
+                follow_ups.recording_finished(sid, path.stat().st_size)
 
     async def keyframes(self, backend: InProcessRelay) -> None:
         """Ask for a FULL update when the recorder needs a seek point (P8)."""

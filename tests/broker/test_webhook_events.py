@@ -101,7 +101,8 @@ async def test_a_real_session_emits_events_that_match_their_schemas(
             return [json.loads(h.body)["type"] for h in receiver.received]
 
         await eventually(
-            lambda: "session.ended" in types() and "consent.denied" in types(), what="events"
+            lambda: {"session.ended", "consent.denied", "recording.available"} <= set(types()),
+            what="events",
         )
         bodies = _bodies(list(receiver.received), secret)
     for body in bodies:
@@ -119,6 +120,7 @@ async def test_a_real_session_emits_events_that_match_their_schemas(
         "consent.denied",
         "session.rated",
         "session.ended",
+        "recording.available",
     ):
         assert expected in seen, (expected, seen)
     by_type = {b["type"]: b["data"] for b in bodies}
@@ -145,6 +147,10 @@ async def test_a_real_session_emits_events_that_match_their_schemas(
         seen.index("consent.granted") < seen.index("consent.revoked") < seen.index("session.ended")
     )
     assert all(b["version"] == 1 for b in bodies)
+    recording = by_type["recording.available"]
+    assert recording["session_id"] == flow.session_id and recording["ticket_id"] == flow.ticket_id
+    assert recording["recording"]["url"] == f"/api/v1/recordings/{flow.session_id}"
+    assert recording["recording"]["bytes"] > 0
 
 
 SAMPLES: dict[str, dict[str, Any]] = {

@@ -110,6 +110,17 @@ async def test_page_states_have_no_axe_violations(
         await check("admin certificates", "#certs-body tr[data-serial]")
         await page.goto(f"{broker.base_url}/#/admin/organisations")
         await check("admin organisations", "#orgs-body tr[data-org='Acme']")
+        # Issue 18: the webhooks page with an endpoint and its (pending) delivery.
+        status, body, _ = await broker.request(
+            "POST",
+            "/api/v1/webhooks",
+            token=admin,
+            json={"url": "https://helpdesk.invalid/hook", "events": ["ticket.created"]},
+        )
+        assert status == 201, body
+        await broker.request("POST", "/api/v1/tickets", token=admin, json={"title": "Axe"})
+        await page.goto(f"{broker.base_url}/#/admin/webhooks")
+        await check("admin webhooks", "#deliveries-body tr[data-delivery]")
     finally:
         await context.close()
     assert not found, "\n".join(f"{state}: {v}" for state, vs in found.items() for v in vs)

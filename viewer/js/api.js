@@ -187,6 +187,14 @@ export const organisations = () => request('GET', '/organisations');
  * @param {{tier: string, disabled?: boolean}} body
  */
 export const putOrganisation = (name, body) => request('PUT', `/organisations/${encodeURIComponent(name)}`, body);
+/** Webhook endpoints (admin) and their delivery log (issue 18). */
+export const webhooks = () => request('GET', '/webhooks');
+/** @param {string} id @param {Record<string, string>} [params] */
+export const webhookDeliveries = (id, params) => request('GET', `/webhooks/${encodeURIComponent(id)}/deliveries${q(params)}`);
+/** @param {string} id @param {string} deliveryId */
+export const webhookDelivery = (id, deliveryId) => request('GET', `/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}`);
+/** Send a delivery again now. @param {string} id @param {string} deliveryId */
+export const redeliverWebhook = (id, deliveryId) => request('POST', `/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`);
 /** SLA tiers (staff). */
 export const slaTiers = () => request('GET', '/sla-tiers');
 

@@ -18,6 +18,7 @@ import { renderReview } from './pages/review.js'; // evidence: review + dashboar
 import { renderAdminCerts } from './pages/admin.js'; // certs-admin: CA page
 import { renderAdminUsers, renderPassword, adminTabs } from './pages/users.js'; // ux: users, own password
 import { renderAdminOrganisations } from './pages/organisations.js'; // ux: organisations
+import { renderAdminWebhooks } from './pages/admin_webhooks.js'; // events: delivery log
 
 
 /** Which roles each top-level page serves (others are sent to their start page). */
@@ -51,6 +52,7 @@ class App {
       }],
       [/^\/admin\/users$/, (p) => renderAdminUsers(this.root, p, this)],
       [/^\/admin\/organisations$/, (p) => renderAdminOrganisations(this.root, p, this)],
+      [/^\/admin\/webhooks$/, (p) => renderAdminWebhooks(this.root, p, this)],
       [/^\/password$/, (p) => renderPassword(this.root, p, this)],
     ];
     window.addEventListener('hashchange', () => this.route());
