@@ -2,8 +2,8 @@
 
 Resources start in cleanup contexts, in this order, and stop in the reverse order:
 database (migrations applied) → PKI (certs.bootstrap) → auth (token keys, password
-hasher, throttles) → escalation task → the relay's context (added by
-``broker.ws.setup``). So on shutdown the relay tells live sessions and seals logs first,
+hasher, throttles) → mail worker → scheduler (queue check, SLA clocks) → the relay's
+context (added by ``broker.ws.setup``). So on shutdown the relay tells live sessions and seals logs first,
 and the database closes last.
 """
 
@@ -23,6 +23,7 @@ from broker.auth.setup import auth_ctx
 from broker.clock import CLOCK, Clock, SystemClock
 from broker.config import CONFIG, BrokerConfig
 from broker.escalation import escalation_ctx
+from broker.mail import mail_ctx
 from broker.middleware import CONNECT_ORIGINS, error_middleware, security_headers
 from broker.pki import pki_ctx
 from broker.routing import routing_ctx
@@ -60,7 +61,8 @@ def create_app(
     setup_tls(app)  # certs-admin: reloadable TLS context, CRL, expiry warnings, mTLS
     app.cleanup_ctx.append(auth_ctx)
     app.cleanup_ctx.append(oidc_ctx)  # single sign-on: the provider client, if configured
-    app.cleanup_ctx.append(escalation_ctx)
+    app.cleanup_ctx.append(mail_ctx)  # workflow: the SMTP outbox (off without smtp_host)
+    app.cleanup_ctx.append(escalation_ctx)  # the queue check and the SLA scheduler
     app.cleanup_ctx.append(routing_ctx)  # issue 19: push waiting requests to engineers
     setup_routes(app)
     setup_review_routes(app)  # after the PKI context: the recorder signs with its key

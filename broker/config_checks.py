@@ -43,6 +43,10 @@ def problems(c: ConfigFields) -> list[str]:
         found.append("sla_escalation_fraction must be in (0, 1]")
     if c.escalation_interval_s <= 0:
         found.append("escalation_interval_s must be positive")
+    if not 0 < c.smtp_port <= 65535:
+        found.append(f"smtp_port {c.smtp_port} is not in 1..65535")
+    if c.mail_interval_s <= 0:
+        found.append("mail_interval_s must be positive")
     if c.routing_capacity < 1:
         found.append("routing_capacity must be at least 1")
     if c.routing_interval_s <= 0:

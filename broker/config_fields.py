@@ -145,7 +145,32 @@ class ConfigFields:
         shown="`0.8`",
     )
     escalation_interval_s: float = setting(
-        5.0, float, "How often the escalation task checks the queue.", shown="`5`"
+        5.0,
+        float,
+        "How often the SLA scheduler looks at the queue and the clocks of open tickets (at risk, breach, escalation levels, auto-close).",
+        shown="`5`",
+    )
+    smtp_host: str = setting(
+        "",
+        str,
+        "SMTP server for e-mail (escalations to staff, progress and closure to clients, docs/workflow.md). Empty: no e-mail is sent or queued.",
+        shown="empty (off)",
+    )
+    smtp_port: int = setting(25, int, "Port of the SMTP server.", shown="`25`")
+    smtp_from: str = setting(
+        "clearpane@localhost",
+        str,
+        "The From address of the broker's e-mail.",
+        shown="`clearpane@localhost`",
+    )
+    smtp_starttls: bool = setting(
+        False,
+        parse_bool,
+        "Upgrade the SMTP connection with STARTTLS before sending.",
+        shown="`false`",
+    )
+    mail_interval_s: float = setting(
+        10.0, float, "How often the mail worker looks for messages to send or retry.", shown="`10`"
     )
     routing_capacity: int = setting(
         2,

@@ -36,7 +36,7 @@ from argon2 import PasswordHasher
 from broker.auth.passwords import PASSWORDS, PasswordService, random_password
 from broker.clock import CLOCK, SystemClock
 from broker.config import CONFIG, BrokerConfig
-from broker.server import RunningServer, start_server
+from broker.server import FIRST_ADMIN, RunningServer, start_server
 from broker.store import queries
 from broker.store.db import DB
 from certs.store import CaStore
@@ -75,6 +75,7 @@ class FakeRelay:
     def __init__(self, app: web.Application) -> None:
         self._app = app
         self.ended: list[tuple[str, str, str | None, str | None]] = []
+        self.notices: list[tuple[str, str, dict[str, Any]]] = []
 
     async def end_session(
         self, sid: str, *, reason: str, by: queries.User | None, resolution: str | None
@@ -84,6 +85,11 @@ class FakeRelay:
         app = self._app
         await queries.mark_ended(app[DB], sid, reason, app[CLOCK].now_ms(), resolution)
         return True
+
+    async def notice(self, sid: str, event: str, detail: dict[str, Any]) -> bool:
+        """Record the notice (no session is live in a fake relay)."""
+        self.notices.append((sid, event, detail))
+        return False
 
 
 def fast_passwords() -> PasswordService:
@@ -286,7 +292,11 @@ async def running_broker(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runn
     config = test_config(tmp_path / "broker-data", **overrides)
     server = await start_server(config, clock=clock, passwords=passwords)
     try:
-        assert server.first_admin is not None and server.ca_cert_path is not None
+        assert server.ca_cert_path is not None
+        # A restart on a used data directory has no new first admin (its password was
+        # shown once, at the first start): tests then sign in as users they made.
+        restarted = server.first_admin is None
+        first_admin = server.first_admin or (FIRST_ADMIN, "")
         base_url = f"https://127.0.0.1:{server.port}"
         ctx = ssl.create_default_context(cafile=str(server.ca_cert_path))
         broker = RunningBroker(
@@ -294,13 +304,13 @@ async def running_broker(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runn
             base_url=base_url,
             ws_url=f"wss://127.0.0.1:{server.port}",
             ca_cert_path=server.ca_cert_path,
-            admin_username=server.first_admin[0],
-            admin_password=server.first_admin[1],
+            admin_username=first_admin[0],
+            admin_password=first_admin[1],
             _ssl=ctx,
         )
-        if not keep_first_password:
+        if not keep_first_password and not restarted:
             # Tests sign in as the first admin directly; the forced change has its own test.
-            admin = await queries.get_user_by_username(server.app[DB], server.first_admin[0])
+            admin = await queries.get_user_by_username(server.app[DB], first_admin[0])
             assert admin is not None
             await queries.update_user(server.app[DB], admin.id, must_change_password=False)
         yield broker

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -98,6 +98,12 @@ class RelayService:
         if ended:
             await self._backend.flush_store()
         return ended
+
+    async def notice(self, sid: str, event: str, detail: dict[str, Any]) -> bool:
+        """Put a broker notice in ``sid``'s log for the client (False: not live here)."""
+        if self._backend is None:
+            return False
+        return await self._backend.notice(sid, event, detail)
 
     # -- lifecycle ---------------------------------------------------------------
 

@@ -132,6 +132,13 @@ class Body:
             raise InvalidField(name, "must be true or false")
         return value
 
+    def opt_json(self, name: str) -> Any:
+        """An optional field of any JSON type, for a domain parser to check (None if
+        absent; ``null`` is refused)."""
+        if self._absent(name):
+            return None
+        return self._data[name]
+
     def opt_str_list(
         self,
         name: str,

@@ -22,6 +22,8 @@ from broker.api import (
     reports,
     routing,
     sessions,
+    sla,
+    sla_admin,
     summary,
     ticket_sync,
     tickets,
@@ -132,6 +134,27 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/organisations/{name}", users.put_organisation, ADMIN),
     Route("GET", "/organisations/{name}/policy", summary.get_org_policy, ADMIN),
     Route("PUT", "/organisations/{name}/policy", summary.put_org_policy, ADMIN),
+    # workflow (issue 19): SLA clocks, escalation chains, closure (docs/workflow.md)
+    Route("GET", "/tickets/{ticket_id}/sla", sla.get_ticket_sla, STAFF | INTEGRATION),
+    Route("PUT", "/tickets/{ticket_id}/sla", sla.put_ticket_sla, ENGINEERS | INTEGRATION),
+    Route("GET", "/sla/escalations", sla.list_escalations, ENGINEERS),
+    Route(
+        "POST",
+        "/sla/escalations/{escalation_id}/acknowledge",
+        sla.acknowledge_escalation,
+        ENGINEERS,
+    ),
+    Route("GET", "/agent/ticket", sla.agent_ticket, PUBLIC),  # the agent's session token
+    Route("POST", "/agent/closure", sla.agent_closure, PUBLIC),  # the agent's session token
+    Route("GET", "/sla/calendars", sla_admin.list_calendars, STAFF),
+    Route("PUT", "/sla/calendars/{name}", sla_admin.put_calendar, ADMIN),
+    Route("DELETE", "/sla/calendars/{name}", sla_admin.delete_calendar, ADMIN),
+    Route("GET", "/sla/contracts", sla_admin.list_contracts, STAFF),
+    Route("PUT", "/sla/contracts/{tier}", sla_admin.put_contract, ADMIN),
+    Route("GET", "/sla/closure", sla_admin.list_closures, ADMIN),
+    Route("PUT", "/sla/closure/{organisation}", sla_admin.put_closure, ADMIN),
+    Route("GET", "/sla/addresses", sla_admin.list_addresses, ADMIN),
+    Route("PUT", "/sla/addresses/{user_id}", sla_admin.put_address, ADMIN),
     # integration (issue 18): API keys of integration accounts, managed by admins
     Route("GET", "/api-keys", api_keys.list_keys, ADMIN),
     Route("POST", "/api-keys", api_keys.create_key, ADMIN),

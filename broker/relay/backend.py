@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from broker.relay.actions import (
     AGENT,
@@ -156,6 +156,11 @@ class RelayBackend(abc.ABC):
     @abc.abstractmethod
     async def request_keyframe(self, session_id: str) -> None:
         """Ask a live session's agent for a FULL update (recording seek points)."""
+
+    async def notice(self, session_id: str, event: str, detail: dict[str, Any]) -> bool:
+        """Put a broker notice in a live session's log (the client sees it); False if
+        this relay does not hold the session. Backends that cannot say nothing."""
+        return False
 
     @abc.abstractmethod
     async def shutdown(self) -> None:
@@ -345,6 +350,15 @@ class InProcessRelay(RelayBackend):
         session = self.core.get(session_id)
         if session is not None:
             self._execute(self.core.run(session, lambda: session.request_keyframe(now), now))
+
+    async def notice(self, session_id: str, event: str, detail: dict[str, Any]) -> bool:
+        """See :meth:`RelayBackend.notice`."""
+        now = self._now_ms()
+        session = self.core.get(session_id)
+        if session is None or session.machine.ended:
+            return False
+        self._execute(self.core.run(session, lambda: session.notice(event, detail, now), now))
+        return True
 
     def recording_changed(self, session_id: str, ok: bool) -> None:
         """The recorder could not write ``session_id``'s recording (``ok`` False) or can

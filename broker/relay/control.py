@@ -6,7 +6,7 @@ depends only on this interface, not on the WebSocket layer.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -28,6 +28,11 @@ class RelayControl(Protocol):
         self, sid: str, *, reason: str, by: User | None, resolution: str | None
     ) -> bool:
         """End session ``sid`` for ``reason``; see the class docstring."""
+        ...
+
+    async def notice(self, sid: str, event: str, detail: dict[str, Any]) -> bool:
+        """Put a broker notice (an audit event name) in a live session's log, which
+        the client's agent shows; False when the relay does not hold the session."""
         ...
 
 

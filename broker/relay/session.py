@@ -95,6 +95,16 @@ class SessionRelay:
         self.agent_control = self._messages.agent_control
         self.viewer_control = self._messages.viewer_control
 
+    def notice(self, event: str, detail: dict[str, Any], now_ms: int) -> list[Action]:
+        """A broker notice in the session's log, which the client's agent shows (e.g.
+        ``session.escalated``: the request was passed to a supervisor). Nothing once
+        the session has ended."""
+        ctx = self._ctx
+        ctx.out = []
+        if not ctx.machine.ended:
+            ctx.append(event, "broker", detail, now_ms)
+        return ctx.take()
+
     # -- state, for the backend and tests ------------------------------------------
 
     @property

@@ -198,3 +198,70 @@ async def wait_for_row(b: RunningBroker, sid: str, state: str) -> queries.Sessio
         return found if found.state == state else None
 
     return await eventually(row, timeout=5, what=f"session {sid} {state}")
+
+
+# -- the SLA workflow (issue 19) -----------------------------------------------------
+
+SLA_EVENTS = ["sla.at_risk", "sla.breached", "escalation.raised", "escalation.acknowledged"]
+DEFAULT_CHAIN: list[dict[str, Any]] = [
+    {"clock": "response", "at": 0.8, "to": "supervisor"},
+    {"clock": "resolution", "at": 0.5, "to": "assignee"},
+    {"clock": "resolution", "at": 0.8, "to": "supervisor"},
+    {"clock": "resolution", "at": 1.0, "to": "owner"},
+]
+
+
+async def subscribe(b: RunningBroker, admin: str, events: list[str]) -> None:
+    """A webhook endpoint for ``events`` (its outbox rows are what the tests read)."""
+    status, body, _ = await b.request(
+        "POST",
+        "/api/v1/webhooks",
+        token=admin,
+        json={"url": "https://helpdesk.example.com/hook", "events": events},
+    )
+    assert status == 201, body
+
+
+async def outbox(b: RunningBroker, event_type: str) -> list[dict[str, Any]]:
+    """The bodies of the webhook events of ``event_type`` queued so far, oldest first."""
+    import json
+
+    from sqlalchemy import select
+
+    from broker.store.webhook_models import WebhookOutboxModel
+
+    async with b.app[DB].sessions() as s:
+        rows = await s.scalars(
+            select(WebhookOutboxModel.body)
+            .where(WebhookOutboxModel.event_type == event_type)
+            .order_by(WebhookOutboxModel.created_at_ms, WebhookOutboxModel.id)
+        )
+        return [json.loads(body) for body in rows]
+
+
+async def put_contract(
+    b: RunningBroker,
+    admin: str,
+    tier: str,
+    *,
+    response_s: int,
+    resolution_s: int,
+    calendar: str | None = None,
+    pause: tuple[str, ...] = ("pending_vendor", "waiting_for_client"),
+    chain: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Replace ``tier``'s contract with one target for every priority."""
+    body: dict[str, Any] = {
+        "pause_statuses": list(pause),
+        "at_risk_fraction": 0.8,
+        "chain": DEFAULT_CHAIN if chain is None else chain,
+        "targets": {"normal": {"response_s": response_s, "resolution_s": resolution_s}},
+    }
+    if calendar is not None:
+        body["calendar"] = calendar
+    status, answer, _ = await b.request(
+        "PUT", f"/api/v1/sla/contracts/{tier}", token=admin, json=body
+    )
+    assert status == 200, answer
+    result: dict[str, Any] = answer
+    return result

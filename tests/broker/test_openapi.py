@@ -17,7 +17,7 @@ from broker.api.routes import API_PREFIX, ROUTES
 from broker.app import create_app
 from broker.auth.policy import ROLES_ATTRIBUTE
 from broker.clock import CLOCK
-from broker.escalation import ESCALATOR
+from broker.escalation import ESCALATOR, SLA_SCHEDULER
 from broker.pki import PKI
 from broker.store import queries
 from broker.store import webhook_models as webhook_store
@@ -511,6 +511,89 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
         status, _ = await c.call(broker, "GET", oidc_path)
         assert status == 404
         c.seen.add(("get", oidc_path))
+    # The SLA workflow (tests/broker/test_sla_*.py).
+    office = {"timezone": "Europe/Moscow", "hours": {"mon": [["09:00", "18:00"]]}}
+    cal = {"name": "office-msk"}
+    await c.call(broker, "PUT", "/api/v1/sla/calendars/{name}", cal, token=admin, json=office)
+    bad_tz = {"timezone": "Mars/Base"}
+    await c.call(broker, "PUT", "/api/v1/sla/calendars/{name}", cal, token=admin, json=bad_tz)
+    await c.call(broker, "GET", "/api/v1/sla/calendars", token=eng)
+    contract = {
+        "calendar": "office-msk",
+        "pause_statuses": ["waiting_for_client"],
+        "at_risk_fraction": 0.8,
+        "chain": [{"clock": "response", "at": 1, "to": "supervisor"}],
+        "targets": {"normal": {"response_s": 60, "resolution_s": 600}},
+    }
+    premium = {"tier": "premium"}
+    await c.call(broker, "PUT", "/api/v1/sla/contracts/{tier}", premium, token=admin, json=contract)
+    await c.call(broker, "DELETE", "/api/v1/sla/calendars/{name}", cal, token=admin)  # 409: used
+    contract.pop("calendar")
+    await c.call(broker, "PUT", "/api/v1/sla/contracts/{tier}", premium, token=admin, json=contract)
+    await c.call(
+        broker,
+        "PUT",
+        "/api/v1/sla/contracts/{tier}",
+        {"tier": "gold"},
+        token=admin,
+        json={**contract, "targets": {}},
+    )  # 400
+    await c.call(broker, "DELETE", "/api/v1/sla/calendars/{name}", cal, token=admin)
+    await c.call(broker, "GET", "/api/v1/sla/contracts", token=eng)
+    acme = {"organisation": "acme"}
+    rules = {"auto_close_after_s": 7200, "email_client": True}
+    await c.call(broker, "PUT", "/api/v1/sla/closure/{organisation}", acme, token=admin, json=rules)
+    await c.call(broker, "GET", "/api/v1/sla/closure", token=admin)
+    sup_user = await queries.get_user_by_username(broker.app[DB], "una")
+    assert sup_user is not None
+    una = {"user_id": sup_user.id}
+    mail = {"email": "una@example.com"}
+    await c.call(broker, "PUT", "/api/v1/sla/addresses/{user_id}", una, token=admin, json=mail)
+    await c.call(
+        broker,
+        "PUT",
+        "/api/v1/sla/addresses/{user_id}",
+        una,
+        token=admin,
+        json={"email": "not mail"},
+    )  # 400
+    await c.call(broker, "GET", "/api/v1/sla/addresses", token=admin)
+    status, sla_ticket = await c.call(
+        broker, "POST", "/api/v1/tickets", token=eng, json={"title": "SLA", "tier": "premium"}
+    )
+    st = {"ticket_id": sla_ticket["id"]}
+    urgent = {"priority": "urgent", "client_email": "c@example.com"}
+    await c.call(broker, "PUT", "/api/v1/tickets/{ticket_id}/sla", st, token=eng, json=urgent)
+    await c.call(
+        broker, "PUT", "/api/v1/tickets/{ticket_id}/sla", st, token=eng, json={"priority": "panic"}
+    )  # 400
+    clock.advance(90)
+    await broker.app[SLA_SCHEDULER].run_once()
+    await c.call(broker, "GET", "/api/v1/tickets/{ticket_id}/sla", st, token=eng)
+    await c.call(broker, "GET", "/api/v1/tickets/{ticket_id}/sla", {"ticket_id": "x"}, token=eng)
+    status, raised = await c.call(broker, "GET", "/api/v1/sla/escalations", token=sup)
+    ack = "/api/v1/sla/escalations/{escalation_id}/acknowledge"
+    eid = {"escalation_id": raised["escalations"][0]["id"]}
+    await c.call(broker, "POST", ack, eid, token=sup)
+    await c.call(broker, "POST", ack, {"escalation_id": "nope"}, token=sup)  # 404
+    status, req, _ = await broker.request(
+        "POST", "/api/v1/agent/requests", json={"description": "Slow PC", "client_name": "Al"}
+    )
+    assert status == 201
+    agent_auth = {"Authorization": f"Bearer {req['token']}"}
+    await c.call(
+        broker,
+        "PATCH",
+        "/api/v1/tickets/{ticket_id}",
+        {"ticket_id": req["ticket_id"]},
+        token=eng,
+        json={"status": "resolved"},
+    )
+    await c.call(broker, "GET", "/api/v1/agent/ticket", headers=agent_auth)
+    await c.call(broker, "GET", "/api/v1/agent/ticket")  # 401
+    yes = {"accept": True}
+    await c.call(broker, "POST", "/api/v1/agent/closure", headers=agent_auth, json=yes)
+    await c.call(broker, "POST", "/api/v1/agent/closure", headers=agent_auth, json=yes)  # 409
     # The recording routes need a recorded session: covered by the recording tests.
     missing = {(m, p) for m, p in documented - c.seen if not p.startswith("/api/v1/recordings/")}
     assert missing == set()
