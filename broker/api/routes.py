@@ -108,6 +108,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/me/presence", routing.get_my_presence, QUEUE_READERS),
     Route("PUT", "/me/presence", routing.put_my_presence, QUEUE_READERS),
     Route("POST", "/sessions/{session_id}/assign", routing.assign_session, ESCALATION_READERS),
+    Route("GET", "/staff", routing.list_staff, STAFF),  # names for the viewer
+    Route("GET", "/ticket-lifecycle", routing.ticket_lifecycle, STAFF | INTEGRATION),
     # service reports (issue 19): supervisors, admins and quality reviewers
     Route("GET", "/reports/sla", reports.sla_report, ESCALATION_READERS | {"reviewer"}),
     # transfer and collaboration (issue 19)

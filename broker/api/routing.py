@@ -20,11 +20,20 @@ from broker.auth.policy import USER
 from broker.clock import CLOCK
 from broker.config import CONFIG
 from broker.errors import Forbidden, NotFound
+from broker.lifecycle import TICKET_STATUSES, TRANSITIONS
 from broker.routing import ROUTER
+from broker.store import queries
 from broker.store.db import DB
 from broker.store.queries import routing as rq
 
-__all__ = ["assign_session", "get_my_presence", "list_presence", "put_my_presence"]
+__all__ = [
+    "assign_session",
+    "get_my_presence",
+    "list_presence",
+    "list_staff",
+    "put_my_presence",
+    "ticket_lifecycle",
+]
 
 
 def presence_json(e: rq.EngineerLoad, capacity: int) -> dict[str, Any]:
@@ -102,3 +111,28 @@ async def assign_session(request: web.Request) -> web.Response:
     if engineer_id is None:
         _kick(request.app)
     return web.json_response(session_json(session))
+
+
+async def list_staff(request: web.Request) -> web.Response:
+    """``GET /api/v1/staff``: id, display name and role of every enabled staff member —
+    the viewer shows names, not ids (an API key's account is not listed)."""
+    Query(request, ())
+    users = await queries.list_users(request.app[DB])
+    staff = [
+        {"id": u.id, "name": u.name, "role": u.role}
+        for u in users
+        if not u.disabled and u.role != "integration"
+    ]
+    return web.json_response({"staff": staff})
+
+
+async def ticket_lifecycle(request: web.Request) -> web.Response:
+    """``GET /api/v1/ticket-lifecycle``: the statuses and the moves allowed from each
+    (broker/lifecycle.py), so a status control offers only what the API accepts."""
+    Query(request, ())
+    return web.json_response(
+        {
+            "statuses": list(TICKET_STATUSES),
+            "transitions": {k: sorted(v) for k, v in TRANSITIONS.items()},
+        }
+    )

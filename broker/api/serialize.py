@@ -103,6 +103,7 @@ def queue_item_json(item: queries.QueueItem, *, now_ms: int, user_id: str) -> di
         "deadline": iso_ms(s.deadline_ms),
         "seconds_left": (s.deadline_ms - now_ms) / 1000,
         "assigned_to_me": s.assigned_engineer_id == user_id,
+        "assigned_engineer_id": s.assigned_engineer_id,
         "engineer_name": s.engineer_name,
     }
 

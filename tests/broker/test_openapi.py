@@ -323,6 +323,8 @@ async def test_real_responses_match_schemas(broker: RunningBroker, clock: FakeCl
     await c.call(broker, "GET", "/api/v1/sessions/{session_id}/handovers", waiting, token=sup)
     await c.call(broker, "GET", "/api/v1/me/handovers", token=eng)
     await c.call(broker, "GET", "/api/v1/reports/sla", token=sup)
+    await c.call(broker, "GET", "/api/v1/staff", token=eng)
+    await c.call(broker, "GET", "/api/v1/ticket-lifecycle", token=eng)
     # certs-admin: the CA routes (broker/api/admin_certs.py)
     await c.call(broker, "GET", "/api/v1/trust-bundle")
     await c.call(broker, "GET", "/api/v1/admin/certs", token=admin)

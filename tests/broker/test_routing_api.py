@@ -195,3 +195,21 @@ async def test_the_first_line_assigns_by_hand(broker: RunningBroker, clock: Fake
     code, body, _ = await broker.request("POST", path, token=sup, json={"engineer_id": cat_id})
     assert code == 409, body
     assert broker.app[CLOCK] is clock
+
+
+async def test_staff_names_and_the_lifecycle_for_the_viewer(broker: RunningBroker) -> None:
+    from broker.lifecycle import TRANSITIONS
+
+    ann = await staff(broker, "ann", "engineer")
+    await broker.create_user("hd", "integration", name="Help desk")
+    gone, _ = await broker.create_user("old", "engineer", name="Left the company")
+    old = await queries.get_user_by_username(broker.app[DB], gone)
+    assert old is not None
+    await queries.update_user(broker.app[DB], old.id, disabled=True)
+    code, body, _ = await broker.request("GET", "/api/v1/staff", token=ann)
+    assert code == 200, body
+    names = {p["name"] for p in body["staff"]}
+    assert "Help desk" not in names and "Left the company" not in names
+    assert await _uid(broker, "ann") in {p["id"] for p in body["staff"]}
+    code, body, _ = await broker.request("GET", "/api/v1/ticket-lifecycle", token=ann)
+    assert code == 200 and body["transitions"] == {k: sorted(v) for k, v in TRANSITIONS.items()}

@@ -102,6 +102,8 @@ async def test_page_states_have_no_axe_violations(
         await page.wait_for_selector("#login-form")  # the logout answered: no race
         await _login(page, broker.base_url, rev, rev_pw)
         await check("review", "#review-page")
+        await page.goto(f"{broker.base_url}/#/dashboard")  # issue 19: charts and table
+        await check("service dashboard", "#report-charts[data-loaded] #chart-sla")
         await page.click("#logout")
         await page.wait_for_selector("#login-form")  # the logout answered: no race
         await _login(page, broker.base_url, broker.admin_username, broker.admin_password)

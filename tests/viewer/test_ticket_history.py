@@ -29,11 +29,12 @@ async def test_ticket_page_shows_the_history(broker: Any, page: Any) -> None:
     rows = page.locator("#ticket-history tr")
     await page.locator('#ticket-history tr[data-field="status"]').nth(3).wait_for()
     changes = [await c.text_content() for c in await rows.locator(".history-change").all()]
-    assert changes == ["new", "— → you", "new → assigned", "assigned → in progress",
+    you = f"{me['name']} (you)"  # people by name, not id (issue 19)
+    assert changes == ["new", f"— → {you}", "new → assigned", "assigned → in progress",
                        "in progress → pending vendor"]  # fmt: skip
     assert await rows.first.locator("td").nth(1).text_content() == me["name"]
     assert "pending vendor" in (await page.text_content(".head-tools") or "")
-    assert "you" in (await page.text_content(".ticket-facts") or "")
+    assert you in (await page.text_content(".ticket-facts") or "")
 
     await page.evaluate("() => localStorage.setItem('clearpane.lang', 'ru')")
     await page.reload()

@@ -257,6 +257,11 @@ export class SessionClient {
   }
 
   _viewerLeft(m) {
+    // issue 19: the client allowed the engineer we handed over to — our part is over.
+    if (m.viewer_id === this.viewerId && m.reason === 'transferred') {
+      this.handedOver = true;
+      this.emit('handed_over', m);
+    }
     this.viewers = this.viewers.filter((v) => v.viewer_id !== m.viewer_id);
     this.emit('state', { state: this.state, viewers: this.viewers });
   }

@@ -19,6 +19,9 @@ import { renderAdminCerts } from './pages/admin.js'; // certs-admin: CA page
 import { renderAdminUsers, renderPassword, adminTabs } from './pages/users.js'; // ux: users, own password
 import { renderAdminOrganisations } from './pages/organisations.js'; // ux: organisations
 import { renderAdminWebhooks } from './pages/admin_webhooks.js'; // events: delivery log
+import { renderDashboard } from './pages/dashboard.js'; // routing: service dashboard
+import { presenceControl } from './pages/routing.js'; // routing: the header's presence switch
+import { people } from './people.js';
 
 
 /** Which roles each top-level page serves (others are sent to their start page). */
@@ -26,6 +29,7 @@ const ROUTE_ROLES = Object.freeze({
   queue: ['engineer', 'supervisor'],
   session: ['engineer', 'supervisor'],
   admin: ['admin'],
+  dashboard: ['supervisor', 'admin', 'reviewer'],
 });
 
 /** Application state shared by pages (one per page load, not a module global). */
@@ -44,6 +48,7 @@ class App {
       [/^\/tickets$/, (p) => renderTickets(this.root, p, this)],
       [/^\/replay\/([A-Za-z0-9_.:-]{1,64})$/, (p) => renderReplay(this.root, p, this)],
       [/^\/review$/, (p) => renderReview(this.root, p, this)],
+      [/^\/dashboard$/, (p) => renderDashboard(this.root, p, this)],
       [/^\/admin\/certs$/, (p) => {
         const cleanup = renderAdminCerts(this.root, p, this); // certs-admin
         const head = this.root.querySelector('.admin-certs .page-head');
@@ -100,6 +105,10 @@ class App {
       role.textContent = roleLabel(this.user.role);
       role.dataset.role = this.user.role || '';
       document.body.dataset.role = this.user.role || '';
+      // routing (issue 19): engineers say whether they take work (available, busy, away).
+      document.getElementById('presence')?.remove();
+      if (this.user.role === 'engineer') role.parentElement.after(presenceControl(this));
+      people(true);
     } else {
       delete document.body.dataset.role;
     }

@@ -8,6 +8,7 @@ import * as api from '../api.js';
 import { h, clear, pick, toMs, duration, chip, stateChip, when } from '../dom.js';
 import { t } from '../i18n.js';
 import { Alerts } from '../notify.js';
+import { assignControl, engineers, handoverPanel } from './routing.js'; // issue 19
 
 const POLL_MS = 4000;
 const WARN_MS = 2 * 60 * 1000;
@@ -33,6 +34,8 @@ export function queueItem(it) {
       : toMs(pick(it, 'sla_deadline', 'deadline', 'sla_deadline_ms', 'deadline_ms', 'due_at')),
     state: pick(it, 'state') || 'waiting',
     engineer: pick(it, 'engineer.name', 'engineer_name', 'engineer.username') || '',
+    assignedToMe: Boolean(pick(it, 'assigned_to_me')),
+    assignedTo: pick(it, 'assigned_engineer_id') || '',
     escalated: Boolean(pick(it, 'escalated')),
   };
 }
@@ -84,6 +87,10 @@ export function renderQueue(root, params, app) {
   notifyBtn.addEventListener('click', async () => { await alerts.askNotify(); paintAlertButtons(); });
   paintAlertButtons();
   const announce = h('p', { class: 'visually-hidden', id: 'queue-announce', 'aria-live': 'polite' });
+  // routing (issue 19): sessions handed to me; the first line assigns by hand.
+  const handovers = handoverPanel(app);
+  /** @type {any[]} engineers for the assign control (supervisors) */
+  let staff = [];
   root.appendChild(h('section', { class: 'page' },
     h('div', { class: 'page-head' },
       h('div', {}, h('h1', { text: app.isSupervisor ? t('queue.title.all') : t('queue.title') }),
@@ -92,6 +99,7 @@ export function renderQueue(root, params, app) {
     h('div', { class: 'filters queue-filters', role: 'search' },
       search, tierSel,
       h('label', { class: 'check', for: 'queue-escalated' }, escOnly, t('queue.filter.escalated'))),
+    handovers.el,
     h('section', { class: 'panel' }, list),
     announce,
     liveSection));
@@ -179,7 +187,9 @@ export function renderQueue(root, params, app) {
         h('div', { class: 'qi-side' },
           h('span', { class: 'chip sla', dataset: { deadline: it.deadline === null ? '' : String(it.deadline) } }),
           it.requestedAt !== null ? h('span', { class: 'muted small', dataset: { since: String(it.requestedAt) } }) : null,
-          h('div', { class: 'qi-actions' }, joinBtn, observeBtn))));
+          h('div', { class: 'qi-actions' }, joinBtn, observeBtn),
+          it.assignedToMe ? chip(t('assign.mine'), 'info') : null,
+          app.isSupervisor ? assignControl(it, staff, app, () => load()) : null)));
     }
     paintCountdowns();
   };
@@ -205,6 +215,8 @@ export function renderQueue(root, params, app) {
   const load = async () => {
     try {
       const data = await api.queue();
+      await handovers.refresh().catch(() => {});
+      if (app.isSupervisor) staff = await engineers().catch(() => staff);
       items = api.listOf(data, 'queue').map(queueItem)
         .sort((a, b) => (a.deadline ?? Infinity) - (b.deadline ?? Infinity));
       if (app.isSupervisor) {

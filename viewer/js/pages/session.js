@@ -12,6 +12,7 @@ import { SessionClient, endReasonText } from '../client.js';
 import { InputCapture } from '../input.js';
 import { CallClient, createCallPanel } from '../call.js';
 import { desktopControls } from '../desktop.js';
+import { transferSection } from './routing.js'; // issue 19
 import { h, clear, pick, chip, stateChip, clock, toast } from '../dom.js';
 import { t, has } from '../i18n.js';
 
@@ -147,6 +148,7 @@ export function renderSession(root, params, app) {
       stage,
       h('aside', { class: 'sidebar' },
         h('div', { class: 'sidebar-section' }, h('h3', { text: t('session.people') }), viewersBox),
+        isObserver ? null : transferSection(sessionId, app), // issue 19: transfer, invite
         callBox,
         h('div', { class: 'tabs', role: 'tablist' }, tabChat, tabLog),
         paneChat, paneLog)),
@@ -255,7 +257,9 @@ export function renderSession(root, params, app) {
   client.on('welcome', (m) => {
     const tk = m.ticket || {};
     title.textContent = tk.title || t('session.title');
-    subtitle.textContent = t('session.sub', { ticket: shortId(tk.id), session: shortId(m.session_id) });
+    // Names, not ids (the ids stay in the tooltip for support).
+    subtitle.textContent = t('session.sub_named', { client: clientName });
+    subtitle.title = t('session.sub', { ticket: shortId(tk.id), session: shortId(m.session_id) });
     subtitle.title = t('session.sub', { ticket: tk.id || '—', session: m.session_id });
     paintState();
     paintOverlay();
@@ -356,9 +360,15 @@ export function renderSession(root, params, app) {
     if (e.code === 'forbidden' || e.code === 'not_granted' || e.code === 'wrong_state') toast(api.errorText(e.code, e.message) || e.code, 'error');
     else console.warn('clearpane:', e.code, e.message);
   });
+  client.on('handed_over', () => {
+    input.disable();
+    showOverlay('ended', t('handover.done.title'), t('handover.done.text'),
+      [h('a', { class: 'btn btn-primary', href: '#/queue', text: t('session.back_to_queue') })]);
+  });
   client.on('close', ({ code, reason }) => {
     input.disable();
     if (call) call.end('connection_lost');
+    if (client.handedOver) return; // the overlay says the session was handed over
     if (!client.ended && code === 1013 && !left) {
       // The broker says "try again later": the client's agent is not connected yet.
       showOverlay('consent', t('session.wait_connect'), t('session.wait_connect.retry', { name: clientName }),

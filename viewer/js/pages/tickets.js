@@ -5,6 +5,7 @@
  */
 
 import * as api from '../api.js';
+import { people, nameOf } from '../people.js';
 import { h, clear, pick, chip, stateChip, when, toMs, duration, toast } from '../dom.js';
 import { t, fmtDate } from '../i18n.js';
 
@@ -214,6 +215,7 @@ export function renderTicket(root, params, app) {
   (async () => {
     let tk;
     try {
+      DIR = await people();
       const data = await api.ticket(params.id);
       tk = pick(data, 'ticket') || data;
     } catch (e) {
@@ -238,6 +240,7 @@ export function renderTicket(root, params, app) {
         h('h1', { id: 'ticket-title', text: pick(tk, 'title') || t('ticket.untitled') })),
       h('div', { class: 'head-tools' }, st ? chip(statusText(st), STATUS_TONE[st] || 'muted') : null, inviteBtn)));
     page.appendChild(inviteOut);
+    if (canInvite(app)) page.appendChild(statusControl(tid, st, app)); // issue 19: lifecycle moves
     page.appendChild(h('section', { class: 'panel ticket-facts' },
       h('dl', { class: 'facts' },
         fact(t('ticket.fact.organisation'), pick(tk, 'organisation')),
@@ -256,7 +259,7 @@ export function renderTicket(root, params, app) {
       const ended = toMs(pick(s, 'ended_at'));
       body.appendChild(h('tr', { dataset: { session: pick(s, 'id', 'session_id') } },
         h('td', { text: when(started) }),
-        h('td', { text: pick(s, 'engineer.name', 'engineer_name', 'engineer.username') || (s.engineer_id ? `#${String(s.engineer_id).slice(0, 8)}` : '—') }),
+        h('td', { text: pick(s, 'engineer.name', 'engineer_name', 'engineer.username') || person(s.engineer_id, app) || '—' }),
         h('td', {}, outcomeChip(s)),
         h('td', { text: started && ended ? duration(ended - started) : '—' }),
         h('td', { class: 'resolution', text: pick(s, 'resolution') || '—' }),
@@ -307,24 +310,57 @@ function historyRow(c, app) {
   const change = c.from === null && c.field === 'status' ? value(c.to) : t('ticket.history.from_to', { from: value(c.from), to: value(c.to) });
   return h('tr', { dataset: { field: c.field } },
     h('td', { class: 'muted', text: fmtDate(toMs(c.at), { dateStyle: 'short', timeStyle: 'short' }) }),
-    h('td', { text: c.actor_name || (c.actor_id ? `#${String(c.actor_id).slice(0, 8)}` : t('ticket.history.system')) }),
+    h('td', { text: c.actor_name || person(c.actor_id, app) || t('ticket.history.system') }),
     h('td', { text: HISTORY_FIELDS.includes(c.field) ? t(`ticket.history.field.${c.field}`) : c.field }),
     h('td', { class: 'history-change', text: change }));
 }
 
 /**
- * A user id for people: "you" for the signed-in user, else its first 8 digits.
+ * A user id for people: "you" for the signed-in user, else their name (people.js).
  * @param {string|null} id
  * @param {any} app
  * @returns {string|null}
  */
 function person(id, app) {
-  if (!id) return null;
-  if (app.user && app.user.id === id) return t('ticket.person.you');
-  return `#${String(id).slice(0, 8)}`;
+  return nameOf(DIR, id, app);
 }
+
+/** The staff directory of the page shown (names for ids; pages load it first). */
+let DIR = new Map();
 
 function fact(label, value) {
   if (value === undefined || value === null || value === '') return null;
   return [h('dt', { text: label }), h('dd', { text: String(value) })];
+}
+
+/**
+ * The ticket's status control: only the moves the lifecycle allows from the current
+ * status (GET /ticket-lifecycle, broker/lifecycle.py); the broker checks again (409).
+ * @param {string} tid
+ * @param {string} current
+ * @param {any} app
+ * @returns {HTMLElement}
+ */
+function statusControl(tid, current, app) {
+  const sel = h('select', { id: 'status-next', 'aria-label': t('ticket.status_change.label') },
+    h('option', { value: '', text: t('ticket.status_change.pick') }));
+  const btn = h('button', { type: 'button', class: 'btn btn-secondary', id: 'status-apply', text: t('ticket.status_change.apply'), disabled: true });
+  const note = h('p', { class: 'muted small', id: 'status-note', role: 'status' });
+  api.request('GET', '/ticket-lifecycle').then((lc) => {
+    const moves = (lc.transitions && lc.transitions[current]) || [];
+    for (const st of moves) sel.appendChild(h('option', { value: st, text: statusText(st) }));
+    if (!moves.length) note.textContent = t('ticket.status_change.none');
+  }).catch((e) => { note.textContent = e.message; });
+  sel.addEventListener('change', () => { btn.disabled = !sel.value; });
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    try {
+      await api.request('PATCH', `/tickets/${encodeURIComponent(tid)}`, { status: sel.value });
+      toast(t('ticket.status_change.done', { status: statusText(sel.value) }), 'info');
+      app.route();
+    } catch (e) { note.textContent = e.message; btn.disabled = false; }
+  });
+  return h('section', { class: 'panel status-control', id: 'status-control' },
+    h('label', { for: 'status-next', text: t('ticket.status_change.heading', { status: statusText(current || 'new') }) }),
+    h('div', { class: 'form-actions' }, sel, btn), note);
 }
