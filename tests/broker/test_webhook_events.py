@@ -15,12 +15,15 @@ from typing import Any
 import jsonschema
 import pytest
 
+from broker.store import queries
 from broker.store.db import DB
 from broker.testing import FakeClock, RunningBroker, running_broker
 from broker.webhooks import emit_event, verify_signature
 from broker.webhooks.events import EVENT_TYPES, EVENT_VERSIONS
 from broker.webhooks.schemas import SCHEMA_DIR, available, load_schema
 from broker.webhooks.testing import ReceivedWebhook, WebhookReceiver
+from protocol import messages as m
+from tests.broker.conftest import agent_request, join, wait_for_row, ws_connect
 from tests.broker.webhook_flow import run_session
 from tests.helpers import eventually
 
@@ -248,3 +251,65 @@ async def test_schemas_are_served(tmp_path: Path) -> None:
             assert status == 404 and err["error"]["code"] == "not_found", err
         status, _, _ = await b.request("GET", "/api/v1/webhook-schemas")
         assert status == 401
+
+
+async def test_a_real_transfer_is_announced_as_its_schema_says(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    """routing emits session.transferred through emit_event (broker/wsio/persist.py):
+    a real hand-over's webhook validates against the v1 schema."""
+    async with running_broker(tmp_path, **CONFIG) as b:
+        secret = await _subscribe_all(b, receiver.url)
+        people = {}
+        for username, name in (("ann", "Ann Old"), ("bob", "Bob New")):
+            user, password = await b.create_user(username, "engineer", name=name)
+            found = await queries.get_user_by_username(b.app[DB], user)
+            assert found is not None
+            people[username] = (await b.login(user, password), found.id)
+        sid, agent_token = await agent_request(b)
+        async with ws_connect(b, "/ws/agent") as agent:
+            await agent.say(m.Hello(token=agent_token, client="a"))
+            await agent.expect("welcome")
+            async with ws_connect(b, "/ws/viewer", origin=b.base_url) as old:
+                await old.say(
+                    m.Hello(token=await join(b, people["ann"][0], sid, ["view"]), client="v")
+                )
+                await old.expect("welcome")
+                req = await agent.expect("consent.request")
+                await agent.say(
+                    m.ConsentGrant(
+                        request_id=req.request_id, viewer_id=req.viewer_id, permissions=("view",)
+                    )
+                )
+                await wait_for_row(b, sid, "live")
+                status, made, _ = await b.request(
+                    "POST",
+                    f"/api/v1/sessions/{sid}/transfer",
+                    token=people["ann"][0],
+                    json={"engineer_id": people["bob"][1]},
+                )
+                assert status == 201, made
+                async with ws_connect(b, "/ws/viewer", origin=b.base_url) as new:
+                    token = await join(b, people["bob"][0], sid, ["view"])
+                    await new.say(m.Hello(token=token, client="v"))
+                    await new.expect("welcome")
+                    req = await agent.expect("consent.request")
+                    await agent.say(
+                        m.ConsentGrant(
+                            request_id=req.request_id,
+                            viewer_id=req.viewer_id,
+                            permissions=("view",),
+                        )
+                    )
+                    await new.expect("consent.grant")
+
+                    def transferred() -> list[dict[str, Any]]:
+                        bodies = [json.loads(h.body) for h in receiver.received]
+                        return [x for x in bodies if x["type"] == "session.transferred"]
+
+                    [body] = await eventually(transferred, what="session.transferred")
+        _bodies(list(receiver.received), secret)
+    validate(body)
+    assert body["data"]["session_id"] == sid
+    assert body["data"]["from"] == {"id": people["ann"][1], "name": "Ann Old"}
+    assert body["data"]["to"] == {"id": people["bob"][1], "name": "Bob New"}
