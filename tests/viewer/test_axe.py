@@ -123,6 +123,14 @@ async def test_page_states_have_no_axe_violations(
         await broker.request("POST", "/api/v1/tickets", token=admin, json={"title": "Axe"})
         await page.goto(f"{broker.base_url}/#/admin/webhooks")
         await check("admin webhooks", "#deliveries-body tr[data-delivery]")
+        # API keys (issue 18): an integration account, one key listed, one just shown.
+        await broker.create_user("desk", "integration", name="Service desk")
+        await page.goto(f"{broker.base_url}/#/admin/api-keys")
+        await page.wait_for_selector("#key-form:not([hidden])")
+        await page.fill("#key-name", "Production")
+        await page.click("#key-create")
+        await page.wait_for_selector("#key-secret")
+        await check("admin API keys", "#keys-body tr.key-row[data-state='active']")
     finally:
         await context.close()
     assert not found, "\n".join(f"{state}: {v}" for state, vs in found.items() for v in vs)

@@ -195,6 +195,13 @@ export const webhookDeliveries = (id, params) => request('GET', `/webhooks/${enc
 export const webhookDelivery = (id, deliveryId) => request('GET', `/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}`);
 /** Send a delivery again now. @param {string} id @param {string} deliveryId */
 export const redeliverWebhook = (id, deliveryId) => request('POST', `/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`);
+/** API keys of integration accounts (admin): list (never the keys), create (the key comes back once), revoke. */
+export const apiKeys = () => request('GET', '/api-keys');
+/** @param {{user_id: string, name: string, scopes: string[], expires_in_days?: number}} body */
+export const createApiKey = (body) => request('POST', '/api-keys', body);
+/** @param {string} id */
+export const revokeApiKey = (id) => request('DELETE', `/api-keys/${encodeURIComponent(id)}`);
+
 /** SLA tiers (staff). */
 export const slaTiers = () => request('GET', '/sla-tiers');
 

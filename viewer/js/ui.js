@@ -16,6 +16,7 @@ import { renderTicket, renderTickets } from './pages/tickets.js';
 import { renderReplay } from './pages/replay.js'; // evidence: replay page
 import { renderReview } from './pages/review.js'; // evidence: review + dashboard
 import { renderAdminCerts } from './pages/admin.js'; // certs-admin: CA page
+import { renderAdminApiKeys } from './pages/apikeys.js'; // integration: API keys of help-desk accounts
 import { renderAdminUsers, renderPassword, adminTabs } from './pages/users.js'; // ux: users, own password
 import { renderAdminOrganisations } from './pages/organisations.js'; // ux: organisations
 import { renderAdminWebhooks } from './pages/admin_webhooks.js'; // events: delivery log
@@ -58,6 +59,7 @@ class App {
       [/^\/admin\/users$/, (p) => renderAdminUsers(this.root, p, this)],
       [/^\/admin\/organisations$/, (p) => renderAdminOrganisations(this.root, p, this)],
       [/^\/admin\/webhooks$/, (p) => renderAdminWebhooks(this.root, p, this)],
+      [/^\/admin\/api-keys$/, (p) => renderAdminApiKeys(this.root, p, this)],
       [/^\/password$/, (p) => renderPassword(this.root, p, this)],
     ];
     window.addEventListener('hashchange', () => this.route());
