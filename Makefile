@@ -34,6 +34,7 @@ system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v Xvfb >/dev/null || ! dpkg -s libxcb-cursor0 >/dev/null 2>&1 \
 		|| ! command -v gst-launch-1.0 >/dev/null || ! command -v dbus-daemon >/dev/null \
 		|| ! command -v nats-server >/dev/null || ! command -v haproxy >/dev/null || ! command -v npm >/dev/null \
+		|| ! command -v turnserver >/dev/null \
 		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		pkgs="$(SYSTEM_PACKAGES)"; \
 		if command -v npm >/dev/null; then pkgs=$$(echo "$$pkgs" | sed 's/ npm\b//'); fi; \
