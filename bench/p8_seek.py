@@ -10,6 +10,7 @@ decrypt, decode and draw every update from the keyframe to the target.
 
     .venv/bin/python -m bench.p8_seek      # BENCH_P8_SEEKS=30 BENCH_P8_MINUTES=60
     BENCH_P8_VIDEO=vp9 .venv/bin/python -m bench.p8_seek   # the same with a video recording
+    BENCH_P8_VIDEO=tiles,vp9 .venv/bin/python -m bench.p8_seek   # both, one after the other
 """
 
 from __future__ import annotations
@@ -31,8 +32,31 @@ from bench.common import (
     write_result,
 )
 
+STAGES_INIT_JS = """(() => {
+  window.__p8 = { decrypt: 0, decrypts: 0, decodes: 0, lastDecode: 0, lastOutput: 0 };
+  const subtle = crypto.subtle;
+  const decrypt = subtle.decrypt.bind(subtle);
+  subtle.decrypt = async (...args) => {
+    const t = performance.now();
+    try { return await decrypt(...args); } finally { window.__p8.decrypt += performance.now() - t; window.__p8.decrypts += 1; }
+  };
+  if (typeof VideoDecoder !== 'undefined') {
+    const VD = window.VideoDecoder;
+    window.VideoDecoder = class extends VD {
+      constructor(init) {
+        const out = init.output;
+        super({ ...init, output: (f) => { window.__p8.lastOutput = performance.now(); out(f); } });
+      }
+      decode(chunk) { window.__p8.decodes += 1; window.__p8.lastDecode = performance.now(); return super.decode(chunk); }
+    };
+  }
+})();"""
+"""Stamps in the page: the seek's decrypt calls and decoder work (where the time goes)."""
 
-async def run(minutes: int, seeks: int, video: str = "") -> dict[str, Any]:
+
+async def run(
+    minutes: int, seeks: int, video: str = "", skip_unchanged: bool = True
+) -> dict[str, Any]:
     """Run the benchmark; returns the result dictionary."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import x25519
@@ -73,6 +97,7 @@ async def run(minutes: int, seeks: int, video: str = "") -> dict[str, Any]:
                 info = await asyncio.to_thread(
                     video_recording, folder, s.id, raw, duration_s=minutes * 60, fps=10,
                     keyframe_every_s=30, started_ms=start, epoch_every_s=600, codec=video,
+                    skip_unchanged=skip_unchanged,
                 )  # fmt: skip
             else:
                 info = await asyncio.to_thread(
@@ -104,11 +129,11 @@ async def run(minutes: int, seeks: int, video: str = "") -> dict[str, Any]:
                 browser = await pw.chromium.launch(
                     executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
                 )
-                page = await (
-                    await browser.new_context(
-                        ignore_https_errors=True, viewport={"width": 1600, "height": 1000}
-                    )
-                ).new_page()
+                context = await browser.new_context(
+                    ignore_https_errors=True, viewport={"width": 1600, "height": 1000}
+                )
+                await context.add_init_script(STAGES_INIT_JS)
+                page = await context.new_page()
                 await page.goto(f"{broker.base_url}/#/login")
                 await page.fill("#login-username", user)
                 await page.fill("#login-password", password)
@@ -123,11 +148,13 @@ async def run(minutes: int, seeks: int, video: str = "") -> dict[str, Any]:
                 rng = random.Random(8)
                 in_page: list[float] = []
                 wall: list[float] = []
+                stages: list[dict[str, float]] = []
                 for _ in range(seeks):
                     target = rng.randrange(0, minutes * 600) * 100  # the slider's step is 100 ms
                     t0 = time.perf_counter()
                     cost = await page.evaluate(
                         """async (ms) => {
+                            window.__p8 = { decrypt: 0, decrypts: 0, decodes: 0, lastDecode: 0, lastOutput: 0 };
                             const r = document.getElementById('replay-seek');
                             r.value = String(ms);
                             const t = performance.now();
@@ -143,6 +170,7 @@ async def run(minutes: int, seeks: int, video: str = "") -> dict[str, Any]:
                     )
                     wall.append((time.perf_counter() - t0) * 1000)
                     in_page.append(float(cost))
+                    stages.append(await page.evaluate("() => window.__p8"))
                 await browser.close()
     return {
         "target_ms": 1000,
@@ -163,22 +191,41 @@ async def run(minutes: int, seeks: int, video: str = "") -> dict[str, Any]:
         "seek_ms_max": round(max(in_page)),
         "seek_wall_ms_p95": round(percentile(wall, 0.95)),
         "seek_ms_all": [round(x) for x in in_page],
+        # Per seek: chunks decrypted and the summed time of their decrypt() calls
+        # (they run one after another), decode() calls, and how long after the last
+        # decode() call the decoder's last output came (the decoder catching up).
+        "decrypts_p50": percentile([st["decrypts"] for st in stages], 0.5),
+        "decrypt_ms_p50": round(percentile([st["decrypt"] for st in stages], 0.5)),
+        "decodes_p50": percentile([st["decodes"] for st in stages], 0.5),
+        "decoder_tail_ms_p50": round(
+            percentile([st["lastOutput"] - st["lastDecode"] for st in stages], 0.5)
+        ),
+        "stages": stages,
     }
 
 
 def main() -> None:
-    """Run P8 and write bench/results/p8.json."""
+    """Run P8 (tiles and/or video recordings, one after the other) and write the results."""
     minutes = env_int("BENCH_P8_MINUTES", 60)
     seeks = env_int("BENCH_P8_SEEKS", 30)
-    video = os.environ.get("BENCH_P8_VIDEO", "")  # vp9, h264, av1: a video recording
-    result = asyncio.run(run(minutes, seeks, video))
+    # BENCH_P8_VIDEO: "" (tiles), vp9, h264, av1, or a list ("tiles,vp9") run in turn.
+    streams = [v.strip() for v in os.environ.get("BENCH_P8_VIDEO", "").split(",")] or [""]
+    skip = os.environ.get("BENCH_P8_SKIP_UNCHANGED", "1") != "0"
+    results = []
+    for stream in streams:
+        video = "" if stream in ("", "tiles") else stream
+        result = asyncio.run(run(minutes, seeks, video, skip))
+        result["recording"]["skip_unchanged"] = skip if video else None
+        results.append(result)
+        path = write_result(f"P8_{video}" if video else "P8", result)
+        print(f"wrote {path}")
     print_table(
         "P8 seek in a one-hour recording (replay page, Chromium)",
-        [result],
-        ["seeks", "seek_ms_p50", "seek_ms_p95", "seek_ms_max", "open_page_ms"],
-    )
-    path = write_result(f"P8_{video}" if video else "P8", result)
-    print(f"wrote {path}")
+        [{"stream": r["recording"]["stream"], "updates": r["recording"]["updates"], **r}
+         for r in results],
+        ["stream", "updates", "seeks", "seek_ms_p50", "seek_ms_p95", "seek_ms_max",
+         "open_page_ms", "decrypts_p50", "decrypt_ms_p50", "decodes_p50", "decoder_tail_ms_p50"],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """A synthetic recording of the screen as video (SPEC §4.4), for P8 with the video path.
 
 One GOP of real VP9 (agent.video: a keyframe, then ``keyframe_every_s`` × ``fps``
-deltas of the test pattern being typed into at 1920×1080) is encoded once and
+ticks of the test pattern being typed into at 1920×1080 — a word every 3rd tick, a
+scroll every 5 s; a tick where nothing changed sends nothing, as in the agent, unless
+``skip_unchanged`` is False, the first measurement's every-tick stream) is encoded once and
 repeated for the whole duration, each copy sealed afresh (new seq, the epoch's key)
 exactly as the agent sends it. Every copy starts with its keyframe, so a seek decodes
 one real GOP from the keyframe before the target: the worst case of a real recording
@@ -23,19 +25,35 @@ from protocol.e2e import FrameSealer, wrap_for_audit
 from protocol.media import VideoChunk
 
 
-def one_gop(codec: str, frames: int, width: int, height: int, fps: int) -> list[tuple[bool, bytes]]:
-    """``frames`` encoded frames (KEY flag, VideoChunk plaintext) of typing on the pattern."""
+def one_gop(
+    codec: str, frames: int, width: int, height: int, fps: int, skip_unchanged: bool = True
+) -> list[tuple[bool, bytes] | None]:
+    """``frames`` ticks of typing on the pattern: (KEY flag, VideoChunk plaintext) each,
+    or None on a tick where nothing changed when ``skip_unchanged`` (the agent sends
+    nothing then: VideoPipeline skips a frame equal to the last one)."""
+    from agent.video.pipeline import KEYFRAME_MAX_CHUNKS, changed_rows
+
     src = PatternSource(width, height, motion=False)
     enc = create_encoder(codec, width, height)
-    out = []
+    out: list[tuple[bool, bytes] | None] = []
     words = ["the", "printer", "shows", "offline", "although", "the", "spooler", "runs"]
+    prev = None
+    since_key = 0
     for i in range(frames):
         if i % 3 == 0:
             src.type_text(words[i // 3 % len(words)] + " ")
         if i and i % (fps * 5) == 0:
             src.scroll(2)
         ts = i * 1_000_000 // fps
-        e = enc.encode(src.grab(), i == 0, ts)
+        frame = src.grab()
+        dirty = None if prev is None else changed_rows(prev, frame)
+        if skip_unchanged and dirty == []:
+            out.append(None)
+            continue
+        # The agent's rule (VideoPipeline): a keyframe also after KEYFRAME_MAX_CHUNKS.
+        e = enc.encode(frame, i == 0 or since_key >= KEYFRAME_MAX_CHUNKS, ts, dirty)
+        since_key = 1 if e.key else since_key + 1
+        prev = frame
         out.append((e.key, bytes(VideoChunk(enc.codec_id, width, height, ts, e.data))))
     enc.close()
     return out
@@ -54,9 +72,10 @@ def video_recording(
     started_ms: int,
     epoch_every_s: int = 0,
     codec: str = "vp9",
+    skip_unchanged: bool = True,
 ) -> SyntheticRecording:
     """Write a recording of ``duration_s`` s of video chunks (see the module docstring)."""
-    gop = one_gop(codec, keyframe_every_s * fps, width, height, fps)
+    gop = one_gop(codec, keyframe_every_s * fps, width, height, fps, skip_unchanged)
     writer = RecordingWriter(folder, session_id, started_ms)
     keys = {1: os.urandom(32)}
     sealer = FrameSealer(session_id, 1, keys[1])
@@ -72,6 +91,7 @@ def video_recording(
     step = 1000 // fps
     total = duration_s * fps
     epoch = 1
+    written = 0
     for i in range(total):
         t = i * step
         now = started_ms + t
@@ -82,11 +102,14 @@ def video_recording(
             audit_key(epoch, now)
         j = i % len(gop)
         # A new epoch starts with a keyframe (SPEC §4.4): the GOP restarts there.
-        key, chunk = gop[j]
-        writer.append(DIR_AGENT, FRAME_BINARY, bytes(sealer.seal_video(key, chunk)), now)
+        entry = gop[j]
+        if entry is not None:
+            key, chunk = entry
+            writer.append(DIR_AGENT, FRAME_BINARY, bytes(sealer.seal_video(key, chunk)), now)
+            written += 1
         if i % fps == 0:
             writer.flush_due(now)
     end = {"type": "session.ended", "reason": "ended_by_engineer", "by": "eng"}
     writer.append(DIR_BROKER, FRAME_TEXT, json.dumps(end).encode(), started_ms + total * step)
     writer.close()
-    return SyntheticRecording(Path(folder), session_id, total, total * step, keys, [])
+    return SyntheticRecording(Path(folder), session_id, written, total * step, keys, [])

@@ -8,7 +8,10 @@ frame exactly as the tile path does (G6: before encoding), skips an unchanged fr
 
 Keyframes: the first frame of an encoder, ``full=True`` (join, refresh, new epoch,
 mask change, resume: the session asks), and at most
-``VIDEO_KEYFRAME_INTERVAL_S`` apart (seek points for recordings). A size change
+``VIDEO_KEYFRAME_INTERVAL_S`` apart or :data:`KEYFRAME_MAX_CHUNKS` chunks apart,
+whichever comes first (seek points for recordings: a seek decodes forward from the
+keyframe before the target, ≈ 3–4 ms per 1080p chunk in Chromium, so the chunk
+bound keeps P8 ≤ 1 s on a screen that changes at every tick). A size change
 restarts the encoder, hence a keyframe. An encoder failure drops to the tile path
 for the rest of the session (logged), with a full update.
 
@@ -36,11 +39,23 @@ from agent.x11 import X11Unavailable
 from protocol.limits import VIDEO_KEYFRAME_INTERVAL_S
 from protocol.media import ScreenUpdate, VideoChunk
 
-__all__ = ["EncoderFactory", "VideoPipeline", "VideoStats", "VideoUpdate", "changed_rows"]
+__all__ = [
+    "KEYFRAME_MAX_CHUNKS",
+    "EncoderFactory",
+    "VideoPipeline",
+    "VideoStats",
+    "VideoUpdate",
+    "changed_rows",
+]
 
 log = logging.getLogger(__name__)
 
 EncoderFactory = Callable[[str, int, int], VideoEncoder]
+
+KEYFRAME_MAX_CHUNKS = 150
+"""At most this many chunks from one keyframe to the next (P8: a seek decodes ≤ 150
+chunks, ≈ 0.5 s; the office scenario sends ≈ 100 chunks in 30 s, so it never reaches
+this bound and pays no extra keyframe — bench.p8_seek, docs/BENCHMARKS.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +99,7 @@ class VideoPipeline(ScreenPipeline):
         self._encoder: VideoEncoder | None = None
         self._video_prev: Frame | None = None
         self._key_at = float("-inf")
+        self._since_key = 0
         self._t0 = clock()
         self._broken: set[str] = set()
         self.video_stats: VideoStats | None = None
@@ -139,7 +155,12 @@ class VideoPipeline(ScreenPipeline):
             if not full and not dirty:
                 return None
         now = self._clock()
-        key = full or self._encoder is None or now - self._key_at >= VIDEO_KEYFRAME_INTERVAL_S
+        key = (
+            full
+            or self._encoder is None
+            or now - self._key_at >= VIDEO_KEYFRAME_INTERVAL_S
+            or self._since_key >= KEYFRAME_MAX_CHUNKS
+        )
         try:
             if self._encoder is None:
                 self._encoder = self._factory(self._codec, w, h)
@@ -151,8 +172,9 @@ class VideoPipeline(ScreenPipeline):
             return super().next_update(True)
         t3 = time.perf_counter()
         self._video_prev = frame
+        self._since_key += 1
         if encoded.key:
-            self._key_at = now
+            self._key_at, self._since_key = now, 1
         assert self._encoder is not None
         chunk = VideoChunk(self._encoder.codec_id, w, h, int((now - self._t0) * 1e6), encoded.data)
         self.video_stats = VideoStats(

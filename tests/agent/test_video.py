@@ -25,7 +25,7 @@ from agent.video import (
     rank,
 )
 from agent.video.base import STRIP, EncodedFrame, Rows
-from agent.video.pipeline import changed_rows
+from agent.video.pipeline import KEYFRAME_MAX_CHUNKS, changed_rows
 from agent.video.pyav import PyAVEncoder
 from broker.testing import running_broker
 from protocol.limits import VIDEO_KEYFRAME_INTERVAL_S
@@ -197,6 +197,20 @@ class Broken(VideoEncoder):
         self, frame: Frame, key: bool, timestamp_us: int, dirty: Sequence[Rows] | None = None
     ) -> EncodedFrame:
         raise VideoError("boom")
+
+
+def test_a_screen_changing_at_every_tick_gets_a_keyframe_every_max_chunks() -> None:
+    """P8: a seek decodes forward from the last keyframe; however busy the screen, that
+    is at most KEYFRAME_MAX_CHUNKS chunks, without waiting for the 30 s interval."""
+    pipe = VideoPipeline(PatternSource(96, 64, motion=True), create_encoder)
+    pipe.set_codec("vp9")
+    keys = []
+    for _ in range(2 * KEYFRAME_MAX_CHUNKS + 1):
+        update = pipe.next_update()
+        assert isinstance(update, VideoUpdate)
+        keys.append(update.key)
+    pipe.close()
+    assert [i for i, k in enumerate(keys) if k] == [0, KEYFRAME_MAX_CHUNKS, 2 * KEYFRAME_MAX_CHUNKS]
 
 
 def test_a_failing_encoder_falls_back_to_the_tile_path_for_good() -> None:
