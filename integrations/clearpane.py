@@ -104,6 +104,12 @@ class ClearpaneClient:
         path = f"/tickets/by-ref/{quote(source, safe='')}/{quote(external_ref, safe='')}"
         return await self._call("PUT", path, json=dict(fields))
 
+    async def link_ticket(self, source: str, external_ref: str, *, clearpane_ticket_id: str) -> Any:
+        """Give an existing Clearpane ticket (a client's own request) the help desk's
+        reference: ``PUT /tickets/by-ref/{source}/{ref}`` ``{ticket_id}`` (repeatable)."""
+        path = f"/tickets/by-ref/{quote(source, safe='')}/{quote(external_ref, safe='')}"
+        return await self._call("PUT", path, json={"ticket_id": clearpane_ticket_id})
+
     async def invite(self, ticket_id: str, *, ttl_s: int, idempotency_key: str) -> Any:
         """``POST /tickets/{id}/invitations``: ``{code, expires_at, …}``."""
         return await self._call(

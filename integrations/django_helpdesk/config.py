@@ -47,6 +47,8 @@ class ConnectorConfig:
     #: Outcomes that resolve the ticket (others only add the follow-up).
     resolve_outcomes: tuple[str, ...] = ("ended_by_engineer",)
     queues: tuple[int, ...] = field(default=())  # only these queues (empty: all)
+    #: Where twins of client-opened Clearpane tickets are created (None: not at all).
+    twin_queue: int | None = None
     external_source: str = "django-helpdesk"  # Clearpane's name for this help desk
     language: str = "en"
 

@@ -18,6 +18,8 @@ Two directions, each chosen for robustness:
   ended it with a resolution — the ticket's status becomes Resolved. The follow-up's
   first line names the session: a retried delivery finds it and writes nothing twice.
   The answer is 2xx only once the follow-up is stored; otherwise Clearpane retries.
+  ``ticket.client_opened`` (a client asked for help in the agent) opens the ticket's twin
+  in the help desk (``twin_queue``) and links it back to Clearpane by reference.
 
 State lives in the two systems, not in the connector: it can be restarted, moved or
 run again at any time.
@@ -47,7 +49,7 @@ __all__ = ["WEBHOOK_EVENTS", "WEBHOOK_PATH", "Connector"]
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/clearpane/webhook"
-WEBHOOK_EVENTS = ["session.ended", "session.summary"]
+WEBHOOK_EVENTS = ["session.ended", "session.summary", "ticket.client_opened"]
 MAX_BODY = 1024 * 1024
 
 
@@ -140,6 +142,8 @@ class Connector:
         data = event.get("data")
         if not isinstance(data, Mapping):
             return "ignored"
+        if kind == "ticket.client_opened" and isinstance(data.get("ticket"), Mapping):
+            return await self._twin(data["ticket"], data.get("session") or {})
         signed = False
         if kind == "session.summary" and isinstance(data.get("summary"), Mapping):
             session: Mapping[str, Any] = data["summary"]
@@ -177,6 +181,35 @@ class Connector:
             )
         log.info("session %s written to ticket %s (resolved: %s)", session_id, ticket_id, resolve)
         return "resolved" if resolve else "written"
+
+    async def _twin(self, ticket: Mapping[str, Any], session: Mapping[str, Any]) -> str:
+        """A client opened a request in Clearpane: open its twin in the help desk and
+        link it back (``PUT /tickets/by-ref/…`` with ``ticket_id``). The twin's
+        description names the Clearpane ticket, so a retried delivery finds the twin
+        it made before instead of making a second one."""
+        queue = self.config.twin_queue
+        if queue is None or ticket.get("external_source"):
+            return "ignored" if queue is None else "already linked"
+        cp_id = str(ticket["id"])
+        async with self._lock:
+            twin = None
+            async for open_ticket in self.helpdesk.open_tickets(self.config.open_statuses):
+                if texts.is_twin_of(open_ticket, cp_id):
+                    twin = open_ticket
+                    break
+            if twin is None:
+                client = str(session.get("client_name") or "")
+                title = str(ticket.get("title") or client or cp_id)[:200]
+                twin = await self.helpdesk.create_ticket(
+                    queue,
+                    title,
+                    texts.twin_description(cp_id, str(ticket.get("description") or "")),
+                )
+            await self.clearpane.link_ticket(
+                self.config.external_source, str(twin["id"]), clearpane_ticket_id=cp_id
+            )
+        log.info("client request %s: help-desk twin %s", cp_id, twin["id"])
+        return "twin"
 
     async def webhook(self, request: web.Request) -> web.Response:
         """``POST /clearpane/webhook``: 204 once handled; 401 for a bad signature (never

@@ -62,6 +62,17 @@ class HelpdeskClient:
         assert isinstance(found, dict)
         return found
 
+    async def create_ticket(
+        self, queue: int, title: str, description: str, *, submitter_email: str = ""
+    ) -> dict[str, Any]:
+        """Open a ticket in ``queue`` (django-helpdesk validates it with its own form)."""
+        body = {"queue": queue, "title": title, "description": description, "priority": 3}
+        if submitter_email:
+            body["submitter_email"] = submitter_email
+        made = await self._call("POST", f"{self.base_url}/api/tickets/", json=body)
+        assert isinstance(made, dict)
+        return made
+
     async def add_followup(
         self, ticket_id: int, comment: str, *, public: bool, new_status: int | None = None
     ) -> dict[str, Any]:

@@ -14,15 +14,21 @@ from typing import Any
 
 __all__ = [
     "INVITATION_MARK",
+    "TWIN_MARK",
     "has_invitation",
     "has_summary",
     "invitation_text",
+    "is_twin_of",
     "summary_mark",
     "summary_text",
+    "twin_description",
 ]
 
 #: The first line of an invitation follow-up (also how it is found again).
 INVITATION_MARK = "[Clearpane] remote assistance code"
+#: The first line of a twin's description: a client's own request in Clearpane (the
+#: client is connected already: no invitation), followed by the Clearpane ticket id.
+TWIN_MARK = "[Clearpane] client request, ticket"
 
 _TEXTS = {
     "en": {
@@ -80,8 +86,22 @@ def summary_mark(session_id: str) -> str:
     return _TEXTS["en"]["summary"].format(sid=session_id)
 
 
+def twin_description(clearpane_ticket_id: str, description: str) -> str:
+    """The description of a help-desk twin of a client-opened Clearpane ticket."""
+    return f"{TWIN_MARK} {clearpane_ticket_id}\n\n{description}".strip()
+
+
+def is_twin_of(ticket: Mapping[str, Any], clearpane_ticket_id: str) -> bool:
+    """Whether this help-desk ticket is the twin of that Clearpane ticket."""
+    first = str(ticket.get("description") or "").split("\n", 1)[0].strip()
+    return first == f"{TWIN_MARK} {clearpane_ticket_id}"
+
+
 def has_invitation(ticket: Mapping[str, Any]) -> bool:
-    """Whether the connector already put an invitation on this ticket."""
+    """Whether the connector already put an invitation on this ticket, or needs none
+    (a twin of a client's own request)."""
+    if str(ticket.get("description") or "").startswith(TWIN_MARK):
+        return True
     return any(
         str(f.get("comment") or "").startswith(INVITATION_MARK)
         for f in ticket.get("followup_set") or ()

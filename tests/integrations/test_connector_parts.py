@@ -14,7 +14,9 @@ from integrations.django_helpdesk.texts import (
     has_invitation,
     has_summary,
     invitation_text,
+    is_twin_of,
     summary_text,
+    twin_description,
 )
 
 BODY = b'{"type":"session.ended"}'
@@ -76,3 +78,10 @@ def test_follow_ups_are_found_again_in_every_language() -> None:
                  "Engineer's input: 4 clicks, 15 keys", "verify-summary"):  # fmt: skip
         assert part in text, part
     assert not has_invitation({"followup_set": [{"comment": "code 1234-5678"}]})
+
+
+def test_a_twin_is_recognised_and_never_invited() -> None:
+    twin = {"description": twin_description("cp42", "Outlook crashes"), "followup_set": []}
+    assert is_twin_of(twin, "cp42") and not is_twin_of(twin, "cp4")
+    assert has_invitation(twin)  # the client is connected already: the poller skips it
+    assert not is_twin_of({"description": "cp42"}, "cp42")

@@ -113,6 +113,7 @@ async def rig(tmp_path: Path, django_templates: Callable[[str], Path]) -> AsyncI
             helpdesk_password=DESK_PASSWORD,
             webhook_secret=secret,
             poll_interval_s=0.3,
+            twin_queue=int(queue["id"]),
         )
         connector = Connector(config)
         stop = asyncio.Event()
@@ -126,28 +127,16 @@ async def rig(tmp_path: Path, django_templates: Callable[[str], Path]) -> AsyncI
 
 
 @contextlib.contextmanager
-def agent_with_code(broker: RunningBroker, code: str, display: str, log_dir: Path) -> Any:
-    """The real agent, headless, redeeming ``code`` (consent given non-interactively,
-    as the end-to-end tests do)."""
+def real_agent(broker: RunningBroker, display: str, log_dir: Path, *what: str) -> Any:
+    """The real agent, headless (``what``: ``--code CODE`` or ``--describe TEXT``),
+    consent given non-interactively as the end-to-end tests do."""
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "agent",
-            "--enrollment",
-            str(broker.enrollment_path),
-            "--headless",
-            "--auto-consent-for-tests",
-            "view",
-            "--code",
-            code,
-            "--name",
-            "Bob Client",
-            "--source",
-            "screen",
-            "--log-dir",
-            str(log_dir),
+            sys.executable, "-m", "cli.main", "agent",
+            "--enrollment", str(broker.enrollment_path),
+            "--headless", "--auto-consent-for-tests", "view",
+            *what, "--name", "Bob Client",
+            "--source", "screen", "--log-dir", str(log_dir),
         ],
         cwd=ROOT,
         env=clean_env(DISPLAY=display, PYTHONPATH=str(ROOT)),
@@ -155,12 +144,45 @@ def agent_with_code(broker: RunningBroker, code: str, display: str, log_dir: Pat
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     out, err = OutputLog(proc.stdout, "agent"), OutputLog(proc.stderr, "agent stderr")
     try:
         yield proc, out, err
     finally:
         stop_process(proc)
+
+
+async def _help(b: RunningBroker, cp_ticket_id: str, agent: Any, resolution: str) -> str:
+    """An engineer finds the ticket's waiting session, joins, sees the screen and ends
+    it with ``resolution``; returns the session id once the agent has ended too."""
+    proc, out, err = agent
+    await b.create_user("erin", "engineer", name="Erin Engineer", password="erin-password-1")
+    engineer = await b.login("erin", "erin-password-1")
+
+    async def waiting_session() -> str | None:
+        _, ticket, _ = await b.request("GET", f"/api/v1/tickets/{cp_ticket_id}", token=engineer)
+        sessions = ticket.get("sessions") or []
+        return sessions[0]["id"] if sessions else None
+
+    try:
+        sid = await eventually(waiting_session, timeout=30, what="the client's session")
+    except AssertionError:
+        raise AssertionError(f"{out.text}\n{err.text}") from None
+    status, joined, _ = await b.request(
+        "POST", f"/api/v1/sessions/{sid}/join", token=engineer,
+        json={"as": "engineer", "permissions": ["view"]},
+    )  # fmt: skip
+    assert status == 200, joined
+    viewer = ScriptedViewer(b.ws_url + "/ws/viewer", b.ssl_context(), b.base_url)
+    await viewer.connect(joined["ws_token"])
+    await viewer.start_keys()
+    await viewer.wait_for(lambda: len(viewer.updates) >= 1, timeout=30)  # the screen
+    status, ended, _ = await b.request(
+        "POST", f"/api/v1/sessions/{sid}/end", token=engineer, json={"resolution": resolution}
+    )
+    assert status == 200, ended
+    await asyncio.to_thread(proc.wait, 30)  # the agent ends with the session
+    return str(sid)
 
 
 async def _open_desk_ticket(rig: Rig, title: str) -> int:
@@ -203,36 +225,9 @@ async def test_a_help_desk_ticket_is_invited_helped_and_resolved(
     cp_ticket = cp_ticket.get("ticket", cp_ticket)
     assert cp_ticket["title"] == "Printer offline"
 
-    await b.create_user("erin", "engineer", name="Erin Engineer", password="erin-password-1")
-    engineer = await b.login("erin", "erin-password-1")
-    with agent_with_code(b, code, xvfb_display, tmp_path / "agent-logs") as (proc, out, err):
-
-        async def waiting_session() -> str | None:
-            _, ticket, _ = await b.request(
-                "GET", f"/api/v1/tickets/{cp_ticket['id']}", token=engineer
-            )
-            sessions = ticket.get("sessions") or []
-            return sessions[0]["id"] if sessions else None
-
-        try:
-            sid = await eventually(waiting_session, timeout=30, what="the client's session")
-        except AssertionError:
-            raise AssertionError(f"{out.text}\n{err.text}") from None
-        status, joined, _ = await b.request(
-            "POST", f"/api/v1/sessions/{sid}/join", token=engineer,
-            json={"as": "engineer", "permissions": ["view"]},
-        )  # fmt: skip
-        assert status == 200, joined
-        viewer = ScriptedViewer(b.ws_url + "/ws/viewer", b.ssl_context(), b.base_url)
-        await viewer.connect(joined["ws_token"])
-        await viewer.start_keys()
-        await viewer.wait_for(lambda: len(viewer.updates) >= 1, timeout=30)  # the screen
-        status, ended, _ = await b.request(
-            "POST", f"/api/v1/sessions/{sid}/end", token=engineer,
-            json={"resolution": "Reinstalled the printer driver"},
-        )  # fmt: skip
-        assert status == 200, ended
-        await asyncio.to_thread(proc.wait, 30)  # the agent ends with the session
+    log_dir = tmp_path / "agent-logs"
+    with real_agent(b, xvfb_display, log_dir, "--code", code) as agent:
+        sid = await _help(b, cp_ticket["id"], agent, "Reinstalled the printer driver")
 
     async def summary() -> dict[str, Any] | None:
         ticket = await rig.desk_ticket(desk_id)
@@ -294,3 +289,33 @@ async def test_a_forged_webhook_changes_nothing(rig: Rig) -> None:
     # The very same event, signed with the endpoint's secret, is acted on.
     assert await _deliver(rig, event, rig.secret) == 204
     assert (await rig.desk_ticket(desk_id))["status"] == RESOLVED
+
+
+async def test_a_client_request_gets_a_help_desk_twin_with_the_summary(
+    rig: Rig, xvfb_display: str, tmp_path: Path
+) -> None:
+    b = rig.broker
+    key = {"Authorization": f"Bearer {rig.connector.config.api_key}"}
+    with real_agent(b, xvfb_display, tmp_path / "logs", "--describe", "Outlook crashes") as agent:
+
+        async def linked() -> dict[str, Any] | None:
+            _, found, _ = await b.request("GET", "/api/v1/tickets", token=None, headers=key)
+            mine = [t for t in found["tickets"] if t.get("external_source") == "django-helpdesk"]
+            return mine[0] if mine else None
+
+        cp_ticket = await eventually(linked, timeout=30, what="the twin linked back")
+        desk_id = int(cp_ticket["external_ref"])
+        twin = await rig.desk_ticket(desk_id)
+        assert twin["title"] == "Outlook crashes" and twin["queue"] == rig.queue_id
+        sid = await _help(b, cp_ticket["id"], agent, "Repaired the Outlook profile")
+
+    async def resolved() -> dict[str, Any] | None:
+        ticket = await rig.desk_ticket(desk_id)
+        return ticket if ticket["status"] == RESOLVED else None
+
+    ticket = await eventually(resolved, timeout=30, what="the twin resolved")
+    notes = [f["comment"] for f in ticket["followup_set"]]
+    assert any(n.startswith(summary_mark(sid)) and "Outlook profile" in n for n in notes)
+    assert not any(n.startswith(INVITATION_MARK) for n in notes)  # the client is there already
+    _, tickets, _ = await b.request("GET", "/api/v1/tickets", token=None, headers=key)
+    assert sum(t.get("external_source") == "django-helpdesk" for t in tickets["tickets"]) == 1
