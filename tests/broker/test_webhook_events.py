@@ -15,11 +15,13 @@ from typing import Any
 import jsonschema
 import pytest
 
+from broker.relay import SessionInfo
 from broker.store import queries
 from broker.store.db import DB
 from broker.testing import FakeClock, RunningBroker, running_broker
 from broker.webhooks import emit_event, verify_signature
 from broker.webhooks.events import EVENT_TYPES, EVENT_VERSIONS
+from broker.webhooks.relay_events import event_for_record
 from broker.webhooks.schemas import SCHEMA_DIR, available, load_schema
 from broker.webhooks.testing import ReceivedWebhook, WebhookReceiver
 from protocol import messages as m
@@ -313,3 +315,41 @@ async def test_a_real_transfer_is_announced_as_its_schema_says(
     assert body["data"]["session_id"] == sid
     assert body["data"]["from"] == {"id": people["ann"][1], "name": "Ann Old"}
     assert body["data"]["to"] == {"id": people["bob"][1], "name": "Bob New"}
+
+
+def test_log_records_map_to_consent_events() -> None:
+    """The mapping the relay's log observer uses, for the cases a scripted session does
+    not reach (a viewer releasing, a prompt timing out) and the records it ignores."""
+    info = SessionInfo(session_id="s1", ticket_id="t1", ticket_title="x")
+    released = event_for_record(
+        info, "permission.released", "engineer:u1", {"viewer_id": "v2", "permissions": ["control"]}
+    )
+    assert released == (
+        "consent.revoked",
+        {
+            "session_id": "s1",
+            "ticket_id": "t1",
+            "viewer_id": "v2",
+            "permissions": ["control"],
+            "by": "viewer",
+        },
+    )
+    timed_out = event_for_record(
+        info,
+        "consent.denied",
+        "broker",
+        {"request_id": "r1", "viewer_id": "v1", "permissions": ["view"], "timed_out": True},
+    )
+    assert timed_out is not None and timed_out[1]["timed_out"] is True
+    for kind, data in (released, timed_out):
+        validate(
+            {
+                "id": "e",
+                "type": kind,
+                "version": 1,
+                "occurred_at": "2026-12-04T10:00:00.000Z",
+                "data": data,
+            }
+        )
+    assert event_for_record(info, "chat.sent", "client", {"text": "secret"}) is None
+    assert event_for_record(info, "consent.requested", "engineer:u1", {"viewer_id": "v1"}) is None
