@@ -261,6 +261,7 @@ export class SessionClient {
     if (m.viewer_id === this.viewerId && m.reason === 'transferred') {
       this.handedOver = true;
       this.emit('handed_over', m);
+      return;
     }
     this.viewers = this.viewers.filter((v) => v.viewer_id !== m.viewer_id);
     this.emit('state', { state: this.state, viewers: this.viewers });

@@ -33,8 +33,9 @@ __all__ = [
     "set_presence",
 ]
 
-ROUTING_LOCK_KEY = 0x436C7061_6E650019
-"""The PostgreSQL advisory lock of the routing pass (one node at a time)."""
+ROUTING_LOCK_KEY = 0x436C7061_6E650119
+"""The PostgreSQL advisory lock of the routing pass (one node at a time; unlike the
+SLA scheduler's 0x…6E650019 — a shared key would make the two skip each other)."""
 
 # States in which an engineer is working on a session (it counts in their load).
 LIVE_STATES = ("consent_pending", "live", "paused")

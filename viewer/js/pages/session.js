@@ -222,6 +222,7 @@ export function renderSession(root, params, app) {
   };
 
   const paintOverlay = () => {
+    if (client.handedOver) return; // issue 19: the "handed over" overlay stays
     if (client.ended) {
       const reason = client.ended.reason;
       const text = endReasonText(reason);
