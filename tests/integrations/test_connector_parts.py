@@ -85,3 +85,20 @@ def test_a_twin_is_recognised_and_never_invited() -> None:
     assert is_twin_of(twin, "cp42") and not is_twin_of(twin, "cp4")
     assert has_invitation(twin)  # the client is connected already: the poller skips it
     assert not is_twin_of({"description": "cp42"}, "cp42")
+
+
+def test_the_command_names_what_is_missing() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import clean_env
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in clean_env(PYTHONPATH=str(root)).items()}
+    done = subprocess.run(
+        [sys.executable, "-m", "integrations.django_helpdesk"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "CLEARPANE_CONNECTOR_API_KEY" in done.stderr
