@@ -5,9 +5,12 @@ transfer changes nothing; an invited colleague sees nothing before consent."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+from jsonschema import Draft202012Validator, FormatChecker
 
 from audit.jsonl import load_records
 from broker.relay.control import RELAY
@@ -17,8 +20,18 @@ from broker.store.queries import handovers
 from broker.testing import RunningBroker, running_broker
 from protocol import messages as m
 from protocol.media import InputFrame, ScreenUpdateFrame, parse_binary
-from tests.broker.conftest import Peer, agent_request, update, wait_for_row, ws_connect
+from tests.broker.conftest import (
+    Peer,
+    agent_request,
+    outbox,
+    subscribe,
+    update,
+    wait_for_row,
+    ws_connect,
+)
 from tests.helpers import eventually
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "broker" / "webhooks" / "schemas"
 
 
 async def _engineer(b: RunningBroker, username: str, name: str) -> tuple[str, str]:
@@ -60,6 +73,8 @@ async def test_transfer_needs_the_clients_consent_and_ends_the_old_engineers_par
         ann, ann_id = await _engineer(b, "ann", "Ann Old")
         bob, bob_id = await _engineer(b, "bob", "Bob New")
         cat, _ = await _engineer(b, "cat", "Cat Other")
+        admin = await b.login(b.admin_username, b.admin_password)
+        await subscribe(b, admin, ["session.transferred"])
         sid, agent_token = await agent_request(b)
         async with ws_connect(b, "/ws/agent") as agent:
             await agent.say(m.Hello(token=agent_token, client="a"))
@@ -153,6 +168,14 @@ async def test_transfer_needs_the_clients_consent_and_ends_the_old_engineers_par
                         json={"resolution": "fixed by Bob"},
                     )
                     assert status == 200
+
+        # the help desk hears of it: session.transferred, valid by its schema
+        [hook] = await outbox(b, "session.transferred")
+        schema = json.loads((SCHEMAS / "session.transferred.v1.json").read_text())
+        Draft202012Validator(schema, format_checker=FormatChecker()).validate(hook)
+        assert hook["data"]["from"] == {"id": ann_id, "name": "Ann Old"}
+        assert hook["data"]["to"] == {"id": bob_id, "name": "Bob New"}
+        assert hook["data"]["session_id"] == sid
 
         # the evidence: who, to whom, when, the consent result — in this order
         events = _events(b, sid)
@@ -274,3 +297,47 @@ async def test_an_invited_colleague_sees_nothing_before_the_client_consents(
                     assert core is not None and set(core.viewer_ids) == {main_vid, col_vid}
                     assert core.consent.permissions(main_vid) == {"view", "control"}
                     assert core.consent.permissions(col_vid) == {"view"}
+
+
+async def test_a_transfer_to_a_group_picks_its_least_busy_available_engineer(
+    tmp_path: Path,
+) -> None:
+    async with running_broker(tmp_path) as b:
+        ann, _ = await _engineer(b, "ann", "Ann Old")
+        sid, agent_token = await agent_request(b)
+        for username, name, skills in (
+            ("dan", "Dan Net", ["network"]),
+            ("eve", "Eve Net", ["network"]),
+            ("fay", "Fay Print", ["printers"]),
+        ):
+            await b.create_user(username, "engineer", skills, name=name)
+        async with ws_connect(b, "/ws/agent") as agent:
+            await agent.say(m.Hello(token=agent_token, client="a"))
+            await agent.expect("welcome")
+            _, body = await _join(b, ann, sid, ["view"])
+            async with _viewer(b, body["ws_token"]) as (old, _vid):
+                await _grant(agent, await agent.expect("consent.request"), "view")
+                await old.expect("consent.grant")
+                path = f"/api/v1/sessions/{sid}/transfer"
+                status, err, _ = await b.request("POST", path, token=ann, json={"group": "network"})
+                assert status == 409, err  # nobody of the group said they are available
+                for user in ("dan", "eve", "fay"):
+                    found = await queries.get_user_by_username(b.app[DB], user)
+                    assert found is not None
+                    await routing_presence(b, found.id, "available")
+                status, made, _ = await b.request(
+                    "POST", path, token=ann, json={"group": "network"}
+                )
+                assert status == 201, made
+                assert made["to"]["name"] == "Dan Net" and made["group"] == "network"  # tie: name
+                status, err, _ = await b.request(
+                    "POST", path, token=ann, json={"group": "network", "engineer_id": "x"}
+                )
+                assert status == 400, err
+
+
+async def routing_presence(b: RunningBroker, user_id: str, status: str) -> None:
+    """Set an engineer's presence in the store (what PUT /me/presence does)."""
+    from broker.store.queries import routing as rq
+
+    await rq.set_presence(b.app[DB], user_id, status, at=0)
