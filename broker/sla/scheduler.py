@@ -30,6 +30,7 @@ from broker.lifecycle import allowed
 from broker.mail import queue_mail
 from broker.sla.clock import ClockState, measure
 from broker.sla.contracts import Contract, Level
+from broker.sla.notify import announce, ticket_ref
 from broker.sla.store import closure_in, contract_in, status_changes_in, ticket_sla_in
 from broker.sla.texts import closed_mail, closure_mail, escalation_mail
 from broker.store.db import Database
@@ -37,13 +38,6 @@ from broker.store.models import SessionModel, TicketModel, UserModel
 from broker.store.queries import WAITING_STATES, new_id
 from broker.store.queries.ticket_history import set_field
 from broker.store.sla_models import NotifyAddressModel, SlaEscalationModel, SlaMarkModel
-from broker.webhooks.capture import emit
-from broker.webhooks.events import (
-    ESCALATION_RAISED,
-    SLA_AT_RISK,
-    SLA_BREACHED,
-    ticket_ref,
-)
 
 __all__ = ["SLA_LOCK_KEY", "Pass", "SlaScheduler", "clock_json", "escalation_payload", "sla_event"]
 
@@ -242,14 +236,14 @@ class SlaScheduler:
         if breached_at is not None and self._mark(
             s, marks, t, f"{name}.breached", 0, breached_at, now
         ):
-            await emit(s, SLA_BREACHED, data, subject_id=t.id, at_ms=now)
+            await announce(s, "sla.breached", data, subject_id=t.id, at_ms=now)
             result.breached.append((t.id, name))
         if state.state == "stopped":
             return  # met (or resolved): nothing left to warn about
         if state.fraction >= contract.at_risk and not state.breached:
             at = state.reached_at(cal, contract.at_risk) or now
             if self._mark(s, marks, t, f"{name}.at_risk", 0, at, now):
-                await emit(s, SLA_AT_RISK, data, subject_id=t.id, at_ms=now)
+                await announce(s, "sla.at_risk", data, subject_id=t.id, at_ms=now)
                 result.at_risk.append((t.id, name))
         for level in contract.chain:
             if level.clock != name or state.fraction < level.at or (t.id, level.key) in raised:
@@ -290,7 +284,7 @@ class SlaScheduler:
             "ticket": ticket_ref(t),
             "sla": clock_json(state, contract.calendar_name),
         }
-        await emit(s, ESCALATION_RAISED, payload, subject_id=t.id, at_ms=now)
+        await announce(s, "escalation.raised", payload, subject_id=t.id, at_ms=now)
         if self._mail:
             subject, body = escalation_mail(t.title, t.id, level, state)
             for uid in recipients:

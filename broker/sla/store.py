@@ -18,6 +18,7 @@ from broker.errors import Conflict, InvalidField, NotFound
 from broker.sla.calendar import Calendar, CalendarError
 from broker.sla.clock import Change, ClockState, measure
 from broker.sla.contracts import DEFAULT_CHAIN, Contract, Level, Targets, parse_chain
+from broker.sla.notify import announce, ticket_ref
 from broker.store.db import Database
 from broker.store.models import SlaTierModel, TicketHistoryModel, TicketModel, UserModel
 from broker.store.queries.ticket_history import record_change
@@ -30,8 +31,6 @@ from broker.store.sla_models import (
     SlaTargetModel,
     TicketSlaModel,
 )
-from broker.webhooks.capture import emit
-from broker.webhooks.events import ESCALATION_ACKNOWLEDGED, ticket_ref
 
 __all__ = [
     "DEFAULT_AUTO_CLOSE_S",
@@ -466,7 +465,7 @@ async def acknowledge(
                 "ticket": ticket_ref(ticket),
                 "acknowledged_by": {"id": user.id, "name": user.name},
             }
-            await emit(s, ESCALATION_ACKNOWLEDGED, payload, subject_id=ticket.id, at_ms=at)
+            await announce(s, "escalation.acknowledged", payload, subject_id=ticket.id, at_ms=at)
         return to_escalation(m, ticket.title if ticket else "", user.name if user else None), first
 
 

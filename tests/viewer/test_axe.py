@@ -11,6 +11,10 @@ from typing import Any
 
 import pytest
 
+from broker.sla.scheduler import SlaScheduler
+from broker.store.db import DB
+from broker.testing import FakeClock
+
 AXE = (
     Path(__file__).resolve().parents[2]
     / "tools"
@@ -131,6 +135,16 @@ async def test_page_states_have_no_axe_violations(
         await page.click("#key-create")
         await page.wait_for_selector("#key-secret")
         await check("admin API keys", "#keys-body tr.key-row[data-state='active']")
+        # Issue 19: the SLA page, and a supervisor's queue with open escalations.
+        await page.goto(f"{broker.base_url}/#/admin/sla")
+        await check("admin SLA", "#sla-contracts-body tr[data-tier='premium'] .sla-edit")
+        sup, sup_pw = await broker.create_user("sam", "supervisor", name="Sam Supervisor")
+        ahead = SlaScheduler(broker.app[DB], FakeClock(10**13), mail=False)  # far ahead
+        assert (await ahead.run_once()).raised
+        await page.click("#logout")
+        await page.wait_for_selector("#login-form")  # the logout answered: no race
+        await _login(page, broker.base_url, sup, sup_pw)
+        await check("queue with escalations", ".sla-banner .sla-escalation .sla-ack")
     finally:
         await context.close()
     assert not found, "\n".join(f"{state}: {v}" for state, vs in found.items() for v in vs)

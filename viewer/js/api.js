@@ -205,6 +205,28 @@ export const revokeApiKey = (id) => request('DELETE', `/api-keys/${encodeURIComp
 /** SLA tiers (staff). */
 export const slaTiers = () => request('GET', '/sla-tiers');
 
+/** SLA workflow (issue 19): contracts, calendars, closure rules, staff addresses (admin). */
+export const slaContracts = () => request('GET', '/sla/contracts');
+/** @param {string} tier @param {Record<string, any>} body */
+export const putSlaContract = (tier, body) => request('PUT', `/sla/contracts/${encodeURIComponent(tier)}`, body);
+export const slaCalendars = () => request('GET', '/sla/calendars');
+/** @param {string} name @param {Record<string, any>} body */
+export const putSlaCalendar = (name, body) => request('PUT', `/sla/calendars/${encodeURIComponent(name)}`, body);
+/** @param {string} name */
+export const deleteSlaCalendar = (name) => request('DELETE', `/sla/calendars/${encodeURIComponent(name)}`);
+export const slaClosure = () => request('GET', '/sla/closure');
+/** @param {string} org @param {{auto_close_after_s: number, email_client: boolean}} body */
+export const putSlaClosure = (org, body) => request('PUT', `/sla/closure/${encodeURIComponent(org)}`, body);
+export const slaAddresses = () => request('GET', '/sla/addresses');
+/** @param {string} userId @param {string} email ("" removes it) */
+export const putSlaAddress = (userId, email) => request('PUT', `/sla/addresses/${encodeURIComponent(userId)}`, { email });
+/** Open escalation levels (supervisors: all; engineers: theirs). @param {{open?: string}} [params] */
+export const slaEscalations = (params) => request('GET', `/sla/escalations${q(params)}`);
+/** @param {string} id */
+export const acknowledgeEscalation = (id) => request('POST', `/sla/escalations/${encodeURIComponent(id)}/acknowledge`);
+/** A ticket's priority and clocks. @param {string} id */
+export const ticketSla = (id) => request('GET', `/tickets/${encodeURIComponent(id)}/sla`);
+
 /**
  * Unwrap list responses that may be a bare array or `{items: [...]}` / `{<key>: [...]}`.
  * @param {any} data

@@ -23,6 +23,7 @@ import { renderAdminWebhooks } from './pages/admin_webhooks.js'; // events: deli
 import { renderDashboard } from './pages/dashboard.js'; // routing: service dashboard
 import { presenceControl } from './pages/routing.js'; // routing: the header's presence switch
 import { people } from './people.js';
+import { renderAdminSla } from './pages/admin_sla.js'; // workflow: SLA contracts, calendars
 
 
 /** Which roles each top-level page serves (others are sent to their start page). */
@@ -60,6 +61,7 @@ class App {
       [/^\/admin\/organisations$/, (p) => renderAdminOrganisations(this.root, p, this)],
       [/^\/admin\/webhooks$/, (p) => renderAdminWebhooks(this.root, p, this)],
       [/^\/admin\/api-keys$/, (p) => renderAdminApiKeys(this.root, p, this)],
+      [/^\/admin\/sla$/, (p) => renderAdminSla(this.root, p, this)],
       [/^\/password$/, (p) => renderPassword(this.root, p, this)],
     ];
     window.addEventListener('hashchange', () => this.route());

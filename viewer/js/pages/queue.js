@@ -5,6 +5,7 @@
  */
 
 import * as api from '../api.js';
+import { escalationBanner } from './sla_banner.js';
 import { h, clear, pick, toMs, duration, chip, stateChip, when } from '../dom.js';
 import { t } from '../i18n.js';
 import { Alerts } from '../notify.js';
@@ -105,6 +106,9 @@ export function renderQueue(root, params, app) {
     liveSection));
   for (const el of [search, tierSel, escOnly]) el.addEventListener('input', () => paint());
   if (app.isSupervisor) root.querySelector('.page').appendChild(cannedPanel(app));
+  // SLA escalations (issue 19): open levels for supervisors, one's own for engineers.
+  const escalations = escalationBanner(app);
+  root.querySelector('.page .page-head').after(escalations.el);
   /** @type {Set<string>|null} sessions seen so far (null before the first load) */
   let seen = null;
 
@@ -254,6 +258,7 @@ export function renderQueue(root, params, app) {
     clearTimeout(timer);
     clearInterval(ticker);
     alerts.close();
+    escalations.stop();
   };
 }
 

@@ -18,12 +18,13 @@ const skillList = (text) => text.split(',').map((s) => s.trim()).filter(Boolean)
 /**
  * The admin area's tabs, in order: `[id, href, catalogue key]`. A new admin page adds
  * one line here (and its route in ui.js).
- * i18n-keys: nav.users nav.organisations nav.certs nav.webhooks nav.api_keys
+ * i18n-keys: nav.users nav.organisations nav.sla nav.certs nav.webhooks nav.api_keys
  */
 const ADMIN_TABS = [
   ['users', '#/admin/users', 'nav.users'],
   ['organisations', '#/admin/organisations', 'nav.organisations'],
   ['api-keys', '#/admin/api-keys', 'nav.api_keys'],
+  ['sla', '#/admin/sla', 'nav.sla'],
   ['webhooks', '#/admin/webhooks', 'nav.webhooks'],
   ['certs', '#/admin/certs', 'nav.certs'],
 ];
