@@ -261,7 +261,8 @@ async def make_broker_sessions(info: dict[str, Any], n: int, stalled: bool) -> l
             if stalled:
                 viewers.append((await call("POST", f"/sessions/{sid}/join", users["supervisor"],
                                            {"as": "observer"}))["ws_token"])  # fmt: skip
-            return {"sid": sid, "agent": req["token"], "viewers": viewers}
+            return {"sid": sid, "agent": req["token"], "viewers": viewers,
+                    "engineer": users["engineer"]}  # fmt: skip
 
         out = []
         for start in range(0, n, 16):
@@ -430,6 +431,20 @@ async def _viewer(
     await ws.close()
 
 
+async def _rejoin(
+    http: aiohttp.ClientSession, spec: dict[str, Any], sess: dict[str, Any]
+) -> tuple[list[str], str]:
+    """A fresh join (P9, a cluster): its viewer token and the ``ws_url`` it names (the
+    node holding the session), as the web viewer uses them."""
+    url = f"{spec['base_url']}/api/v1/sessions/{sess['sid']}/join"
+    headers = {"Authorization": f"Bearer {sess['engineer']}"}
+    async with http.post(url, json={}, headers=headers) as r:
+        join = await r.json()
+        if r.status >= 300:
+            raise RuntimeError(f"join: {r.status} {join}")
+    return [join["ws_token"]], join["ws_url"].removesuffix("/ws/viewer")
+
+
 async def _worker(spec: dict[str, Any], ctl: Connection) -> dict[str, Any]:
     stats = Stats()
     ctx = ssl.create_default_context(cafile=spec["cafile"]) if spec["cafile"] else False
@@ -441,6 +456,8 @@ async def _worker(spec: dict[str, Any], ctl: Connection) -> dict[str, Any]:
             ready = asyncio.Event()
             tasks.append(asyncio.create_task(_agent(http, spec, sess, stats, ready, go, stop, i)))
             await ready.wait()
+            if sess.get("rejoin"):  # P9: join once the agent is in, go where the join says
+                sess["viewers"], sess["viewer_url"] = await _rejoin(http, spec, sess)
             granted_wait = []
             for j, token in enumerate(sess["viewers"]):
                 vready = asyncio.Event()

@@ -21,6 +21,7 @@ from broker.config import BrokerConfig
 from broker.errors import BrokerError
 from broker.store import queries
 from broker.store.db import Database
+from broker.workers import WORKER_FLAG, run_workers
 
 __all__ = ["main", "users_main"]
 
@@ -69,7 +70,18 @@ def main(argv: Sequence[str]) -> int:
         help="serve plain HTTP (only behind a TLS-terminating proxy)",
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="broker processes on this machine, one per core (needs the nats relay "
+        "backend and PostgreSQL; docs/operations.md §6.6)",
+    )
+    parser.add_argument(WORKER_FLAG, type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(list(argv))
+    if args.workers < 1:
+        print("clearpane broker: --workers must be at least 1", file=sys.stderr)
+        return 2
     try:
         config = _config(
             args,
@@ -84,27 +96,43 @@ def main(argv: Sequence[str]) -> int:
     except BrokerError as exc:
         print(f"clearpane broker: configuration error: {exc.message}", file=sys.stderr)
         return 2
+    if args.workers > 1 and args.worker_index is None:
+        return run_workers(config, args.workers, _without_workers(argv))
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from broker.loop import run as run_loop
 
     try:
-        run_loop(_serve(config), config.event_loop)
+        run_loop(_serve(config, args.worker_index), config.event_loop)
     except BrokerError as exc:
         print(f"clearpane broker: {exc.message}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _serve(config: BrokerConfig) -> None:
+def _without_workers(argv: Sequence[str]) -> list[str]:
+    """``argv`` without its ``--workers N`` (the workers get the rest)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            out.append(arg)
+    return out
+
+
+async def _serve(config: BrokerConfig, worker: int | None = None) -> None:
     from broker.server import start_server
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = await start_server(config)
+    server = await start_server(config, worker=worker)
     if server.first_admin is not None:
         username, password = server.first_admin
         print(

@@ -39,6 +39,7 @@ __all__ = [
     "node_id",
     "open_backend",
     "relay_healthy",
+    "this_node",
     "viewer_ws_url",
     "ws_origin",
 ]
@@ -145,6 +146,12 @@ async def viewer_ws_url(request: web.Request, session_id: str) -> str:
     if alive is not None and not getattr(backend, "fenced", False) and not alive(home.node_id):
         return here  # its node is gone: the session is being ended; NATS says so
     return ws_origin(home.node_url) + "/ws/viewer"
+
+
+def this_node(app: web.Application) -> str | None:
+    """This process's node id in a cluster (None for one broker)."""
+    node = getattr(_running_backend(app), "node_id", None)
+    return node if isinstance(node, str) else None
 
 
 def relay_healthy(app: web.Application) -> bool:

@@ -21,6 +21,7 @@ from broker.pki import PKI
 from broker.store import queries
 from broker.store.db import DB, Database
 from broker.tls_reload import TLS
+from broker.workers import worker_port
 
 __all__ = ["FIRST_ADMIN", "RunningServer", "ensure_first_admin", "start_server", "write_enrollment"]
 
@@ -90,9 +91,12 @@ async def start_server(
     *,
     clock: Clock | None = None,
     passwords: PasswordService | None = None,
+    worker: int | None = None,
 ) -> RunningServer:
     """Start the broker in the running event loop: migrations, PKI, first admin, TLS
-    listener, enrollment file. Stop it with :meth:`RunningServer.stop`."""
+    listener, enrollment file. Stop it with :meth:`RunningServer.stop`. As ``worker``
+    ``i`` of ``clearpane broker --workers N`` it listens on the shared port with
+    SO_REUSEPORT and on its own port as well (broker/workers.py)."""
     # P7 (docs/BENCHMARKS.md): asyncio gives every TLS connection a zero-filled
     # read buffer of SSLProtocol.max_size (256 KiB), ≈ 90 % of the broker's memory per
     # session; one TLS record is ≤ 16 KiB + overhead, so 32 KiB loses nothing. It is a
@@ -112,8 +116,13 @@ async def start_server(
             ssl_context = app[TLS].context  # certs-admin: reloaded in place
         ca_pem = pki.ca_pem()
         ca_cert_path = pki.ca_cert_path
-        site = web.TCPSite(runner, config.host, config.port, ssl_context=ssl_context)
+        site = web.TCPSite(
+            runner, config.host, config.port, ssl_context=ssl_context, reuse_port=worker is not None
+        )
         await site.start()
+        if worker is not None:  # its own address, where viewers of its sessions are sent
+            own = worker_port(config, worker)
+            await web.TCPSite(runner, config.host, own, ssl_context=ssl_context).start()
         port = int(runner.addresses[0][1]) if runner.addresses else config.port
         url = config.broker_url(port)
         enrollment = write_enrollment(config.data_dir, url, ca_pem, pki.signing_cert_pem())

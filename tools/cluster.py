@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "cluster"
@@ -98,6 +99,7 @@ class LocalCluster:
         self.admin: tuple[str, str] | None = None
         self._nats: subprocess.Popen[str] | None = None
         self._haproxy: subprocess.Popen[str] | None = None
+        self._haproxy_log: Any = None
 
     # -- addresses -----------------------------------------------------------------
 
@@ -150,10 +152,12 @@ class LocalCluster:
             "CLEARPANE_NODE1": f"127.0.0.1:{self.node_ports[0]}",
             "CLEARPANE_NODE2": f"127.0.0.1:{self.node_ports[1]}",
         }
+        # HAProxy's own messages (a node going down, a failed check) for a test to read.
+        self._haproxy_log = open(self.workdir / "haproxy.log", "w")  # noqa: SIM115 - kept open
         self._haproxy = subprocess.Popen(
             ["haproxy", "-db", "-f", str(DEPLOY / "haproxy.cfg"),
              "-f", str(DEPLOY / "haproxy-pinned.cfg")],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            env=env, stdout=self._haproxy_log, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         _wait_port(self.lb_port, 10, self._haproxy)
         return self
@@ -229,6 +233,9 @@ class LocalCluster:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+        if self._haproxy_log is not None:
+            self._haproxy_log.close()
+            self._haproxy_log = None
 
     def __enter__(self) -> LocalCluster:
         return self.start()

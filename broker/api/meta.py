@@ -6,7 +6,7 @@ from importlib import metadata
 
 from aiohttp import web
 
-from broker.cluster import relay_healthy
+from broker.cluster import relay_healthy, this_node
 
 __all__ = ["health", "version"]
 
@@ -22,6 +22,10 @@ def version() -> str:
 async def health(request: web.Request) -> web.Response:
     """``GET /api/v1/health``: 200 ``ok``, or 503 ``unavailable`` while this node is
     cut off from its cluster (the load balancer's check then skips it)."""
+    body = {"status": "ok", "version": version()}
+    node = this_node(request.app)
+    if node is not None:
+        body["node"] = node  # which cluster node answered (the load balancer's choice)
     if not relay_healthy(request.app):
-        return web.json_response({"status": "unavailable", "version": version()}, status=503)
-    return web.json_response({"status": "ok", "version": version()})
+        return web.json_response({**body, "status": "unavailable"}, status=503)
+    return web.json_response(body)

@@ -9,6 +9,7 @@ formula."""
 from __future__ import annotations
 
 import hashlib
+import math
 
 from broker.clock import Clock
 from broker.errors import RateLimited
@@ -106,18 +107,17 @@ class LoginThrottle:
 class StoredBucket:
     """One :class:`protocol.pacing.TokenBucket` in the store (``rate_buckets``), so every
     node of a cluster takes from the same bucket. It is kept as the moment it is full
-    again and changed by compare-and-set (:func:`broker.store.cluster_models.swap_bucket`):
-    of two nodes taking the last token at once, one gets it."""
-
-    ATTEMPTS = 8
-    """Compare-and-set rounds before giving up (each lost round means another node took
-    a token in between)."""
+    again, and a token is taken in one atomic statement
+    (:func:`broker.store.cluster_models.take_token`, the arithmetic of
+    ``TokenBucket.take``): of nodes taking the last token at once, one gets it, and many
+    takers at once (every client behind one proxy address) cost no retries."""
 
     def __init__(self, db: Database, key: str, *, rate: float, burst: float) -> None:
         self._db = db
         self._key = hashlib.sha256(f"rate\0{key}".encode()).hexdigest()
         self._rate = rate
         self._burst = burst
+        self._token_ms = math.ceil(1000 / rate)
 
     async def peek(self, now: int) -> TokenBucket:
         """The bucket as it stands (nothing taken)."""
@@ -125,16 +125,14 @@ class StoredBucket:
         return TokenBucket.restore(self._rate, self._burst, old if old else now, now)
 
     async def take(self, now: int) -> tuple[bool, TokenBucket]:
-        """Take one token: (whether there was one, the bucket after). Raises
-        :class:`RateLimited` when other nodes keep winning the compare-and-set."""
-        for _ in range(self.ATTEMPTS):
-            old = await cluster_models.get_bucket(self._db, self._key)
-            bucket = TokenBucket.restore(self._rate, self._burst, old if old else now, now)
-            if not bucket.take(now):
-                return False, bucket
-            if await cluster_models.swap_bucket(self._db, self._key, old, bucket.full_at_ms(), now):
-                return True, bucket
-        raise RateLimited("too many requests at once; try again in 1 s", 1.0)
+        """Take one token: (whether there was one, the bucket after)."""
+        full_at = await cluster_models.take_token(
+            self._db, self._key, now=now, token_ms=self._token_ms, burst=int(self._burst)
+        )
+        if full_at is None:  # taken: the bucket as take() left it
+            bucket = await self.peek(now)
+            return True, bucket
+        return False, TokenBucket.restore(self._rate, self._burst, full_at, now)
 
 
 class RedeemGuard:

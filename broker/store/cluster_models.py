@@ -7,8 +7,8 @@
   through the load balancer, which a viewer's join answers so that its WebSocket lands
   on the home and the frames stay in one process.
 * ``rate_buckets`` — token buckets (:class:`protocol.pacing.TokenBucket`, stored as
-  the moment each is full again) changed by compare-and-set (:func:`swap_bucket`): the
-  agent-request limit counted once for all nodes, not once per process.
+  the moment each is full again) taken from in one atomic statement (:func:`take_token`):
+  the agent-request limit counted once for all nodes, not once per process.
 
 Times are epoch milliseconds.
 """
@@ -16,11 +16,10 @@ Times are epoch milliseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import BigInteger, String, delete, or_, select, update
+from sqlalchemy import BigInteger, String, case, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.store.db import Database
@@ -34,7 +33,7 @@ __all__ = [
     "get_bucket",
     "get_home",
     "release_home",
-    "swap_bucket",
+    "take_token",
 ]
 
 
@@ -131,27 +130,35 @@ async def get_bucket(db: Database, key: str) -> int | None:
         return m.full_at_ms if m else None
 
 
-async def swap_bucket(db: Database, key: str, old: int | None, new: int, now: int) -> bool:
-    """Store ``new`` for ``key`` if it still holds ``old`` (None: no row); False if
-    another node changed it first. Buckets full again before ``now`` carry nothing and
-    are deleted on the way (a new key's first hit sweeps them)."""
-    async with db.sessions.begin() as s:
-        if old is None:
-            stmt = (
-                _insert(db)(RateBucketModel.__table__)
-                .values(key=key, full_at_ms=new)
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
-            done = cast(CursorResult[Any], await s.execute(stmt)).rowcount == 1
-            if done:
-                await s.execute(delete(RateBucketModel).where(RateBucketModel.full_at_ms < now))
-            return bool(done)
-        result = cast(
-            CursorResult[Any],
-            await s.execute(
-                update(RateBucketModel)
-                .where(RateBucketModel.key == key, RateBucketModel.full_at_ms == old)
-                .values(full_at_ms=new)
-            ),
+async def take_token(db: Database, key: str, *, now: int, token_ms: int, burst: int) -> int | None:
+    """Take one token from ``key``'s bucket in one atomic statement; None when taken,
+    else the bucket's stored form (when it is full again) for the caller's wait.
+
+    The bucket is :class:`protocol.pacing.TokenBucket` kept as the moment it is full
+    again (``full_at``), ``token_ms`` per token, ``burst`` tokens: a token is there when
+    ``max(full_at, now) + token_ms - now <= burst * token_ms``, and taking it moves
+    ``full_at`` to ``max(full_at, now) + token_ms``. As one ``INSERT … ON CONFLICT DO
+    UPDATE … WHERE`` the database serialises nodes taking tokens at once (no lost
+    update, no retry loop under contention). Buckets full before ``now`` carry nothing:
+    a full bucket's hit sweeps them."""
+    table = RateBucketModel.__table__
+    col = table.c.full_at_ms
+    start = case((col > now, col), else_=now)
+    stmt = (
+        _insert(db)(table)
+        .values(key=key, full_at_ms=now + token_ms)
+        .on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"full_at_ms": start + token_ms},
+            where=start + token_ms - now <= burst * token_ms,
         )
-        return bool(result.rowcount == 1)
+        .returning(col)
+    )
+    async with db.sessions.begin() as s:
+        taken = (await s.execute(stmt)).scalar_one_or_none()
+        if taken is not None:
+            if taken == now + token_ms:  # it was full: sweep the buckets that are
+                await s.execute(delete(RateBucketModel).where(col < now))
+            return None
+        full_at = await s.scalar(select(col).where(table.c.key == key))
+        return int(full_at) if full_at is not None else now
