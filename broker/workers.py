@@ -90,6 +90,9 @@ def run_workers(config: BrokerConfig, workers: int, argv: Sequence[str]) -> int:
             "CLEARPANE_NODE_ID": f"{base}-w{worker.index}"
             + (f"-g{worker.generation}" if worker.generation else ""),
             "CLEARPANE_NODE_URL": worker_node_url(config, worker.index),
+            # Every worker's public address is the shared port (the pages' origin, which
+            # a viewer's WebSocket to a worker's own port is checked against).
+            "CLEARPANE_PUBLIC_URL": config.broker_url(),
             "PYTHONUNBUFFERED": "1",
         }
         worker.ready.clear()

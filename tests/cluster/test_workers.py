@@ -174,6 +174,6 @@ async def test_two_workers_serve_one_port_and_their_own(supervisor: Supervisor) 
 
 def _pid_of(sup: Supervisor, index: int) -> int:
     """Worker ``index``'s process id (a child of the supervisor, by its command line)."""
-    out = subprocess.run(["pgrep", "-P", str(sup.proc.pid), "-f", f"--worker-index {index}"],
+    out = subprocess.run(["pgrep", "-P", str(sup.proc.pid), "-f", f"worker-index {index}$"],
                          capture_output=True, text=True, check=True)  # fmt: skip
     return int(out.stdout.split()[0])
