@@ -32,6 +32,7 @@ import datetime as dt
 import multiprocessing as mp
 import os
 import ssl
+import statistics
 import struct
 import tempfile
 import time
@@ -64,7 +65,12 @@ MAX_INFLIGHT = 2  # protocol.limits.MAX_INFLIGHT_UPDATES
 FLOOD_MAX_RATE = 200.0
 P1_TARGET_SESSIONS = 2000
 P1_TARGET_P99_MS = 25.0
-P2_TARGET_RATIO = 0.7
+P1_TARGET_FWD_RATIO = 2.5  # DESIGN §9: sessions per core ≥ 2.5× the forwarder's, same run
+P2_TARGET_RATIO = 0.4  # DESIGN §9: broker CPU per delivered frame ÷ the forwarder's ≤ 0.4
+DELIVERED_MIN = 0.99
+"""Below this share of scheduled frames delivered, a run's capacity figure is refused."""
+GENERATOR_SATURATED = 0.8
+"""A load process above this many cores (of its one core) makes the run's figures void."""
 P7_TARGET_KB = 256.0
 HEADER = struct.Struct(">BBIQQ")  # kind, flags, epoch, seq, then the send time (ciphertext)
 ACK = struct.Struct(">BQ")
@@ -83,6 +89,47 @@ def _proc_stat(pid: int) -> tuple[float, int]:
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1])
     return cpu, rss
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """CPU seconds of all of ``pids`` together."""
+    return sum(_proc_stat(p)[0] for p in pids)
+
+
+def _void_reason(delivered: float, gen_cores: list[float]) -> str:
+    """Why a row's capacity figures must not be reported ('' when they may be)."""
+    reasons = []
+    if delivered < DELIVERED_MIN:
+        reasons.append(
+            f"only {100 * delivered:.1f} % of frames delivered (< {100 * DELIVERED_MIN:g} %)"
+        )
+    hot = [g for g in gen_cores if g > GENERATOR_SATURATED]
+    if hot:
+        reasons.append(f"load generator saturated ({max(hot):.2f} cores > {GENERATOR_SATURATED})")
+    return "; ".join(reasons)
+
+
+def capacity(rows: dict[str, dict[str, Any]], base: str, cand: str) -> dict[str, Any]:
+    """P1/P2 of ``cand`` against ``base`` (two rows of one side-by-side run), or the
+    reason they are refused: a figure is printed only when both rows delivered
+    ≥ DELIVERED_MIN of their frames from unsaturated generators."""
+    b, c = rows[base], rows[cand]
+    void = "; ".join(f"{r['mode']}: {r['void']}" for r in (b, c) if r["void"])
+    if not b["server_cores"] or not c["server_cores"] or not b["cpu_us_per_frame"]:
+        return {"refused": "no CPU measured"}
+    if void:
+        # CPU per delivered frame stays worth seeing (with the shares), never as capacity.
+        return {"refused": void,
+                "indicative_cpu_per_frame_ratio": round(c["cpu_us_per_frame"] / b["cpu_us_per_frame"], 3),
+                "delivered_shares": [b["delivered_share"], c["delivered_share"]]}  # fmt: skip
+    per_core_b = b["sessions"] / b["server_cores"]
+    per_core_c = c["sessions"] / c["server_cores"]
+    return {
+        "sessions_per_core": round(per_core_c), "base_sessions_per_core": round(per_core_b),
+        "p1_ratio": round(per_core_c / per_core_b, 3),
+        "p2_ratio": round(c["cpu_us_per_frame"] / b["cpu_us_per_frame"], 3),
+        "delivered_share": min(b["delivered_share"], c["delivered_share"]),
+    }  # fmt: skip
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
@@ -185,8 +232,13 @@ def forwarder_main(conn: Connection, certfile: str | None, keyfile: str | None,
     _tune(variant)(run())
 
 
-def broker_main(conn: Connection, data_dir: str, variant: str = "") -> None:
-    """The real broker (``broker.testing.running_broker``) until told to stop."""
+def broker_main(conn: Connection, data_dir: str, variant: str = "", src: str | None = None) -> None:
+    """The real broker (``broker.testing.running_broker``) until told to stop; from the
+    source tree ``src`` when given (imports of ``broker``/``protocol`` resolve there)."""
+    if src:
+        import sys
+
+        sys.path.insert(0, src)
 
     async def run() -> None:
         from broker.testing import running_broker
@@ -473,14 +525,19 @@ async def _worker(spec: dict[str, Any], ctl: Connection) -> dict[str, Any]:
         go.set()
         await loop.run_in_executor(None, ctl.recv)  # "measure"
         stats.measuring = True
+        cpu0, wall0 = time.process_time(), time.monotonic()
         await loop.run_in_executor(None, ctl.recv)  # "stop"
         stats.measuring = False
+        # The generator's own CPU over the measured window: a generator near a full
+        # core (GENERATOR_SATURATED) delays sends and reads, so the figure is void.
+        gen_cores = (time.process_time() - cpu0) / max(1e-9, time.monotonic() - wall0)
         stop.set()
         await asyncio.wait(tasks, timeout=5)
     failed = [t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
     errs = stats.errors + [repr(t.exception()) for t in failed]
     return {"latencies": stats.latencies, "sent": stats.sent, "received": stats.received,
-            "skipped": stats.skipped, "errors": errs[:20], "n_errors": len(errs)}  # fmt: skip
+            "skipped": stats.skipped, "errors": errs[:20], "n_errors": len(errs),
+            "gen_cores": round(gen_cores, 3)}  # fmt: skip
 
 
 def worker_main(spec: dict[str, Any], ctl: Connection) -> None:
@@ -504,12 +561,21 @@ def run_load(
     return run_together([mode], sessions, duration, workers, **kwargs)[0]
 
 
-def _start_server(ctx: Any, mode: str, folder: str) -> tuple[Any, Connection]:
+def _base(mode: str) -> str:
+    """``broker+uvloop@before`` → ``broker``."""
+    return mode.partition("@")[0].partition("+")[0]
+
+
+def _start_server(
+    ctx: Any, mode: str, folder: str, sources: dict[str, str]
+) -> tuple[Any, Connection]:
     parent, child = ctx.Pipe()
-    base, _, rest = mode.partition("+")
+    name, _, label = mode.partition("@")
+    base, _, rest = name.partition("+")
     variant = "+" + rest if rest else ""
     if base == "broker":
-        server = ctx.Process(target=broker_main, args=(child, folder, variant), daemon=True)
+        src = sources[label] if label else None
+        server = ctx.Process(target=broker_main, args=(child, folder, variant, src), daemon=True)
     elif base == "forwarder":
         certfile, keyfile = _self_signed(Path(folder))
         server = ctx.Process(target=forwarder_main,
@@ -523,17 +589,21 @@ def _start_server(ctx: Any, mode: str, folder: str) -> tuple[Any, Connection]:
 def run_together(
     modes: list[str], sessions: int, duration: float, workers: int, *, warmup: float = 3.0,
     stalled: bool = False, flood: bool = False, frame_bytes: int = FRAME_BYTES,
-    rate: float = RATE, profile_dir: Path | None = None,
+    rate: float = RATE, profile_dir: Path | None = None, sources: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Start one server per mode (``broker[+variant]``, ``forwarder``, ``forwarder-plain``)
     side by side, drive ``sessions`` on each from ``workers`` processes per server for
     ``warmup`` + ``duration`` s, all at the same time, and measure each server.
 
     Side by side, the baseline and the broker share the machine's load at every moment
-    (other processes on a shared machine move latency and even CPU per frame a lot)."""
+    (other processes on a shared machine move latency and even CPU per frame a lot).
+    ``broker@label`` runs the broker from the source tree ``sources[label]`` (another
+    checkout: a lever's before and after in the same run)."""
     ctx = mp.get_context("spawn")
     tmps = [tempfile.TemporaryDirectory(prefix="clearpane-bench-") for _ in modes]
-    servers = [_start_server(ctx, m, t.name) for m, t in zip(modes, tmps, strict=True)]
+    servers = [
+        _start_server(ctx, m, t.name, sources or {}) for m, t in zip(modes, tmps, strict=True)
+    ]
     procs: list[Any] = []
     profs: list[Any] = []
     try:
@@ -546,10 +616,13 @@ def run_together(
             infos.append(parent.recv())
         time.sleep(0.5)
         pids = [i["pid"] for i in infos]
+        # Every process on the data path (the server, a TLS-terminating proxy in front
+        # of it) counts for CPU; the load generators never do.
+        path_pids = [[i["pid"], *i.get("data_path_pids", [])] for i in infos]
         rss_idle = [_proc_stat(p)[1] for p in pids]
         sess_lists = []
         for mode, info in zip(modes, infos, strict=True):
-            if mode.startswith("broker"):
+            if _base(mode) == "broker":
                 sess_lists.append(asyncio.run(make_broker_sessions(info, sessions, stalled)))
             else:
                 sess_lists.append([{"sid": f"p{i}", "agent": "", "viewers": [""]}
@@ -557,7 +630,7 @@ def run_together(
         rss_after_rest = [_proc_stat(p)[1] for p in pids]
         pipes: list[list[Connection]] = []
         for mode, info, sess in zip(modes, infos, sess_lists, strict=True):
-            spec_base = {"mode": mode.partition("+")[0], "url": info["url"],
+            spec_base = {"mode": _base(mode), "url": info["url"],
                          "cafile": info["cafile"], "base_url": info.get("base_url", ""),
                          "frame_bytes": frame_bytes, "rate": rate, "stalled": stalled,
                          "flood": flood}  # fmt: skip
@@ -581,6 +654,7 @@ def run_together(
             a.send("go")
         time.sleep(warmup)
         start = [_proc_stat(p) for p in pids]
+        start_cpu = [_cpu_of(pp) for pp in path_pids]
         t0 = time.monotonic()
         for a in all_pipes:
             a.send("measure")
@@ -594,6 +668,7 @@ def run_together(
             for i, pid in enumerate(pids):
                 series[i].append((round(time.monotonic() - t0, 1), _proc_stat(pid)[1]))
         end = [_proc_stat(p) for p in pids]
+        end_cpu = [_cpu_of(pp) for pp in path_pids]
         t1 = time.monotonic()
         for _, _, prof in profs:
             if prof is not None:
@@ -631,10 +706,17 @@ def run_together(
         res = results[i]
         lat = [x for r in res for x in r["latencies"]]
         received = sum(r["received"] for r in res)
-        cpu = end[i][0] - start[i][0]
+        cpu = end_cpu[i] - start_cpu[i]
+        scheduled = sum(r["sent"] + r["skipped"] for r in res)
+        delivered = received / scheduled if scheduled else 0.0
+        gen = [r.get("gen_cores", 0.0) for r in res]
+        void = _void_reason(delivered, gen)
         row = {
             "mode": mode, "sessions": sessions, "duration_s": round(secs, 1),
             "frames_per_s": round(received / secs, 1),
+            "delivered_share": round(delivered, 4),
+            "gen_cores_max": round(max(gen, default=0.0), 3), "gen_cores": gen,
+            "void": void, "data_path_processes": len(path_pids[i]),
             "offered_per_s": round(sum(r["sent"] for r in res) / secs, 1),
             "skipped_no_credit": sum(r["skipped"] for r in res),
             "p50_ms": round(percentile(lat, 0.5), 2), "p95_ms": round(percentile(lat, 0.95), 2),
@@ -655,6 +737,25 @@ def run_together(
     return rows
 
 
+def _print_capacity(one: dict[str, Any]) -> None:
+    for key in ("broker", "before"):
+        c = one.get(key)
+        if c is None:
+            continue
+        if "refused" in c:
+            print(f"  {key}: capacity REFUSED — {c['refused']}"
+                  + (f" (indicative CPU/frame ÷ forwarder {c['indicative_cpu_per_frame_ratio']}, "
+                     f"delivered {c['delivered_shares']})" if "delivered_shares" in c else ""))  # fmt: skip
+        else:
+            print(f"  {key}: {c['sessions_per_core']} sessions/core vs forwarder "
+                  f"{c['base_sessions_per_core']} (×{c['p1_ratio']}); P2 {c['p2_ratio']}; "
+                  f"delivered {100 * c['delivered_share']:.2f} %")  # fmt: skip
+    if one.get("lever_cpu_per_frame_ratio") is not None:
+        print(f"  lever: CPU per frame after ÷ before = {one['lever_cpu_per_frame_ratio']} "
+              f"(delivered before/after {one['lever_delivered_shares']})"
+              + (f" VOID: {one['lever_void']}" if one["lever_void"] else ""))  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """P1/P2 (office profile, broker vs forwarder) and P7 (memory, stalled viewer)."""
     ap = argparse.ArgumentParser(description="P1/P2/P7 relay capacity, efficiency, memory")
@@ -667,6 +768,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--stalled-sessions", type=int, default=env_int("BENCH_STALLED_SESSIONS", 50))
     ap.add_argument("--stalled-duration", type=float,
                     default=env_float("BENCH_STALLED_DURATION", 30.0))  # fmt: skip
+    ap.add_argument("--repeat", type=int, default=env_int("BENCH_RELAY_REPEAT", 1),
+                    help="office runs (each side by side); capacity is the median of valid ones")  # fmt: skip
+    ap.add_argument("--before", default=os.environ.get("BENCH_RELAY_BEFORE") or None,
+                    help="a source tree to run as broker@before beside the broker (a lever's before)")  # fmt: skip
+    ap.add_argument("--out", default=None, help="results file name (bench/results/<out>.json)")
+    ap.add_argument("--no-tls-pair", dest="tls_pair", action="store_false",
+                    help="skip the forwarder-plain / broker+sslbuf pair (P7's TLS-buffer figures)")  # fmt: skip
     ap.add_argument("--only", choices=["office", "flood", "stalled", "uvloop"], action="append")
     ap.add_argument("--profile", action="store_true", default=bool(os.environ.get("BENCH_PROFILE")),
                     help="sample the server with py-spy during the office runs")  # fmt: skip
@@ -674,22 +782,45 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     only = set(args.only or ["office", "flood", "stalled"])
     out: dict[str, Any] = {"command": "python -m bench.relay " + " ".join(argv or []),
                            "frame_bytes": FRAME_BYTES, "rate": RATE}  # fmt: skip
-    cols = ["mode", "sessions", "frames_per_s", "offered_per_s", "skipped_no_credit", "p50_ms",
-            "p95_ms", "p99_ms", "server_cores", "cpu_us_per_frame", "kb_per_session", "errors"]  # fmt: skip
+    cols = ["mode", "sessions", "frames_per_s", "delivered_share", "skipped_no_credit", "p50_ms",
+            "p95_ms", "p99_ms", "server_cores", "cpu_us_per_frame", "gen_cores_max",
+            "kb_per_session", "errors", "void"]  # fmt: skip
     if "office" in only:
         # Side by side, so that baseline and broker see the same machine load at every
-        # moment; the second pair (TLS cost, the broker with smaller TLS buffers) is for
-        # memory and CPU per frame, so it runs shorter.
+        # moment; repeated, because one run on a shared machine says little.
         prof_dir = RESULTS if args.profile else None
         per = max(1, args.workers // 2)
-        rows = run_together(["forwarder", "broker"], args.sessions, args.duration, per,
-                            profile_dir=prof_dir)  # fmt: skip
-        rows += run_together(["forwarder-plain", "broker+sslbuf"], args.sessions,
-                             min(args.duration, 10.0), per, profile_dir=prof_dir)  # fmt: skip
-        print_table(f"P1/P2 office profile ({FRAME_BYTES} B x {RATE:g}/s per session), "
-                    "servers in pairs side by side", rows, cols)  # fmt: skip
-        # Latency at a load the load generators can carry on this machine (at the
-        # capacity load above they, not the servers, run out of CPU first).
+        sources = {"before": args.before} if args.before else {}
+        modes = ["forwarder", "broker", *(["broker@before"] if args.before else [])]
+        reps: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        for rep in range(args.repeat):
+            load0 = os.getloadavg()[0]
+            got = run_together(modes, args.sessions, args.duration, per,
+                               profile_dir=prof_dir, sources=sources)  # fmt: skip
+            by = {r["mode"]: r for r in got}
+            one: dict[str, Any] = {"rep": rep, "loadavg_1m": round(load0, 2),
+                                   "broker": capacity(by, "forwarder", "broker")}  # fmt: skip
+            if args.before:
+                one["before"] = capacity(by, "forwarder", "broker@before")
+                aft, bef = by["broker"], by["broker@before"]
+                # A CPU-per-frame ratio, not a capacity: printed with both delivered shares.
+                one["lever_cpu_per_frame_ratio"] = (
+                    round(aft["cpu_us_per_frame"] / bef["cpu_us_per_frame"], 3)
+                    if bef["cpu_us_per_frame"] else None)  # fmt: skip
+                one["lever_delivered_shares"] = [bef["delivered_share"], aft["delivered_share"]]
+                one["lever_void"] = "; ".join(f"{r['mode']}: {r['void']}" for r in (bef, aft)
+                                              if "generator" in r["void"])  # fmt: skip
+            reps.append(one)
+            rows += [{**r, "rep": rep} for r in got]
+            print_table(f"P1/P2 office profile ({FRAME_BYTES} B x {RATE:g}/s per session), rep {rep}, "
+                        f"load average {load0:.1f}, servers side by side", got, cols)  # fmt: skip
+            _print_capacity(one)
+        if args.tls_pair:
+            rows += run_together(["forwarder-plain", "broker+sslbuf"], args.sessions,
+                                 min(args.duration, 10.0), per, profile_dir=prof_dir)  # fmt: skip
+            print_table("TLS cost and smaller TLS buffers, side by side", rows[-2:], cols)
+        # Latency at a load the load generators can carry on this machine.
         light = run_together(["forwarder", "broker"], args.latency_sessions,
                              min(args.duration, 15.0), per)  # fmt: skip
         print_table(f"P1 latency at {args.latency_sessions} sessions per server, side by side",
@@ -699,27 +830,50 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["p1_latency_sessions"] = args.latency_sessions
         out["p1_light_p50_ms"], out["p1_light_p99_ms"] = lb["p50_ms"], lb["p99_ms"]
         out["p1_light_fwd_p50_ms"], out["p1_light_fwd_p99_ms"] = lf["p50_ms"], lf["p99_ms"]
-        by = {r["mode"]: r for r in rows}
-        fwd, brk = by["forwarder"], by["broker"]
+        out["p1_light_delivered_share"] = min(lf["delivered_share"], lb["delivered_share"])
+        out["p1_light_void"] = "; ".join(r["void"] for r in light if r["void"])
         out["office"] = rows
-        # Sessions one core could carry at this per-session CPU cost (linear).
-        out["p1_sessions_per_core_extrapolated"] = (
-            round(args.sessions / brk["server_cores"]) if brk["server_cores"] else None)  # fmt: skip
-        out["p1_fwd_sessions_per_core_extrapolated"] = (
-            round(args.sessions / fwd["server_cores"]) if fwd["server_cores"] else None)  # fmt: skip
-        out["p1_added_p50_ms"] = round(brk["p50_ms"] - fwd["p50_ms"], 2)
-        out["p1_added_p99_ms"] = round(brk["p99_ms"] - fwd["p99_ms"], 2)
-        out["p2_cpu_efficiency_ratio"] = round(fwd["cpu_us_per_frame"] / brk["cpu_us_per_frame"], 3)
-        out["p7_kb_per_session"] = brk["kb_per_session"]
-        out["p7_kb_per_session_sslbuf"] = by["broker+sslbuf"]["kb_per_session"]
+        out["office_reps"] = reps
+        ok = [r["broker"] for r in reps if "refused" not in r["broker"]]
+        # Capacity only from runs that delivered everything from unsaturated generators.
+        out["p1_valid_reps"] = len(ok)
+        out["p1_refused"] = [r["broker"]["refused"] for r in reps if "refused" in r["broker"]]
+        if ok:
+            out["p1_sessions_per_core_extrapolated"] = round(
+                statistics.median(o["sessions_per_core"] for o in ok)
+            )
+            out["p1_fwd_sessions_per_core_extrapolated"] = round(
+                statistics.median(o["base_sessions_per_core"] for o in ok)
+            )
+            out["p1_ratio_median"] = round(statistics.median(o["p1_ratio"] for o in ok), 3)
+            out["p2_ratio_median"] = round(statistics.median(o["p2_ratio"] for o in ok), 3)
+            out["p2_cpu_per_frame_ratio"] = [o["p2_ratio"] for o in ok]
+        else:
+            out["p1_sessions_per_core_extrapolated"] = None
+            out["p1_fwd_sessions_per_core_extrapolated"] = None
+            out["p1_ratio_median"] = out["p2_ratio_median"] = None
+        out["p1_added_p50_ms"] = round(lb["p50_ms"] - lf["p50_ms"], 2)
+        out["p1_added_p99_ms"] = round(lb["p99_ms"] - lf["p99_ms"], 2)
+        first = {r["mode"]: r for r in rows if r.get("rep", 0) == 0}
+        out["p7_kb_per_session"] = first["broker"]["kb_per_session"]
+        if args.tls_pair:
+            out["p7_kb_per_session_sslbuf"] = rows[-1]["kb_per_session"]
+        print(f"\nP1 sessions/core: {out['p1_sessions_per_core_extrapolated'] or 'REFUSED'} "
+              f"(forwarder {out['p1_fwd_sessions_per_core_extrapolated'] or '-'}; ratio "
+              f"{out['p1_ratio_median'] or '-'}, target ≥ {P1_TARGET_FWD_RATIO}); P2 "
+              f"{out['p2_ratio_median'] or '-'} (target ≤ {P2_TARGET_RATIO}); "
+              f"{len(ok)}/{len(reps)} runs valid")  # fmt: skip
     if "flood" in only:
         rows = run_together(["forwarder", "broker"], args.flood_sessions,
                             min(args.duration, 10.0), max(1, args.workers // 2), flood=True)  # fmt: skip
         print_table(f"P2 flood: {args.flood_sessions} sessions, ack-paced, as fast as credit allows",
                     rows, cols)  # fmt: skip
         out["flood"] = rows
+        flood_void = "; ".join(r["void"] for r in rows if "generator" in r["void"])
+        out["p2_flood_void"] = flood_void  # a flood is credit-paced: only saturation voids it
         out["p2_flood_throughput_ratio"] = (
-            round(rows[1]["frames_per_s"] / rows[0]["frames_per_s"], 3) if rows[0]["frames_per_s"] else None)  # fmt: skip
+            round(rows[1]["frames_per_s"] / rows[0]["frames_per_s"], 3)
+            if rows[0]["frames_per_s"] and not flood_void else None)  # fmt: skip
     if "uvloop" in only:
         # The landed broker on asyncio's loop and on uvloop, side by side, same load.
         rows = run_together(["broker+asyncio", "broker+uvloop"], args.sessions,
@@ -742,7 +896,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("RSS over time (s, KB):", " ".join(f"{t:g}:{r}" for t, r in series))
         out["stalled"] = row
     # A profiled run (py-spy slows the server a little) keeps its own results file.
-    name = "P1_P2_P7_profiled" if args.profile else "P1_P2_P7"
+    name = args.out or ("P1_P2_P7_profiled" if args.profile else "P1_P2_P7")
     dest = write_result("uvloop" if only == {"uvloop"} else name, out)
     print(f"wrote {dest}")
     return out
