@@ -12,6 +12,9 @@ rules, in one place:
 * **time to answer** is answered − created, over the answered sessions;
 * **time to resolve** is the ticket's first move to ``resolved`` (else ``closed``) −
   its creation, over the tickets *created* in the range that got there;
+* the **resolution SLA** is the ticket's resolution clock (broker/sla: its contract,
+  calendar and pauses): *met* when resolved within its target, *missed* when the target
+  was reached (resolved late or still open past it), otherwise open;
 * **grouping**: ``engineer`` — who answered the session (else who it was assigned to;
   else "unassigned"), and the ticket's assignee for resolution; ``group`` — each skill
   the ticket requires (a ticket requiring two counts in both; none: the general
@@ -60,6 +63,11 @@ class TicketRow:
     assignee_id: str | None
     organisation: str
     skills: tuple[str, ...]
+    id: str = ""
+    tier: str = ""
+    # The resolution clock (broker/sla, the ticket's contract): True once its target was
+    # reached, False while within it; None when not measured.
+    resolution_breached: bool | None = None
 
 
 @dataclass(slots=True)
@@ -75,12 +83,18 @@ class ReportRow:
     answer_s: list[float] = field(default_factory=list)
     resolved: int = 0
     resolve_s: list[float] = field(default_factory=list)
+    resolution_met: int = 0
+    resolution_missed: int = 0
 
     @property
     def sla_met_pct(self) -> float | None:
         """Met ÷ (met + missed) in per cent, one decimal; None if nothing was due."""
-        due = self.met + self.missed
-        return None if due == 0 else round(100.0 * self.met / due, 1)
+        return _pct(self.met, self.missed)
+
+    @property
+    def resolution_met_pct(self) -> float | None:
+        """The resolution clock's met ÷ (met + missed), as :attr:`sla_met_pct`."""
+        return _pct(self.resolution_met, self.resolution_missed)
 
     def as_dict(self) -> dict[str, object]:
         """The row as the API (and the CSV) shows it."""
@@ -97,7 +111,15 @@ class ReportRow:
             "resolved": self.resolved,
             "resolve_avg_s": _avg(self.resolve_s),
             "resolve_median_s": _median(self.resolve_s),
+            "resolution_met": self.resolution_met,
+            "resolution_missed": self.resolution_missed,
+            "resolution_met_pct": self.resolution_met_pct,
         }
+
+
+def _pct(met: int, missed: int) -> float | None:
+    due = met + missed
+    return None if due == 0 else round(100.0 * met / due, 1)
 
 
 def _avg(values: Sequence[float]) -> float | None:
@@ -137,6 +159,16 @@ def _add_session(row: ReportRow, s: SessionRow, now_ms: int) -> None:
         row.missed += 1
 
 
+def _add_ticket(row: ReportRow, t: TicketRow) -> None:
+    if t.resolved_ms is not None:
+        row.resolved += 1
+        row.resolve_s.append((t.resolved_ms - t.created_ms) / 1000)
+    if t.resolution_breached:
+        row.resolution_missed += 1  # resolved late, or still open past its target
+    elif t.resolution_breached is False and t.resolved_ms is not None:
+        row.resolution_met += 1
+
+
 def build_report(
     sessions: Iterable[SessionRow],
     tickets: Iterable[TicketRow],
@@ -164,13 +196,7 @@ def build_report(
         for key in _session_keys(s, by):
             _add_session(row(key), s, now_ms)
     for t in tickets:
-        if t.resolved_ms is None:
-            continue
-        took = (t.resolved_ms - t.created_ms) / 1000
-        total.resolved += 1
-        total.resolve_s.append(took)
-        for key in _ticket_keys(t, by):
-            r = row(key)
-            r.resolved += 1
-            r.resolve_s.append(took)
+        targets = [total, *(row(key) for key in _ticket_keys(t, by))]
+        for r in targets:
+            _add_ticket(r, t)
     return sorted(rows.values(), key=lambda r: (r.label.casefold(), r.key or "")), total

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,8 +21,11 @@ from aiohttp import web
 from broker.api.body import Query
 from broker.clock import CLOCK, iso_ms
 from broker.errors import InvalidField
-from broker.reports import GROUPINGS, ReportRow, build_report
-from broker.store.db import DB
+from broker.reports import GROUPINGS, ReportRow, TicketRow, build_report
+from broker.sla import store as sla_store
+from broker.sla.clock import measure
+from broker.sla.contracts import Contract
+from broker.store.db import DB, Database
 from broker.store.queries import reports as rq
 
 __all__ = ["CSV_COLUMNS", "sla_report"]
@@ -41,6 +45,9 @@ CSV_COLUMNS = (
     "resolved",
     "resolve_avg_s",
     "resolve_median_s",
+    "resolution_met",
+    "resolution_missed",
+    "resolution_met_pct",
 )
 
 
@@ -57,6 +64,27 @@ def _instant(name: str, value: str, *, end: bool) -> int:
     if moment.tzinfo is None:
         raise InvalidField(name, "a date-time needs its offset (Z or +hh:mm)")
     return int(moment.timestamp() * 1000)
+
+
+async def _resolution_clocks(db: Database, tickets: list[TicketRow], now: int) -> list[TicketRow]:
+    """Each ticket with its resolution clock measured as the SLA scheduler does (its
+    tier's contract and calendar, its priority, its status history; broker/sla)."""
+    if not tickets:
+        return tickets
+    out: list[TicketRow] = []
+    async with db.sessions() as s:
+        contracts: dict[str, Contract] = {}
+        changes = await sla_store.status_changes_in(s, [t.id for t in tickets])
+        for t in tickets:
+            if t.tier not in contracts:
+                contracts[t.tier] = await sla_store.contract_in(s, t.tier)
+            contract = contracts[t.tier]
+            priority = (await sla_store.ticket_sla_in(s, t.id)).priority
+            _, rule = contract.rules(priority)
+            history = changes.get(t.id) or []
+            state = measure(contract.calendar, rule, history, now) if history else None
+            out.append(replace(t, resolution_breached=state.breached if state else None))
+    return out
 
 
 def _csv(rows: list[ReportRow], total: ReportRow) -> str:
@@ -92,6 +120,7 @@ async def sla_report(request: web.Request) -> web.Response:
     db = request.app[DB]
     sessions, tickets = await rq.report_rows(db, start_ms=start, end_ms=end)
     labels = await rq.engineer_names(db) if by == "engineer" else None
+    tickets = await _resolution_clocks(db, tickets, now)
     rows, total = build_report(sessions, tickets, by=by, now_ms=now, labels=labels)
     if _wants_csv(request, fmt):
         first, last = (iso_ms(start) or "")[:10], (iso_ms(end - 1) or "")[:10]

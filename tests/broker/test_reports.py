@@ -11,7 +11,7 @@ from broker.reports import SessionRow, TicketRow, build_report
 from broker.store import queries
 from broker.store.db import DB
 from broker.testing import FakeClock, RunningBroker
-from tests.broker.conftest import staff
+from tests.broker.conftest import put_contract, staff
 
 MIN = 60_000
 
@@ -71,6 +71,20 @@ def test_grouping_by_engineer_group_and_organisation() -> None:
     assert [(r.key, r.sessions) for r in by_org] == [("acme", 2), ("globex", 1)]
 
 
+def test_the_resolution_clock_met_missed_and_open() -> None:
+    tickets = [
+        TicketRow(0, 10 * MIN, None, "acme", (), "t1", "std", False),  # resolved in time
+        TicketRow(0, 90 * MIN, None, "acme", (), "t2", "std", True),  # resolved late
+        TicketRow(0, None, None, "acme", (), "t3", "std", True),  # open, past its target
+        TicketRow(0, None, None, "acme", (), "t4", "std", False),  # open, within it
+        TicketRow(0, 5 * MIN, None, "acme", (), "t5", "std", None),  # not measured
+    ]
+    _, total = build_report([], tickets, by="organisation", now_ms=0)
+    d = total.as_dict()
+    assert (d["resolution_met"], d["resolution_missed"]) == (1, 2)
+    assert d["resolution_met_pct"] == round(100 / 3, 1) and d["resolved"] == 3
+
+
 async def _request(broker: RunningBroker, org: str = "") -> str:
     body = {"description": "help", "client_name": "C", **({"organisation": org} if org else {})}
     status, data, _ = await broker.request("POST", "/api/v1/agent/requests", json=body)
@@ -83,6 +97,8 @@ async def test_the_report_api_in_json_and_csv(broker: RunningBroker, clock: Fake
     ann = await queries.get_user_by_username(broker.app[DB], "ann")
     assert ann is not None
     await queries.put_organisation(broker.app[DB], "acme", "premium", at=0)  # 5 min
+    admin = await broker.login(broker.admin_username, broker.admin_password)
+    await put_contract(broker, admin, "premium", response_s=300, resolution_s=3600)
     fast = await _request(broker, "acme")
     slow = await _request(broker, "acme")
     clock.advance(120)  # seconds
@@ -101,6 +117,11 @@ async def test_the_report_api_in_json_and_csv(broker: RunningBroker, clock: Fake
     assert mine["label"] == ann.name and mine["sla_met"] == 1 and mine["sla_missed"] == 1
     assert mine["sla_met_pct"] == 50.0 and mine["answer_avg_s"] == (120 + 600) / 2
     assert body["total"]["resolved"] == 1 and body["total"]["resolve_avg_s"] == 600.0
+    # the resolution clock (the contract: 1 h): one resolved in time, one still open
+    assert (body["total"]["resolution_met"], body["total"]["resolution_missed"]) == (1, 0)
+    clock.advance(51 * 60)  # the unresolved one runs past its hour
+    _, later, _ = await broker.request("GET", "/api/v1/reports/sla", token=sup)
+    assert later["total"]["resolution_met_pct"] == 50.0
 
     for path, headers in (
         ("/api/v1/reports/sla?format=csv", None),

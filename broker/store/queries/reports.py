@@ -68,6 +68,8 @@ async def report_rows(
                     t.assignee_id,
                     t.organisation or "",
                     tuple(t.skills or ()),
+                    t.id,
+                    t.tier,
                 )
             )
         return sessions, rows

@@ -77,7 +77,7 @@ export function renderDashboard(root, params, app) {
   const charts = h('div', { class: 'charts', id: 'report-charts' });
   const table = h('tbody', { id: 'report-rows' });
   const totalLine = h('p', { class: 'report-total', id: 'report-total', role: 'status' });
-  const cols = ['label', 'sessions', 'sla_met_pct', 'answer_avg_s', 'resolved', 'resolve_avg_s'];
+  const cols = ['label', 'sessions', 'sla_met_pct', 'answer_avg_s', 'resolved', 'resolve_avg_s', 'resolution_met_pct'];
   root.appendChild(h('section', { class: 'page', id: 'dashboard-page' },
     h('div', { class: 'page-head' },
       h('div', {}, h('h1', { text: t('dashboard.title') }), h('p', { class: 'muted', text: t('dashboard.subtitle') })),
@@ -92,7 +92,7 @@ export function renderDashboard(root, params, app) {
     h('section', { class: 'panel table-wrap' },
       h('h2', { text: t('dashboard.table') }),
       h('table', { class: 'table', id: 'report-table' },
-        // i18n-keys: dashboard.col.label dashboard.col.sessions dashboard.col.sla_met_pct dashboard.col.answer_avg_s dashboard.col.resolved dashboard.col.resolve_avg_s
+        // i18n-keys: dashboard.col.label dashboard.col.sessions dashboard.col.sla_met_pct dashboard.col.answer_avg_s dashboard.col.resolved dashboard.col.resolve_avg_s dashboard.col.resolution_met_pct
         h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col', text: t(`dashboard.col.${c}`) })))),
         table))));
   let stopped = false;
@@ -117,6 +117,7 @@ export function renderDashboard(root, params, app) {
     clear(charts);
     charts.append(
       barChart('chart-sla', t('dashboard.chart.sla'), rows.map((r) => ({ label: label(r), value: r.sla_met_pct, text: pct(r.sla_met_pct) })), 100),
+      barChart('chart-resolution-sla', t('dashboard.chart.resolution_sla'), rows.map((r) => ({ label: label(r), value: r.resolution_met_pct, text: pct(r.resolution_met_pct) })), 100),
       barChart('chart-answer', t('dashboard.chart.answer'), rows.map((r) => ({ label: label(r), value: r.answer_avg_s, text: secs(r.answer_avg_s) })),
         Math.max(0, ...rows.map((r) => r.answer_avg_s || 0))),
       barChart('chart-resolve', t('dashboard.chart.resolve'), rows.map((r) => ({ label: label(r), value: r.resolve_avg_s, text: secs(r.resolve_avg_s) })),
@@ -130,7 +131,8 @@ export function renderDashboard(root, params, app) {
         h('td', { text: pct(r.sla_met_pct) }),
         h('td', { text: secs(r.answer_avg_s) }),
         h('td', { text: num(r.resolved) }),
-        h('td', { text: secs(r.resolve_avg_s) })));
+        h('td', { text: secs(r.resolve_avg_s) }),
+        h('td', { text: pct(r.resolution_met_pct) })));
     }
     charts.dataset.loaded = '1';
   };
