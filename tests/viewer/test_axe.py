@@ -1,19 +1,29 @@
 """Accessibility (issue 22): axe-core (npm, tools/axe, installed by `make test`) run in
 real Chromium on the viewer's page states as each role sees them — in English and
 Russian, light and dark theme — with WCAG 2.x A/AA rules. Zero violations; an exception
-would be listed in EXCEPTIONS with its reason. The live session, replay and Qt window are
-checked elsewhere or not yet (docs/accessibility.md says which)."""
+would be listed in EXCEPTIONS with its reason. The live session runs with a real agent
+(consent pending, live, chat, call requested, under control, paused, ended) and the
+replay with its recording; the Qt window has its own test (tests/agent/test_qt_a11y.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent.capture.pattern import PatternSource
+from agent.config import AgentConfig
+from agent.session import AgentSession
+from agent.testing import RecordingInjector, RecordingObserver
+from broker.recording import RECORDER
 from broker.sla.scheduler import SlaScheduler
 from broker.store.db import DB
 from broker.testing import FakeClock
+from cli.audit import main as audit_main
+from tests.helpers import eventually
 
 AXE = (
     Path(__file__).resolve().parents[2]
@@ -64,6 +74,7 @@ async def test_page_states_have_no_axe_violations(
         bypass_csp=True,
         locale=lang,
         color_scheme=scheme,
+        reduced_motion="reduce",  # colours measured at rest, not mid-transition
         viewport={"width": 1280, "height": 800},
     )
     page = await context.new_page()
@@ -146,5 +157,109 @@ async def test_page_states_have_no_axe_violations(
         await _login(page, broker.base_url, sup, sup_pw)
         await check("queue with escalations", ".sla-banner .sla-escalation .sla-ack")
     finally:
+        await context.close()
+    assert not found, "\n".join(f"{state}: {v}" for state, vs in found.items() for v in vs)
+
+
+async def _answer(
+    observer: RecordingObserver, session: AgentSession, n: int, *allowed: str
+) -> None:
+    """The client answers the ``n``-th consent prompt (0-based) with ``allowed``."""
+    await eventually(lambda: len(observer.prompts) > n, what=f"consent prompt {n + 1}")
+    prompt = observer.prompts[n]
+    session.mark_shown(prompt.request_id)
+    session.answer(prompt.request_id, list(allowed))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("lang", ["en", "ru"])
+async def test_live_session_and_replay_states_have_no_axe_violations(
+    browser: Any, broker: Any, tmp_path: Path, lang: str, scheme: str
+) -> None:
+    """A real agent answering by hand (as the client would) and the engineer's page in
+    each state of the session, then the reviewer's replay of its recording."""
+    context = await browser.new_context(
+        ignore_https_errors=True,
+        bypass_csp=True,
+        locale=lang,
+        color_scheme=scheme,
+        reduced_motion="reduce",  # colours measured at rest, not mid-transition
+        viewport={"width": 1280, "height": 800},
+    )
+    page = await context.new_page()
+    found: dict[str, list[str]] = {}
+
+    async def check(state: str, selector: str, wait: str = "visible") -> None:
+        await page.wait_for_selector(selector, state=wait)
+        bad = await _violations(page)
+        if bad:
+            found[state] = bad
+
+    config = AgentConfig(
+        broker_url=broker.base_url,
+        ca_pem=broker.ca_cert_path.read_text(),
+        client_name="Bob Client",
+        describe="VPN drops",
+        source="pattern",
+        log_dir=tmp_path / "agent-logs",
+        injector="none",
+    ).check()
+    observer = RecordingObserver()
+    session = AgentSession(
+        config,
+        observer,
+        source_factory=lambda: PatternSource(480, 300, motion=False),
+        injector=RecordingInjector(),
+    )
+    task = asyncio.create_task(session.run())
+    try:
+        sid = await eventually(lambda: session.session_id, timeout=15, what="the request")
+        eng, eng_pw = await broker.create_user("erin", "engineer", name="Erin Engineer")
+        await _login(page, broker.base_url, eng, eng_pw)
+        item = page.locator(f'.queue-item[data-session="{sid}"]')
+        await item.wait_for(timeout=10_000)
+        await item.locator("button.join").click()
+        await check("session: consent pending", '#overlay[data-kind="consent"]')
+        await _answer(observer, session, 0, "view")
+        await page.wait_for_function(
+            "() => Number(document.querySelector('#screen')?.dataset.frames || 0) >= 1"
+        )
+        await check("session: live", "#overlay[hidden]", "attached")
+        session.send_chat("Hello, it is the blue icon")
+        await check("session: chat", ".chat-msg.theirs")
+        await page.click("#call-box .call-ask")  # asks for the video permission
+        await check("session: call requested", "#call-box .call-panel")
+        await _answer(observer, session, 1)  # the client declines the call
+        await page.click("#btn-control")
+        await _answer(observer, session, 2, "control")
+        await check("session: under control", "#control-banner:not([hidden])")
+        session.pause()
+        await check("session: paused", '#overlay[data-kind="paused"]')
+        session.resume()
+        await page.wait_for_selector("#overlay", state="hidden")
+        session.kill("button")
+        await check("session: ended", '#overlay[data-kind="killed"]')
+        await asyncio.wait_for(task, 10)
+
+        # The reviewer's replay of that session: before and after the audit key.
+        broker.app[RECORDER].flush_all()
+        key_file = tmp_path / "audit-key.json"
+        assert (
+            audit_main(["reviewer-key", "--data-dir", str(broker.data_dir), "-o", str(key_file)])
+            == 0
+        )
+        rev, rev_pw = await broker.create_user("rita", "reviewer", name="Rita Reviewer")
+        await page.click("#logout")
+        await page.wait_for_selector("#login-form")
+        await _login(page, broker.base_url, rev, rev_pw)
+        await page.goto(f"{broker.base_url}/#/replay/{sid}")
+        await check("replay: audit key needed", "#replay-key-box:not([hidden])")
+        await page.set_input_files("#replay-key", str(key_file))
+        await check("replay: playing", "#app[data-ready='1']")
+    finally:
+        if not task.done():
+            session.kill("test teardown")
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, 10)
         await context.close()
     assert not found, "\n".join(f"{state}: {v}" for state, vs in found.items() for v in vs)

@@ -330,3 +330,46 @@ async def test_canned_reply_from_a_supervisor_goes_into_the_chat(
         lambda: any("restart the spooler" in text for _, text in live.observer.chats),
         what="the canned reply at the agent",
     )
+
+
+#: Records every text the session page's live region announces (issue 22).
+ANNOUNCED = """
+window.__announced = [];
+new MutationObserver(() => {
+  const el = document.getElementById('session-announce');
+  const text = el && el.textContent;
+  if (text && window.__announced[window.__announced.length - 1] !== text) window.__announced.push(text);
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+async def test_status_changes_are_announced_and_the_code_is_read_digit_by_digit(
+    broker: Any, live: LiveAgent, page: Any
+) -> None:
+    """Screen readers hear consent granted, the client's chat, pause, resume and the
+    end (``#session-announce``, aria-live); the verification code is read as digits."""
+    await page.add_init_script(ANNOUNCED)
+    await join_live(page, broker, live)
+
+    async def heard(part: str) -> bool:
+        texts: list[str] = await page.evaluate("() => window.__announced")
+        return any(part in x for x in texts)
+
+    assert await page.get_attribute("#session-announce", "aria-live") == "polite"
+    await eventually(lambda: heard("allowed: see the screen"), what="consent announced")
+    live.session.send_chat("It is the blue icon")
+    await eventually(lambda: heard("Bob Client wrote: It is the blue icon"), what="chat read")
+    live.session.pause()
+    await eventually(lambda: heard("paused the screen"), what="pause announced")
+    live.session.resume()
+    await eventually(lambda: heard("resumed the screen"), what="resume announced")
+
+    code = (await page.text_content("#verify-code") or "").strip()
+    assert await page.get_attribute("#verify-code", "aria-hidden") == "true"
+    spoken = (await page.text_content("#verify-code-spoken") or "").strip()
+    assert spoken == " ".join(code.replace(" ", "")) and len(spoken.split()) == 6
+
+    live.session.kill("button")
+    await eventually(lambda: heard("Session ended"), what="the end announced")
+    # Our own chat is not read back to us; the page is not one big live region.
+    assert await page.get_attribute("#app", "aria-live") is None

@@ -64,9 +64,22 @@ class App {
       [/^\/admin\/sla$/, (p) => renderAdminSla(this.root, p, this)],
       [/^\/password$/, (p) => renderPassword(this.root, p, this)],
     ];
-    window.addEventListener('hashchange', () => this.route());
+    window.addEventListener('hashchange', () => { this.route(); this.focusHeading(); });
     document.getElementById('logout').addEventListener('click', () => this.logout());
     document.addEventListener('clearpane:language', () => { this.setUser(this.user); this.route(); });
+  }
+
+  /**
+   * After a navigation, move focus to the new page's heading, so a screen reader reads
+   * where the user is (the page is not a live region: its timers would be read out)
+   * and Tab continues from the page's top. Not on pages that focus a field themselves.
+   */
+  focusHeading() {
+    const heading = this.root.querySelector('h1');
+    if (!heading || this.root.querySelector('[autofocus]') || document.body.dataset.page === 'login') return;
+    if (this.root.contains(document.activeElement) && document.activeElement !== document.body) return;
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
   }
 
   /** Fill the header's language switch (the choice is saved by i18n.setLanguage). */

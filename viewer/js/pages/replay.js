@@ -224,7 +224,10 @@ export function renderReplay(root, params, app) {
       markerStrip.appendChild(bar);
     }
     for (const m of markers) {
-      const dot = h('button', { type: 'button', class: `marker marker-${m.kind}`, title: t('replay.marker', { event: eventLabel(m.event), at: clockText(m.t) }), 'aria-label': t('replay.marker', { event: eventLabel(m.event), at: clockText(m.t) }), dataset: { kind: m.kind, event: m.event, t: String(m.t) }, on: { click: () => seekTo(m.t) } });
+      // The strip is a mouse shortcut: markers sit too close for 24-px targets, so they
+      // are out of the tab order and hidden from screen readers; the log below seeks to
+      // every event with full-size buttons (WCAG 2.5.8 "equivalent", docs/accessibility.md).
+      const dot = h('button', { type: 'button', tabindex: '-1', 'aria-hidden': 'true', class: `marker marker-${m.kind}`, title: t('replay.marker', { event: eventLabel(m.event), at: clockText(m.t) }), 'aria-label': t('replay.marker', { event: eventLabel(m.event), at: clockText(m.t) }), dataset: { kind: m.kind, event: m.event, t: String(m.t) }, on: { click: () => seekTo(m.t) } });
       dot.style.left = `${(100 * m.t) / dur}%`;
       markerStrip.appendChild(dot);
     }

@@ -76,9 +76,19 @@ export function renderSession(root, params, app) {
   const stateBox = h('span', { id: 'session-state' }, stateChip('requested'));
   const roleChip = chip(isObserver ? t('session.role.observer') : t('session.role.engineer'), isObserver ? 'accent' : 'info');
   roleChip.id = 'session-role';
+  // The code is read digit by digit (a screen reader would say "four hundred twelve"):
+  // the visible groups are hidden from it, a spaced copy is read instead.
+  const verifySpoken = h('span', { class: 'visually-hidden', id: 'verify-code-spoken' });
   const verify = h('div', { class: 'verify', id: 'verify', hidden: true, title: t('session.verify.hint') },
     h('span', { class: 'verify-label', text: t('session.verify.label') }),
-    h('span', { class: 'verify-code', id: 'verify-code' }));
+    h('span', { class: 'verify-code', id: 'verify-code', 'aria-hidden': 'true' }), verifySpoken);
+  // Status changes for screen readers (issue 22): consent, pause, end, the client's chat.
+  const announcer = h('p', { class: 'visually-hidden', id: 'session-announce', 'aria-live': 'polite', 'aria-atomic': 'true' });
+  const announce = (text) => {
+    // A repeated text must be read again: clear first, then set on the next frame.
+    announcer.textContent = '';
+    requestAnimationFrame(() => { announcer.textContent = text; });
+  };
   const permsBox = h('span', { class: 'perms', id: 'perms' });
   const btnControl = h('button', { type: 'button', class: 'btn btn-primary', id: 'btn-control', text: t('session.control.request'), disabled: true, hidden: isObserver });
   const btnCad = h('button', { type: 'button', class: 'btn btn-ghost', id: 'btn-cad', text: 'Ctrl+Alt+Del', hidden: true, title: t('session.cad.hint') }); // i18n-ok: key names, the same in every language
@@ -97,7 +107,8 @@ export function renderSession(root, params, app) {
   const maskNote = h('div', { class: 'mask-note', id: 'mask-note', hidden: true });
   const stage = h('div', { class: 'stage', id: 'stage' }, canvas, overlay, controlBanner, maskNote);
 
-  const chatList = h('ol', { class: 'chat-list', id: 'chat-list', 'aria-live': 'polite' });
+  // Not a live region itself: the announcer reads the client's messages, not our own.
+  const chatList = h('ol', { class: 'chat-list', id: 'chat-list', 'aria-label': t('session.tab.chat') });
   const chatInput = h('textarea', { id: 'chat-input', rows: '2', maxlength: '4000', placeholder: t('session.chat.placeholder'), 'aria-label': t('session.chat.label') });
   const chatSend = h('button', { type: 'submit', class: 'btn btn-primary', id: 'chat-send', text: t('session.chat.send') });
   const canned = h('select', { id: 'chat-canned', class: 'chat-canned', 'aria-label': t('session.canned.label'), hidden: true },
@@ -117,10 +128,10 @@ export function renderSession(root, params, app) {
   }
   const chatForm = h('form', { class: 'chat-form', id: 'chat-form' }, canned, chatInput, chatSend);
   const logList = h('ol', { class: 'log-list', id: 'log-list' });
-  const tabChat = h('button', { type: 'button', class: 'tab active', id: 'tab-chat', text: t('session.tab.chat') });
-  const tabLog = h('button', { type: 'button', class: 'tab', id: 'tab-log', text: t('session.tab.log') });
-  const paneChat = h('div', { class: 'pane', id: 'pane-chat' }, chatList, chatForm);
-  const paneLog = h('div', { class: 'pane', id: 'pane-log', hidden: true },
+  const tabChat = h('button', { type: 'button', class: 'tab active', id: 'tab-chat', role: 'tab', 'aria-selected': 'true', 'aria-controls': 'pane-chat', text: t('session.tab.chat') });
+  const tabLog = h('button', { type: 'button', class: 'tab', id: 'tab-log', role: 'tab', 'aria-selected': 'false', 'aria-controls': 'pane-log', tabindex: '-1', text: t('session.tab.log') });
+  const paneChat = h('div', { class: 'pane', id: 'pane-chat', role: 'tabpanel', 'aria-labelledby': 'tab-chat' }, chatList, chatForm);
+  const paneLog = h('div', { class: 'pane', id: 'pane-log', hidden: true, role: 'tabpanel', 'aria-labelledby': 'tab-log' },
     h('p', { class: 'muted small', text: t('session.log.hint') }), logList);
   const viewersBox = h('ul', { class: 'viewers', id: 'viewers' });
   const callBox = h('div', { class: 'sidebar-section call-box', id: 'call-box', hidden: isObserver }, h('h3', { text: t('call.title') }));
@@ -135,7 +146,7 @@ export function renderSession(root, params, app) {
       h('label', { for: 'resolution', text: t('session.resolution') }), resolution, endError,
       h('div', { class: 'dialog-actions' }, endCancel, endConfirm)));
 
-  root.appendChild(h('section', { class: 'session-page' },
+  root.appendChild(h('section', { class: 'session-page' }, announcer,
     h('div', { class: 'session-bar' },
       h('div', { class: 'session-row' },
         h('a', { href: '#/queue', class: 'back', text: t('session.back') }),
@@ -218,6 +229,7 @@ export function renderSession(root, params, app) {
     btnControl.disabled = client.ended !== null || !viewGranted || (controlAsked && !control);
     btnControl.textContent = control ? t('session.control.release') : controlAsked ? t('session.control.waiting') : t('session.control.request');
     btnControl.classList.toggle('btn-warning', control);
+    btnControl.classList.toggle('btn-primary', !control); // one colour pair at a time (contrast)
     btnControl.dataset.mode = control ? 'release' : 'request';
   };
 
@@ -283,6 +295,9 @@ export function renderSession(root, params, app) {
     paintOverlay();
   });
   client.on('consent', ({ result, permissions }) => {
+    const what = permissions.map((p) => t(`perm.${p}`)).join(', '); // i18n-keys: perm.view perm.control perm.video
+    // i18n-keys: session.announce.granted session.announce.denied session.announce.revoked
+    if (['granted', 'denied', 'revoked'].includes(result)) announce(t(`session.announce.${result}`, { name: clientName, what }));
     if (result === 'denied' && permissions.includes('control')) {
       controlAsked = false;
       toast(t('session.control.declined'), 'error');
@@ -303,7 +318,10 @@ export function renderSession(root, params, app) {
     if (!(result === 'denied' && permissions.includes('view'))) paintOverlay();
   });
   client.on('recording', () => paintOverlay());
-  client.on('paused', () => { paintPerms(client.permissions); paintOverlay(); paintState(); });
+  client.on('paused', () => {
+    paintPerms(client.permissions); paintOverlay(); paintState();
+    announce(client.paused ? t('session.announce.paused', { name: clientName }) : t('session.announce.resumed', { name: clientName }));
+  });
   client.on('ended', () => {
     input.disable();
     if (call) call.end('session_ended');
@@ -313,10 +331,12 @@ export function renderSession(root, params, app) {
     btnEnd.disabled = true;
     chatSend.disabled = true;
     btnLeave.textContent = t('common.close');
+    announce(t('session.announce.ended', { reason: endReasonText(client.ended ? client.ended.reason : '') }));
   });
   client.on('verification', (code) => {
     verify.hidden = false;
     document.getElementById('verify-code').textContent = code;
+    verifySpoken.textContent = String(code).replace(/\D/g, '').split('').join(' '); // digits: the same in every language
   });
   client.on('frame', (seq) => {
     canvas.dataset.frames = String(display.framesDrawn);
@@ -340,6 +360,7 @@ export function renderSession(root, params, app) {
       h('div', { class: 'chat-text', text: m.text })));
     chatList.scrollTop = chatList.scrollHeight;
     if (!mine && paneChat.hidden) tabChat.classList.add('unread');
+    if (!mine) announce(t('session.announce.chat', { name: who, text: m.text }));
   };
   client.on('chat', (m) => addChat(m, false));
   const seenLog = new Set();
@@ -453,12 +474,25 @@ export function renderSession(root, params, app) {
   const selectTab = (chat) => {
     tabChat.classList.toggle('active', chat);
     tabLog.classList.toggle('active', !chat);
+    // WAI-ARIA tabs: the selected tab is the one Tab reaches; arrows switch (below).
+    tabChat.setAttribute('aria-selected', String(chat));
+    tabLog.setAttribute('aria-selected', String(!chat));
+    tabChat.tabIndex = chat ? 0 : -1;
+    tabLog.tabIndex = chat ? -1 : 0;
     paneChat.hidden = !chat;
     paneLog.hidden = chat;
     if (chat) tabChat.classList.remove('unread');
   };
   tabChat.addEventListener('click', () => selectTab(true));
   tabLog.addEventListener('click', () => selectTab(false));
+  for (const tab of [tabChat, tabLog]) {
+    tab.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
+      ev.preventDefault();
+      selectTab(tab === tabLog);
+      (tab === tabLog ? tabChat : tabLog).focus();
+    });
+  }
 
   /* ------------------------------------------------------------ keyboard shortcuts */
   // Single keys work while the focus is not in a text field and not on the remote
