@@ -108,7 +108,8 @@ export function renderSession(root, params, app) {
   const stage = h('div', { class: 'stage', id: 'stage' }, canvas, overlay, controlBanner, maskNote);
 
   // Not a live region itself: the announcer reads the client's messages, not our own.
-  const chatList = h('ol', { class: 'chat-list', id: 'chat-list', 'aria-label': t('session.tab.chat') });
+  // Focusable: a keyboard user scrolls it (WCAG 2.1.1, axe scrollable-region-focusable).
+  const chatList = h('ol', { class: 'chat-list', id: 'chat-list', 'aria-label': t('session.tab.chat'), tabindex: '0' });
   const chatInput = h('textarea', { id: 'chat-input', rows: '2', maxlength: '4000', placeholder: t('session.chat.placeholder'), 'aria-label': t('session.chat.label') });
   const chatSend = h('button', { type: 'submit', class: 'btn btn-primary', id: 'chat-send', text: t('session.chat.send') });
   const canned = h('select', { id: 'chat-canned', class: 'chat-canned', 'aria-label': t('session.canned.label'), hidden: true },
@@ -127,7 +128,7 @@ export function renderSession(root, params, app) {
     }).catch(() => { /* no replies: the picker stays hidden */ });
   }
   const chatForm = h('form', { class: 'chat-form', id: 'chat-form' }, canned, chatInput, chatSend);
-  const logList = h('ol', { class: 'log-list', id: 'log-list' });
+  const logList = h('ol', { class: 'log-list', id: 'log-list', 'aria-label': t('session.tab.log'), tabindex: '0' });
   const tabChat = h('button', { type: 'button', class: 'tab active', id: 'tab-chat', role: 'tab', 'aria-selected': 'true', 'aria-controls': 'pane-chat', text: t('session.tab.chat') });
   const tabLog = h('button', { type: 'button', class: 'tab', id: 'tab-log', role: 'tab', 'aria-selected': 'false', 'aria-controls': 'pane-log', tabindex: '-1', text: t('session.tab.log') });
   const paneChat = h('div', { class: 'pane', id: 'pane-chat', role: 'tabpanel', 'aria-labelledby': 'tab-chat' }, chatList, chatForm);
