@@ -11,7 +11,8 @@ import pytest
 
 from broker.store import queries
 from broker.store.db import DB
-from tests.integrations.conftest import Sso
+from tests.integrations.conftest import Sso, start_sso
+from tests.integrations.sites import DjangoSite
 from tests.viewer.conftest import watch_console
 
 pytestmark = pytest.mark.browser
@@ -69,3 +70,18 @@ async def test_a_refusal_is_worded_on_the_login_page(sso: Sso, page: Any) -> Non
     await page.reload()
     await page.wait_for_selector("#login-error:not([hidden])")
     assert "нет роли" in await page.inner_text("#login-error")
+
+
+async def test_with_oidc_only_the_password_form_is_folded_away_for_break_glass(
+    tmp_path: Path, provider: DjangoSite, page: Any
+) -> None:
+    async with start_sso(tmp_path, provider, oidc_only=True) as broker:
+        await page.goto(f"{broker.base_url}/#/login")
+        await page.wait_for_selector("#login-sso")
+        assert await page.is_hidden("#login-password")  # inside the closed break-glass fold
+        await page.click("#login-break-glass summary")
+        await page.fill("#login-username", broker.admin_username)
+        await page.fill("#login-password", broker.admin_password)
+        await page.click("#login-submit")
+        await page.wait_for_selector("#whoami", state="visible")
+        assert await page.inner_text("#user-role") == "Admin"
