@@ -88,9 +88,11 @@ def nats_link() -> Iterator[LinkProxy]:
 
 @pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, nats_link: LinkProxy
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, nats_link: LinkProxy
 ) -> Iterator[LocalCluster]:
-    """One cluster per module (starting two brokers costs seconds)."""
+    """One cluster per module (starting two brokers costs seconds). A module that sets
+    ``ROUTE_VIEWERS = False`` gets nodes without ``CLEARPANE_NODE_URL`` (the join then
+    answers the address the viewer came through: the cross-process path)."""
     server_url = os.environ.get(PG_ENV)
     if not server_url:
         pytest.skip("the cluster shares a PostgreSQL store: make test-postgres runs it")
@@ -100,7 +102,9 @@ def cluster(
     name = f"cp_cluster_{uuid.uuid4().hex[:12]}"
     url = asyncio.run(postgres_test_database(server_url, name))
     workdir: Path = tmp_path_factory.mktemp("cluster")
-    cluster = LocalCluster(workdir, url)
+    cluster = LocalCluster(
+        workdir, url, route_viewers=getattr(request.module, "ROUTE_VIEWERS", True)
+    )
     cluster.nats_ports[1] = nats_link.start(cluster.nats_port)
     with cluster:
         yield cluster
