@@ -15,6 +15,7 @@ from sqlalchemy import update
 from broker.store import queries
 from broker.store.db import DB
 from broker.store.oidc_models import OidcLoginModel
+from broker.testing import FakeClock
 from tests.integrations.conftest import Sso, register_client, session_cookie, start_sso
 from tests.integrations.sites import DjangoSite
 
@@ -162,3 +163,19 @@ async def test_oidc_only_keeps_passwords_for_break_glass_admins(
         )
         assert (status, body["error"]["code"]) == (403, "forbidden")
         assert await broker.login(broker.admin_username, broker.admin_password)  # break glass
+
+
+async def test_a_login_not_finished_within_ten_minutes_is_refused(
+    tmp_path: Path, provider: DjangoSite
+) -> None:
+    clock = FakeClock()
+    async with start_sso(tmp_path, provider, clock=clock) as broker:
+        await register_client(provider, broker)
+        sso = Sso(provider, broker)
+        password = await sso.add_user("lena", ["cp-engineers"])
+        async with sso.browser() as http:
+            callback = await _callback_url(sso, http, "lena", password)
+            clock.advance(10 * 60 + 1)  # the state was issued more than ten minutes ago
+            async with http.get(callback, allow_redirects=False) as r:
+                assert r.headers["Location"] == "/#/login?sso_error=sso_state"
+            assert session_cookie(http) is None
