@@ -3,8 +3,9 @@
 Realtime settings for screens, one frame in → one packet out, no automatic
 keyframes (the pipeline asks for them: join, refresh, epoch, every 30 s):
 
-- ``vp9``: libvpx-vp9, ``deadline=realtime``, ``cpu-used=8`` (9 is refused here),
-  ``tune-content=screen``, ``row-mt`` and at most 2 threads, constant quality.
+- ``vp9``: libvpx-vp9, ``deadline=realtime``, ``cpu-used=6`` (8 costs 20 % more bytes
+  on the office scenario; 9 is refused here), ``tune-content=screen``, one tile column
+  (−11 % bytes), ``row-mt`` and at most 2 threads, constant quality.
 - ``h264``: libx264 ``ultrafast``/``zerolatency``, constant quality, ``forced-idr``
   so an asked keyframe is an IDR (decodable alone), baseline-compatible settings.
 - ``av1``: libsvtav1 preset 10, ``rtc`` (low delay), screen-content mode.
@@ -42,17 +43,20 @@ MAX_THREADS: Final = 2
 """P3 is measured on ≤ 2 threads; the agent must not take the client's machine."""
 
 #: name → (FFmpeg encoder, options). Quality: bench.p34_video on the office scenario
-#: (docs/BENCHMARKS.md, P4 video): VP9 crf 38 and AV1 crf 40 keep text SSIM above the
-#: tile path's on every crop at ≈ 29 / 28 KB/s (crf 30: 36 KB/s for no visible gain).
+#: (docs/BENCHMARKS.md, P4 video): VP9 crf 40, cpu-used 6, one tile column: 24.2 KB/s
+#: with text SSIM above the tile path's on every crop (crf 38, cpu-used 8, default tile
+#: columns: 29.4 KB/s; per-frame time the same within the run's noise, a small change
+#: ≈ 20 % slower). AV1 crf 40: ≈ 28 KB/s (not chosen by ``auto``: see agent.video).
 CODEC_SETTINGS: Final[dict[str, tuple[str, dict[str, str]]]] = {
     "vp9": (
         "libvpx-vp9",
         {
             "deadline": "realtime",
-            "cpu-used": "8",
+            "cpu-used": "6",
             "tune-content": "screen",
             "row-mt": "1",
-            "crf": "38",
+            "tile-columns": "0",
+            "crf": "40",
             "b": "0",
             "lag-in-frames": "0",
             "error-resilient": "0",
