@@ -4,6 +4,7 @@ signer (it cannot import it), its settings, and the follow-up texts it finds aga
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -102,3 +103,44 @@ def test_the_command_names_what_is_missing() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "CLEARPANE_CONNECTOR_API_KEY" in done.stderr
+
+
+async def test_a_webhook_is_not_acknowledged_while_the_help_desk_is_down(
+    aiohttp_client: Any,
+) -> None:
+    """Nothing listens where the help desk should be (a real refused connection): the
+    connector answers 503, so Clearpane's outbox delivers the event again later."""
+    import json
+    import socket
+
+    from integrations.django_helpdesk import Connector, ConnectorConfig
+    from integrations.django_helpdesk.connector import WEBHOOK_PATH
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nobody listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    secret = new_secret()
+    config = ConnectorConfig(
+        clearpane_url=f"https://127.0.0.1:{port}", api_key="cpk_x",
+        helpdesk_url=f"http://127.0.0.1:{port}/helpdesk", helpdesk_user="desk",
+        helpdesk_password="pw", webhook_secret=secret,
+    )  # fmt: skip
+    connector = Connector(config)
+    try:
+        client = await aiohttp_client(connector.webhook_app())
+
+        async def deliver(ref: dict[str, str]) -> int:
+            event = {"type": "session.ended",
+                     "data": {"session": {"id": "s1"}, "ticket": ref}}  # fmt: skip
+            body = json.dumps(event).encode()
+            now = int(time.time())
+            headers = {"X-Clearpane-Timestamp": str(now),
+                       "X-Clearpane-Signature": signature_header(secret, now, body)}  # fmt: skip
+            async with client.post(WEBHOOK_PATH, data=body, headers=headers) as r:
+                return r.status
+
+        assert await deliver({"external_source": "django-helpdesk", "external_ref": "7"}) == 503
+        # Another help desk's ticket is none of this connector's business: acknowledged.
+        assert await deliver({"external_source": "zammad", "external_ref": "7"}) == 204
+    finally:
+        await connector.close()
