@@ -165,6 +165,10 @@ class AgentConfig:
     notify_timeout_s: float = 1.0
     #: After a normal end, keep the socket open this long for the client's rating.
     rating_wait_s: float = 0.0
+    #: After the end, ask the broker this long whether the engineer resolved the ticket,
+    #: so the client can confirm or reopen it (0: not asked; the window sets it).
+    closure_watch_s: float = 0.0
+    closure_poll_s: float = 15.0
     reconnect_max_s: float = 30.0
 
     @property

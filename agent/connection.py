@@ -308,3 +308,58 @@ async def post_rating(
         body["comment"] = comment
     headers = {"Authorization": f"Bearer {token}"}
     await _post(base_url, "/api/v1/agent/rating", body, ssl_ctx, timeout_s, headers)
+
+
+async def _get(
+    base_url: str, path: str, ssl_ctx: ssl.SSLContext, timeout_s: float, headers: dict[str, str]
+) -> dict[str, Any]:
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.get(base_url.rstrip("/") + path, ssl=ssl_ctx, headers=headers) as resp,
+        ):
+            data = await resp.json(content_type=None)
+            if resp.status >= 400:
+                err = data.get("error", {}) if isinstance(data, dict) else {}
+                message = err.get("message") or f"HTTP {resp.status}"
+                if resp.status in (400, 401, 403, 404, 409, 410):
+                    raise FinalError(
+                        f"the broker refused: {message}", err.get("code") or "http_error"
+                    )
+                raise ConnectionLost(f"the broker failed: {message}")
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise FinalError("the broker's certificate is not from the organisation CA", "tls") from exc
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        raise ConnectionLost(f"cannot reach the broker: {exc}") from exc
+    except aiohttp.ClientError as exc:
+        raise ConnectionLost(f"HTTP error talking to the broker: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConnectionLost("the broker answered something that is not a JSON object")
+    return data
+
+
+async def get_ticket_status(
+    base_url: str, ssl_ctx: ssl.SSLContext, token: str, timeout_s: float = 10.0
+) -> dict[str, Any]:
+    """``GET /api/v1/agent/ticket`` with the session token: the ticket's status, its
+    resolution and, while it is resolved, when it closes by itself (docs/workflow.md)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    return await _get(base_url, "/api/v1/agent/ticket", ssl_ctx, timeout_s, headers)
+
+
+async def post_closure(
+    base_url: str,
+    ssl_ctx: ssl.SSLContext,
+    token: str,
+    accept: bool,
+    comment: str = "",
+    timeout_s: float = 10.0,
+) -> dict[str, Any]:
+    """``POST /api/v1/agent/closure``: the client confirms the resolution (``accept``)
+    or reopens the ticket. ``FinalError`` ``conflict`` if it is no longer resolved."""
+    body: dict[str, Any] = {"accept": accept}
+    if comment:
+        body["comment"] = comment[:2000]
+    headers = {"Authorization": f"Bearer {token}"}
+    return await _post(base_url, "/api/v1/agent/closure", body, ssl_ctx, timeout_s, headers)

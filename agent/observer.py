@@ -120,6 +120,19 @@ class SessionOutcome:
         return texts.get(self.reason, _("The session ended."))
 
 
+@dataclass(frozen=True)
+class TicketStatus:
+    """The session's ticket as the closure question needs it (docs/workflow.md): the
+    engineer marked it ``resolved``; the client confirms (closed) or reopens it.
+    ``auto_close_at``: when it closes by itself without an answer (RFC 3339)."""
+
+    ticket_id: str
+    title: str
+    status: str
+    resolution: str | None = None
+    auto_close_at: str | None = None
+
+
 class SessionObserver:
     """Callbacks from the session to its UI (all optional)."""
 
@@ -149,6 +162,13 @@ class SessionObserver:
 
     def ended(self, outcome: SessionOutcome) -> None:
         """The session is over; show the outcome and offer a rating."""
+
+    def closure_asked(self, ticket: TicketStatus) -> None:
+        """The engineer resolved the ticket: ask whether the problem is solved; answer
+        with ``session.answer_closure(accept)``."""
+
+    def closure_answered(self, ticket: TicketStatus) -> None:
+        """The broker took the client's answer (``ticket.status``: closed or in progress)."""
 
 
 class AgentController(Protocol):
@@ -183,6 +203,9 @@ class AgentController(Protocol):
 
     def rate(self, score: int, comment: str = "") -> None:
         """Rate the help."""
+
+    def answer_closure(self, accept: bool, comment: str = "") -> None:
+        """Confirm the engineer's resolution (``accept``) or reopen the ticket."""
 
     def call_start(self) -> None:
         """Start a video call (the client's camera and microphone open)."""

@@ -25,8 +25,15 @@ from agent.i18n import _
 from agent.inject import Injector
 from agent.killswitch import KillRecord, KillSwitch
 from agent.locallog import LocalLog
-from agent.observer import CallView, LogVerification, SessionObserver, SessionOutcome
+from agent.observer import (
+    CallView,
+    LogVerification,
+    SessionObserver,
+    SessionOutcome,
+    TicketStatus,
+)
 from agent.session.calls import CallGlue
+from agent.session.closure import Closure
 from agent.session.connect import Connector
 from agent.session.consent_flow import ConsentFlow
 from agent.session.core import PipelineFactory, SessionCore, SourceFactory, now_ms
@@ -74,6 +81,7 @@ class AgentSession:
         )
         self._exchange = KeyExchange(core)
         self._calls = CallGlue(core)
+        self._closure = Closure(core)  # the client confirms or reopens (after the end)
         self._consenting = ConsentFlow(core, self._exchange, self._calls)
         self._stream = Stream(core)
         self._reader = Reader(core, self._exchange, self._consenting, self._calls)
@@ -274,6 +282,19 @@ class AgentSession:
 
     # == running =======================================================================
 
+    def answer_closure(self, accept: bool, comment: str = "") -> None:
+        """The client confirms the engineer's resolution (``accept``) or reopens the
+        ticket; sent over REST in the background (the observer hears the result)."""
+        self._closure.send_answer(accept, comment)
+
+    async def ticket_status(self) -> TicketStatus:
+        """The session's ticket now, from the broker (``AgentError`` if it cannot say)."""
+        return await self._closure.status()
+
+    async def closure_over_rest(self, accept: bool, comment: str = "") -> TicketStatus:
+        """Send the closure answer now and return the ticket after it."""
+        return await self._closure.answer(accept, comment)
+
     async def run(self) -> SessionOutcome:
         """Request help (or redeem the code), connect, serve until the end."""
         self._core.loop = asyncio.get_running_loop()
@@ -328,6 +349,8 @@ class AgentSession:
         )
         self._core.set_phase("ended")
         self._core.observer.ended(self._core.outcome)
+        if self._core.outcome.rest_rating:
+            self._closure.start_watch()  # the client may be asked to confirm the fix
         linger = self._core.linger_ws
         if linger is not None:
             # The broker keeps the socket a little after the end: the client may rate.

@@ -27,6 +27,7 @@ class MachineController:
         self.chats: list[str] = []
         self.masks: list[tuple[Any, Any]] = []
         self.ratings: list[tuple[int, str]] = []
+        self.closures: list[tuple[bool, str]] = []
         self.shown: list[str] = []
         self.calls: list[str] = []
 
@@ -93,6 +94,9 @@ class MachineController:
 
     def rate(self, score: int, comment: str = "") -> None:
         self.ratings.append((score, comment))
+
+    def answer_closure(self, accept: bool, comment: str = "") -> None:
+        self.closures.append((accept, comment))
 
     def call_start(self) -> None:
         self.calls.append("start")

@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.consent import Decision, Prompt
 from agent.inject import Injector
-from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
+from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus, TicketStatus
 
 __all__ = ["CountingSource", "RecordingInjector", "RecordingObserver"]
 
@@ -95,6 +95,8 @@ class RecordingObserver(SessionObserver):
     calls: list[tuple[str, str]] = field(default_factory=list)
     outcome: SessionOutcome | None = None
     prompt_event: threading.Event = field(default_factory=threading.Event)
+    closure_questions: list[TicketStatus] = field(default_factory=list)
+    closure_answers: list[TicketStatus] = field(default_factory=list)
 
     def status(self, status: SessionStatus) -> None:
         self.statuses.append(status)
@@ -120,6 +122,12 @@ class RecordingObserver(SessionObserver):
 
     def call_requested(self, viewer_id: str, name: str) -> None:
         self.calls.append((viewer_id, name))
+
+    def closure_asked(self, ticket: TicketStatus) -> None:
+        self.closure_questions.append(ticket)
+
+    def closure_answered(self, ticket: TicketStatus) -> None:
+        self.closure_answers.append(ticket)
 
     def ended(self, outcome: SessionOutcome) -> None:
         self.outcome = outcome

@@ -16,6 +16,9 @@ from agent.ui.bridge import QtObserver, SessionThread
 
 #: The window keeps the socket open this long after the end so the client can rate.
 WINDOW_RATING_WAIT_S = 120.0
+#: After the end the window asks this long whether the engineer resolved the ticket,
+#: to let the client confirm or reopen it (docs/workflow.md).
+WINDOW_CLOSURE_WATCH_S = 30 * 60.0
 
 
 def make_starter(
@@ -32,6 +35,7 @@ def make_starter(
             code=code,
             client_name=name_of() or config.client_name,
             rating_wait_s=WINDOW_RATING_WAIT_S,
+            closure_watch_s=WINDOW_CLOSURE_WATCH_S,
         ).check()
         injector = None
         if cfg.injector != "none":

@@ -23,7 +23,7 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, Signal
 
 from agent.consent import Decision, Prompt
-from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
+from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus, TicketStatus
 from agent.plaintext import plain_text
 
 
@@ -44,6 +44,8 @@ class QtObserver(QObject, SessionObserver):
     call_asked = Signal(str, str)
     notice_posted = Signal(str)
     session_ended = Signal(object)
+    closure_question = Signal(object)  # a TicketStatus: the engineer resolved it
+    closure_result = Signal(object)  # a TicketStatus after the client's answer
 
     def status(self, status: SessionStatus) -> None:
         viewers = tuple(
@@ -92,6 +94,12 @@ class QtObserver(QObject, SessionObserver):
 
     def ended(self, outcome: SessionOutcome) -> None:
         self.session_ended.emit(outcome)
+
+    def closure_asked(self, ticket: TicketStatus) -> None:
+        self.closure_question.emit(ticket)
+
+    def closure_answered(self, ticket: TicketStatus) -> None:
+        self.closure_result.emit(ticket)
 
 
 class SessionThread(threading.Thread):

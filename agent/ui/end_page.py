@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from agent.i18n import _
-from agent.observer import SessionOutcome
+from agent.observer import SessionOutcome, TicketStatus
 from agent.ui.style import label, repolish
 
 __all__ = ["EndPage"]
@@ -21,11 +21,17 @@ def _star_word(score: int) -> str:
 
 
 class EndPage(QWidget):
-    """``rate(score, comment)`` sends the rating the client chose."""
+    """``rate(score, comment)`` sends the rating the client chose; ``answer_closure``
+    (accept) the client's answer when the engineer resolved the ticket."""
 
-    def __init__(self, rate: Callable[[int, str], None]) -> None:
+    def __init__(
+        self,
+        rate: Callable[[int, str], None],
+        answer_closure: Callable[[bool], None] | None = None,
+    ) -> None:
         super().__init__()
         self._rate = rate
+        self._answer_closure = answer_closure
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 24, 28, 24)
         layout.setSpacing(10)
@@ -71,7 +77,62 @@ class EndPage(QWidget):
         self.score = 0
         self.rating_done = label("", "ratingDone")
         layout.addWidget(self.rating_done)
+        self._build_closure(layout)
         layout.addStretch(1)
+
+    def _build_closure(self, layout: QVBoxLayout) -> None:
+        """The closure question (hidden until the engineer resolves the ticket)."""
+        self.closure_box = QWidget()
+        self.closure_box.setObjectName("closureBox")
+        box = QVBoxLayout(self.closure_box)
+        box.setContentsMargins(0, 10, 0, 0)
+        box.addWidget(label(_("Is your problem solved?"), "sectionTitle"))
+        self.closure_text = label("", "endText")
+        box.addWidget(self.closure_text)
+        row = QHBoxLayout()
+        self.closure_yes = QPushButton(_("Yes, it is solved — close the request"))
+        self.closure_yes.setObjectName("closureYes")
+        self.closure_yes.clicked.connect(lambda: self._on_closure(True))
+        self.closure_no = QPushButton(_("No, reopen the request"))
+        self.closure_no.setObjectName("closureNo")
+        self.closure_no.clicked.connect(lambda: self._on_closure(False))
+        row.addWidget(self.closure_yes)
+        row.addWidget(self.closure_no)
+        row.addStretch(1)
+        box.addLayout(row)
+        self.closure_done_label = label("", "ratingDone")
+        box.addWidget(self.closure_done_label)
+        self.closure_box.hide()
+        layout.addWidget(self.closure_box)
+
+    def show_closure(self, ticket: TicketStatus) -> None:
+        """The engineer resolved the ticket: ask the client to confirm or reopen."""
+        text = _("The engineer marked your request resolved.")
+        if ticket.resolution:
+            text += " " + _("Resolution: {resolution}", resolution=ticket.resolution)
+        text += " " + _("Without an answer it closes by itself.")
+        self.closure_text.setText(text)
+        self.closure_yes.setEnabled(True)
+        self.closure_no.setEnabled(True)
+        self.closure_done_label.setText("")
+        self.closure_box.show()
+
+    def _on_closure(self, accept: bool) -> None:
+        if self._answer_closure is None:
+            return
+        self.closure_yes.setEnabled(False)
+        self.closure_no.setEnabled(False)
+        self.closure_done_label.setText(_("Sending your answer…"))
+        self._answer_closure(accept)
+
+    def closure_done(self, ticket: TicketStatus) -> None:
+        """The broker took the answer."""
+        if ticket.status == "closed":
+            self.closure_done_label.setText(_("Thank you. Your request is closed."))
+        else:
+            self.closure_done_label.setText(
+                _("Your request was reopened: the help desk will get back to you.")
+            )
 
     def show_outcome(self, outcome: SessionOutcome) -> None:
         """What happened, whether the log verified, and whether rating is possible."""

@@ -87,7 +87,7 @@ class AgentWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
         self.start_page = StartPage(default_name, self._begin)
-        self.end_page = EndPage(self._rate)
+        self.end_page = EndPage(self._rate, self._answer_closure)
         self.stack.addWidget(self.start_page)
         self.stack.addWidget(self._build_session())
         self.stack.addWidget(self.end_page)
@@ -178,6 +178,8 @@ class AgentWindow(QMainWindow):
         o.call_asked.connect(self.show_ring)
         o.notice_posted.connect(self.show_notice)
         o.session_ended.connect(self.show_end)
+        o.closure_question.connect(self.end_page.show_closure)
+        o.closure_result.connect(self.end_page.closure_done)
 
     # -- actions (all go through the controller) -------------------------------------
 
@@ -255,6 +257,10 @@ class AgentWindow(QMainWindow):
     def _rate(self, score: int, comment: str) -> None:
         if self.controller is not None:
             self.controller.rate(score, comment)
+
+    def _answer_closure(self, accept: bool) -> None:
+        if self.controller is not None:
+            self.controller.answer_closure(accept)
 
     def _answer(self, request_id: str, allowed: list[str]) -> None:
         if self.controller is not None:

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QRadioButton
 
-from agent.observer import LogLine, LogVerification, SessionOutcome
+from agent.observer import LogLine, LogVerification, SessionOutcome, TicketStatus
 from agent.testing import MachineController
 from agent.ui.bridge import QtObserver
 from agent.ui.qt_window import AgentWindow
@@ -280,3 +280,34 @@ def test_end_page_says_plainly_when_the_log_does_not_match(
     assert w.verify_label.property("ok") == "false"
     assert "record 4 changed" in w.verify_details.text()
     snap(w, artifacts_dir / "3-end-not-verified.png")
+
+
+def test_the_end_page_asks_to_confirm_a_resolved_request(app: QApplication) -> None:
+    # Issue 19: once the engineer resolves the ticket the client confirms or reopens it.
+    w, h = make_window(app)
+    w.describe_edit.setPlainText("help")
+    click(app, w.get_help)
+    c = h.controller
+    assert c is not None
+    w.observer.ended(SessionOutcome("ended_by_engineer", "engineer", "s-1", rest_rating=True))
+    app.processEvents()
+    page = w.end_page
+    assert page.closure_box.isHidden()  # nothing to confirm yet
+    ticket = TicketStatus("t-1", "Printer", "resolved", "Driver reinstalled", None)
+    w.observer.closure_asked(ticket)
+    app.processEvents()
+    assert page.closure_box.isVisible()
+    assert "Driver reinstalled" in page.closure_text.text()
+    click(app, page.closure_no)
+    assert c.closures == [(False, "")]
+    assert not page.closure_yes.isEnabled() and not page.closure_no.isEnabled()
+    w.observer.closure_answered(TicketStatus("t-1", "Printer", "in_progress"))
+    app.processEvents()
+    assert "reopened" in page.closure_done_label.text()
+    w.observer.closure_asked(ticket)  # resolved again later: asked again
+    app.processEvents()
+    click(app, page.closure_yes)
+    assert c.closures == [(False, ""), (True, "")]
+    w.observer.closure_answered(TicketStatus("t-1", "Printer", "closed"))
+    app.processEvents()
+    assert page.closure_done_label.text() == "Thank you. Your request is closed."
