@@ -60,6 +60,10 @@ class Prompt:
     #: This viewer connection's number in the session (1, 2, …): one person joining
     #: twice shows as two distinct connections, never as one name asked twice.
     connection: int = 0
+    #: A transfer or invitation (issue 19): ``transfer`` or ``invite`` and the name of
+    #: the engineer who hands over / invites, so the client knows why a second one asks.
+    handover: str = ""
+    handover_by: str = ""
 
     @property
     def display_name(self) -> str:
@@ -130,6 +134,8 @@ class ConsentMachine:
         permissions: Iterable[str],
         now_ms: int,
         expires_ms: int | None = None,
+        handover: str = "",
+        handover_by: str = "",
     ) -> Prompt:
         """Register a prompt for the client; its deadline is the earlier of the broker's
         ``expires_ms`` and our own timeout (the broker cannot extend it)."""
@@ -154,6 +160,8 @@ class ConsentMachine:
             permissions=perms,
             deadline_ms=deadline,
             connection=self._connections.setdefault(viewer_id, len(self._connections) + 1),
+            handover=handover,
+            handover_by=handover_by,
         )
         self._pending[request_id] = _Pending(prompt)
         viewer = self._viewers.setdefault(viewer_id, _Viewer(user_name, role))

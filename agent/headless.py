@@ -30,6 +30,7 @@ from agent.inject import Injector, InjectorError, open_injector
 from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
 from agent.plaintext import plain_text
 from agent.session import AgentSession, load_call_config
+from agent.ui.words import handover_text
 
 #: How long the terminal waits for the rating after the session (Enter skips).
 RATING_PROMPT_S = 60.0
@@ -116,6 +117,8 @@ class TerminalUI(SessionObserver):
                     )
                 )
                 self.say("    " + _("The session is recorded for quality review."))
+                if handover_text(prompt):  # issue 19: who hands over or invites
+                    self.say("    " + handover_text(prompt))
             else:
                 self.say(
                     "=== "

@@ -67,6 +67,8 @@ class ConsentFlow:
                 permissions=msg.permissions,
                 now_ms=now,
                 expires_ms=msg.expires_ms - self._core.skew_ms,  # broker clock -> ours
+                handover=msg.handover.kind if msg.handover else "",
+                handover_by=msg.handover.by.name if msg.handover else "",
             )
         except (ConsentError, ValueError) as exc:
             log.info("consent request refused: %s", exc)

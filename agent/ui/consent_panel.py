@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from agent.consent import Prompt
 from agent.i18n import _, ngettext
 from agent.plaintext import html_text
+from agent.ui.words import handover_text
 
 
 def _permission_text(perm: str) -> str:
@@ -81,6 +82,12 @@ class ConsentPanel(QFrame):
         who.setWordWrap(True)
         who.setObjectName("promptWho")
         layout.addWidget(who)
+        why = handover_text(prompt)
+        if why:  # issue 19: a transfer or invitation says who hands over or invites
+            note = QLabel(why)
+            note.setObjectName("promptHandover")
+            note.setWordWrap(True)
+            layout.addWidget(note)
         if first:
             recorded = QLabel(
                 _("This session is recorded for quality review. You can stop it at any time.")

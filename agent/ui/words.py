@@ -4,10 +4,12 @@ place so the status strip, the banner and the buttons say the same thing."""
 
 from __future__ import annotations
 
+from agent.consent import Prompt
 from agent.i18n import _
 
 __all__ = [
     "KILL_SHORTCUT",
+    "handover_text",
     "kill_text",
     "may_text",
     "names",
@@ -67,3 +69,23 @@ def may_text(permissions: frozenset[str]) -> str:
     """What someone with ``permissions`` may do, as one phrase."""
     words = [_may_word(p) for p in sorted(permissions)]
     return names(words) if words else _("do nothing yet (waiting for your answer)")
+
+
+def handover_text(prompt: Prompt) -> str:
+    """Why a second engineer asks (issue 19), or "" for an ordinary prompt: who hands the
+    session over to them (the first one leaves once allowed), or who invites them."""
+    if prompt.handover == "transfer":
+        return _(
+            "{by} hands your session over to {name}. If you allow {name}, {by} leaves the "
+            "session; if you deny, {by} stays.",
+            by=prompt.handover_by,
+            name=prompt.user_name,
+        )
+    if prompt.handover == "invite":
+        return _(
+            "{by} invites a colleague, {name}, to help. {by} stays; {name} gets only what "
+            "you allow.",
+            by=prompt.handover_by,
+            name=prompt.user_name,
+        )
+    return ""

@@ -4,10 +4,13 @@ over to whom — in English and in Russian."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import pytest
 
+from agent.consent import ConsentMachine, Prompt
+from agent.headless import TerminalUI
 from agent.i18n import set_language
 from agent.locallog import describe
 from agent.session.consent_flow import _asking
@@ -61,3 +64,55 @@ def test_the_live_log_shows_the_hand_over() -> None:
     assert describe("session.transferred", "client", detail) == (
         "Ann Old передал(а) сеанс сотруднику Bob New"
     )
+
+
+def _prompt(kind: str) -> Prompt:
+    machine = ConsentMachine()
+    return machine.request(
+        request_id="r1",
+        viewer_id="v2",
+        user_id="u-bob",
+        user_name="Bob New",
+        role="engineer",
+        ticket_id="T-1",
+        ticket_title="VPN",
+        permissions=["view", "control"],
+        now_ms=1_700_000_000_000,
+        handover=kind,
+        handover_by="Ann Old",
+    )
+
+
+@pytest.mark.usefixtures("lang")
+def test_the_terminal_prompt_says_who_hands_over() -> None:
+    set_language("en")
+    out = io.StringIO()
+    TerminalUI(out).prompt(_prompt("transfer"))
+    text = out.getvalue()
+    assert "Ann Old hands your session over to Bob New" in text
+    assert "Ann Old leaves the session" in text
+
+
+@pytest.mark.usefixtures("lang")
+def test_the_window_prompt_says_who_invites() -> None:
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    from agent.ui.consent_panel import ConsentPanel
+
+    set_language("en")
+    app = QApplication.instance() or QApplication([])
+    panel = ConsentPanel(_prompt("invite"), lambda _r, _a: None, lambda: 1_700_000_000_000)
+    app.processEvents()
+    [note] = [w for w in panel.findChildren(QLabel) if w.objectName() == "promptHandover"]
+    assert "Ann Old invites a colleague, Bob New" in note.text()
+    plain = ConsentPanel(
+        ConsentMachine().request(
+            request_id="r2", viewer_id="v1", user_id="u", user_name="Eve", role="engineer",
+            ticket_id="T", ticket_title="x", permissions=["view"], now_ms=0,
+        ),
+        lambda _r, _a: None,
+        lambda: 0,
+    )  # fmt: skip
+    assert not [w for w in plain.findChildren(QLabel) if w.objectName() == "promptHandover"]
+    panel.deleteLater()
+    plain.deleteLater()
