@@ -13,8 +13,10 @@ from broker.auth.setup import LOGIN_THROTTLE, TOKENS
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
 from broker.errors import Forbidden, InvalidField, Unauthorized
+from broker.presence import AWAY
 from broker.store import queries
 from broker.store.db import DB
+from broker.store.queries import routing
 
 __all__ = [
     "SSO_CLAIM",
@@ -123,6 +125,10 @@ async def logout(request: web.Request) -> web.Response:
     else:
         claims = request[CLAIMS]
         await revocation.revoke(request.app[DB], claims, now_ms=request.app[CLOCK].now_ms())
+        if user.role == "engineer":  # routing (issue 19): no work pushed to who left
+            await routing.set_presence(
+                request.app[DB], user.id, AWAY, at=request.app[CLOCK].now_ms()
+            )
         if claims.extra.get(SSO_CLAIM):
             url = await oidc.end_session_url(request, user)
             if url:  # RP-initiated logout: the viewer sends the browser there

@@ -10,6 +10,7 @@ from broker.clock import CLOCK
 from broker.routing import ROUTER
 from broker.store import queries
 from broker.store.db import DB
+from broker.store.queries import routing as rq
 from broker.testing import FakeClock, RunningBroker
 from tests.broker.conftest import staff
 from tests.helpers import eventually
@@ -213,3 +214,16 @@ async def test_staff_names_and_the_lifecycle_for_the_viewer(broker: RunningBroke
     assert await _uid(broker, "ann") in {p["id"] for p in body["staff"]}
     code, body, _ = await broker.request("GET", "/api/v1/ticket-lifecycle", token=ann)
     assert code == 200 and body["transitions"] == {k: sorted(v) for k, v in TRANSITIONS.items()}
+
+
+async def test_logging_out_makes_an_engineer_away(broker: RunningBroker) -> None:
+    ann = await staff(broker, "ann", "engineer")
+    await _presence(broker, ann, "available")
+    code, _, _ = await broker.request("POST", "/api/v1/auth/logout", token=ann)
+    assert code == 200
+    mine = await rq.get_presence(broker.app[DB], await _uid(broker, "ann"))
+    assert mine is not None and mine.stored_presence == "away"
+    sid = await _request(broker)
+    await broker.app[ROUTER].run_once()
+    row = await queries.get_session(broker.app[DB], sid)
+    assert row is not None and row.assigned_engineer_id is None  # nothing pushed to her
