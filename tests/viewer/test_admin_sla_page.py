@@ -101,3 +101,41 @@ def ticket_ms(ticket: dict[str, Any]) -> int:
     return int(
         datetime.fromisoformat(ticket["created_at"].replace("Z", "+00:00")).timestamp() * 1000
     )
+
+
+async def test_the_ticket_page_shows_the_clocks_and_sets_the_priority(
+    page: Any, broker: Any
+) -> None:
+    problems = watch_console(page)
+    eng, eng_pw = await broker.create_user("erin", "engineer", name="Erin Engineer")
+    token = await broker.login(eng, eng_pw)
+    status, ticket, _ = await broker.request(
+        "POST", "/api/v1/tickets", token=token, json={"title": "VPN", "tier": "premium"}
+    )
+    assert status == 201
+    await login(page, broker.base_url, eng, eng_pw)
+    await page.goto(f"{broker.base_url}/#/ticket/{ticket['id']}")
+    await page.wait_for_selector(
+        "#ticket-sla-clocks li[data-clock='resolution'][data-state='running']"
+    )
+    text = await page.inner_text("#ticket-sla-clocks")
+    assert "Response" in text and "Resolution" in text
+    await page.select_option("#ticket-priority", "urgent")
+    await page.fill("#ticket-client-email", "ann@acme.test")
+    await page.click("#ticket-sla-save")
+
+    async def urgent() -> dict[str, Any] | None:
+        _, data, _ = await broker.request("GET", f"/api/v1/tickets/{ticket['id']}/sla", token=token)
+        return data if data["priority"] == "urgent" else None
+
+    data: dict[str, Any] = await eventually(urgent, what="the priority saved")
+    assert data["client_email"] == "ann@acme.test"
+    # Premium urgent: resolve within 4 h (the seeded targets).
+    assert {c["clock"]: c["target_s"] for c in data["clocks"]}["resolution"] == 4 * 3600
+    _, history, _ = await broker.request(
+        "GET", f"/api/v1/tickets/{ticket['id']}/history", token=token
+    )
+    assert ("priority", "normal", "urgent") in [
+        (h["field"], h["from"], h["to"]) for h in history["history"]
+    ]
+    assert not problems, problems

@@ -226,6 +226,8 @@ export const slaEscalations = (params) => request('GET', `/sla/escalations${q(pa
 export const acknowledgeEscalation = (id) => request('POST', `/sla/escalations/${encodeURIComponent(id)}/acknowledge`);
 /** A ticket's priority and clocks. @param {string} id */
 export const ticketSla = (id) => request('GET', `/tickets/${encodeURIComponent(id)}/sla`);
+/** @param {string} id @param {{priority?: string, client_email?: string}} body */
+export const putTicketSla = (id, body) => request('PUT', `/tickets/${encodeURIComponent(id)}/sla`, body);
 
 /**
  * Unwrap list responses that may be a bare array or `{items: [...]}` / `{<key>: [...]}`.

@@ -5,6 +5,7 @@
  */
 
 import * as api from '../api.js';
+import { slaPanel } from './ticket_sla.js';
 import { people, nameOf } from '../people.js';
 import { h, clear, pick, chip, stateChip, when, toMs, duration, toast } from '../dom.js';
 import { t, fmtDate } from '../i18n.js';
@@ -252,6 +253,7 @@ export function renderTicket(root, params, app) {
         fact(t('ticket.fact.client'), pick(tk, 'client_name'))),
       h('h2', { text: t('ticket.description') }),
       h('p', { class: 'ticket-desc', id: 'ticket-description', text: pick(tk, 'description') || t('ticket.no_description') })));
+    page.appendChild(slaPanel(tid, app, canInvite(app))); // issue 19: priority, clocks, escalations
     const body = h('tbody', { id: 'ticket-sessions' });
     if (!sessions.length) body.appendChild(h('tr', {}, h('td', { colspan: '6', class: 'muted', text: t('ticket.no_sessions') })));
     for (const s of sessions) {
@@ -291,8 +293,8 @@ export function renderTicket(root, params, app) {
 // i18n-keys: ticket.history.field.status ticket.history.field.assignee ticket.history.field.owner
 // i18n-keys: ticket.history.field.title ticket.history.field.description ticket.history.field.organisation
 // i18n-keys: ticket.history.field.tier ticket.history.field.external_ref ticket.history.field.resolution
-// i18n-keys: ticket.history.field.skills
-const HISTORY_FIELDS = ['status', 'assignee', 'owner', 'title', 'description', 'organisation', 'tier', 'external_ref', 'resolution', 'skills'];
+// i18n-keys: ticket.history.field.skills ticket.history.field.priority ticket.history.field.client_comment
+const HISTORY_FIELDS = ['status', 'assignee', 'owner', 'title', 'description', 'organisation', 'tier', 'external_ref', 'resolution', 'skills', 'priority', 'client_comment'];
 
 /**
  * One history entry: when, who, which field, from → to (statuses and people in words).
