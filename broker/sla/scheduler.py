@@ -32,7 +32,7 @@ from broker.sla.clock import ClockState, measure
 from broker.sla.contracts import Contract, Level
 from broker.sla.notify import announce, ticket_ref
 from broker.sla.store import closure_in, contract_in, status_changes_in, ticket_sla_in
-from broker.sla.texts import closed_mail, closure_mail, escalation_mail
+from broker.sla.texts import closed_mail, closure_mail, escalation_mail, progress_mail
 from broker.store.db import Database
 from broker.store.models import SessionModel, TicketModel, UserModel
 from broker.store.queries import WAITING_STATES, new_id
@@ -47,6 +47,8 @@ SLA_LOCK_KEY = 0x436C7061_6E650019
 """The PostgreSQL advisory lock of an SLA pass (one node at a time)."""
 
 STAFF_ROLES = ("engineer", "supervisor", "admin")
+# Statuses the client hears about by e-mail (resolved and closed have their own mail).
+PROGRESS_STATUSES = frozenset({"in_progress", "waiting_for_client", "pending_vendor"})
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Pass:
     raised: list[str] = field(default_factory=list)  # escalation ids
     asked: list[str] = field(default_factory=list)  # tickets whose client was asked
     closed: list[str] = field(default_factory=list)  # tickets auto-closed
+    progress: list[str] = field(default_factory=list)  # tickets whose client was e-mailed
     told_clients: list[str] = field(default_factory=list)  # sessions told "supervisor"
     skipped: bool = False
 
@@ -197,6 +200,8 @@ class SlaScheduler:
                 await self._clock_facts(s, t, contract, state, marks, raised, staff, now, result)
             if t.status == "resolved":
                 await self._closure(s, t, history[-1].at_ms, sla.client_email, marks, now, result)
+            elif t.status in PROGRESS_STATUSES and sla.client_email and self._mail:
+                await self._progress(s, t, history[-1].at_ms, sla.client_email, marks, now, result)
 
     def _mark(
         self,
@@ -298,6 +303,26 @@ class SlaScheduler:
                 )
             )
             result.told_clients.extend(waiting)
+
+    async def _progress(
+        self,
+        s: AsyncSession,
+        t: TicketModel,
+        since: int,
+        client_email: str,
+        marks: set[tuple[str, str, int]],
+        now: int,
+        result: Pass,
+    ) -> None:
+        """Tell the client by e-mail where their request now stands (once per status
+        change), where the organisation enables e-mail to clients."""
+        rules = await closure_in(s, t.organisation)
+        if not rules.email_client:
+            return
+        if self._mark(s, marks, t, f"progress.{t.status}", since, since, now):
+            subject, body = progress_mail(t.title, t.status)
+            queue_mail(s, to=client_email, subject=subject, body=body, at=now)
+            result.progress.append(t.id)
 
     async def _closure(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from broker.sla.clock import ClockState
 from broker.sla.contracts import Level
 
-__all__ = ["closed_mail", "closure_mail", "escalation_mail"]
+__all__ = ["closed_mail", "closure_mail", "escalation_mail", "progress_mail"]
 
 _CLOCK = {
     "response": ("response", "реакции"),
@@ -77,4 +77,25 @@ def closed_mail(title: str, *, automatic: bool) -> tuple[str, str]:
     else:
         en, ru = "was closed as you confirmed", "закрыто по вашему подтверждению"
     body = f'Your request "{title}" {en}.\n\nВаше обращение «{title}» {ru}.\n'
+    return subject, body
+
+
+_PROGRESS = {
+    "in_progress": ("An engineer is working on it.", "Инженер работает над ним."),
+    "waiting_for_client": (
+        "The help desk is waiting for your answer: please reply to your engineer.",
+        "Служба поддержки ждёт вашего ответа: пожалуйста, ответьте инженеру.",
+    ),
+    "pending_vendor": (
+        "The help desk is waiting for a vendor (a supplier of the product).",
+        "Служба поддержки ждёт ответа поставщика.",
+    ),
+}
+
+
+def progress_mail(title: str, status: str) -> tuple[str, str]:
+    """Subject and body telling the client where their request stands now."""
+    en, ru = _PROGRESS[status]
+    subject = f"[Clearpane] {title}: {en} / {ru}"
+    body = f'Your request "{title}": {en}\n\nВаше обращение «{title}»: {ru}\n'
     return subject, body

@@ -214,9 +214,19 @@ async def test_escalations_and_the_clients_progress_go_by_real_smtp(
         assert "Scanner" in alert["Subject"] and "50 %" in alert["Subject"]
         assert "Scanner" in alert.get_payload(decode=True).decode()  # type: ignore[union-attr]
 
+        # The client hears where the request stands (once per status change).
+        [progress] = await eventually(lambda: inbox.to("ann@acme.test") or None, timeout=10)
+        assert "An engineer is working on it." in progress["Subject"]
+        await b.app[SLA_SCHEDULER].run_once()
+        await _patch(b, erin, tid, status="waiting_for_client")
+        await b.app[SLA_SCHEDULER].run_once()
+        await eventually(lambda: len(inbox.to("ann@acme.test")) == 2 or None, timeout=10)
+        assert "waiting for your answer" in inbox.to("ann@acme.test")[1]["Subject"]
         await _patch(b, erin, tid, status="resolved", resolution="Driver updated")
         await b.app[SLA_SCHEDULER].run_once()
-        [asked] = await eventually(lambda: inbox.to("ann@acme.test") or None, timeout=10)
+        await eventually(lambda: len(inbox.to("ann@acme.test")) == 3 or None, timeout=10)
+        asked = inbox.to("ann@acme.test")[2]
+        assert "Resolved" in asked["Subject"]
         text = asked.get_payload(decode=True).decode()  # type: ignore[union-attr]
         assert "Driver updated" in text and "1 h" in text and "Решение" in text
 
@@ -245,4 +255,4 @@ async def test_escalations_and_the_clients_progress_go_by_real_smtp(
         clock.advance(10)  # the first back-off
         assert await mailer.run_once() == 1
         closed = inbox.to("ann@acme.test")
-        assert len(closed) == 2 and "Closed" in closed[-1]["Subject"]
+        assert len(closed) == 4 and "Closed" in closed[-1]["Subject"]
