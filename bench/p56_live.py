@@ -49,6 +49,7 @@ from bench.common import (
     percentile,
     print_table,
     write_result,
+    xvfb,
 )
 from bench.relay import broker_main
 
@@ -258,6 +259,48 @@ def stage_split(
     return out
 
 
+class XMarkerSource:
+    """The real X screen source (mss, XDamage) of a bench Xvfb; ``set`` paints the
+    64×64 marker on the root window from a second X client, as an application would."""
+
+    def __new__(cls, display: str) -> Any:
+        from Xlib import display as xdisplay
+
+        from agent.capture.screen import ScreenSource
+
+        class _Source(ScreenSource):
+            def __init__(self) -> None:
+                super().__init__(display)
+                self.value = 0
+                self.lock = threading.Lock()
+                self.grab_times: list[float] = []
+                self._painter: Any = xdisplay.Display(display)
+                root = self._painter.screen().root
+                self._root = root
+                self._gcs = [root.create_gc(foreground=c, subwindow_mode=1) for c in (0, 0xFFFFFF)]
+                self.set(0)
+
+            def set(self, value: int) -> float:
+                with self.lock:
+                    self.value = value
+                    t = time.time()  # before the drawing: the figure errs long, not short
+                    self._root.fill_rectangle(self._gcs[value], 0, 0, MARK, MARK)
+                    self._painter.sync()
+                    return t
+
+            def grab(self) -> Frame:
+                frame = super().grab()
+                self.grab_times.append(time.time())
+                return frame
+
+            def close(self) -> None:
+                with contextlib.suppress(Exception):
+                    self._painter.close()
+                super().close()
+
+        return _Source()
+
+
 async def _engineer(info: dict[str, Any]) -> tuple[str, str]:
     """Create an engineer through the REST API (as admin); return credentials."""
     ctx = ssl.create_default_context(cafile=info["cafile"])
@@ -304,8 +347,33 @@ async def _clock_offset(page: Any) -> tuple[float, float]:
 async def one_session(
     info: dict[str, Any], page: Any, rounds: int, tmp: Path, first: bool,
     creds: tuple[str, str], max_fps: float, video: str, stamps: AgentStamps,
+    x_display: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """One agent session: join, ``rounds`` marker flips (P5), then the kill (P6)."""
+    from agent.capture.damage import DamageTracker
+
+    mode = video
+    video, _, poll = video.partition("+")  # "off+poll": without the damage wake-up
+    wait = DamageTracker.wait
+    if poll == "poll":
+
+        def polled(self: DamageTracker, timeout: float) -> bool:
+            time.sleep(timeout)  # the capture loop's tick before the wake-up existed
+            return False
+
+        DamageTracker.wait = polled  # type: ignore[method-assign]
+    try:
+        return await _session(info, page, rounds, tmp, first, creds, max_fps, video, stamps,
+                              x_display, mode)  # fmt: skip
+    finally:
+        DamageTracker.wait = wait  # type: ignore[method-assign]
+
+
+async def _session(
+    info: dict[str, Any], page: Any, rounds: int, tmp: Path, first: bool,
+    creds: tuple[str, str], max_fps: float, video: str, stamps: AgentStamps,
+    x_display: str | None, mode: str,
+) -> dict[str, Any]:  # fmt: skip
     from agent.config import AgentConfig
     from agent.session import AgentSession
     from agent.testing import RecordingObserver
@@ -316,7 +384,7 @@ async def one_session(
         source="pattern", log_dir=tmp / f"agent-logs-{random.randbytes(3).hex()}",
         injector="none", auto_consent_for_tests=("view",), max_fps=max_fps, video=video,
     ).check()  # fmt: skip
-    source = MarkerSource()
+    source: Any = MarkerSource() if x_display is None else XMarkerSource(x_display)
     stamps.grabs.clear()
     stamps.sends.clear()
     session = AgentSession(config, RecordingObserver(), source_factory=lambda: source)
@@ -391,7 +459,7 @@ async def one_session(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10)
         return {
-            "g2g_raf_ms": g2g_raf, "g2g_draw_ms": g2g_draw, "rounds": rounds, "video": video,
+            "g2g_raf_ms": g2g_raf, "g2g_draw_ms": g2g_draw, "rounds": rounds, "video": mode,
             "stages_ms": stages, "codec": codec_used,
             "missed": rounds - len(g2g_raf), "clock_error_ms": round(half_rtt, 2),
             "kill_call_ms": (t1 - t0) * 1e3,
@@ -412,10 +480,19 @@ async def one_session(
 
 
 async def run(
-    rounds: int, kills: int, fps_list: list[float], videos: list[str]
+    rounds: int, kills: int, fps_list: list[float], videos: list[str], x_source: bool = False
 ) -> list[dict[str, Any]]:
     """Broker process + Chromium + ``kills`` agent sessions per fps and video mode,
-    interleaved (off, vp9, off, vp9, …) so that every mode sees the same load."""
+    interleaved (off, vp9, off, vp9, …) so that every mode sees the same load;
+    ``x_source``: on the real X screen of an Xvfb of our own (XMarkerSource)."""
+    with contextlib.ExitStack() as stack:
+        x_display = stack.enter_context(xvfb()).name if x_source else None
+        return await _run(rounds, kills, fps_list, videos, x_display)
+
+
+async def _run(
+    rounds: int, kills: int, fps_list: list[float], videos: list[str], x_display: str | None
+) -> list[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
     ctx = mp.get_context("spawn")
@@ -445,7 +522,7 @@ async def run(
                             per = rounds // kills + (1 if k < rounds % kills else 0)
                             for video in videos:
                                 out.append(await one_session(info, page, per, Path(tmp), first,
-                                                             creds, fps, video, stamps))  # fmt: skip
+                                                             creds, fps, video, stamps, x_display))  # fmt: skip
                                 first = False
                 finally:
                     stamps.uninstall()
@@ -503,10 +580,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--video", default="off",
                     help="comma-separated agent --video modes run interleaved in one run "
                          "(off, auto, vp9, h264, av1); the first is the P5 figure")  # fmt: skip
+    ap.add_argument("--source", choices=("pattern", "x"), default="pattern",
+                    help="pattern: a test pattern (polled every tick); x: the real X screen "
+                         "of a bench Xvfb (mss, XDamage), the marker painted by another client")  # fmt: skip
     args = ap.parse_args(argv)
     fps_list = [float(f) for f in args.fps.split(",")]
     videos = args.video.split(",")
-    sessions = asyncio.run(run(args.rounds, args.kills, fps_list, videos))
+    sessions = asyncio.run(run(args.rounds, args.kills, fps_list, videos, args.source == "x"))
     p5_rows = [r for fps in fps_list for v in videos for r in _p5_rows(sessions, fps, v)]
     print_table("P5 glass-to-glass, 1920x1080, loopback, headless Chromium", p5_rows,
                 ["measure", "n", "p50_ms", "p95_ms", "max_ms"])  # fmt: skip

@@ -19,6 +19,7 @@ independent of the capture's and the injector's threads.
 from __future__ import annotations
 
 import logging
+import select
 from typing import Any
 
 from Xlib import X, error
@@ -85,6 +86,23 @@ class DamageTracker:
         first = self._pointer is None
         self._pointer = pointer
         return damaged or moved or first
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` s for X to report drawing; True if it may have.
+
+        Lets the capture loop grab a change at once instead of at its next tick (P5);
+        the pointer is not evented here, ``changed`` still polls it every tick.
+        """
+        if self._failed or self._x.closed:
+            return True
+        d: Any = self._x.display
+        try:
+            if d.pending_events():
+                return True
+            ready, _, _ = select.select([d.fileno()], [], [], max(0.0, timeout))
+        except (error.ConnectionClosedError, OSError, ValueError):
+            return True  # closed meanwhile: the caller's next check says so
+        return bool(ready)
 
     def close(self) -> None:
         """Destroy the damage object and close the connection (idempotent)."""

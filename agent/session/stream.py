@@ -61,8 +61,19 @@ class Stream:
             if update is None or not self.can_send():
                 if isinstance(update, VideoUpdate):
                     self._core.need_full = True  # an encoded frame was not sent: restart the GOP
-                # One tick per interval, the grab included: a change waits ≤ 1 interval.
-                await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+                # One tick per interval, the grab included: a change waits ≤ 1 interval;
+                # where X reports damage, a still screen's tick ends at the first drawing
+                # (grabbed at once: P5), never sooner than the last send allows.
+                rest = max(0.0, interval - (time.monotonic() - started))
+                pipeline = self._core.pipeline
+                if (
+                    update is None
+                    and isinstance(pipeline, VideoPipeline)
+                    and pipeline.damage is not None
+                ):
+                    await asyncio.to_thread(pipeline.wait_for_change, rest)
+                else:
+                    await asyncio.sleep(rest)
                 continue
             if self._core.need_full and not full and not isinstance(update, VideoUpdate):
                 # A viewer joined (or asked to refresh) during the grab: it must start

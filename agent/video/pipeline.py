@@ -182,6 +182,14 @@ class VideoPipeline(ScreenPipeline):
         )
         return VideoUpdate(chunk, encoded.key)
 
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block up to ``timeout`` s until X reports drawing (True), where X offers
+        DAMAGE; without it return False at once (the caller sleeps to its next tick)."""
+        tracker = self._damage
+        if tracker is None:
+            return False
+        return tracker.wait(timeout)
+
     def _have_picture(self) -> bool:
         """A previous frame exists to compare with (else the next grab is needed)."""
         return (self._video_prev if self._codec is not None else self._prev) is not None

@@ -82,3 +82,29 @@ def test_pipeline_does_not_grab_a_still_screen(x: str, codec: str | None) -> Non
     finally:
         pipe.close()
         src.close()
+
+
+def test_wait_wakes_at_the_first_drawing_and_times_out_on_a_still_screen(x: str) -> None:
+    """P5: the capture loop blocks in ``wait`` between ticks; drawing ends the wait at
+    once (not at the next 33 ms tick), a still screen lets it run to its timeout."""
+    import threading
+    import time
+
+    t = DamageTracker(x)
+    try:
+        t.changed()
+        assert not t.changed()
+        t0 = time.monotonic()
+        assert t.wait(0.05) is False  # still: the whole timeout, nothing reported
+        assert time.monotonic() - t0 >= 0.04
+        woke: list[tuple[bool, float]] = []
+        waiter = threading.Thread(target=lambda: woke.append((t.wait(10.0), time.monotonic())))
+        waiter.start()
+        drawn = time.monotonic()
+        draw(x, 0x00FF00, (100, 100, 30, 30))
+        waiter.join(5)
+        assert woke and woke[0][0] is True
+        assert woke[0][1] - drawn < 2.0  # woken by the drawing, not the 10 s timeout
+        assert t.changed()  # and the drawing is reported as a change
+    finally:
+        t.close()
