@@ -34,6 +34,7 @@ __all__ = [
 NAME_CHARS = re.compile(r"^[a-z0-9._-]{1,64}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}$")
 MAX_AUTO_CLOSE_S = 90 * 24 * 3600
+MIN_REMIND_S, MAX_REMIND_S = 300, 7 * 24 * 3600
 
 
 def calendar_json(name: str, cal: Calendar) -> dict[str, Any]:
@@ -53,6 +54,7 @@ def contract_json(c: Contract) -> dict[str, Any]:
             p: {"response_s": t.response_s, "resolution_s": t.resolution_s}
             for p, t in sorted(c.targets.items())
         },
+        "remind_after_s": c.remind_after_s,
     }
 
 
@@ -104,8 +106,13 @@ async def put_contract(request: web.Request) -> web.Response:
     24×7)."""
     tier = request.match_info["tier"]
     fields = {"calendar", "pause_statuses", "at_risk_fraction", "chain", "targets"}
-    body = await read_body(request, allowed=fields, required=fields - {"calendar"})
+    body = await read_body(
+        request, allowed=fields | {"remind_after_s"}, required=fields - {"calendar"}
+    )
     calendar = body.opt_text("calendar", max_len=64, min_len=1)
+    remind = body.opt_int("remind_after_s", low=0, high=MAX_REMIND_S)
+    if remind is not None and 0 < remind < MIN_REMIND_S:
+        raise InvalidField("remind_after_s", f"0 (never) or at least {MIN_REMIND_S} seconds")
     fraction = body.opt_json("at_risk_fraction")
     if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction <= 1:
         raise InvalidField("at_risk_fraction", "must be a number in (0, 1]")
@@ -124,6 +131,7 @@ async def put_contract(request: web.Request) -> web.Response:
         chain=chain,
         targets=targets,
         at=request.app[CLOCK].now_ms(),
+        remind_after_s=3600 if remind is None else remind,
     )
     return web.json_response(contract_json(contract))
 

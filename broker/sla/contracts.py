@@ -96,6 +96,7 @@ class Contract:
     at_risk: float
     chain: tuple[Level, ...]
     targets: Mapping[str, Targets]
+    remind_after_s: int = 3600  # an unacknowledged level is sent again (0: never)
 
     def target(self, priority: str) -> Targets:
         """The targets of ``priority`` (``normal``'s if that priority has none)."""

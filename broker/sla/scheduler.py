@@ -32,7 +32,13 @@ from broker.sla.clock import ClockState, measure
 from broker.sla.contracts import Contract, Level
 from broker.sla.notify import announce, ticket_ref
 from broker.sla.store import closure_in, contract_in, status_changes_in, ticket_sla_in
-from broker.sla.texts import closed_mail, closure_mail, escalation_mail, progress_mail
+from broker.sla.texts import (
+    closed_mail,
+    closure_mail,
+    escalation_mail,
+    progress_mail,
+    reminder_mail,
+)
 from broker.store.db import Database
 from broker.store.models import SessionModel, TicketModel, UserModel
 from broker.store.queries import WAITING_STATES, new_id
@@ -47,6 +53,8 @@ SLA_LOCK_KEY = 0x436C7061_6E650019
 """The PostgreSQL advisory lock of an SLA pass (one node at a time)."""
 
 STAFF_ROLES = ("engineer", "supervisor", "admin")
+# How often one unacknowledged level is sent again, at most.
+MAX_REMINDERS = 3
 # Statuses the client hears about by e-mail (resolved and closed have their own mail).
 PROGRESS_STATUSES = frozenset({"in_progress", "waiting_for_client", "pending_vendor"})
 
@@ -61,6 +69,7 @@ class Pass:
     asked: list[str] = field(default_factory=list)  # tickets whose client was asked
     closed: list[str] = field(default_factory=list)  # tickets auto-closed
     progress: list[str] = field(default_factory=list)  # tickets whose client was e-mailed
+    reminded: list[str] = field(default_factory=list)  # escalations sent again
     told_clients: list[str] = field(default_factory=list)  # sessions told "supervisor"
     skipped: bool = False
 
@@ -174,6 +183,14 @@ class SlaScheduler:
                 )
             ).all()
         }
+        unacknowledged: dict[str, list[SlaEscalationModel]] = {}
+        for m in await s.scalars(
+            select(SlaEscalationModel).where(
+                SlaEscalationModel.ticket_id.in_(ids),
+                SlaEscalationModel.acknowledged_at_ms.is_(None),
+            )
+        ):
+            unacknowledged.setdefault(m.ticket_id, []).append(m)
         marks = {
             (tid, kind, episode)
             for tid, kind, episode in (
@@ -198,6 +215,8 @@ class SlaScheduler:
             for rule in contract.rules(sla.priority):
                 state = measure(contract.calendar, rule, history, now)
                 await self._clock_facts(s, t, contract, state, marks, raised, staff, now, result)
+            if t.status not in ("resolved", "closed"):
+                self._remind(s, t, contract, unacknowledged.get(t.id, ()), staff, now, result)
             if t.status == "resolved":
                 await self._closure(s, t, history[-1].at_ms, sla.client_email, marks, now, result)
             elif t.status in PROGRESS_STATUSES and sla.client_email and self._mail:
@@ -280,6 +299,8 @@ class SlaScheduler:
             recipients=recipients,
             reached_at_ms=reached,
             raised_at_ms=now,
+            notified_at_ms=now,
+            reminders=0,
             due_at_ms=state.due_ms if not state.breached else state.breached_at_ms,
         )
         s.add(m)
@@ -303,6 +324,34 @@ class SlaScheduler:
                 )
             )
             result.told_clients.extend(waiting)
+
+    def _remind(
+        self,
+        s: AsyncSession,
+        t: TicketModel,
+        contract: Contract,
+        open_levels: Iterable[SlaEscalationModel],
+        staff: _Staff,
+        now: int,
+        result: Pass,
+    ) -> None:
+        """Send a level nobody acknowledged again, every ``remind_after_s``, at most
+        :data:`MAX_REMINDERS` times (acknowledging stops it)."""
+        every = contract.remind_after_s * 1000
+        if every <= 0:
+            return
+        for m in open_levels:
+            last = m.notified_at_ms or m.raised_at_ms
+            if m.reminders >= MAX_REMINDERS or now - last < every:
+                continue
+            m.reminders += 1
+            m.notified_at_ms = now
+            result.reminded.append(m.id)
+            if self._mail:
+                subject, body = reminder_mail(t.title, t.id, m.clock, m.fraction, m.reminders)
+                for uid in m.recipients or ():
+                    if uid in staff.addresses:
+                        queue_mail(s, to=staff.addresses[uid], subject=subject, body=body, at=now)
 
     async def _progress(
         self,

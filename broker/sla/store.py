@@ -133,6 +133,7 @@ async def contract_in(s: AsyncSession, tier: str) -> Contract:
         m.at_risk_fraction,
         parse_chain(m.chain),
         targets,
+        m.remind_after_s,
     )
 
 
@@ -153,6 +154,7 @@ async def put_contract(
     chain: Sequence[Level],
     targets: dict[str, Targets],
     at: int,
+    remind_after_s: int = 3600,
 ) -> Contract:
     """Create or replace a tier's contract (the tier and calendar must exist)."""
     async with db.sessions.begin() as s:
@@ -167,6 +169,7 @@ async def put_contract(
             "at_risk_fraction": at_risk,
             "chain": [level.to_json() for level in chain],
             "updated_at_ms": at,
+            "remind_after_s": remind_after_s,
         }
         if m is None:
             s.add(SlaContractModel(tier=tier, **values))

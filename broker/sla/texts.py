@@ -9,7 +9,7 @@ from __future__ import annotations
 from broker.sla.clock import ClockState
 from broker.sla.contracts import Level
 
-__all__ = ["closed_mail", "closure_mail", "escalation_mail", "progress_mail"]
+__all__ = ["closed_mail", "closure_mail", "escalation_mail", "progress_mail", "reminder_mail"]
 
 _CLOCK = {
     "response": ("response", "реакции"),
@@ -98,4 +98,24 @@ def progress_mail(title: str, status: str) -> tuple[str, str]:
     en, ru = _PROGRESS[status]
     subject = f"[Clearpane] {title}: {en} / {ru}"
     body = f'Your request "{title}": {en}\n\nВаше обращение «{title}»: {ru}\n'
+    return subject, body
+
+
+def reminder_mail(
+    title: str, ticket_id: str, clock: str, fraction: float, n: int
+) -> tuple[str, str]:
+    """Subject and body of reminder ``n`` of an escalation nobody acknowledged."""
+    en_clock, ru_clock = _CLOCK.get(clock, (clock, clock))
+    pct = round(fraction * 100)
+    subject = (
+        f"[Clearpane] Reminder {n}: SLA {en_clock} {pct} %: {title} / "
+        f"Напоминание {n}: SLA {ru_clock} {pct} %: {title}"
+    )
+    body = (
+        f'Nobody has acknowledged the escalation of ticket "{title}" ({ticket_id}) yet: '
+        f"its {en_clock} time reached {pct} %. Acknowledge it on the queue page.\n"
+        "\n"
+        f"Эскалацию по заявке «{title}» ({ticket_id}) ещё никто не принял: время "
+        f"{ru_clock} израсходовано на {pct} %. Подтвердите её на странице очереди.\n"
+    )
     return subject, body

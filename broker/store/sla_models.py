@@ -61,6 +61,8 @@ class SlaContractModel(Base):
     at_risk_fraction: Mapped[float] = mapped_column(Float)
     chain: Mapped[list[dict[str, object]]] = mapped_column(JSON)
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+    # An unacknowledged level is sent again this often (0: never; migration 1500).
+    remind_after_s: Mapped[int] = mapped_column(Integer, default=3600)
 
 
 class SlaTargetModel(Base):
@@ -108,6 +110,9 @@ class SlaEscalationModel(Base):
     due_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     acknowledged_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Reminders of an unacknowledged level (migration 1500): the last notice, how many.
+    notified_at_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SlaMarkModel(Base):

@@ -249,6 +249,7 @@ async def put_contract(
     calendar: str | None = None,
     pause: tuple[str, ...] = ("pending_vendor", "waiting_for_client"),
     chain: list[dict[str, Any]] | None = None,
+    remind_after_s: int | None = None,
 ) -> dict[str, Any]:
     """Replace ``tier``'s contract with one target for every priority."""
     body: dict[str, Any] = {
@@ -259,6 +260,8 @@ async def put_contract(
     }
     if calendar is not None:
         body["calendar"] = calendar
+    if remind_after_s is not None:
+        body["remind_after_s"] = remind_after_s
     status, answer, _ = await b.request(
         "PUT", f"/api/v1/sla/contracts/{tier}", token=admin, json=body
     )

@@ -255,3 +255,44 @@ async def test_a_waiting_client_is_told_when_a_supervisor_gets_the_request(
             if msg.record["event"] == "session.escalated":
                 break
         assert msg.record["actor"] == "broker"
+
+
+async def test_an_unacknowledged_level_is_sent_again_until_acknowledged(
+    broker: RunningBroker, clock: FakeClock
+) -> None:
+    admin = await _admin(broker)
+    chain = [
+        {"clock": "response", "at": 0.5, "to": "supervisor"},
+        {"clock": "response", "at": 0.6, "to": "supervisor"},
+    ]
+    contract = await put_contract(
+        broker,
+        admin,
+        "premium",
+        response_s=1000,
+        resolution_s=100_000,
+        chain=chain,
+        remind_after_s=600,
+    )
+    assert contract["remind_after_s"] == 600
+    sam_login = await broker.create_user("sam", "supervisor")
+    await _ticket(broker, admin, "Printer", "premium")
+    scheduler = broker.app[SLA_SCHEDULER]
+    clock.advance(600)  # 60 %: both levels raised
+    first = await scheduler.run_once()
+    assert len(first.raised) == 2 and first.reminded == []
+    clock.advance(599)
+    assert (await scheduler.run_once()).reminded == []
+    clock.advance(1)
+    assert sorted((await scheduler.run_once()).reminded) == sorted(first.raised)
+    sam = await broker.login(*sam_login)
+    status, _, _ = await broker.request(
+        "POST", f"/api/v1/sla/escalations/{first.raised[0]}/acknowledge", token=sam
+    )
+    assert status == 200
+    reminded = []
+    for _ in range(4):
+        clock.advance(600)
+        reminded.append((await scheduler.run_once()).reminded)
+    # The acknowledged level stopped; the other one is sent at most three times in all.
+    assert reminded == [[first.raised[1]], [first.raised[1]], [], []]

@@ -38,6 +38,7 @@ async def test_the_admin_keeps_calendars_and_contracts(page: Any, broker: Any) -
     await page.select_option("#sla-c-calendar", "office-msk")
     await page.uncheck("#sla-c-pause-pending_vendor")
     await page.fill("#sla-c-risk", "75")
+    await page.fill("#sla-c-remind", "30")
     await page.fill("#sla-c-urgent-response", "30")
     await page.fill("#sla-c-urgent-resolution", "4")
     await page.click("#sla-c-add-level")
@@ -54,7 +55,7 @@ async def test_the_admin_keeps_calendars_and_contracts(page: Any, broker: Any) -
 
     contract = await eventually(standard, what="the contract saved")
     assert contract["pause_statuses"] == ["waiting_for_client"]
-    assert contract["at_risk_fraction"] == 0.75
+    assert contract["at_risk_fraction"] == 0.75 and contract["remind_after_s"] == 1800
     assert contract["targets"]["urgent"] == {"response_s": 1800, "resolution_s": 14400}
     assert {"clock": "resolution", "at": 0.9, "to": "group", "skill": "level2"} in contract["chain"]
     await page.wait_for_selector(

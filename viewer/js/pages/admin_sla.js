@@ -55,6 +55,7 @@ export function renderAdminSla(root, _params, app) {
   const cTier = h('select', { id: 'sla-c-tier' });
   const cCal = h('select', { id: 'sla-c-calendar' });
   const cRisk = h('input', { id: 'sla-c-risk', type: 'number', min: '1', max: '100', step: '1', required: true });
+  const cRemind = h('input', { id: 'sla-c-remind', type: 'number', min: '0', max: '10080', step: '1', required: true });
   const cPause = Object.fromEntries(PAUSES.map((p) => [p, h('input', { type: 'checkbox', id: `sla-c-pause-${p}` })]));
   const cTargets = Object.fromEntries(PRIORITIES.map((p) => [p, {
     response: h('input', { type: 'number', min: '1', step: '1', id: `sla-c-${p}-response`, 'aria-label': t('sla.target.response.aria', { priority: t(`sla.priority.${p}`) }) }),
@@ -86,6 +87,7 @@ export function renderAdminSla(root, _params, app) {
     cTier.value = c.tier;
     cCal.value = c.calendar || '';
     cRisk.value = String(Math.round(c.at_risk_fraction * 100));
+    cRemind.value = String(Math.round(c.remind_after_s / 60));
     for (const p of PAUSES) cPause[p].checked = c.pause_statuses.includes(p);
     for (const p of PRIORITIES) {
       const tg = c.targets[p];
@@ -105,6 +107,7 @@ export function renderAdminSla(root, _params, app) {
       // i18n-keys: sla.pause.waiting_for_client sla.pause.pending_vendor
       PAUSES.map((p) => h('label', { class: 'check', for: `sla-c-pause-${p}` }, cPause[p], t(`sla.pause.${p}`)))),
     field('sla-c-risk', t('sla.contract.risk'), cRisk, t('sla.contract.risk.hint')),
+    field('sla-c-remind', t('sla.contract.remind'), cRemind, t('sla.contract.remind.hint')),
     h('table', { class: 'table sla-targets' },
       h('caption', { text: t('sla.targets.caption') }),
       h('thead', {}, h('tr', {},
@@ -139,6 +142,7 @@ export function renderAdminSla(root, _params, app) {
     const body = {
       pause_statuses: PAUSES.filter((p) => cPause[p].checked),
       at_risk_fraction: Number(cRisk.value) / 100,
+      remind_after_s: Math.round(Number(cRemind.value) * 60),
       chain,
       targets,
     };
