@@ -51,6 +51,8 @@ def problems(c: ConfigFields) -> list[str]:
         found.append("routing_capacity must be at least 1")
     if c.routing_interval_s <= 0:
         found.append("routing_interval_s must be positive")
+    if c.presence_lease_s <= 0:
+        found.append("presence_lease_s must be positive")
     if c.login_free_failures < 0:
         found.append("login_free_failures must be >= 0")
     if c.login_base_delay_s <= 0 or c.login_max_delay_s < c.login_base_delay_s:

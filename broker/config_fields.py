@@ -178,6 +178,12 @@ class ConfigFields:
         "Routing (issue 19): how many sessions an engineer carries at once (live ones plus waiting requests routed to them). An available engineer with this many live sessions is shown busy, and routing gives work only to engineers below it.",
         shown="`2`",
     )
+    presence_lease_s: float = setting(
+        120.0,
+        float,
+        "Routing (issue 19): an available engineer whose viewer has not renewed their presence for this long (a closed browser) counts as away, unless a live session shows they are there.",
+        shown="`120`",
+    )
     routing_interval_s: float = setting(
         5.0,
         float,

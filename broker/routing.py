@@ -37,7 +37,16 @@ from broker.config import CONFIG
 from broker.store.db import DB, Database
 from broker.store.queries import routing as rq
 
-__all__ = ["ROUTER", "Candidate", "Router", "choose", "qualified", "routing_ctx"]
+__all__ = [
+    "ROUTER",
+    "Candidate",
+    "Router",
+    "candidate",
+    "choose",
+    "effective_of",
+    "qualified",
+    "routing_ctx",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +99,19 @@ class Router:
     """Runs the rule over the store: assigns every waiting, unassigned request it can."""
 
     def __init__(
-        self, db: Database, clock: Clock, *, capacity: int, see_all: bool, interval_s: float
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        capacity: int,
+        see_all: bool,
+        interval_s: float,
+        lease_s: float = 120.0,
     ) -> None:
         self._db = db
         self._clock = clock
         self.capacity = capacity
+        self.lease_ms = int(lease_s * 1000)
         self._see_all = see_all
         self._interval_s = interval_s
         self._lock = asyncio.Lock()  # one pass at a time in this process
@@ -116,7 +133,8 @@ class Router:
         self, loads: Sequence[rq.EngineerLoad], skills: Sequence[str], org: str
     ) -> str | None:
         """The store's callback: the chosen engineer's id for one request."""
-        cands = [_candidate(c, self.capacity) for c in loads]
+        now = self._clock.now_ms()
+        cands = [candidate(c, self.capacity, now_ms=now, lease_ms=self.lease_ms) for c in loads]
         chosen = choose(cands, skills, org, capacity=self.capacity, see_all=self._see_all)
         return chosen.user_id if chosen else None
 
@@ -142,16 +160,23 @@ class Router:
             log.exception("routing pass failed")
 
 
-def _candidate(c: rq.EngineerLoad, capacity: int) -> Candidate:
-    """A stored engineer with their effective presence and load."""
+def candidate(c: rq.EngineerLoad, capacity: int, *, now_ms: int, lease_ms: int) -> Candidate:
+    """A stored engineer with their effective presence (lease included) and load."""
     return Candidate(
         c.user_id,
         c.username,
         frozenset(c.skills),
         frozenset(c.organisations),
-        presence.effective(c.stored_presence, c.live, capacity),
+        effective_of(c, capacity, now_ms=now_ms, lease_ms=lease_ms),
         c.live + c.assigned_waiting,
         c.last_assigned_ms,
+    )
+
+
+def effective_of(c: rq.EngineerLoad, capacity: int, *, now_ms: int, lease_ms: int) -> str:
+    """An engineer's effective presence (:func:`broker.presence.effective`)."""
+    return presence.effective(
+        c.stored_presence, c.live, capacity, seen_ms=c.seen_ms, now_ms=now_ms, lease_ms=lease_ms
     )
 
 
@@ -164,6 +189,7 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
         capacity=config.routing_capacity,
         see_all=config.engineers_see_all_tickets,
         interval_s=config.routing_interval_s,
+        lease_s=config.presence_lease_s,
     )
     app[ROUTER] = router
     task = asyncio.create_task(router.run(), name="clearpane-routing")

@@ -18,13 +18,12 @@ from typing import Any
 
 from aiohttp import web
 
-from broker import presence
 from broker.api.body import Query, read_body
 from broker.auth.policy import USER, may_read_session
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
 from broker.errors import Conflict, Forbidden, InvalidField, NotFound
-from broker.routing import Candidate, choose
+from broker.routing import candidate, choose
 from broker.store import queries
 from broker.store.db import DB
 from broker.store.queries import handovers
@@ -82,16 +81,10 @@ async def _from_group(request: web.Request, group: str, session: queries.Session
     config = request.app[CONFIG]
     capacity = config.routing_capacity
     ticket = await queries.get_ticket(request.app[DB], session.ticket_id)
+    now = request.app[CLOCK].now_ms()
+    lease = int(config.presence_lease_s * 1000)
     cands = [
-        Candidate(
-            e.user_id,
-            e.username,
-            frozenset(e.skills),
-            frozenset(e.organisations),
-            presence.effective(e.stored_presence, e.live, capacity),
-            e.live + e.assigned_waiting,
-            e.last_assigned_ms,
-        )
+        candidate(e, capacity, now_ms=now, lease_ms=lease)
         for e in await rq.engineer_loads(request.app[DB])
         if e.user_id != session.engineer_id
     ]

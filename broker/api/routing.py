@@ -18,10 +18,10 @@ from broker.api.body import Query, read_body
 from broker.api.serialize import session_json
 from broker.auth.policy import USER
 from broker.clock import CLOCK
-from broker.config import CONFIG
+from broker.config import CONFIG, BrokerConfig
 from broker.errors import Forbidden, NotFound
 from broker.lifecycle import TICKET_STATUSES, TRANSITIONS
-from broker.routing import ROUTER
+from broker.routing import ROUTER, effective_of
 from broker.store import queries
 from broker.store.db import DB
 from broker.store.queries import routing as rq
@@ -36,14 +36,17 @@ __all__ = [
 ]
 
 
-def presence_json(e: rq.EngineerLoad, capacity: int) -> dict[str, Any]:
-    """One engineer as the presence list shows them."""
+def presence_json(e: rq.EngineerLoad, config: BrokerConfig, now_ms: int) -> dict[str, Any]:
+    """One engineer as the presence list shows them (the effective presence counts the
+    lease: an available engineer whose viewer went quiet shows away)."""
+    capacity = config.routing_capacity
+    lease = int(config.presence_lease_s * 1000)
     return {
         "user_id": e.user_id,
         "username": e.username,
         "name": e.name,
         "skills": list(e.skills),
-        "presence": presence.effective(e.stored_presence, e.live, capacity),
+        "presence": effective_of(e, capacity, now_ms=now_ms, lease_ms=lease),
         "set": e.stored_presence,
         "live_sessions": e.live,
         "assigned_waiting": e.assigned_waiting,
@@ -60,21 +63,24 @@ def _kick(app: web.Application) -> None:
 async def list_presence(request: web.Request) -> web.Response:
     """``GET /api/v1/presence``: engineers by username."""
     Query(request, ())
-    capacity = request.app[CONFIG].routing_capacity
+    config, now = request.app[CONFIG], request.app[CLOCK].now_ms()
     loads = await rq.engineer_loads(request.app[DB])
-    return web.json_response({"engineers": [presence_json(e, capacity) for e in loads]})
+    return web.json_response({"engineers": [presence_json(e, config, now) for e in loads]})
 
 
 async def _mine(request: web.Request) -> web.Response:
     user = request[USER]
+    now = request.app[CLOCK].now_ms()
+    await rq.touch_presence(request.app[DB], user.id, at=now)  # the viewer is open: renew
     mine = await rq.get_presence(request.app[DB], user.id)
     if mine is None:
         raise NotFound("no presence: you are not an engineer")
-    return web.json_response(presence_json(mine, request.app[CONFIG].routing_capacity))
+    return web.json_response(presence_json(mine, request.app[CONFIG], now))
 
 
 async def get_my_presence(request: web.Request) -> web.Response:
-    """``GET /api/v1/me/presence``: the caller's presence (engineers)."""
+    """``GET /api/v1/me/presence``: the caller's presence (engineers); renews the
+    presence lease (the viewer asks every 30 s while it is open)."""
     Query(request, ())
     return await _mine(request)
 

@@ -24,6 +24,8 @@ class PresenceModel(Base):
     changed_at_ms: Mapped[int] = mapped_column(BigInteger)
     # Routing's tie-break: of two equally loaded engineers, the one idle longest wins.
     last_assigned_at_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The lease: when the engineer's viewer last said it is there (0: never).
+    seen_at_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class HandoverModel(Base):

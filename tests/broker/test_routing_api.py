@@ -58,13 +58,13 @@ async def test_requests_go_to_the_least_busy_available_engineer(
 
     first = await _request(broker)
     assert await _assigned_to(broker, first) == ids["ann"]  # tie at 0: by username
-    clock.advance(1000)
+    clock.advance(10)  # seconds: within the presence lease
     second = await _request(broker)
     assert await _assigned_to(broker, second) == ids["bob"]  # ann carries one
-    clock.advance(1000)
+    clock.advance(10)  # seconds: within the presence lease
     third = await _request(broker)
     assert await _assigned_to(broker, third) == ids["ann"]  # 1–1: ann idle longest
-    clock.advance(1000)
+    clock.advance(10)  # seconds: within the presence lease
     fourth = await _request(broker)
     assert await _assigned_to(broker, fourth) == ids["bob"]
     # both at the capacity (2): the next one waits in the shared queue
@@ -227,3 +227,24 @@ async def test_logging_out_makes_an_engineer_away(broker: RunningBroker) -> None
     await broker.app[ROUTER].run_once()
     row = await queries.get_session(broker.app[DB], sid)
     assert row is not None and row.assigned_engineer_id is None  # nothing pushed to her
+
+
+async def test_the_presence_lease_lapses_when_the_viewer_goes_quiet(
+    broker: RunningBroker, clock: FakeClock
+) -> None:
+    ann = await staff(broker, "ann", "engineer")
+    sup = await staff(broker, "sue", "supervisor")
+    await _presence(broker, ann, "available")
+    clock.advance(broker.config.presence_lease_s + 1)  # the browser was closed
+    _, listed, _ = await broker.request("GET", "/api/v1/presence", token=sup)
+    [mine] = [e for e in listed["engineers"] if e["username"] == "ann"]
+    assert mine["presence"] == "away" and mine["set"] == "available"
+    sid = await _request(broker)
+    await broker.app[ROUTER].run_once()
+    row = await queries.get_session(broker.app[DB], sid)
+    assert row is not None and row.assigned_engineer_id is None
+    # the viewer comes back and renews the lease: work is pushed again
+    _, me, _ = await broker.request("GET", "/api/v1/me/presence", token=ann)
+    assert me["presence"] == "available"
+    await broker.app[ROUTER].run_once()
+    assert await _assigned_to(broker, sid) == await _uid(broker, "ann")

@@ -74,3 +74,12 @@ def test_effective_presence_derives_busy_from_live_sessions() -> None:
     assert effective("away", 5, 2) == "away"  # away stays away
     assert effective("busy", 0, 2) == "busy"  # set by hand
     assert effective(None, 0, 2) == "away"  # never set: nothing is pushed to them
+
+
+def test_an_available_engineer_whose_viewer_went_quiet_is_away() -> None:
+    lease = {"now_ms": 200_000, "lease_ms": 120_000}
+    assert effective("available", 0, 2, seen_ms=100_000, **lease) == "available"
+    assert effective("available", 0, 2, seen_ms=79_999, **lease) == "away"
+    # a live session shows they are there, whatever the lease says
+    assert effective("available", 1, 2, seen_ms=0, **lease) == "available"
+    assert effective("busy", 0, 2, seen_ms=0, **lease) == "busy"

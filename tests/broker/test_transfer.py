@@ -338,6 +338,7 @@ async def test_a_transfer_to_a_group_picks_its_least_busy_available_engineer(
 
 async def routing_presence(b: RunningBroker, user_id: str, status: str) -> None:
     """Set an engineer's presence in the store (what PUT /me/presence does)."""
+    from broker.clock import CLOCK
     from broker.store.queries import routing as rq
 
-    await rq.set_presence(b.app[DB], user_id, status, at=0)
+    await rq.set_presence(b.app[DB], user_id, status, at=b.app[CLOCK].now_ms())

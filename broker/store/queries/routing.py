@@ -31,6 +31,7 @@ __all__ = [
     "get_presence",
     "route_waiting",
     "set_presence",
+    "touch_presence",
 ]
 
 ROUTING_LOCK_KEY = 0x436C7061_6E650119
@@ -57,6 +58,7 @@ class EngineerLoad:
     live: int  # sessions they are working on
     assigned_waiting: int  # queued requests assigned to them
     last_assigned_ms: int
+    seen_ms: int = 0  # the presence lease: when their viewer last said it is there
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,7 @@ async def _loads(s: AsyncSession) -> list[EngineerLoad]:
                 int(live.get(u.id, 0)),
                 int(waiting.get(u.id, 0)),
                 p.last_assigned_at_ms if p else 0,
+                (p.seen_at_ms or 0) if p else 0,
             )
         )
     return out
@@ -129,7 +132,11 @@ async def _presence_row(s: AsyncSession, user_id: str, at: int) -> PresenceModel
     row = await s.get(PresenceModel, user_id)
     if row is None:
         row = PresenceModel(
-            user_id=user_id, status=DEFAULT_STATUS, changed_at_ms=at, last_assigned_at_ms=0
+            user_id=user_id,
+            status=DEFAULT_STATUS,
+            changed_at_ms=at,
+            last_assigned_at_ms=0,
+            seen_at_ms=0,
         )
         s.add(row)
     return row
@@ -213,6 +220,7 @@ async def set_presence(db: Database, user_id: str, status: str, *, at: int) -> l
     released: list[str] = []
     async with db.sessions.begin() as s:
         row = await _presence_row(s, user_id, at)
+        row.seen_at_ms = at  # saying it renews the lease
         if row.status != status:
             row.status = status
             row.changed_at_ms = at
@@ -228,3 +236,12 @@ async def set_presence(db: Database, user_id: str, status: str, *, at: int) -> l
                 await _assign(s, m, None, at=at, actor_id=user_id)
                 released.append(m.id)
     return released
+
+
+async def touch_presence(db: Database, user_id: str, *, at: int) -> None:
+    """Renew an engineer's presence lease (their viewer is open). No row: nothing to
+    renew (they never said they are available)."""
+    async with db.sessions.begin() as s:
+        row = await s.get(PresenceModel, user_id)
+        if row is not None and row.seen_at_ms < at:
+            row.seen_at_ms = at

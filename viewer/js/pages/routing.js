@@ -12,6 +12,10 @@ import { t } from '../i18n.js';
 // i18n-keys: presence.available presence.busy presence.away
 const PRESENCE = ['available', 'busy', 'away'];
 const TONE = { available: 'ok', busy: 'warn', away: 'muted' };
+/** How often an open viewer renews the engineer's presence lease (the broker's is 120 s). */
+const LEASE_RENEW_MS = 30_000;
+/** @type {any} the renewal timer of the header's presence switch (one at a time) */
+let leaseTimer = null;
 
 /** @returns {Promise<any[]>} engineers with presence and load (GET /presence) */
 export async function engineers() {
@@ -35,6 +39,13 @@ export function presenceControl(app) {
     derived.className = `chip chip-${TONE[me.presence] || 'muted'}`;
   };
   api.request('GET', '/me/presence').then(paint).catch(() => { sel.disabled = true; });
+  // The presence lease: while this page is open it tells the broker every 30 s that the
+  // engineer is here; a closed browser stops, and routing then treats them as away.
+  clearInterval(leaseTimer);
+  leaseTimer = setInterval(() => {
+    if (!sel.isConnected) { clearInterval(leaseTimer); return; }
+    api.request('GET', '/me/presence').then(paint).catch(() => {});
+  }, LEASE_RENEW_MS);
   sel.addEventListener('change', async () => {
     try {
       paint(await api.request('PUT', '/me/presence', { status: sel.value }));
