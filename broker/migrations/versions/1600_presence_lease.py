@@ -2,8 +2,8 @@
 viewer last said it is there. An ``available`` engineer not seen for
 ``presence_lease_s`` counts as away (a closed browser gets no work pushed).
 
-Revision ID: 1500_presence_lease
-Revises: 1400_sla
+Revision ID: 1600_presence_lease
+Revises: 1500_sla_reminders
 Create Date: 2026-12-04 19:35:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "1500_presence_lease"
-down_revision: str | None = "1400_sla"
+revision: str = "1600_presence_lease"
+down_revision: str | None = "1500_sla_reminders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
