@@ -55,7 +55,7 @@ class CodeBox(QFrame):
             )
             self.code_label.setText(
                 "<br>".join(
-                    f"<span style='font-size:13px'>{esc(n)}</span> {c}"
+                    f"<small>{esc(n)}</small> {c}"  # smaller than the code, relative to it
                     for n, c in self.codes.items()
                 )
             )

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 from agent.consent import Prompt
 from agent.i18n import _, ngettext
 from agent.plaintext import html_text
+from agent.ui.flow import FlowLayout
 from agent.ui.words import handover_text
 
 
@@ -104,6 +104,10 @@ class ConsentPanel(QFrame):
             allow, deny = QRadioButton(_("Allow")), QRadioButton(_("Deny"))
             allow.setObjectName(f"allow_{perm}")
             deny.setObjectName(f"deny_{perm}")
+            allow.setAccessibleDescription(
+                _("Lets this person do it; you can take it back at any time.")
+            )
+            deny.setAccessibleDescription(_("This person may not do it."))
             allow.setAccessibleName(_("Allow: {what}", what=_permission_text(perm)))
             deny.setAccessibleName(_("Deny: {what}", what=_permission_text(perm)))
             deny.setChecked(True)  # nothing is granted unless the client says so
@@ -117,16 +121,21 @@ class ConsentPanel(QFrame):
         grid.setColumnStretch(3, 1)  # keep Allow/Deny next to their permission
         grid.setHorizontalSpacing(24)
         layout.addLayout(grid)
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()  # the two buttons wrap under each other with large text
         self.countdown = QLabel()
         self.countdown.setObjectName("countdown")
+        self.countdown.setWordWrap(True)
         self.confirm = QPushButton(_("Confirm my choice"))
         self.confirm.setObjectName("confirmConsent")
+        self.confirm.setAccessibleDescription(
+            _("Sends your answer: only what you marked Allow is allowed.")
+        )
         self.deny_all = QPushButton(_("Refuse everything"))
         self.deny_all.setObjectName("denyAll")
+        self.deny_all.setAccessibleDescription(_("Allows nothing at all to this person."))
         self.confirm.clicked.connect(self._confirm)
         self.deny_all.clicked.connect(lambda: self._send([]))
-        buttons.addWidget(self.countdown, 1)
+        buttons.addWidget(self.countdown)
         buttons.addWidget(self.deny_all)
         buttons.addWidget(self.confirm)
         layout.addLayout(buttons)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QPushButton, QVBoxLayout, QWidget
 
 from agent.i18n import _
+from agent.ui.flow import FlowLayout
 from agent.ui.style import label
 from agent.ui.words import KILL_SHORTCUT, kill_text, names, pause_text, resume_text
 
@@ -36,7 +37,7 @@ class ControlBar(QWidget):
         outer.setSpacing(8)
         bar = QFrame()
         bar.setObjectName("controlBar")
-        bar_layout = QHBoxLayout(bar)
+        bar_layout = FlowLayout(bar)  # wraps with large text instead of cutting off
         bar_layout.setContentsMargins(10, 8, 10, 8)
         self.pause_button = QPushButton(pause_text())
         self.pause_button.setObjectName("pauseButton")
@@ -65,7 +66,6 @@ class ControlBar(QWidget):
         self.call_button.clicked.connect(self._on_call_button)
         bar_layout.addWidget(self.call_button)
         bar_layout.addWidget(self.revoke_control)
-        bar_layout.addStretch(1)
         bar_layout.addWidget(self.pause_button)
         bar_layout.addWidget(self.kill_button)
         outer.addWidget(bar)

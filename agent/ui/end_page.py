@@ -71,6 +71,9 @@ class EndPage(QWidget):
         # Stars choose, this button sends the score together with the comment.
         self.rating_send = QPushButton(_("Send rating"))
         self.rating_send.setObjectName("ratingSend")
+        self.rating_send.setAccessibleDescription(
+            _("Sends your stars and comment to the help desk.")
+        )
         self.rating_send.setEnabled(False)
         self.rating_send.clicked.connect(self._on_rating_send)
         layout.addWidget(self.rating_send, 0, Qt.AlignmentFlag.AlignLeft)

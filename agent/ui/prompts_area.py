@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from agent.consent import Prompt
+from agent.i18n import _
 from agent.ui.consent_panel import ConsentPanel
 
 __all__ = ["PromptsArea"]
@@ -29,16 +31,40 @@ class PromptsArea(QScrollArea):
         self.box.setContentsMargins(0, 0, 0, 0)
         self.setObjectName("promptsScroll")
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # wrap
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setWidget(self.holder)
         self.setVisible(False)
+        # Not a tab stop itself: Tab goes straight to the prompts' choices (the area
+        # scrolls to the focused one); named for screen readers.
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setAccessibleName(_("Requests waiting for your answer"))
+        self.setAccessibleDescription(
+            _("Each request says who asks for what; nothing is allowed until you confirm.")
+        )
 
     def add(self, prompt: Prompt, room: int) -> None:
         """Show a new prompt; ``room`` is the window's height."""
         panel = ConsentPanel(prompt, self._answer, self._clock)
         self.panels[prompt.request_id] = panel
         self.box.addWidget(panel)
+        self._order_tabs()
         self.fit(room)
+
+    def _order_tabs(self) -> None:
+        """Tab reaches the prompts where they are shown — after the control bar, before
+        the masks, log and chat — not after everything (new widgets join the end of the
+        window's focus chain)."""
+        prev = self.previousInFocusChain()
+        while prev is not self and (
+            self.isAncestorOf(prev) or not prev.focusPolicy() & Qt.FocusPolicy.TabFocus
+        ):
+            prev = prev.previousInFocusChain()  # the last stop before this area
+        for panel in self.panels.values():
+            for w in panel.findChildren(QWidget):
+                if w.focusPolicy() & Qt.FocusPolicy.TabFocus:
+                    QWidget.setTabOrder(prev, w)
+                    prev = w
 
     def remove(self, request_id: str, room: int) -> None:
         """Take an answered (or timed-out) prompt away."""

@@ -18,9 +18,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QMainWindow, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QMainWindow,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from agent.consent import Decision, Prompt
 from agent.i18n import _
@@ -36,7 +43,7 @@ from agent.ui.prompts_area import PromptsArea
 from agent.ui.ring_box import RingBox
 from agent.ui.start_page import StartPage
 from agent.ui.status_panel import StatusPanel
-from agent.ui.style import STYLE, label
+from agent.ui.style import STYLE, app_stylesheet, label
 from agent.ui.words import KILL_SHORTCUT, kill_text, pause_text, resume_text
 
 __all__ = [
@@ -55,6 +62,17 @@ StartSession = Callable[[str | None, str | None, QtObserver], AgentController]
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    """``page`` in a frameless scroll area that resizes it (height for width kept)."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # wrap, never pan
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a tab stop; its contents are
+    return area
 
 
 class AgentWindow(QMainWindow):
@@ -82,15 +100,16 @@ class AgentWindow(QMainWindow):
         self._killed = False
         self._status_notice = ""  # the last notice that came from a status message
         self.setWindowTitle(_("Clearpane — remote help"))
-        self.setStyleSheet(STYLE)
+        self.setStyleSheet(app_stylesheet())  # the system's text size and contrast
         self.resize(760, 640)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
         self.start_page = StartPage(default_name, self._begin)
         self.end_page = EndPage(self._rate, self._answer_closure)
-        self.stack.addWidget(self.start_page)
-        self.stack.addWidget(self._build_session())
-        self.stack.addWidget(self.end_page)
+        # Each page scrolls when it needs more room than the window has (large text):
+        # its texts keep their full height instead of being squeezed and cut off.
+        for page in (self.start_page, self._build_session(), self.end_page):
+            self.stack.addWidget(_scrolling(page))
         self._expose_parts()
         self._connect_observer()
         self.kill_shortcut = QShortcut(QKeySequence(KILL_SHORTCUT), self)
@@ -324,6 +343,16 @@ class AgentWindow(QMainWindow):
         self.status_panel.show_ended()
         self.end_page.show_outcome(outcome)
         self.stack.setCurrentIndex(2)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """The system's text size or palette changed (a large-text or high-contrast
+        setting): restyle at once, so the new size and colours show everywhere."""
+        if event.type() in (
+            QEvent.Type.ApplicationFontChange,
+            QEvent.Type.ApplicationPaletteChange,
+        ):
+            self.setStyleSheet(app_stylesheet())
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing the window ends the session the safe way: the kill switch."""

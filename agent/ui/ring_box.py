@@ -27,8 +27,12 @@ class RingBox(QFrame):
         self.ring_label.setWordWrap(True)
         self.ring_accept = QPushButton(_("Accept call"))
         self.ring_accept.setObjectName("ringAccept")
+        self.ring_accept.setAccessibleDescription(
+            _("Starts the video call: your camera and microphone open now.")
+        )
         self.ring_decline = QPushButton(_("Decline"))
         self.ring_decline.setObjectName("ringDecline")
+        self.ring_decline.setAccessibleDescription(_("Says no to the call; the session goes on."))
         self.ring_accept.clicked.connect(lambda: self._on_answer(True))
         self.ring_decline.clicked.connect(lambda: self._on_answer(False))
         layout.addWidget(self.ring_label, 1)

@@ -50,6 +50,9 @@ class StartPage(QWidget):
         layout.addWidget(describe_label)
         self.describe_edit = QPlainTextEdit()
         self.describe_edit.setObjectName("describeEdit")
+        self.describe_edit.setAccessibleDescription(
+            _("Describe the problem in your own words; the engineer reads it first.")
+        )
         self.describe_edit.setPlaceholderText(
             _("e.g. My printer does not print since this morning")
         )
@@ -59,6 +62,9 @@ class StartPage(QWidget):
         layout.addWidget(self.describe_edit)
         self.get_help = QPushButton(_("Get help"))
         self.get_help.setObjectName("getHelpButton")
+        self.get_help.setAccessibleDescription(
+            _("Asks the help desk for an engineer; nobody sees your screen until you allow it.")
+        )
         self.get_help.clicked.connect(self._on_get_help)
         layout.addWidget(self.get_help)
         layout.addSpacing(12)
@@ -70,6 +76,9 @@ class StartPage(QWidget):
         self.code_edit.setAccessibleName(_("Invitation code"))
         self.code_button = QPushButton(_("Connect with my code"))
         self.code_button.setObjectName("codeButton")
+        self.code_button.setAccessibleDescription(
+            _("Connects you to the engineer who gave you this code.")
+        )
         self.code_button.clicked.connect(self._on_code)
         row.addWidget(self.code_edit, 1)
         row.addWidget(self.code_button)
