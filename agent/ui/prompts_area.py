@@ -55,11 +55,13 @@ class PromptsArea(QScrollArea):
         """Tab reaches the prompts where they are shown — after the control bar, before
         the masks, log and chat — not after everything (new widgets join the end of the
         window's focus chain)."""
-        prev = self.previousInFocusChain()
-        while prev is not self and (
-            self.isAncestorOf(prev) or not prev.focusPolicy() & Qt.FocusPolicy.TabFocus
-        ):
-            prev = prev.previousInFocusChain()  # the last stop before this area
+        prev: QWidget = self
+        step = self.previousInFocusChain()
+        while step is not None and step is not self:
+            if not self.isAncestorOf(step) and step.focusPolicy() & Qt.FocusPolicy.TabFocus:
+                prev = step  # the last stop before this area
+                break
+            step = step.previousInFocusChain()
         for panel in self.panels.values():
             for w in panel.findChildren(QWidget):
                 if w.focusPolicy() & Qt.FocusPolicy.TabFocus:
