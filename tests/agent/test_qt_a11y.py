@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QRect, Qt
@@ -29,9 +30,37 @@ from PySide6.QtWidgets import (
 
 from agent.i18n import set_language
 from agent.observer import LogLine
+from agent.testing import MachineController
+from agent.ui.bridge import QtObserver
 from agent.ui.qt_window import AgentWindow
 from agent.ui.style import is_high_contrast
-from tests.agent.test_qt_window import NOW, Harness, click, snap
+
+NOW = 1_700_000_000_000
+
+
+class Harness:
+    """Starts the window's session on the real consent machine (no broker)."""
+
+    def __init__(self) -> None:
+        self.controller: MachineController | None = None
+        self.now = NOW
+
+    def start(self, describe: str | None, code: str | None, observer: QtObserver) -> Any:
+        self.controller = MachineController(observer, clock_ms=lambda: self.now)
+        return self.controller
+
+
+def click(app: QApplication, button: QAbstractButton) -> None:
+    """A real mouse click in the middle of ``button``."""
+    QTest.mouseClick(
+        button, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, button.rect().center()
+    )
+    app.processEvents()
+
+
+def snap(w: QWidget, path: Path) -> None:
+    assert w.grab().save(str(path))
+
 
 CONTROLS = (QAbstractButton, QLineEdit, QPlainTextEdit, QTextEdit, QComboBox, QAbstractItemView)
 
