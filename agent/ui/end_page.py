@@ -95,9 +95,15 @@ class EndPage(QWidget):
         row = QHBoxLayout()
         self.closure_yes = QPushButton(_("Yes, it is solved — close the request"))
         self.closure_yes.setObjectName("closureYes")
+        self.closure_yes.setAccessibleDescription(
+            _("Tells the help desk the problem is solved; the request is closed.")
+        )
         self.closure_yes.clicked.connect(lambda: self._on_closure(True))
         self.closure_no = QPushButton(_("No, reopen the request"))
         self.closure_no.setObjectName("closureNo")
+        self.closure_no.setAccessibleDescription(
+            _("Tells the help desk the problem is not solved; the request opens again.")
+        )
         self.closure_no.clicked.connect(lambda: self._on_closure(False))
         row.addWidget(self.closure_yes)
         row.addWidget(self.closure_no)
