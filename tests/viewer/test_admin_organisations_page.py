@@ -20,6 +20,7 @@ async def test_an_admin_adds_changes_disables_and_enables_an_organisation(
     assert await page.get_attribute(".admin-tabs a[aria-current=page]", "href") == (
         "#/admin/organisations"
     )
+    assert await page.get_attribute("#orgs-sla-link", "href") == "#/admin/sla"  # contracts
     await page.fill("#org-name-new", "Acme")
     await page.select_option("#org-tier-new", "standard")
     await page.click("#org-add")

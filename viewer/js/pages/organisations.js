@@ -85,7 +85,8 @@ export function renderAdminOrganisations(root, _params, app) {
   });
 
   root.appendChild(h('section', { class: 'page admin-orgs' },
-    h('div', { class: 'page-head' }, h('div', {}, h('h1', { text: t('orgs.title') }), h('p', { class: 'muted', text: t('orgs.subtitle') }))),
+    h('div', { class: 'page-head' }, h('div', {}, h('h1', { text: t('orgs.title') }), h('p', { class: 'muted', text: t('orgs.subtitle') }),
+      h('p', { class: 'muted small' }, h('a', { href: '#/admin/sla', id: 'orgs-sla-link', text: t('orgs.sla_link') })))),
     adminTabs('organisations'),
     form,
     h('section', { class: 'panel table-wrap' },
