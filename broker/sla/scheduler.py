@@ -31,7 +31,7 @@ from broker.mail import queue_mail
 from broker.sla.clock import ClockState, measure
 from broker.sla.contracts import Contract, Level
 from broker.sla.notify import announce, ticket_ref
-from broker.sla.store import closure_in, contract_in, status_changes_in, ticket_sla_in
+from broker.sla.store import TicketSla, closure_in, contract_in, status_changes_in
 from broker.sla.texts import (
     closed_mail,
     closure_mail,
@@ -43,7 +43,12 @@ from broker.store.db import Database
 from broker.store.models import SessionModel, TicketModel, UserModel
 from broker.store.queries import WAITING_STATES, new_id
 from broker.store.queries.ticket_history import set_field
-from broker.store.sla_models import NotifyAddressModel, SlaEscalationModel, SlaMarkModel
+from broker.store.sla_models import (
+    NotifyAddressModel,
+    SlaEscalationModel,
+    SlaMarkModel,
+    TicketSlaModel,
+)
 
 __all__ = ["SLA_LOCK_KEY", "Pass", "SlaScheduler", "clock_json", "escalation_payload", "sla_event"]
 
@@ -201,6 +206,12 @@ class SlaScheduler:
                 )
             ).all()
         }
+        slas = {
+            m.ticket_id: TicketSla(m.ticket_id, m.priority, m.client_email)
+            for m in await s.scalars(
+                select(TicketSlaModel).where(TicketSlaModel.ticket_id.in_(ids))
+            )
+        }
         addresses = {m.user_id: m.email for m in await s.scalars(select(NotifyAddressModel))}
         staff = _Staff(await s.scalars(select(UserModel)), addresses)
         contracts: dict[str, Contract] = {}
@@ -211,7 +222,7 @@ class SlaScheduler:
             history = changes[t.id] or []
             if not history:
                 continue  # a ticket without a recorded creation has no clock
-            sla = await ticket_sla_in(s, t.id)
+            sla = slas.get(t.id) or TicketSla(t.id, "normal", None)
             for rule in contract.rules(sla.priority):
                 state = measure(contract.calendar, rule, history, now)
                 await self._clock_facts(s, t, contract, state, marks, raised, staff, now, result)
