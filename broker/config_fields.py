@@ -226,8 +226,14 @@ class ConfigFields:
     trust_forwarded_for: bool = setting(
         False,
         parse_bool,
-        "Take the client address from the first `X-Forwarded-For` hop (for login throttling and rate limits). Only behind a proxy that sets it.",
+        "Take the client address from the first `X-Forwarded-For` hop (for login throttling and rate limits), from the proxies in `CLEARPANE_TRUSTED_PROXIES` only. Only behind a proxy that sets it (deploy/tls-offload/haproxy.cfg replaces any header a client sent).",
         shown="off",
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        ("127.0.0.1", "::1"),
+        parse_list,
+        "Peer addresses whose `X-Forwarded-For` is believed when `CLEARPANE_TRUST_FORWARDED_FOR` is on; a connection from any other address is taken at its own address.",
+        shown="`127.0.0.1,::1`",
     )
     viewer_dir: Path | None = setting(
         None,

@@ -130,8 +130,9 @@ async def may_read_session(request: web.Request, session: queries.SessionInfo) -
 
 def client_address(request: web.Request) -> str:
     """The caller's IP address (the first ``X-Forwarded-For`` hop only when the
-    broker is configured to trust its proxy)."""
-    if request.app[CONFIG].trust_forwarded_for:
+    broker is configured to trust its proxy and the connection comes from it)."""
+    config = request.app[CONFIG]
+    if config.trust_forwarded_for and request.remote in config.trusted_proxies:
         forwarded = request.headers.get("X-Forwarded-For", "")
         first = forwarded.split(",")[0].strip()
         if first:
