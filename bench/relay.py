@@ -171,7 +171,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     return certfile, keyfile
 
 
-def _tune(variant: str) -> Callable[[Any], None]:
+def _tune(variant: str, default: str = "asyncio") -> Callable[[Any], None]:
     """Apply a server variant (``+uvloop``, ``+sslbuf``) in the server process; return
     the runner to use instead of ``asyncio.run``."""
     if "+sslbuf" in variant:
@@ -182,7 +182,7 @@ def _tune(variant: str) -> Callable[[Any], None]:
         sslproto.SSLProtocol.max_size = 32 * 1024
     from broker.loop import run
 
-    kind = "uvloop" if "+uvloop" in variant else "asyncio"
+    kind = "uvloop" if "+uvloop" in variant else "asyncio" if "+asyncio" in variant else default
     return lambda main: run(main, kind)  # the loop the broker's own CLI uses
 
 
@@ -240,24 +240,46 @@ def broker_main(conn: Connection, data_dir: str, variant: str = "", src: str | N
 
         sys.path.insert(0, src)
 
+    settings: dict[str, Any] = {
+        "agent_requests_per_minute": 1_000_000,
+        "ws_preauth_per_address": 100_000,  # every simulated peer comes from 127.0.0.1
+        "viewer_token_ttl_s": 3600,
+        "agent_token_ttl_s": 3600,
+        "log_level": "WARNING",
+    }
+
     async def run() -> None:
         from broker.testing import running_broker
 
-        async with running_broker(
-            Path(data_dir),
-            agent_requests_per_minute=1_000_000,
-            ws_preauth_per_address=100_000,  # every simulated peer comes from 127.0.0.1
-            viewer_token_ttl_s=3600,
-            agent_token_ttl_s=3600,
-            log_level="WARNING",
-        ) as b:
+        async with running_broker(Path(data_dir), **settings) as b:
+            if "+gcfreeze" in variant:  # a lever under test (issue 16): no GC of startup objects
+                import gc
+
+                gc.collect()
+                gc.freeze()
             conn.send({
                 "url": b.ws_url, "base_url": b.base_url, "cafile": str(b.ca_cert_path),
                 "admin": [b.admin_username, b.admin_password], "pid": os.getpid(),
             })  # fmt: skip
             await asyncio.get_running_loop().run_in_executor(None, conn.recv)
 
-    _tune(variant)(run())
+    async def run_offloaded() -> None:
+        # deploy/tls-offload: HAProxy terminates TLS, the broker speaks plain HTTP on
+        # loopback; HAProxy's CPU counts as the broker's (data_path_pids).
+        from broker.testing_haproxy import running_behind_haproxy
+
+        async with running_behind_haproxy(Path(data_dir), **settings) as off:
+            b = off.broker
+            conn.send({
+                "url": b.ws_url, "base_url": b.base_url, "cafile": str(b.ca_cert_path),
+                "admin": [b.admin_username, b.admin_password], "pid": os.getpid(),
+                "data_path_pids": [off.haproxy_pid],
+            })  # fmt: skip
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+    # The broker's own default loop (``broker.loop``: uvloop when installed), as
+    # ``clearpane broker`` runs; the forwarder baseline stays on asyncio's.
+    _tune(variant, "auto")(run_offloaded() if "+haproxy" in variant else run())
 
 
 # --------------------------------------------------------------------------- sessions
@@ -330,6 +352,7 @@ class Stats:
 
     def __init__(self) -> None:
         self.latencies: list[float] = []
+        self.lags: list[float] = []
         self.sent = 0
         self.received = 0
         self.skipped = 0
@@ -416,6 +439,8 @@ async def _agent(
             delay = next_at - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if stats.measuring:  # how late the generator's own loop sends (its lag)
+                stats.lags.append((loop.time() - next_at) * 1000)
             next_at += interval
             if len(inflight) >= MAX_INFLIGHT:
                 stats.skipped += stats.measuring
@@ -537,7 +562,8 @@ async def _worker(spec: dict[str, Any], ctl: Connection) -> dict[str, Any]:
     errs = stats.errors + [repr(t.exception()) for t in failed]
     return {"latencies": stats.latencies, "sent": stats.sent, "received": stats.received,
             "skipped": stats.skipped, "errors": errs[:20], "n_errors": len(errs),
-            "gen_cores": round(gen_cores, 3)}  # fmt: skip
+            "gen_cores": round(gen_cores, 3),
+            "gen_lag_p99_ms": round(percentile(stats.lags, 0.99), 1) if stats.lags else 0.0}  # fmt: skip
 
 
 def worker_main(spec: dict[str, Any], ctl: Connection) -> None:
@@ -716,6 +742,9 @@ def run_together(
             "frames_per_s": round(received / secs, 1),
             "delivered_share": round(delivered, 4),
             "gen_cores_max": round(max(gen, default=0.0), 3), "gen_cores": gen,
+            # The generators' send lateness: high when the machine (not the generator's
+            # own CPU) starves them; then latency and delivery say little about the server.
+            "gen_lag_p99_ms": max((r.get("gen_lag_p99_ms", 0.0) for r in res), default=0.0),
             "void": void, "data_path_processes": len(path_pids[i]),
             "offered_per_s": round(sum(r["sent"] for r in res) / secs, 1),
             "skipped_no_credit": sum(r["skipped"] for r in res),
@@ -738,7 +767,7 @@ def run_together(
 
 
 def _print_capacity(one: dict[str, Any]) -> None:
-    for key in ("broker", "before"):
+    for key in ("broker", "before", *(k for k in one if "+" in k and "_cpu_" not in k)):
         c = one.get(key)
         if c is None:
             continue
@@ -750,6 +779,10 @@ def _print_capacity(one: dict[str, Any]) -> None:
             print(f"  {key}: {c['sessions_per_core']} sessions/core vs forwarder "
                   f"{c['base_sessions_per_core']} (×{c['p1_ratio']}); P2 {c['p2_ratio']}; "
                   f"delivered {100 * c['delivered_share']:.2f} %")  # fmt: skip
+    for key in (k for k in one if k.endswith("_cpu_per_frame_vs_broker")):
+        print(
+            f"  {key.removesuffix('_cpu_per_frame_vs_broker')}: CPU per frame ÷ the broker's = {one[key]}"
+        )
     if one.get("lever_cpu_per_frame_ratio") is not None:
         print(f"  lever: CPU per frame after ÷ before = {one['lever_cpu_per_frame_ratio']} "
               f"(delivered before/after {one['lever_delivered_shares']})"
@@ -772,6 +805,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="office runs (each side by side); capacity is the median of valid ones")  # fmt: skip
     ap.add_argument("--before", default=os.environ.get("BENCH_RELAY_BEFORE") or None,
                     help="a source tree to run as broker@before beside the broker (a lever's before)")  # fmt: skip
+    ap.add_argument("--also", action="append", default=[],
+                    help="more servers side by side in the office runs, e.g. broker+haproxy")  # fmt: skip
     ap.add_argument("--out", default=None, help="results file name (bench/results/<out>.json)")
     ap.add_argument("--no-tls-pair", dest="tls_pair", action="store_false",
                     help="skip the forwarder-plain / broker+sslbuf pair (P7's TLS-buffer figures)")  # fmt: skip
@@ -783,7 +818,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"command": "python -m bench.relay " + " ".join(argv or []),
                            "frame_bytes": FRAME_BYTES, "rate": RATE}  # fmt: skip
     cols = ["mode", "sessions", "frames_per_s", "delivered_share", "skipped_no_credit", "p50_ms",
-            "p95_ms", "p99_ms", "server_cores", "cpu_us_per_frame", "gen_cores_max",
+            "p95_ms", "p99_ms", "server_cores", "cpu_us_per_frame", "gen_cores_max", "gen_lag_p99_ms",
             "kb_per_session", "errors", "void"]  # fmt: skip
     if "office" in only:
         # Side by side, so that baseline and broker see the same machine load at every
@@ -791,7 +826,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         prof_dir = RESULTS if args.profile else None
         per = max(1, args.workers // 2)
         sources = {"before": args.before} if args.before else {}
-        modes = ["forwarder", "broker", *(["broker@before"] if args.before else [])]
+        modes = ["forwarder", "broker", *(["broker@before"] if args.before else []), *args.also]
         reps: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
         for rep in range(args.repeat):
@@ -811,6 +846,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 one["lever_delivered_shares"] = [bef["delivered_share"], aft["delivered_share"]]
                 one["lever_void"] = "; ".join(f"{r['mode']}: {r['void']}" for r in (bef, aft)
                                               if "generator" in r["void"])  # fmt: skip
+            for extra in args.also:  # each extra server against the forwarder and the broker
+                one[extra] = capacity(by, "forwarder", extra)
+                if by["broker"]["cpu_us_per_frame"]:
+                    one[f"{extra}_cpu_per_frame_vs_broker"] = round(
+                        by[extra]["cpu_us_per_frame"] / by["broker"]["cpu_us_per_frame"], 3)  # fmt: skip
             reps.append(one)
             rows += [{**r, "rep": rep} for r in got]
             print_table(f"P1/P2 office profile ({FRAME_BYTES} B x {RATE:g}/s per session), rep {rep}, "
