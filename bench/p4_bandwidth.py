@@ -68,9 +68,14 @@ class TeeSource(CaptureSource):
 class Capture:
     """The capture thread: pipeline + sealer + baselines, one tick every 1/fps s."""
 
-    def __init__(self, display: str, fps: float, office: Office, pairs_wanted: int) -> None:
+    def __init__(
+        self, display: str, fps: float, office: Office, pairs_wanted: int,
+        videos: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
         from agent.capture.screen import ScreenSource
         from agent.pipeline import ScreenPipeline
+        from agent.video import VideoPipeline, create_encoder
+        from bench.p3_pipeline import HeldSource
 
         self.source = TeeSource(ScreenSource(display))
         self.pipe = ScreenPipeline(self.source)
@@ -91,6 +96,16 @@ class Capture:
         self.pairs_wanted = pairs_wanted
         self.kept: dict[str, int] = {}
         self.elapsed = 0.0
+        # The video path on the very same frames (agent.video.VideoPipeline per codec).
+        self.video: dict[str, tuple[Any, Any]] = {}
+        for name in videos:
+            held = HeldSource(np.zeros((2, 2, 4), np.uint8))
+            vp = VideoPipeline(held, create_encoder, damage=False)
+            vp.set_codec(name)
+            self.video[name] = (held, vp)
+        self.video_bytes: dict[str, list[int]] = {n: [0, 0] for n in videos}  # join, rest
+        self.video_ms: dict[str, list[float]] = {n: [] for n in videos}
+        self.video_phase: dict[str, dict[str, list[int]]] = {n: {} for n in videos}
 
     def run(self) -> None:
         interval = 1.0 / self.fps
@@ -121,6 +136,14 @@ class Capture:
                 else:
                     self.diff_bytes += size
             self.per_phase.setdefault(phase, []).append(size)
+            for name, (held, vp) in self.video.items():
+                held.frame = cur
+                v0 = time.perf_counter()
+                vu = vp.next_update(full=full)
+                vsize = len(bytes(self.sealer.seal_video(vu.key, bytes(vu)))) if vu else 0
+                self.video_ms[name].append((time.perf_counter() - v0) * 1e3)
+                self.video_bytes[name][0 if full else 1] += vsize
+                self.video_phase[name].setdefault(phase, []).append(vsize)
             # Keep consecutive pairs for P3: up to pairs_wanted per kind of change,
             # every other changed tick so they spread over the run.
             st = self.pipe.last_stats
@@ -140,6 +163,8 @@ class Capture:
                 next_tick = time.monotonic()
         self.elapsed = time.monotonic() - started
         self.source.close()
+        for _, vp in self.video.values():
+            vp.close()
 
 
 def save_pairs(pairs: list[tuple[str, Frame, Frame]]) -> None:
@@ -209,12 +234,14 @@ def scroll_copy_estimate(pairs: list[tuple[str, Frame, Frame]]) -> list[dict[str
     return rows
 
 
-async def scenario(duration: float, fps: float, pairs: int) -> Capture:
+async def scenario(
+    duration: float, fps: float, pairs: int, videos: tuple[str, ...] = ()
+) -> Capture:
     """Run Xvfb + Chromium + the driver + the capture thread for ``duration`` s."""
     with xvfb() as disp, isolated_home(), tempfile.TemporaryDirectory() as tmp:
         async with chromium_office(disp.name, Path(tmp)) as office:
             await asyncio.sleep(1.0)  # first paint
-            cap = Capture(disp.name, fps, office, pairs)
+            cap = Capture(disp.name, fps, office, pairs, videos)
             thread = threading.Thread(target=cap.run, name="capture", daemon=True)
             stop = asyncio.Event()
             thread.start()
@@ -233,9 +260,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--duration", type=float, default=env_float("BENCH_P4_DURATION", 40.0))
     ap.add_argument("--fps", type=float, default=env_float("BENCH_P4_FPS", 10.0))
     ap.add_argument("--pairs", type=int, default=8, help="frame pairs per kind kept for P3")
+    ap.add_argument("--video", default="",
+                    help="also the video path on the same frames: codecs, e.g. vp9,h264")  # fmt: skip
     args = ap.parse_args(argv)
+    videos = tuple(v for v in args.video.split(",") if v)
 
-    cap = asyncio.run(scenario(args.duration, args.fps, args.pairs))
+    cap = asyncio.run(scenario(args.duration, args.fps, args.pairs, videos))
     save_pairs(cap.pairs)
     secs = cap.elapsed
     total = cap.first_full_bytes + cap.diff_bytes
@@ -247,17 +277,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         {"stream": "baseline: full JPEG on change", "KB/s": cap.base_on_change / secs / 1000,
          "KB/s excl. first full": None, "updates": cap.updates},
     ]  # fmt: skip
+    for name in videos:
+        join, rest = cap.video_bytes[name]
+        ms = cap.video_ms[name]
+        rows.insert(1, {"stream": f"video {name} (sealed, same frames)", "KB/s": (join + rest) / secs / 1000,
+                        "KB/s excl. first full": rest / secs / 1000,
+                        "updates": sum(1 for v in cap.video_phase[name].values() for x in v if x),
+                        "ms p50": round(float(np.median(ms)), 1),
+                        "ms p95": round(float(np.percentile(ms, 95)), 1)})  # fmt: skip
+    rows[0]["ms p50"] = round(float(np.median(cap.pipeline_ms)), 1)
+    rows[0]["ms p95"] = round(float(np.percentile(cap.pipeline_ms, 95)), 1)
     phases = []
     for phase, sizes in sorted(cap.per_phase.items()):
         phases.append({
             "phase": phase, "ticks": len(sizes), "updates": sum(1 for s in sizes if s),
             "KB/s": sum(sizes) / (len(sizes) / args.fps) / 1000,
             "median update bytes": int(np.median([s for s in sizes if s] or [0])),
+            **{f"{n} KB/s": sum(cap.video_phase[n].get(phase, [])) / (len(sizes) / args.fps) / 1000
+               for n in videos},
         })  # fmt: skip
     print_table(f"P4 bandwidth, {secs:.0f} s at {args.fps:g} fps, 1920x1080 Chromium under Xvfb",
-                rows, ["stream", "KB/s", "KB/s excl. first full", "updates"])  # fmt: skip
+                rows, ["stream", "KB/s", "KB/s excl. first full", "updates", "ms p50", "ms p95"])  # fmt: skip
     print_table("P4 by scenario phase (pipeline)", phases,
-                ["phase", "ticks", "updates", "KB/s", "median update bytes"])  # fmt: skip
+                ["phase", "ticks", "updates", "KB/s", "median update bytes"]
+                + [f"{n} KB/s" for n in videos])  # fmt: skip
     kbps = total / secs / 1000
     # Only pairs that really scrolled (a tab switch shares a few rows by chance).
     copy_rows = [r for r in scroll_copy_estimate(cap.pairs) if r["rows_copied"] >= 100]
