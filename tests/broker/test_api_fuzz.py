@@ -14,6 +14,8 @@ to run more locally, e.g. ``CLEARPANE_FUZZ_EXAMPLES=150 CLEARPANE_FUZZ_SEED=7``.
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 import hashlib
 import json
 import os
@@ -189,13 +191,21 @@ def _settings() -> Callable[[Callable[..., None]], Callable[..., None]]:
     return lambda test: chosen(configured(test))
 
 
+@functools.cache
+def _spec() -> dict[str, Any]:
+    """broker/openapi.yaml, parsed once per process (read only: callers never change it).
+    Parsing it and building the schemathesis schema took ≈ 0.5 s per test."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(SPEC_PATH.read_text(), Loader=loader)  # type: ignore[no-any-return]
+
+
+@functools.cache
 def _schema() -> Any:
-    raw = yaml.safe_load(SPEC_PATH.read_text())
-    return schemathesis.openapi.from_dict(raw)
+    return schemathesis.openapi.from_dict(copy.deepcopy(_spec()))
 
 
 def _operations() -> list[tuple[str, str]]:
-    raw = yaml.safe_load(SPEC_PATH.read_text())
+    raw = _spec()
     return [(m.upper(), p) for p, item in raw["paths"].items() for m in item if m in METHODS]
 
 
@@ -286,7 +296,7 @@ _WITH_BODY = [(m, p) for m, p in _operations() if m in ("POST", "PUT", "PATCH")]
 
 @pytest.mark.parametrize(("method", "path"), _WITH_BODY, ids=lambda v: str(v))
 def test_fuzz_raw_bodies(world: World, method: str, path: str) -> None:
-    raw = yaml.safe_load(SPEC_PATH.read_text())
+    raw = _spec()
     documented = set(raw["paths"][path][method.lower()]["responses"])
     url = world.base_url + path.format(**{k: world.ids.get(k, "nope") for k in _params(path)})
 
@@ -318,7 +328,7 @@ def _params(path: str) -> list[str]:
 
 
 def test_undocumented_methods_are_405_with_a_json_error(world: World) -> None:
-    raw = yaml.safe_load(SPEC_PATH.read_text())
+    raw = _spec()
     for path, item in raw["paths"].items():
         if path == "/":
             continue  # the viewer's files: GET only, served by path
