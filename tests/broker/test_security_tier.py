@@ -40,8 +40,8 @@ async def test_admin_sets_the_contract_tier_of_an_organisation(broker: RunningBr
     status, body, _ = await broker.request("PUT", path, token=admin, json={"tier": "nope"})
     assert status == 400
     status, body, _ = await broker.request("PUT", path, token=admin, json={"tier": "premium"})
-    assert status == 200 and body == {"name": "Acme", "tier": "premium"}
+    assert status == 200 and body == {"name": "Acme", "tier": "premium", "disabled": False}
     listed = (await broker.request("GET", "/api/v1/organisations", token=admin))[1]
-    assert listed == {"organisations": [{"name": "Acme", "tier": "premium"}]}
+    assert listed == {"organisations": [{"name": "Acme", "tier": "premium", "disabled": False}]}
     base = {"description": "help", "client_name": "Ann", "organisation": "Acme"}
     assert await _deadline_s(broker, base) == 5 * 60
