@@ -71,7 +71,7 @@ class Stream:
                     and isinstance(pipeline, VideoPipeline)
                     and pipeline.damage is not None
                 ):
-                    await asyncio.to_thread(pipeline.wait_for_change, rest)
+                    await asyncio.to_thread(pipeline.wait_for_change, rest, interval)
                 else:
                     await asyncio.sleep(rest)
                 continue

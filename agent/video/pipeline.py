@@ -100,6 +100,7 @@ class VideoPipeline(ScreenPipeline):
         self._video_prev: Frame | None = None
         self._key_at = float("-inf")
         self._since_key = 0
+        self._grabbed_at = float("-inf")
         self._t0 = clock()
         self._broken: set[str] = set()
         self.video_stats: VideoStats | None = None
@@ -137,6 +138,7 @@ class VideoPipeline(ScreenPipeline):
                 return None
         elif self._damage is not None:
             self._damage.changed()  # re-arm: this grab sees everything drawn so far
+        self._grabbed_at = time.monotonic()  # a grab follows (wait_for_change's gap)
         if self._codec is None:
             return super().next_update(full)
         t0 = time.perf_counter()
@@ -182,13 +184,25 @@ class VideoPipeline(ScreenPipeline):
         )
         return VideoUpdate(chunk, encoded.key)
 
-    def wait_for_change(self, timeout: float) -> bool:
+    def wait_for_change(self, timeout: float, min_gap: float = 0.0) -> bool:
         """Block up to ``timeout`` s until X reports drawing (True), where X offers
-        DAMAGE; without it return False at once (the caller sleeps to its next tick)."""
+        DAMAGE; without it return False at once (the caller sleeps to its next tick).
+
+        Never returns (True) sooner than ``min_gap`` s after the last grab: an
+        application that redraws identical pixels at 60 Hz must not make the agent
+        grab more often than its frame rate; after a still spell the last grab is
+        long past, so a change is grabbed at once (P5).
+        """
         tracker = self._damage
         if tracker is None:
             return False
-        return tracker.wait(timeout)
+        end = time.monotonic() + max(0.0, timeout)
+        woke = tracker.wait(timeout)
+        if woke:
+            wait = min(end, self._grabbed_at + min_gap) - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        return woke
 
     def _have_picture(self) -> bool:
         """A previous frame exists to compare with (else the next grab is needed)."""

@@ -108,3 +108,26 @@ def test_wait_wakes_at_the_first_drawing_and_times_out_on_a_still_screen(x: str)
         assert t.changed()  # and the drawing is reported as a change
     finally:
         t.close()
+
+
+def test_a_wake_up_never_grabs_sooner_than_the_frame_gap_after_the_last_grab(x: str) -> None:
+    """An application redrawing identical pixels must not make the agent grab faster
+    than its frame rate; after a still spell (no grab for long) a change wakes it at
+    once."""
+    import time
+
+    pipe = VideoPipeline(ScreenSource(x), create_encoder)
+    try:
+        assert pipe.damage is not None
+        pipe.damage.changed()
+        draw(x, 0x0000FF, (200, 200, 20, 20))
+        t0 = time.monotonic()
+        assert pipe.wait_for_change(5.0, min_gap=2.0)  # never grabbed: no gap to keep
+        assert time.monotonic() - t0 < 1.5
+        assert pipe.next_update(full=True) is not None  # a grab, now
+        draw(x, 0xFFFF00, (200, 200, 20, 20))
+        t0 = time.monotonic()
+        assert pipe.wait_for_change(5.0, min_gap=0.3)
+        assert time.monotonic() - t0 >= 0.29  # held to the gap after that grab
+    finally:
+        pipe.close()
