@@ -76,9 +76,10 @@ async def test_queue_ordered_by_sla_deadline_with_skills(
     clock.advance(1)
     mac = await _request(broker, "needs mac", "premium")
     sup = await staff(broker, "sue", "supervisor")
-    await broker.request(
+    status, patched, _ = await broker.request(
         "PATCH", f"/api/v1/tickets/{mac['ticket_id']}", token=sup, json={"skills": ["mac"]}
     )
+    assert status == 200 and patched["skills"] == ["mac"], patched  # else the queue is wrong
 
     status, body, _ = await broker.request("GET", "/api/v1/queue", token=sup)
     assert status == 200
@@ -87,7 +88,7 @@ async def test_queue_ordered_by_sla_deadline_with_skills(
         mac["session_id"],
         standard["session_id"],
         basic["session_id"],
-    ]
+    ], body["queue"]  # on failure: deadlines, tiers and assignments say why
     assert body["queue"][0]["seconds_left"] == 299.0 and body["queue"][0]["tier"] == "premium"
 
     windows_eng = await staff(broker, "win", "engineer", ("windows",))
