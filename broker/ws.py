@@ -233,6 +233,10 @@ class RelayService:
                 return await peer.refuse(user)
             role = claims.as_ or "engineer"
             viewer = ViewerUser(user.id, user.name, role, handover_from_claims(claims.extra))
+            if role == "engineer" and viewer.handover is None:
+                stale = await admission.engineer_still_may_join(request.app, sid, user.id)
+                if stale is not None:
+                    return await peer.refuse(stale)
             try:
                 viewer_id = await self.backend.attach_viewer(sid, viewer, claims.perms, endpoint)
             except ProtocolError as exc:

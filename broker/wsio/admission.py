@@ -80,3 +80,18 @@ async def viewer_user(app: web.Application, claims: Claims) -> queries.User | Pr
     if not await revocation.spend_once(db, claims, now_ms=app[CLOCK].now_ms()):
         return ProtocolError.of(ErrorCode.UNAUTHORIZED, "this join token was already used")
     return user
+
+
+async def engineer_still_may_join(
+    app: web.Application, sid: str, user_id: str
+) -> ProtocolError | None:
+    """A join token as engineer, checked against the store at connection time (issue
+    19): once the session went to another engineer (a transfer), a token issued before
+    it no longer opens an engineer's connection; a transfer's or invitation's own token
+    carries the hand-over and is not checked here."""
+    session = await queries.get_session(app[DB], sid)
+    if session is None or session.state in queries.WAITING_STATES:
+        return None
+    if session.engineer_id not in (None, user_id):
+        return ProtocolError.of(ErrorCode.FORBIDDEN, "this session was handed to another engineer")
+    return None

@@ -81,6 +81,8 @@ async def test_transfer_needs_the_clients_consent_and_ends_the_old_engineers_par
             await agent.expect("welcome")
             status, body = await _join(b, ann, sid, ["view", "control"])
             assert status == 200, body
+            # hostile: Ann keeps a second join token from before the transfer
+            _, spare = await _join(b, ann, sid, ["view", "control"])
             async with _viewer(b, body["ws_token"]) as (old, old_vid):
                 await _grant(agent, await agent.expect("consent.request"), "view", "control")
                 await old.expect("consent.grant")
@@ -152,8 +154,14 @@ async def test_transfer_needs_the_clients_consent_and_ends_the_old_engineers_par
                     assert ticket is not None and ticket.assignee_id == bob_id
                     [h] = await handovers.list_handovers(b.app[DB], sid)
                     assert h.state == "accepted" and h.answered_at_ms is not None
-                    # the old engineer can neither rejoin as engineer nor end it
+                    # the old engineer can neither rejoin as engineer nor end it, nor
+                    # connect with a join token she obtained before the transfer
                     assert (await _join(b, ann, sid, ["view"]))[0] == 403
+                    async with ws_connect(b, "/ws/viewer", origin=b.base_url) as stale:
+                        await stale.say(m.Hello(token=spare["ws_token"], client="v"))
+                        err = await stale.expect("error")
+                        assert err.code == "forbidden", err
+                        assert (await stale.closed())[0] == 4403  # SPEC §7: forbidden
                     status, _, _ = await b.request(
                         "POST",
                         f"/api/v1/sessions/{sid}/end",
