@@ -156,8 +156,9 @@ class AgentConfig:
     #: ``auto``: measure the codecs at the first viewer that offers video and use
     #: the best its browser decodes that is fast enough for live view (else the tile
     #: path); ``off``: the tile path only (agent.video). ``auto`` by default since
-    #: H.264 reached P5 p95 73 ms (tiles 47 ms, same run, shared machine) and the
-    #: ranking drops a codec too slow for a small change (docs/BENCHMARKS.md, P5).
+    #: H.264 reached P5 p95 73 ms (tiles 47 ms, same run, shared machine; 81 ms on a
+    #: real X screen with the damage wake-up) and the ranking drops a codec too slow
+    #: for a small change (docs/BENCHMARKS.md, P5).
     video: str = "auto"
     #: Tests and demos only: answer every prompt with these permissions. Never
     #: offered by the window; the flag is named so nobody mistakes it for a feature.
