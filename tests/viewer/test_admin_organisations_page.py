@@ -42,6 +42,18 @@ async def test_an_admin_adds_changes_disables_and_enables_an_organisation(
 
     await eventually(premium, what="the tier change saved")
 
+    # The policy flag that exists per organisation: the chat in the session summary.
+    assert not await page.is_checked(f"{row} .org-summary-chat")
+    await page.check(f"{row} .org-summary-chat")
+
+    async def chat_in_summary() -> bool:
+        _, policy, _ = await broker.request("GET", "/api/v1/organisations/Acme/policy", token=token)
+        return bool(policy["summary_includes_chat"])
+
+    await eventually(chat_in_summary, what="the policy saved")
+    await page.reload()
+    await page.wait_for_selector(f"{row} .org-summary-chat:checked")  # shown as stored
+
     await page.click(f"{row} .org-disable")
     await page.wait_for_selector(f"{row}[data-disabled='1'] .org-enable")
     assert (await org())["disabled"] is True

@@ -202,6 +202,10 @@ export const createApiKey = (body) => request('POST', '/api-keys', body);
 /** @param {string} id */
 export const revokeApiKey = (id) => request('DELETE', `/api-keys/${encodeURIComponent(id)}`);
 
+/** @param {string} name @returns {Promise<{organisation: string, summary_includes_chat: boolean}>} */
+export const organisationPolicy = (name) => request('GET', `/organisations/${encodeURIComponent(name)}/policy`);
+/** @param {string} name @param {{summary_includes_chat: boolean}} body */
+export const putOrganisationPolicy = (name, body) => request('PUT', `/organisations/${encodeURIComponent(name)}/policy`, body);
 /** SLA tiers (staff). */
 export const slaTiers = () => request('GET', '/sla-tiers');
 
