@@ -144,6 +144,7 @@ async def test_first_line_assign_join_transfer_escalate_resolve_close(
         await _frames(expert)
         await eng.wait_for_selector("#overlay[data-kind='ended']", timeout=10_000)
         assert "handed" in (await eng.text_content("#overlay-title") or "")
+        assert await eng.is_hidden("#btn-end") and await eng.locator("#handover-box").count() == 0
         await shot(expert, "5-bob-live")
         await shot(eng, "5-ann-handed-over")
 

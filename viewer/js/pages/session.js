@@ -385,6 +385,9 @@ export function renderSession(root, params, app) {
   });
   client.on('handed_over', () => {
     input.disable();
+    // Nothing here acts on the session any more: the new engineer has it.
+    for (const el of [btnEnd, btnControl, btnCad]) el.hidden = true;
+    root.querySelector('#handover-box')?.remove();
     showOverlay('ended', t('handover.done.title'), t('handover.done.text'),
       [h('a', { class: 'btn btn-primary', href: '#/queue', text: t('session.back_to_queue') })]);
   });
