@@ -4,7 +4,8 @@ takes the broker's ``ice_servers`` from its request's answer, goes relay-only as
 requires, and media flows both ways through coturn (aiortc ↔ aiortc).
 
 ``make system-deps`` installs coturn (Makefile SYSTEM_PACKAGES); the test starts its own
-``turnserver`` on 127.0.0.1 with its own secret and stops it after."""
+``turnserver`` on 127.0.0.1 with its own secret and stops it after. Also here: a call
+from a machine without a camera still carries sound one way and video the other."""
 
 from __future__ import annotations
 
@@ -124,5 +125,22 @@ async def test_a_call_relays_both_ways_through_coturn_with_the_brokers_credentia
     assert runner.stats.audio_frames > 0 and engineer.frames["audio"] > 0
     # The relay carried it: coturn allocated for the broker-issued user and relayed.
     assert coturn.logged(f"agent-{ticket.session_id}"), "\n".join(coturn.log[-30:])
+    runner.client_hangup()
+    await runner.idle()
+
+
+async def test_without_a_camera_the_call_is_audio_out_and_video_in(engineer: Engineer) -> None:
+    """A client with no camera: the agent's offer receives video it does not send; the
+    engineer hears the client, the client sees the engineer (issue 20 item 3)."""
+    runner, _, _ = wired(engineer, CountingMediaFactory(video="none", audio="synthetic"))
+    runner.client_start()
+    await eventually(lambda: bool(engineer.to_agent), timeout=20, what="the engineer's answer")
+    await pump(runner, engineer)
+    await eventually(
+        lambda: runner.stats.video_frames > 5 and engineer.frames["audio"] > 5,
+        timeout=30,
+        what="the engineer's video in, the client's sound out",
+    )
+    assert engineer.frames["video"] == 0  # nothing to send: no picture, not a test card
     runner.client_hangup()
     await runner.idle()
