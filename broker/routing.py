@@ -4,7 +4,9 @@ qualified available engineer, as BeyondTrust's Equilibrium does; the first line
 
 The choice rule is pure (:func:`choose`); :class:`Router` runs it over the store: on
 a new request, when an engineer becomes available, and every ``routing_interval_s``
-(so nothing waits for an event that was missed, and after a restart).
+(so nothing waits for an event that was missed, and after a restart). One long-lived
+task does every pass: :meth:`Router.kick` only wakes it (kicks during a pass coalesce
+into one more pass), so nothing is left running when the routing context stops.
 
 The rule, for one request (earliest SLA deadline first):
 
@@ -115,6 +117,7 @@ class Router:
         self._see_all = see_all
         self._interval_s = interval_s
         self._lock = asyncio.Lock()  # one pass at a time in this process
+        self._wake = asyncio.Event()  # set by kick(): the worker runs a pass now
 
     async def run_once(self) -> list[rq.Assignment]:
         """One routing pass; returns what it assigned. On PostgreSQL the pass holds an
@@ -139,25 +142,23 @@ class Router:
         return chosen.user_id if chosen else None
 
     async def run(self) -> None:
-        """Route forever; a failed pass is logged and retried next interval."""
+        """Route until cancelled: a pass on every :meth:`kick` and at least every
+        ``interval_s``; a failed pass is logged and retried at the next wake-up."""
         while True:
+            self._wake.clear()  # a kick from here on asks for one more pass
             try:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("routing pass failed")
-            await asyncio.sleep(self._interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval_s)
 
     def kick(self) -> None:
-        """Route soon (a new request, an engineer became available), without waiting."""
-        asyncio.get_running_loop().create_task(self._kick())
-
-    async def _kick(self) -> None:
-        try:
-            await self.run_once()
-        except Exception:
-            log.exception("routing pass failed")
+        """Route soon (a new request, an engineer became available), without waiting:
+        wakes the one routing task, never starts another."""
+        self._wake.set()
 
 
 def candidate(c: rq.EngineerLoad, capacity: int, *, now_ms: int, lease_ms: int) -> Candidate:
