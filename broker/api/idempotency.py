@@ -13,7 +13,8 @@ request arriving while the first still runs gets 409 ``conflict``. A request tha
 The principal is the authenticated staff or integration account; for the public
 routes (the agent's), a hash of the caller's bearer token or, without one, of its
 address — so nobody replays another caller's response. Routes whose answer is a
-credential shown once (log in, MFA setup, a new API key, a password change) refuse
+credential shown once (log in, MFA setup, a new API key, a password change, a new
+webhook's secret, an issued certificate's key, an agent's or a viewer's token) refuse
 the header with 400 ``idempotency_unsupported``: that answer must never be stored.
 """
 
@@ -45,7 +46,11 @@ __all__ = [
 
 HEADER = "Idempotency-Key"
 KEEP_MS = 24 * 3600 * 1000
-#: POST routes (templates) whose answers are credentials, never stored.
+#: POST routes (templates) whose answers are credentials, never stored: a stored answer
+#: sits in plain text in ``idempotency_keys`` for 24 h, and the public (agent) routes'
+#: principal is only the caller's address. Review of 2026-12-04: a new webhook's signing
+#: secret, a certificate's private key and passphrase, an agent's session token (request,
+#: redeem) and a viewer's join token were all stored and replayed.
 UNSUPPORTED = frozenset(
     {
         "/api/v1/auth/login",
@@ -55,6 +60,11 @@ UNSUPPORTED = frozenset(
         "/api/v1/auth/mfa/enable",
         "/api/v1/auth/mfa/disable",
         "/api/v1/api-keys",
+        "/api/v1/webhooks",  # the endpoint's signing secret
+        "/api/v1/admin/certs",  # cert_pem, key_pem and its passphrase
+        "/api/v1/agent/requests",  # the agent's session token
+        "/api/v1/agent/redeem",  # the agent's session token
+        "/api/v1/sessions/{session_id}/join",  # the viewer's token
     }
 )
 

@@ -28,7 +28,7 @@ from broker.sla.contracts import Contract
 from broker.store.db import DB, Database
 from broker.store.queries import reports as rq
 
-__all__ = ["CSV_COLUMNS", "sla_report"]
+__all__ = ["CSV_COLUMNS", "csv_cell", "sla_report"]
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -87,13 +87,28 @@ async def _resolution_clocks(db: Database, tickets: list[TicketRow], now: int) -
     return out
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV
+#: injection"); organisation names come from clients and names from the OIDC provider.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value: object) -> object:
+    """``value`` safe for a spreadsheet: a text cell that would start a formula gets a
+    leading apostrophe (shown as text, OWASP's advice); numbers are kept as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(rows: list[ReportRow], total: ReportRow) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in [*rows, total]:
         data = row.as_dict()
-        writer.writerow(["" if data[c] is None else data[c] for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(data[c]) for c in CSV_COLUMNS])
     return out.getvalue()
 
 

