@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from broker.api.body import Query, read_body
-from broker.auth.policy import USER, may_read_session
+from broker.auth.policy import USER, in_organisation_scope, may_read_session
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
 from broker.errors import Conflict, Forbidden, InvalidField, NotFound
@@ -74,6 +74,21 @@ async def _engineer(request: web.Request, user_id: str, session: queries.Session
         raise InvalidField("engineer_id", f"no enabled engineer with id {user_id!r}")
     if user_id == session.engineer_id:
         raise InvalidField("engineer_id", "that engineer already has the session")
+    # Review of 2026-12-04: a named target had to hold neither the ticket's skills nor
+    # its organisation, so a session (and, once assigned, its ticket) reached an
+    # engineer outside the organisation scope that routing and the queue keep.
+    ticket = await queries.get_ticket(request.app[DB], session.ticket_id)
+    if ticket is None:
+        return
+    lacking = sorted(set(ticket.skills) - set(target.skills))
+    if lacking:
+        raise InvalidField("engineer_id", f"that engineer lacks the skills {', '.join(lacking)}")
+    see_all = request.app[CONFIG].engineers_see_all_tickets
+    if not in_organisation_scope(
+        None if see_all else queries.TicketScope(target.id, target.organisations),
+        ticket.organisation,
+    ):
+        raise InvalidField("engineer_id", "that engineer does not work on this organisation")
 
 
 async def _from_group(request: web.Request, group: str, session: queries.SessionInfo) -> str:

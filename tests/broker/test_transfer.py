@@ -350,3 +350,67 @@ async def routing_presence(b: RunningBroker, user_id: str, status: str) -> None:
     from broker.store.queries import routing as rq
 
     await rq.set_presence(b.app[DB], user_id, status, at=b.app[CLOCK].now_ms())
+
+
+async def test_a_transfer_or_invite_needs_an_engineer_fit_for_the_ticket(tmp_path: Path) -> None:
+    """Review of 2026-12-04: a named target must hold the ticket's skills and work on
+    its organisation (as routing and the queue require), must be an enabled engineer,
+    and cannot be the session's own engineer; only the holder hands a session over."""
+    async with running_broker(tmp_path) as b:
+        user, password = await b.create_user("ann", "engineer", ["network"], organisations=["acme"])
+        ann = await b.login(user, password)
+        found_ann = await queries.get_user_by_username(b.app[DB], user)
+        assert found_ann is not None
+        ann_id = found_ann.id
+        mallory, _ = await _engineer(b, "mal", "Mal Other")
+        status, made, _ = await b.request(
+            "POST",
+            "/api/v1/agent/requests",
+            json={"description": "VPN", "client_name": "C", "organisation": "acme"},
+        )
+        assert status == 201, made
+        sid, agent_token = made["session_id"], made["token"]
+        await queries.update_ticket(b.app[DB], made["ticket_id"], at=0, skills=["network"])
+        ids = {}
+        for username, skills, orgs in (
+            ("nos", [], ["acme"]),  # no skill
+            ("out", ["network"], ["globex"]),  # another organisation
+            ("fit", ["network"], ["acme"]),
+            ("off", ["network"], ["acme"]),  # disabled below
+        ):
+            await b.create_user(username, "engineer", skills, organisations=orgs)
+            found = await queries.get_user_by_username(b.app[DB], username)
+            assert found is not None
+            ids[username] = found.id
+        await queries.update_user(b.app[DB], ids["off"], disabled=True)
+        async with ws_connect(b, "/ws/agent") as agent:
+            await agent.say(m.Hello(token=agent_token, client="a"))
+            await agent.expect("welcome")
+            _, body = await _join(b, ann, sid, ["view"])
+            async with _viewer(b, body["ws_token"]) as (old, _vid):
+                await _grant(agent, await agent.expect("consent.request"), "view")
+                await old.expect("consent.grant")
+                for kind in ("transfer", "invite"):
+                    path = f"/api/v1/sessions/{sid}/{kind}"
+                    for target in ("nos", "out", "off"):
+                        status, err, _ = await b.request(
+                            "POST", path, token=ann, json={"engineer_id": ids[target]}
+                        )
+                        assert status == 400, (kind, target, err)
+                        assert err["error"]["code"] == "invalid_field", err
+                    status, err, _ = await b.request(
+                        "POST", path, token=ann, json={"engineer_id": ann_id}
+                    )
+                    assert status == 400, err  # to oneself
+                    status, err, _ = await b.request(
+                        "POST", path, token=mallory, json={"engineer_id": ids["fit"]}
+                    )
+                    assert status == 403, err  # not the holder
+                assert await handovers.list_handovers(b.app[DB], sid) == []
+                status, made, _ = await b.request(
+                    "POST",
+                    f"/api/v1/sessions/{sid}/transfer",
+                    token=ann,
+                    json={"engineer_id": ids["fit"]},
+                )
+                assert status == 201, made
