@@ -119,3 +119,41 @@ def test_every_documented_flag_exists_in_the_cli() -> None:
     for f in dataclasses.fields(BrokerConfig):
         for flag in re.findall(r"`(--[a-z-]+)`", f.metadata["flag"]):
             assert f'"{flag}"' in cli, f"{f.name}: flag {flag} is not in broker/cli.py"
+
+
+def test_the_settings_are_declared_in_groups_and_read_in_group_order() -> None:
+    """broker/config_fields/ is one small module per group: every setting belongs to
+    exactly one group, the fields (and the docs table) read group after group in the
+    declared order, and the config keeps its slots (no per-instance __dict__)."""
+    import dataclasses
+
+    from broker.config_fields import (
+        ConfigFields,
+        access,
+        cluster,
+        integration,
+        oidc,
+        security,
+        server,
+        sessions,
+        workflow,
+    )
+
+    groups = [
+        server.ServerFields,
+        workflow.WorkflowFields,
+        access.AccessFields,
+        integration.IntegrationFields,
+        sessions.SessionFields,
+        security.SecurityFields,
+        cluster.ClusterFields,
+        oidc.OidcFields,
+    ]
+    in_groups = [f.name for g in groups for f in dataclasses.fields(g)]
+    assert len(in_groups) == len(set(in_groups))
+    assert [f.name for f in dataclasses.fields(ConfigFields)] == in_groups
+    assert [f.name for f in dataclasses.fields(BrokerConfig)] == in_groups
+    config = BrokerConfig()
+    assert not hasattr(config, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.port = 1  # type: ignore[misc]
