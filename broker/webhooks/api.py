@@ -102,11 +102,28 @@ def delivery_json(d: store.WebhookDelivery) -> dict[str, Any]:
     }
 
 
+def _visible(request: web.Request, endpoint: store.WebhookEndpoint) -> bool:
+    """Admins see every endpoint; an integration account only those it registered.
+    Review of 2026-12-04: one help desk's key listed, deleted and redelivered another's
+    endpoints and read their delivery bodies (session summaries, tickets)."""
+    user = request[USER]
+    return user.role != "integration" or endpoint.created_by == user.id
+
+
+async def _endpoint_or_404(request: web.Request) -> store.WebhookEndpoint:
+    endpoint = await store.get_endpoint(request.app[DB], request.match_info["webhook_id"])
+    if endpoint is None or not _visible(request, endpoint):
+        raise NotFound("no such webhook")
+    return endpoint
+
+
 async def list_webhooks(request: web.Request) -> web.Response:
-    """``GET /api/v1/webhooks``"""
+    """``GET /api/v1/webhooks`` (an integration account: those it registered)."""
     Query(request, ())
     endpoints = await store.list_endpoints(request.app[DB])
-    return web.json_response({"webhooks": [endpoint_json(e) for e in endpoints]})
+    return web.json_response(
+        {"webhooks": [endpoint_json(e) for e in endpoints if _visible(request, e)]}
+    )
 
 
 async def create_webhook(request: web.Request) -> web.Response:
@@ -139,7 +156,7 @@ async def create_webhook(request: web.Request) -> web.Response:
 
 async def delete_webhook(request: web.Request) -> web.Response:
     """``DELETE /api/v1/webhooks/{webhook_id}``"""
-    webhook_id = request.match_info["webhook_id"]
+    webhook_id = (await _endpoint_or_404(request)).id
     if not await store.delete_endpoint(request.app[DB], webhook_id):
         raise NotFound("no such webhook")
     return web.json_response({"deleted": webhook_id})
@@ -151,9 +168,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     status = query.opt_choice("status", DELIVERY_STATUSES)
     limit = query.integer("limit", default=100, low=1, high=500)
     db = request.app[DB]
-    webhook_id = request.match_info["webhook_id"]
-    if await store.get_endpoint(db, webhook_id) is None:
-        raise NotFound("no such webhook")
+    webhook_id = (await _endpoint_or_404(request)).id
     deliveries = await store.list_deliveries(db, webhook_id, status=status, limit=limit)
     return web.json_response({"deliveries": [delivery_json(d) for d in deliveries]})
 
@@ -202,6 +217,7 @@ def attempt_json(a: DeliveryAttempt) -> dict[str, Any]:
 
 
 async def _delivery_or_404(request: web.Request) -> store.WebhookDelivery:
+    await _endpoint_or_404(request)
     delivery = await store.get_delivery(request.app[DB], request.match_info["delivery_id"])
     if delivery is None or delivery.endpoint_id != request.match_info["webhook_id"]:
         raise NotFound("no such delivery")

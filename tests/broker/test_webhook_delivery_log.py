@@ -160,3 +160,51 @@ async def test_a_refused_connection_is_logged_without_a_status(
     [first] = await eventually(attempted, what="an attempt")
     assert first["status"] is None and first["attempt"] == 1
     assert "Connect" in first["error"] or "refused" in first["error"].lower(), first
+
+
+async def test_one_help_desks_key_cannot_reach_anothers_webhooks(
+    hooked: RunningBroker, clock: FakeClock
+) -> None:
+    """Review of 2026-12-04: an integration account sees, reads the deliveries of,
+    redelivers and deletes only the endpoints it registered (404 otherwise); admins
+    see all; a key without the ``webhooks`` scope reaches none."""
+    from tests.broker.webhook_flow import integration_key
+
+    receiver = WebhookReceiver(status=200)
+    await receiver.start()
+    try:
+        admin = await hooked.login(hooked.admin_username, hooked.admin_password)
+        desk_a = await integration_key(hooked, admin, ["webhooks"])
+        desk_b = await integration_key(hooked, admin, ["webhooks"])
+        tickets_only = await integration_key(hooked, admin, ["tickets"])
+        status, hook, _ = await hooked.request(
+            "POST",
+            "/api/v1/webhooks",
+            token=desk_a,
+            json={"url": receiver.url, "events": ["ticket.created"]},
+        )
+        assert status == 201, hook
+        wid = hook["webhook"]["id"]
+        eng = await staff(hooked, "erin", "engineer")
+        await hooked.request("POST", "/api/v1/tickets", token=eng, json={"title": "Printer"})
+        [done] = await eventually(lambda: _state(hooked, wid, "delivered"), what="delivered")
+        base = f"/api/v1/webhooks/{wid}/deliveries"
+        for token, want in ((desk_a, 200), (admin, 200)):
+            assert (await hooked.request("GET", f"{base}/{done.id}", token=token))[0] == want
+        _, listed, _ = await hooked.request("GET", "/api/v1/webhooks", token=desk_b)
+        assert listed["webhooks"] == []
+        for method, path in (
+            ("GET", base),
+            ("GET", f"{base}/{done.id}"),
+            ("POST", f"{base}/{done.id}/redeliver"),
+            ("DELETE", f"/api/v1/webhooks/{wid}"),
+        ):
+            status, err, _ = await hooked.request(method, path, token=desk_b)
+            assert status == 404, (method, path, err)
+            status, err, _ = await hooked.request(method, path, token=tickets_only)
+            assert status == 403, (method, path, err)
+        _, listed, _ = await hooked.request("GET", "/api/v1/webhooks", token=desk_a)
+        assert [w["id"] for w in listed["webhooks"]] == [wid]
+        assert (await hooked.request("DELETE", f"/api/v1/webhooks/{wid}", token=desk_a))[0] == 200
+    finally:
+        await receiver.stop()
