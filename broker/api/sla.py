@@ -20,6 +20,7 @@ from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
 from broker.errors import InvalidField, NotFound, Unauthorized
 from broker.mail import MAILER
+from broker.sla import escalations as sla_escalations
 from broker.sla import store
 from broker.sla.closure import ClosureView, answer_closure, closure_view
 from broker.sla.contracts import PRIORITIES
@@ -41,7 +42,7 @@ __all__ = [
 OVERSEERS = frozenset({"supervisor", "admin"})
 
 
-def escalation_json(e: store.Escalation) -> dict[str, Any]:
+def escalation_json(e: sla_escalations.Escalation) -> dict[str, Any]:
     """An escalation as the API shows it."""
     return {
         "id": e.id,
@@ -74,7 +75,7 @@ async def get_ticket_sla(request: web.Request) -> web.Response:
     ticket_id = await _ticket_id(request)
     db = request.app[DB]
     contract, sla, clocks = await store.ticket_clocks(db, ticket_id, request.app[CLOCK].now_ms())
-    escalations = await store.list_escalations(db, ticket_id=ticket_id)
+    escalations = await sla_escalations.list_escalations(db, ticket_id=ticket_id)
     return web.json_response(
         {
             "ticket_id": ticket_id,
@@ -112,7 +113,7 @@ async def list_escalations(request: web.Request) -> web.Response:
     query = Query(request, {"open", "ticket_id"})
     open_only = query.opt_choice("open", ("true", "false")) == "true"
     user = request[USER]
-    escalations = await store.list_escalations(
+    escalations = await sla_escalations.list_escalations(
         request.app[DB],
         open_only=open_only,
         ticket_id=query.opt_text("ticket_id", max_len=32),
@@ -127,11 +128,11 @@ async def acknowledge_escalation(request: web.Request) -> web.Response:
     await read_body(request, allowed=())
     db = request.app[DB]
     user = request[USER]
-    found = await store.get_escalation(db, request.match_info["escalation_id"])
+    found = await sla_escalations.get_escalation(db, request.match_info["escalation_id"])
     if found is None or (user.role not in OVERSEERS and user.id not in found.recipients):
         raise NotFound("no such escalation")
     now = request.app[CLOCK].now_ms()
-    escalation, _ = await store.acknowledge(db, found.id, user.id, at=now)
+    escalation, _ = await sla_escalations.acknowledge(db, found.id, user.id, at=now)
     return web.json_response(escalation_json(escalation))
 
 

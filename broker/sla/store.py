@@ -1,5 +1,6 @@
 """Store queries of the SLA workflow: calendars, contracts and targets, closure
-settings, staff addresses, ticket priority, status timelines and escalations.
+settings, staff addresses, ticket priority and status timelines (the raised
+escalation levels: :mod:`broker.sla.escalations`).
 
 Each public function opens its own transaction (like :mod:`broker.store.queries`);
 the ``*_in`` helpers work inside the caller's (the scheduler's) transaction.
@@ -10,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.clock import iso_ms
 from broker.errors import Conflict, InvalidField, NotFound
 from broker.sla.calendar import Calendar, CalendarError
 from broker.sla.clock import Change, ClockState, measure
 from broker.sla.contracts import DEFAULT_CHAIN, Contract, Level, Targets, parse_chain
-from broker.sla.notify import announce, ticket_ref
 from broker.store.db import Database
 from broker.store.models import SlaTierModel, TicketHistoryModel, TicketModel, UserModel
 from broker.store.queries.ticket_history import record_change
@@ -27,7 +26,6 @@ from broker.store.sla_models import (
     OrganisationClosureModel,
     SlaCalendarModel,
     SlaContractModel,
-    SlaEscalationModel,
     SlaTargetModel,
     TicketSlaModel,
 )
@@ -36,19 +34,15 @@ __all__ = [
     "DEFAULT_AUTO_CLOSE_S",
     "DEFAULT_PAUSE",
     "Closure",
-    "Escalation",
     "TicketSla",
-    "acknowledge",
     "closure_in",
     "contract_in",
     "delete_calendar",
     "get_closure",
-    "get_escalation",
     "get_ticket_sla",
     "list_calendars",
     "list_closures",
     "list_contracts",
-    "list_escalations",
     "list_notify_addresses",
     "put_calendar",
     "put_closure",
@@ -58,7 +52,6 @@ __all__ = [
     "status_changes_in",
     "ticket_clocks",
     "ticket_sla_in",
-    "to_escalation",
 ]
 
 DEFAULT_PAUSE = frozenset({"waiting_for_client", "pending_vendor"})
@@ -351,125 +344,6 @@ async def status_changes_in(s: AsyncSession, ticket_ids: Sequence[str]) -> dict[
     for tid, at_ms, value in rows.all():
         out[tid].append(Change(at_ms, value or "new"))
     return out
-
-
-# --- escalations -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    """A raised level of a ticket's chain."""
-
-    id: str
-    ticket_id: str
-    ticket_title: str
-    clock: str
-    fraction: float
-    target: str
-    skill: str | None
-    recipients: tuple[str, ...]
-    reached_at_ms: int
-    raised_at_ms: int
-    due_at_ms: int | None
-    acknowledged_by: str | None
-    acknowledged_by_name: str | None
-    acknowledged_at_ms: int | None
-
-
-def to_escalation(m: SlaEscalationModel, title: str, ack_name: str | None) -> Escalation:
-    """The frozen view of a row."""
-    return Escalation(
-        m.id,
-        m.ticket_id,
-        title,
-        m.clock,
-        m.fraction,
-        m.target,
-        m.skill,
-        tuple(m.recipients or ()),
-        m.reached_at_ms,
-        m.raised_at_ms,
-        m.due_at_ms,
-        m.acknowledged_by,
-        ack_name,
-        m.acknowledged_at_ms,
-    )
-
-
-def _escalation_query() -> Select[SlaEscalationModel, str, str]:
-    return (
-        select(SlaEscalationModel, TicketModel.title, UserModel.name)
-        .join(TicketModel, TicketModel.id == SlaEscalationModel.ticket_id)
-        .outerjoin(UserModel, UserModel.id == SlaEscalationModel.acknowledged_by)
-    )
-
-
-async def list_escalations(
-    db: Database,
-    *,
-    open_only: bool = False,
-    ticket_id: str | None = None,
-    recipient: str | None = None,
-    limit: int = 200,
-) -> list[Escalation]:
-    """Raised levels, newest first; ``open_only``: not acknowledged yet;
-    ``recipient``: only those addressed to that user."""
-    query = _escalation_query()
-    if open_only:
-        query = query.where(SlaEscalationModel.acknowledged_at_ms.is_(None))
-    if ticket_id is not None:
-        query = query.where(SlaEscalationModel.ticket_id == ticket_id)
-    query = query.order_by(SlaEscalationModel.raised_at_ms.desc(), SlaEscalationModel.id)
-    async with db.sessions() as s:
-        rows = (await s.execute(query)).all()
-    found = [to_escalation(m, title, name) for m, title, name in rows]
-    if recipient is not None:  # a JSON list: filtered here, portable across databases
-        found = [e for e in found if recipient in e.recipients]
-    return found[:limit]
-
-
-async def get_escalation(db: Database, escalation_id: str) -> Escalation | None:
-    """One escalation, or None."""
-    async with db.sessions() as s:
-        row = (
-            await s.execute(_escalation_query().where(SlaEscalationModel.id == escalation_id))
-        ).first()
-        return to_escalation(*row) if row else None
-
-
-async def acknowledge(
-    db: Database, escalation_id: str, user_id: str, *, at: int
-) -> tuple[Escalation, bool]:
-    """Record that ``user_id`` acknowledged the level (it stops: no longer open, no
-    reminder). Returns the escalation and whether this call acknowledged it (False:
-    somebody already had; the first acknowledgement is kept)."""
-    async with db.sessions.begin() as s:
-        m = await s.get(SlaEscalationModel, escalation_id, with_for_update=True)
-        if m is None:
-            raise NotFound("no such escalation")
-        first = m.acknowledged_at_ms is None
-        if first:
-            m.acknowledged_by, m.acknowledged_at_ms = user_id, at
-        ticket = await s.get(TicketModel, m.ticket_id)
-        user = await s.get(UserModel, m.acknowledged_by) if m.acknowledged_by else None
-        if first and ticket is not None and user is not None:
-            # In the same transaction: announced if and only if it was recorded.
-            keys = [level.key for level in (await contract_in(s, ticket.tier)).chain]
-            level = keys.index(m.level_key) if m.level_key in keys else 0
-            payload = {
-                "escalation": {
-                    "id": m.id,
-                    "level": level,
-                    "notify": [m.target],
-                    "clock": m.clock,
-                    "at": m.fraction,
-                    "acknowledged_at": iso_ms(at),
-                },
-                "ticket": ticket_ref(ticket),
-                "acknowledged_by": {"id": user.id, "name": user.name},
-            }
-            await announce(s, "escalation.acknowledged", payload, subject_id=ticket.id, at_ms=at)
-        return to_escalation(m, ticket.title if ticket else "", user.name if user else None), first
 
 
 def check_calendar_json(data: object) -> Calendar:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from broker.escalation import SLA_SCHEDULER
-from broker.sla import store
+from broker.sla import escalations as sla_escalations
 from broker.sla.scheduler import SlaScheduler
 from broker.store import queries
 from broker.store.db import DB, Database
@@ -46,11 +46,11 @@ async def test_a_restart_inside_the_sla_window(tmp_path: Path, clock: FakeClock)
     async with running_broker(tmp_path, clock=clock, escalation_interval_s=0.05) as b:
         db = b.app[DB]
 
-        async def supervisor_level() -> list[store.Escalation] | None:
-            found = await store.list_escalations(db, ticket_id=tid)
+        async def supervisor_level() -> list[sla_escalations.Escalation] | None:
+            found = await sla_escalations.list_escalations(db, ticket_id=tid)
             return found if any(e.target == "supervisor" for e in found) else None
 
-        found: list[store.Escalation] = await eventually(
+        found: list[sla_escalations.Escalation] = await eventually(
             supervisor_level, timeout=10, what="the 80 % level"
         )
         assert sorted(e.target for e in found) == ["assignee", "supervisor"]
@@ -63,7 +63,7 @@ async def test_a_restart_inside_the_sla_window(tmp_path: Path, clock: FakeClock)
         assert len(await outbox(b, "escalation.raised")) == 2
         # Further passes by the running loop add nothing.
         await b.app[SLA_SCHEDULER].run_once()
-        assert len(await store.list_escalations(db, ticket_id=tid)) == 2
+        assert len(await sla_escalations.list_escalations(db, ticket_id=tid)) == 2
         _, clocks, _ = await b.request(
             "GET", f"/api/v1/tickets/{tid}/sla", token=await b.login(*erin_login)
         )
