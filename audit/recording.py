@@ -411,8 +411,16 @@ class RecordingWriter:
     and fsyncs. Not thread-safe: one writer per session, on the event loop.
     """
 
-    def __init__(self, folder: Path, session_id: str, started_ms: int) -> None:
+    def __init__(
+        self, folder: Path, session_id: str, started_ms: int, *, keep_open: bool = False
+    ) -> None:
         self.folder = Path(folder)
+        # keep_open: the recording file's descriptor stays open while the writer is,
+        # so a write-through costs one write() instead of open + write + close (the
+        # broker writes every relayed frame through at once: issue 16). The index
+        # (written about once a second) is still opened per write.
+        self._keep_open = keep_open
+        self._fd: int | None = None
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = self.folder / RECORDING_FILE
         self.index_path = self.folder / INDEX_FILE
@@ -448,8 +456,8 @@ class RecordingWriter:
             self.index_path.chmod(0o600)
             self._offset = len(header)
             self._sha = hashlib.sha256(header)
-        # No descriptor stays open between flushes: thousands of live sessions must not
-        # hold two files each against the process's descriptor limit.
+        # Without keep_open no descriptor stays open between flushes; with it, one per
+        # live recording (the broker closes idle recordings after IDLE_CLOSE_S).
         self._open = True
 
     @property
@@ -522,7 +530,12 @@ class RecordingWriter:
         if self._buf:
             data = b"".join(self._buf)
             self._buf.clear()
-            _append(self.path, data)
+            if self._keep_open:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+                _write_all(self._fd, data)
+            else:
+                _append(self.path, data)
             self._sha.update(data)
         if self._index_buf:
             index = b"".join(self._index_buf)
@@ -535,14 +548,27 @@ class RecordingWriter:
         """Flush, fsync and close (idempotent)."""
         if not self._open:
             return
-        self.flush()
-        self._open = False
-        for path in (self.path, self.index_path):
+        try:
+            self.flush()
+            if self._fd is not None:
+                os.fsync(self._fd)
+        finally:
+            self.abandon()
+        paths = (self.index_path,) if self._keep_open else (self.path, self.index_path)
+        for path in paths:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+    def abandon(self) -> None:
+        """Stop without writing what is buffered (the file cannot be written: the
+        next writer cuts a torn tail); releases the descriptor. Idempotent."""
+        self._open = False
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -559,9 +585,13 @@ class RecordingWriter:
 def _append(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        _write_all(fd, data)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]

@@ -134,7 +134,8 @@ class RecordingService:
         batches are skipped. Returns False when the frame could NOT be recorded: the
         relay must then not relay it (fail closed, G10) and pauses the session's screen
         updates until :meth:`tick` finds the recording writable again. Written through
-        to the file at once (no fsync), so a full disk is found before the frame leaves.
+        to the file at once (one ``write``, no fsync: the file's descriptor stays open
+        while the recording is), so a full disk is found before the frame leaves.
         """
         if sid in self._paused:
             return False
@@ -165,7 +166,9 @@ class RecordingService:
         """The recording cannot be written: drop the writer (its tail is cut when the
         next segment opens) and remember since when."""
         log.error("session %s: recording cannot be written, screen updates paused: %s", sid, exc)
-        self._open.pop(sid, None)
+        entry = self._open.pop(sid, None)
+        if entry is not None:
+            entry.writer.abandon()  # its descriptor too
         self._paused[sid] = (now_ms, str(exc)[:200])
 
     def is_paused(self, sid: str) -> bool:
@@ -176,9 +179,10 @@ class RecordingService:
         """Open a new segment of a paused recording: reopen the file (cutting a torn
         tail), mark the gap in it (a ``recording.state`` frame) and write that through."""
         since, _ = self._paused[sid]
+        writer: RecordingWriter | None = None
         try:
             _probe(self.folder(sid))  # cheap first: reopening reads the whole file
-            writer = RecordingWriter(self.folder(sid), sid, now_ms)
+            writer = RecordingWriter(self.folder(sid), sid, now_ms, keep_open=True)
             marker = {
                 "type": "recording.state",
                 "state": "on",
@@ -188,9 +192,12 @@ class RecordingService:
             writer.append(DIR_BROKER, FRAME_TEXT, json.dumps(marker).encode(), now_ms)
             writer.flush()
         except (OSError, ValueError, AuditError):
+            if writer is not None:
+                writer.abandon()
             return False
         del self._paused[sid]
         self._gaps.setdefault(sid, []).append([since, now_ms])
+        assert writer is not None
         self._open[sid] = _Open(writer, now_ms, None)  # no FULL yet: the relay asks one
         log.warning(
             "session %s: recording writable again after %d ms: new segment", sid, now_ms - since
@@ -220,7 +227,7 @@ class RecordingService:
     def _entry(self, sid: str, now_ms: int) -> _Open:
         entry = self._open.get(sid)
         if entry is None:
-            writer = RecordingWriter(self.folder(sid), sid, now_ms)
+            writer = RecordingWriter(self.folder(sid), sid, now_ms, keep_open=True)
             entry = _Open(writer, now_ms, None)
             self._open[sid] = entry
         return entry

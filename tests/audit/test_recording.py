@@ -158,3 +158,40 @@ def test_synthetic_recording_decrypts_with_the_audit_key(tmp_path: Path) -> None
     assert updates == info.frames == 20
     assert len([e for e in rec.index if e.kind == INDEX_FULL]) == 2
     assert os.path.getsize(tmp_path / INDEX_FILE) % 25 == 0
+
+
+def _open_fds_on(path: Path) -> int:
+    """How many of this process's descriptors point at ``path``."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+def test_a_kept_open_writer_writes_through_with_one_descriptor_and_releases_it(
+    tmp_path: Path,
+) -> None:
+    # The broker's recorder (issue 16): one write per relayed frame, no open/close.
+    w = RecordingWriter(tmp_path / "a", "s1", T0, keep_open=True)
+    for seq in (1, 2, 3):
+        w.append(DIR_AGENT, FRAME_BINARY, _update(1 if seq == 1 else 0, seq), T0 + seq)
+        w.flush()
+        assert [f.seq for f in Recording(tmp_path / "a").frames][-1] == seq  # through at once
+    assert _open_fds_on(w.path) == 1
+    w.close()
+    assert _open_fds_on(w.path) == 0
+    assert [f.seq for f in Recording(tmp_path / "a").frames] == [1, 2, 3]
+    # A writer given up after a write failed keeps nothing open either.
+    w2 = RecordingWriter(tmp_path / "b", "s2", T0, keep_open=True)
+    w2.append(DIR_AGENT, FRAME_BINARY, _update(1, 1), T0)
+    w2.flush()
+    w2.append(DIR_AGENT, FRAME_BINARY, _update(0, 2), T0 + 1)
+    w2.abandon()
+    assert _open_fds_on(w2.path) == 0
+    assert [f.seq for f in Recording(tmp_path / "b").frames] == [1]  # the buffered one: not written
+    with pytest.raises(RecordingError):
+        w2.append(DIR_AGENT, FRAME_BINARY, _update(0, 3), T0 + 2)
