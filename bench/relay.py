@@ -232,6 +232,54 @@ def forwarder_main(conn: Connection, certfile: str | None, keyfile: str | None,
     _tune(variant)(run())
 
 
+def picows_forwarder_main(conn: Connection, certfile: str, keyfile: str, variant: str = "") -> None:
+    """The baseline's twin on picows (a Cython WebSocket library): the same pairing and
+    forwarding, the same TLS, the subprotocol answered — to see what a faster
+    WebSocket implementation would buy the relay's data plane (issue 16)."""
+
+    async def run() -> None:
+        import picows
+
+        slots: dict[str, dict[str, Any]] = {}
+
+        class Fwd(picows.WSListener):  # type: ignore[misc]
+            def __init__(self, role: str, pair: str) -> None:
+                self.role, self.pair = role, pair
+                self.other = "recv" if role == "send" else "send"
+
+            def on_ws_connected(self, transport: Any) -> None:
+                slots.setdefault(self.pair, {})[self.role] = transport
+
+            def on_ws_frame(self, transport: Any, frame: Any) -> None:
+                if frame.msg_type == picows.WSMsgType.BINARY:
+                    peer = slots.get(self.pair, {}).get(self.other)
+                    if peer is not None:
+                        peer.send(picows.WSMsgType.BINARY, frame.get_payload_as_bytes())
+                elif frame.msg_type == picows.WSMsgType.CLOSE:
+                    transport.send_close(frame.get_close_code())
+                    transport.disconnect()
+
+            def on_ws_disconnected(self, transport: Any) -> None:
+                slots.get(self.pair, {}).pop(self.role, None)
+
+        def factory(request: Any) -> Any:
+            _, _, role, pair = request.path.decode().split("/", 3)
+            response = picows.WSUpgradeResponse.create_101_response(
+                extra_headers={"Sec-WebSocket-Protocol": SUBPROTOCOL})  # fmt: skip
+            return picows.WSUpgradeResponseWithListener(response, Fwd(role, pair))
+
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(certfile, keyfile)
+        server = await picows.ws_create_server(factory, "127.0.0.1", 0, ssl=ctx,
+                                               max_frame_size=8 << 20)  # fmt: skip
+        port = server.sockets[0].getsockname()[1]
+        conn.send({"url": f"wss://127.0.0.1:{port}", "cafile": certfile, "pid": os.getpid()})
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        server.close()
+
+    _tune(variant)(run())
+
+
 def broker_main(conn: Connection, data_dir: str, variant: str = "", src: str | None = None) -> None:
     """The real broker (``broker.testing.running_broker``) until told to stop; from the
     source tree ``src`` when given (imports of ``broker``/``protocol`` resolve there)."""
@@ -605,6 +653,10 @@ def _start_server(
     elif base == "forwarder":
         certfile, keyfile = _self_signed(Path(folder))
         server = ctx.Process(target=forwarder_main,
+                             args=(child, str(certfile), str(keyfile), variant), daemon=True)  # fmt: skip
+    elif base == "forwarder-picows":
+        certfile, keyfile = _self_signed(Path(folder))
+        server = ctx.Process(target=picows_forwarder_main,
                              args=(child, str(certfile), str(keyfile), variant), daemon=True)  # fmt: skip
     else:  # "forwarder-plain": no TLS, to show what TLS costs
         server = ctx.Process(target=forwarder_main, args=(child, None, None, variant), daemon=True)
