@@ -740,6 +740,16 @@ def run_together(
             for mode, pid in zip(modes, pids, strict=True):
                 dest = profile_dir / f"profile_{mode.replace('+', '_')}.txt"
                 profs.append((mode, dest, start_profiler(pid, duration, dest)))
+        straces: list[tuple[str, Path, Any]] = []
+        if os.environ.get("BENCH_STRACE"):  # system calls per frame, by kind (strace -c)
+            import subprocess
+
+            for mode, pid in zip(modes, pids, strict=True):
+                dest = RESULTS / f"strace_{mode.replace('+', '_').replace('@', '_')}.txt"
+                RESULTS.mkdir(parents=True, exist_ok=True)
+                straces.append((mode, dest, subprocess.Popen(
+                    ["strace", "-c", "-f", "-o", str(dest), "-p", str(pid)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))  # fmt: skip
         series: list[list[tuple[float, int]]] = [[] for _ in modes]
         while time.monotonic() - t0 < duration:
             time.sleep(min(1.0, max(0.0, duration - (time.monotonic() - t0))))
@@ -751,6 +761,9 @@ def run_together(
         for _, _, prof in profs:
             if prof is not None:
                 prof.wait(timeout=30)
+        for _, _, tracer in straces:
+            tracer.send_signal(2)  # SIGINT: strace detaches and writes its summary
+            tracer.wait(timeout=30)
         for a in all_pipes:
             a.send("stop")
         results: list[list[dict[str, Any]]] = []
