@@ -5,7 +5,9 @@ answer before the deadline is a deny (the session's consent timer decides, the
 terminal only proposes). While the session runs, these commands are read from
 standard input: ``kill`` (or Ctrl+C — the kill switch), ``pause``, ``resume``,
 ``monitor N|all`` (share another monitor),
-``revoke control``, ``revoke all``, ``say TEXT`` (chat).
+``revoke control``, ``revoke all``, ``say TEXT`` (chat). After the session: the
+rating, then the closure question once the engineer resolved the ticket
+(:mod:`agent.terminal_closure`).
 
 ``--auto-consent-for-tests PERMS`` (set in the config, never offered by the
 window) answers every prompt with those permissions — for tests and demos only,
@@ -30,6 +32,7 @@ from agent.inject import Injector, InjectorError, open_injector
 from agent.observer import LogLine, SessionObserver, SessionOutcome, SessionStatus
 from agent.plaintext import plain_text
 from agent.session import AgentSession, load_call_config
+from agent.terminal_closure import TerminalClosure
 from agent.ui.words import handover_text
 
 #: How long the terminal waits for the rating after the session (Enter skips).
@@ -77,6 +80,9 @@ class TerminalUI(SessionObserver):
         self.rating_enabled = False
         self._want_rating = False
         self._rating_answered = threading.Event()
+        self.closure_enabled = False  # interactive terminals only (it reads an answer)
+        self.closure = TerminalClosure(self.say)
+        self._outcome: SessionOutcome | None = None
 
     def say(self, text: str) -> None:
         """Print one line (flushed: this is a live view). Names, titles and chat from
@@ -191,6 +197,7 @@ class TerminalUI(SessionObserver):
         )
 
     def ended(self, outcome: SessionOutcome) -> None:
+        self._outcome = outcome
         self.say(f"=== {outcome.final_text}")  # i18n-ok: worded by the session
         if outcome.verification is not None:
             self.say(f"    {outcome.verification.summary}")  # i18n-ok: worded by the verifier
@@ -216,6 +223,8 @@ class TerminalUI(SessionObserver):
                 session.rate(int(text))
                 self.say(_("Thank you."))
             self._rating_answered.set()
+            return
+        if self.closure.take_line(text):
             return
         with self._lock:
             question = self._question
@@ -266,6 +275,14 @@ class TerminalUI(SessionObserver):
         if self.session is not None and not self.session.wait_rating(RATING_SEND_S):
             self.say("* " + _("The rating could not be sent in time."))
 
+    def wait_for_closure(self, **timing: float) -> None:
+        """After the rating: ask whether the problem is solved once the engineer
+        resolved the ticket (only a session the broker opened has a token to ask with;
+        ``timing``: :meth:`TerminalClosure.run`'s ``watch_s``, ``poll_s``, ``prompt_s``)."""
+        outcome, session = self._outcome, self.session
+        if self.closure_enabled and outcome is not None and outcome.rest_rating and session:
+            self.closure.run(session, **timing)
+
 
 def _stdin_reader(ui: TerminalUI, stop: threading.Event) -> None:
     while not stop.is_set():
@@ -297,6 +314,7 @@ def run_headless(config: AgentConfig, out: TextIO | None = None) -> SessionOutco
     interactive = sys.stdin is not None and sys.stdin.isatty()
     if interactive and config.auto_consent_for_tests is None:
         ui.rating_enabled = True
+        ui.closure_enabled = True
         config = replace(config, rating_wait_s=30.0)  # the socket stays open to rate
     session = AgentSession(config, ui, injector=_injector(config), call_config=load_call_config())
     ui.session = session
@@ -320,6 +338,7 @@ def run_headless(config: AgentConfig, out: TextIO | None = None) -> SessionOutco
     try:
         outcome = asyncio.run(main())
         ui.wait_for_rating()  # after a kill too: the rating then goes over REST
+        ui.wait_for_closure()  # the window's "Is your problem solved?", on the terminal
         return outcome
     finally:
         stop.set()
