@@ -16,6 +16,12 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The test machines have no camera or microphone; calls in tests use the synthetic
+# sources by name (the product's ``auto`` sends nothing without a device). Agents the
+# tests start as subprocesses inherit these.
+os.environ.setdefault("CLEARPANE_CALL_VIDEO", "synthetic")
+os.environ.setdefault("CLEARPANE_CALL_AUDIO", "synthetic")
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

@@ -5,10 +5,14 @@ Spec strings (config ``CLEARPANE_CALL_VIDEO`` / ``CLEARPANE_CALL_AUDIO``):
 
 - video: ``synthetic`` or ``synthetic:WIDTHxHEIGHT@FPS`` (a moving test pattern),
   ``v4l2:/dev/video0`` (a camera), ``none``, ``auto`` (``/dev/video0`` if it exists,
-  else synthetic);
+  else none: a client without a camera must never send a test pattern);
 - audio: ``synthetic`` or ``synthetic:HZ`` (a quiet tone), ``pulse:default``,
   ``alsa:default`` (a microphone), ``none``, ``auto`` (PulseAudio's default source if
-  a Pulse server is reachable, else synthetic).
+  a Pulse server is reachable, else none).
+
+Synthetic sources are only ever chosen by name (tests and demo machines set
+``CLEARPANE_CALL_VIDEO=synthetic``): the engineer must see the client's real camera or
+be told there is none, never a stand-in.
 
 Nothing here is opened at import or configuration time: :func:`open_media` is called
 by the runner only after the client started the call (G3). Every track is wrapped in a
@@ -71,9 +75,7 @@ def parse_video_spec(spec: str) -> VideoSpec:
     kind, _, arg = spec.partition(":")
     if kind == "auto":
         return (
-            VideoSpec("v4l2", "/dev/video0")
-            if Path("/dev/video0").exists()
-            else VideoSpec("synthetic")
+            VideoSpec("v4l2", "/dev/video0") if Path("/dev/video0").exists() else VideoSpec("none")
         )
     if kind == "none":
         return VideoSpec("none")
@@ -99,7 +101,7 @@ def parse_audio_spec(spec: str) -> AudioSpec:
     if kind == "auto":
         if os.environ.get("PULSE_SERVER") or Path(f"/run/user/{os.getuid()}/pulse").exists():
             return AudioSpec("pulse", "default")
-        return AudioSpec("synthetic")
+        return AudioSpec("none")
     if kind == "none":
         return AudioSpec("none")
     if kind == "synthetic":

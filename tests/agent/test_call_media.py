@@ -116,3 +116,20 @@ def test_call_config_from_env() -> None:
         CallConfig.from_env({"CLEARPANE_CALL_VIDEO": "webcam"})
     with pytest.raises(IceConfigError):
         CallConfig.from_env({"CLEARPANE_ICE_SERVERS": "nope"})
+
+
+def test_auto_without_devices_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client without a camera or microphone must never send a stand-in picture or tone:
+    ``auto`` falls back to none, and only a named ``synthetic`` source makes one."""
+    import agent.call.media as media
+
+    real_exists = media.Path.exists
+    monkeypatch.setattr(
+        media.Path,
+        "exists",
+        lambda p: False if str(p).startswith(("/dev/video", "/run/user")) else real_exists(p),
+    )
+    monkeypatch.delenv("PULSE_SERVER", raising=False)
+    assert parse_video_spec("auto").kind == "none"
+    assert parse_audio_spec("auto").kind == "none"
+    assert parse_video_spec("synthetic").kind == "synthetic"
