@@ -18,7 +18,7 @@ from broker.auth.setup import TOKENS
 from broker.auth.tokens import AuthError
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
-from broker.errors import InvalidField, NotFound, Unauthorized
+from broker.errors import Forbidden, InvalidField, NotFound, Unauthorized
 from broker.mail import MAILER
 from broker.sla import escalations as sla_escalations
 from broker.sla import store
@@ -152,6 +152,12 @@ async def _agent_ticket_id(request: web.Request) -> str:
     session = await queries.get_session(request.app[DB], claims.sid)
     if session is None:
         raise Unauthorized("the token's session does not exist")
+    # Review of 2026-12-04: the token may be long expired (the ticket is resolved after
+    # the session), so it must at least be the ticket's latest session: a client of an
+    # earlier session (another person invited to the ticket) does not answer for it.
+    latest = await queries.list_sessions(request.app[DB], ticket_id=session.ticket_id, limit=1)
+    if latest and latest[0].id != session.id:
+        raise Forbidden("a later session of this ticket answers for it")
     return session.ticket_id
 
 

@@ -130,6 +130,40 @@ async def test_the_client_confirms_or_reopens_in_the_agent(
     assert status == 401
 
 
+async def test_only_the_tickets_latest_session_answers_the_closure(
+    broker: RunningBroker, clock: FakeClock
+) -> None:
+    """Review of 2026-12-04: the agent's token is accepted expired (the ticket is
+    resolved long after the session), so an earlier session's client (another person
+    invited to the same ticket) could close or reopen it. Only the latest answers."""
+    erin = await staff(broker, "erin", "engineer")
+    _, first_token = await agent_request(broker)
+    first = {"Authorization": f"Bearer {first_token}"}
+    _, view, _ = await broker.request("GET", "/api/v1/agent/ticket", headers=first)
+    tid = view["ticket_id"]
+    status, invite, _ = await broker.request(
+        "POST", f"/api/v1/tickets/{tid}/invitations", token=erin, json={"ttl_s": 600}
+    )
+    assert status == 201, invite
+    clock.advance(1)
+    status, second_made, _ = await broker.request(
+        "POST", "/api/v1/agent/redeem", json={"code": invite["code"], "client_name": "Dave"}
+    )
+    assert status == 201, second_made
+    second = {"Authorization": f"Bearer {second_made['token']}"}
+    await _patch(broker, erin, tid, status="resolved", resolution="Toner replaced")
+    for method, path, body in (
+        ("GET", "/api/v1/agent/ticket", None),
+        ("POST", "/api/v1/agent/closure", {"accept": False, "comment": "not me"}),
+    ):
+        status, err, _ = await broker.request(method, path, headers=first, json=body)
+        assert status == 403 and err["error"]["code"] == "forbidden", err
+    status, view, _ = await broker.request(
+        "POST", "/api/v1/agent/closure", headers=second, json={"accept": True}
+    )
+    assert status == 200 and view["status"] == "closed"
+
+
 async def test_a_resolved_ticket_closes_by_itself_after_the_organisations_time(
     broker: RunningBroker, clock: FakeClock
 ) -> None:
