@@ -30,7 +30,7 @@ from broker.routing import routing_ctx
 from broker.static import setup_static
 from broker.store.db import database_ctx
 from broker.tls_reload import setup_tls
-from broker.webhooks import setup_webhooks
+from broker.webhooks.setup import setup_webhooks
 
 __all__ = ["create_app"]
 

@@ -7,6 +7,9 @@ imports ``broker`` or ``agent`` except ``cli``; ``integrations`` (help-desk conn
 imports none of our packages (they speak the public HTTP API); ``certs`` and ``audit`` do not import each
 other. Every import counts, also one inside a function or under ``TYPE_CHECKING``: a
 cycle hidden in a function is still a cycle in the design.
+Importing ``pkg.sub.mod`` also counts as importing ``pkg`` and ``pkg.sub``: their
+``__init__`` files run first, and a cycle through one fails at start-up like any other
+(tests/test_import_order.py imports each group first, for real).
 
 The check reads the source with :mod:`ast` (nothing is imported), so it also runs
 where optional dependencies (Qt, aiortc) are missing, and names each violation.
@@ -15,7 +18,7 @@ where optional dependencies (Qt, aiortc) are missing, and names each violation.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -85,20 +88,36 @@ def _imported_names(module: str, path: Path) -> Iterator[tuple[str, int]]:
                 yield (sub if sub in MODULES else prefix), node.lineno
 
 
-def _graph() -> dict[str, dict[str, int]]:
-    """module -> {imported module of ours: first line}."""
-    graph: dict[str, dict[str, int]] = {}
-    for module, path in MODULES.items():
-        edges: dict[str, int] = {}
-        for name, line in _imported_names(module, path):
-            target = _owner(name)
+def _with_packages(target: str) -> Iterator[str]:
+    """``target`` and every package above it: importing ``a.b.c`` first runs
+    ``a/__init__.py`` and ``a/b/__init__.py``, so those are imported too (a cycle through
+    a package's ``__init__`` is as real as one through a module)."""
+    name = target
+    while name:
+        if name in MODULES:
+            yield name
+        name = name.rpartition(".")[0]
+
+
+def edges_of(module: str, names: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """{imported module of ours: first line} for the dotted ``names`` ``module`` imports."""
+    edges: dict[str, int] = {}
+    for name, line in names:
+        owner = _owner(name)
+        for target in _with_packages(owner) if owner else ():
             # A package's __init__ importing its own submodules, and a submodule importing
             # its parent package, is how packages work, not a design cycle.
-            if target is None or target == module or module.startswith(target + "."):
+            if target == module or module.startswith(target + "."):
                 continue
             edges.setdefault(target, line)
-        graph[module] = edges
-    return graph
+    return edges
+
+
+def _graph() -> dict[str, dict[str, int]]:
+    """module -> {imported module of ours: first line}."""
+    return {
+        module: edges_of(module, _imported_names(module, path)) for module, path in MODULES.items()
+    }
 
 
 def find_cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
@@ -287,3 +306,18 @@ def test_the_size_check_can_fail() -> None:
     found = oversized_modules(limit=50)
     assert any(f.startswith("broker/") for f in found)
     assert any(f.startswith("agent/") for f in found)
+
+
+def test_deferred_imports_and_package_inits_are_edges(tmp_path: Path) -> None:
+    """An import inside a function is an edge like any other, and importing
+    ``pkg.sub.mod`` is an edge to ``pkg.sub`` (its ``__init__`` runs first) — the cycle
+    broker.sla → broker.webhooks (whose ``__init__`` wired the API routes) → broker.api
+    → broker.sla hid behind both."""
+    source = tmp_path / "notify.py"
+    source.write_text("def announce():\n    from broker.webhooks.capture import emit\n")
+    names = list(_imported_names("broker.sla.notify", source))
+    assert names == [("broker.webhooks.capture", 2)]
+    edges = edges_of("broker.sla.notify", names)
+    assert edges == {"broker.webhooks.capture": 2, "broker.webhooks": 2}
+    # inside its own package, a module's imports do not point at its own parents
+    assert edges_of("broker.webhooks.setup", names) == {"broker.webhooks.capture": 2}

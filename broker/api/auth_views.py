@@ -6,6 +6,7 @@ from aiohttp import web
 
 from broker.api.body import read_body
 from broker.api.serialize import user_json
+from broker.api.users import check_password
 from broker.auth import mfa, oidc, revocation
 from broker.auth.passwords import PASSWORDS, PasswordService
 from broker.auth.policy import CLAIMS, COOKIE_NAME, USER, authenticate, client_address
@@ -149,8 +150,6 @@ async def change_password(request: web.Request) -> web.Response:
     """``POST /api/v1/auth/password`` ``{current_password, new_password}``: the user
     replaces their own password (and with it a one-time one); the new one must differ.
     Answers like login: a fresh token (older ones are revoked) and the cookie."""
-    from broker.api.users import check_password
-
     body = await read_body(
         request,
         allowed={"current_password", "new_password"},

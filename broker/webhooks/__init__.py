@@ -6,10 +6,16 @@ the outbox in the transaction of the change (:mod:`.capture`), the event bodies
 (:mod:`.events`), the delivery worker (:mod:`.delivery`), request signing and the
 receivers' :func:`verify_signature` (:mod:`.signing`), and the app wiring
 (:mod:`.setup`). The tables and their queries live in broker/store/webhook_models.py.
+
+This package's own import is light on purpose: the SLA workflow and others emit events
+through it, and the API's routes import them. The app wiring (:mod:`.setup`, with the
+admin API) therefore is not imported here — only :mod:`broker.app` imports it — or
+importing any emitter first would run the routes before the emitter is ready.
 """
 
 from broker.webhooks.capture import OutboxCapture, emit, emit_after, emit_event, emit_in
 from broker.webhooks.delivery import (
+    WEBHOOKS,
     AiohttpTransport,
     DeliverySettings,
     Transport,
@@ -17,13 +23,11 @@ from broker.webhooks.delivery import (
 )
 from broker.webhooks.errors import DeliveryFailed, SignatureError, WebhookError
 from broker.webhooks.events import EVENT_TYPES, EVENT_VERSIONS
-from broker.webhooks.setup import TRANSPORT, WEBHOOKS, setup_webhooks
 from broker.webhooks.signing import new_secret, sign, signature_header, verify_signature
 
 __all__ = [
     "EVENT_TYPES",
     "EVENT_VERSIONS",
-    "TRANSPORT",
     "WEBHOOKS",
     "AiohttpTransport",
     "DeliveryFailed",
@@ -38,7 +42,6 @@ __all__ = [
     "emit_event",
     "emit_in",
     "new_secret",
-    "setup_webhooks",
     "sign",
     "signature_header",
     "verify_signature",

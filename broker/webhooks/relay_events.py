@@ -157,5 +157,5 @@ class RelayEvents:
             log.exception("webhook %s for %s could not be queued", event_type, subject_id)
 
 
-#: The app's queue of relay events (set by broker.webhooks.setup_webhooks).
+#: The app's queue of relay events (set by broker.webhooks.setup.setup_webhooks).
 RELAY_EVENTS = web.AppKey[RelayEvents]("webhooks_relay_events")
