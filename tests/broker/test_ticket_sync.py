@@ -260,3 +260,37 @@ async def test_idempotency_never_stores_a_secret(broker: RunningBroker) -> None:
         rows = (await s.execute(select(IdempotencyModel))).scalars().all()
     assert all(made["secret"] not in r.body and '"token"' not in r.body for r in rows)
     assert not [r for r in rows if r.key == "same-key"]
+
+
+async def test_idempotency_concurrent_first_requests_and_other_principals(
+    broker: RunningBroker,
+) -> None:
+    """Review of 2026-12-04: six identical first requests at once make one ticket (the
+    others replay it or are told it still runs); another help desk with the same key and
+    body gets its own ticket, never the first one's stored answer."""
+    desk_a = await _desk(broker)
+    admin = await broker.login(broker.admin_username, broker.admin_password)
+    desk_b = await integration_key(broker, admin, ["tickets"])
+    body = {"title": "Race", "description": "same key, same body"}
+    idem = {"Idempotency-Key": "race-1"}
+    answers = await asyncio.gather(
+        *(
+            broker.request("POST", "/api/v1/tickets", token=desk_a, json=body, headers=idem)
+            for _ in range(6)
+        )
+    )
+    made = [a for a in answers if a[0] == 201 and "Idempotent-Replayed" not in a[2]]
+    assert len(made) == 1, [a[0] for a in answers]
+    for status, got, _headers in answers:
+        assert status in (201, 409), got
+        if status == 201:
+            assert got["id"] == made[0][1]["id"]
+        else:
+            assert got["error"]["code"] == "conflict"
+    status, other, headers = await broker.request(
+        "POST", "/api/v1/tickets", token=desk_b, json=body, headers=idem
+    )
+    assert status == 201 and "Idempotent-Replayed" not in headers
+    assert other["id"] != made[0][1]["id"]
+    _, listed, _ = await broker.request("GET", "/api/v1/tickets", token=desk_a)
+    assert [t["title"] for t in listed["tickets"]].count("Race") == 2  # one per desk
