@@ -28,7 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from broker.api.body import MAX_BODY_BYTES, PRELOADED_BODY
-from broker.auth.policy import Handler, authenticate, client_address
+from broker.auth.policy import ROLES_ATTRIBUTE, Handler, authenticate, client_address
 from broker.clock import CLOCK
 from broker.errors import BadRequest, BrokerError, Conflict
 from broker.store import queries
@@ -92,13 +92,19 @@ def _fingerprint(method: str, path: str, raw: bytes) -> str:
     return hashlib.sha256(method.encode() + b"\0" + path.encode() + b"\0" + body).hexdigest()
 
 
-async def _principal(request: web.Request) -> str:
-    """Who the stored response belongs to (fits the store's 32 characters)."""
+async def _principal(request: web.Request) -> str | None:
+    """Who the stored response belongs to (fits the store's 32 characters); None when
+    the caller's role may not call the route (now): the route's guard answers, never a
+    replay (review of 2026-12-04: a replay ran before the guard, so an account demoted
+    since still got an admin route's stored answer)."""
+    roles = getattr(request.match_info.handler, ROLES_ATTRIBUTE, None)
     if request.headers.get("Authorization") or request.cookies:
         try:
-            return (await authenticate(request)).id
+            user = await authenticate(request)
         except BrokerError:
             pass  # not staff (an agent's token) or not valid: the route decides
+        else:
+            return user.id if roles is None or user.role in roles else None
     credential = request.headers.get("Authorization") or f"addr:{client_address(request)}"
     return "anon:" + hashlib.sha256(credential.encode()).hexdigest()[:27]
 
@@ -126,6 +132,8 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
     request[PRELOADED_BODY] = raw
     db = request.app[DB]
     principal = await _principal(request)
+    if principal is None:
+        return await handler(request)
     fingerprint = _fingerprint(request.method, request.path, raw)
     earlier = await queries.reserve_idempotent(
         db, principal, key, fingerprint, at=request.app[CLOCK].now_ms(), keep_ms=KEEP_MS

@@ -294,3 +294,32 @@ async def test_idempotency_concurrent_first_requests_and_other_principals(
     assert other["id"] != made[0][1]["id"]
     _, listed, _ = await broker.request("GET", "/api/v1/tickets", token=desk_a)
     assert [t["title"] for t in listed["tickets"]].count("Race") == 2  # one per desk
+
+
+async def test_idempotency_replays_nothing_to_a_caller_the_route_now_refuses(
+    broker: RunningBroker,
+) -> None:
+    """Review of 2026-12-04: the replay ran before the route's guard, so a supervisor
+    demoted to engineer (logged in again) still got a supervisors' route's stored
+    answer. The guard answers now."""
+    admin = await broker.login(broker.admin_username, broker.admin_password)
+    name, password = await broker.create_user("sam", "supervisor")
+    sam = await broker.login(name, password)
+    found = await queries.get_user_by_username(broker.app[DB], name)
+    assert found is not None
+    idem = {"Idempotency-Key": "reply-1"}
+    body = {"title": "Hi", "text": "Hello there"}
+    status, first, _ = await broker.request(
+        "POST", "/api/v1/canned-replies", token=sam, json=body, headers=idem
+    )
+    assert status == 201, first
+    status, _, _ = await broker.request(
+        "PATCH", f"/api/v1/users/{found.id}", token=admin, json={"role": "engineer"}
+    )
+    assert status == 200
+    sam = await broker.login(name, password)
+    status, err, headers = await broker.request(
+        "POST", "/api/v1/canned-replies", token=sam, json=body, headers=idem
+    )
+    assert status == 403 and err["error"]["code"] == "forbidden", err
+    assert "Idempotent-Replayed" not in headers
