@@ -6,6 +6,7 @@ several kinds replayed, refused with another body, scoped per principal."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from broker.store import queries
@@ -323,3 +324,36 @@ async def test_idempotency_replays_nothing_to_a_caller_the_route_now_refuses(
     )
     assert status == 403 and err["error"]["code"] == "forbidden", err
     assert "Idempotent-Replayed" not in headers
+
+
+async def test_an_abandoned_idempotency_claim_is_given_up(
+    broker: RunningBroker, clock: FakeClock
+) -> None:
+    """Review of 2026-12-04: a broker stopped mid-request (crash, kill) left its claim
+    "still running", so the help desk's retries got 409 for 24 hours. A claim older than
+    five minutes is given up; a younger one still answers 409."""
+    key = await _desk(broker)
+    assert (await broker.request("GET", "/api/v1/tickets", token=key))[0] == 200
+    [api_key] = await queries.list_api_keys(broker.app[DB])
+    body = {"title": "After the crash"}
+    # What a broker killed inside the handler leaves behind: the claim, status 0.
+    from broker.api.idempotency import _fingerprint
+
+    fingerprint = _fingerprint("POST", "/api/v1/tickets", json.dumps(body).encode())
+    await queries.reserve_idempotent(
+        broker.app[DB], api_key.user_id, "crashed-1", fingerprint, at=clock.now_ms(), keep_ms=1
+    )
+    headers = {"Idempotency-Key": "crashed-1"}
+    status, err, _ = await broker.request(
+        "POST", "/api/v1/tickets", token=key, json=body, headers=headers
+    )
+    assert status == 409 and err["error"]["code"] == "conflict", err
+    clock.advance(5 * 60 + 1)
+    status, made, replayed = await broker.request(
+        "POST", "/api/v1/tickets", token=key, json=body, headers=headers
+    )
+    assert status == 201 and "Idempotent-Replayed" not in replayed, made
+    status, again, replayed = await broker.request(
+        "POST", "/api/v1/tickets", token=key, json=body, headers=headers
+    )
+    assert status == 201 and again["id"] == made["id"] and replayed["Idempotent-Replayed"]

@@ -153,14 +153,25 @@ class StoredResponse:
     body: str
 
 
+#: A claim still running after this long was left by a broker that stopped mid-request
+#: (a crash, a kill): it is given up, else the key answered 409 for ``keep_ms`` (24 h).
+ABANDONED_MS = 5 * 60_000
+
+
 async def reserve_idempotent(
     db: Database, user_id: str, key: str, fingerprint: str, *, at: int, keep_ms: int
 ) -> StoredResponse | None:
     """Claim ``key`` for a new request (None), or return what an earlier request with
-    it left. Keys older than ``keep_ms`` are forgotten on the way."""
+    it left. Keys older than ``keep_ms`` and abandoned claims (:data:`ABANDONED_MS`)
+    are forgotten on the way."""
     async with db.sessions.begin() as s:
         await s.execute(
             delete(IdempotencyModel).where(IdempotencyModel.created_at_ms < at - keep_ms)
+        )
+        await s.execute(
+            delete(IdempotencyModel).where(
+                IdempotencyModel.status == 0, IdempotencyModel.created_at_ms < at - ABANDONED_MS
+            )
         )
     try:
         async with db.sessions.begin() as s:
