@@ -26,7 +26,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -81,18 +81,37 @@ def client_ssl_context(ca_file: Path | None) -> ssl.SSLContext:
 class AiohttpTransport:
     """The real :class:`Transport`: one ``aiohttp.ClientSession`` (redirects are not
     followed: a webhook URL that redirects is misconfigured). Close with
-    :meth:`close`."""
+    :meth:`close`.
 
-    def __init__(self, ssl_context: ssl.SSLContext, *, connections: int = 16) -> None:
-        connector = aiohttp.TCPConnector(ssl=ssl_context, limit=connections)
-        self._session = aiohttp.ClientSession(connector=connector)
+    ``ssl_context`` may be a function that builds it: it is then called at the first
+    delivery, not at start — loading the system's trust store costs ~20 ms (bench), paid
+    by every broker start although most brokers send no webhook for a while (or ever).
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext],
+        *,
+        connections: int = 16,
+    ) -> None:
+        self._ssl = ssl_context
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The client session, made (with its TLS context) at the first call."""
+        if self._session is None:
+            context = self._ssl if isinstance(self._ssl, ssl.SSLContext) else self._ssl()
+            connector = aiohttp.TCPConnector(ssl=context, limit=self._connections)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
 
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float
     ) -> int:
         """See :meth:`Transport.post`."""
         try:
-            async with self._session.post(
+            async with self._client().post(
                 url,
                 data=body,
                 headers=dict(headers),
@@ -107,8 +126,10 @@ class AiohttpTransport:
             raise DeliveryFailed(f"{type(exc).__name__}: {detail}") from exc
 
     async def close(self) -> None:
-        """Close the client session and its connections."""
-        await self._session.close()
+        """Close the client session and its connections (if it was ever made)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 @dataclass(frozen=True, slots=True)
