@@ -79,8 +79,10 @@ def drive(
     every = [a for mine in pipes.values() for a in mine]
     try:
         for a in every:
-            if not a.poll(240) or (msg := a.recv()) != "ready":
-                raise RuntimeError(f"worker failed: {msg if a.poll(0) is False else ''}")
+            if not a.poll(240):
+                raise RuntimeError("a load generator was not ready after 240 s")
+            if (msg := a.recv()) != "ready":
+                raise RuntimeError(f"worker failed: {msg}")
         for a in every:
             a.send("go")
         time.sleep(warmup)

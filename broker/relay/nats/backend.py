@@ -76,7 +76,12 @@ class NatsRelay(LinkedRelay):
         import nats
 
         nc = await nats.connect(
-            url, name=kwargs["node_id"], max_reconnect_attempts=-1, reconnect_time_wait=0.5
+            url,
+            name=kwargs["node_id"],
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            # Every subject is built by wire.py from safe tokens: no regex per frame.
+            skip_subject_validation=True,
         )
         relay = cls(nc=nc, **kwargs)
         relay._hb_sub = await nc.subscribe(wire.HEARTBEAT_WILDCARD, cb=relay._on_heartbeat)
