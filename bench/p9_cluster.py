@@ -6,6 +6,13 @@ relay backend, ``nats-server``, HAProxy with TLS passthrough, PostgreSQL) and th
 generator of ``bench/relay.py`` (scripted agents and viewers, office profile: 2,250 B
 updates at 10/s, acked by the viewer, credit-limited like the real agent).
 
+Each process runs at the same load point in every setup: the two-process setups carry
+twice the sessions (``--same-total`` turns that off), because an event loop's CPU per
+frame falls as it gets busier, and at capacity every process is busy. Every setup runs
+``--rounds`` times in turn and the median is reported; each process's idle CPU (its
+fixed cost: timers, heartbeats, the store's polls) is measured first and the capacity
+is where the marginal cost per frame fills the cores the fixed cost leaves.
+
 * **one process**: every session's agent and viewer pinned to node 1 (HAProxy's pinned
   frontend); CPU per session of node 1.
 * **two processes, routed** (the product's way, docs/operations.md §6.3): agents
@@ -149,24 +156,32 @@ def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
         common = (pids, args.duration, args.workers, str(cluster.ca_file), cluster.url)
 
         idle = _idle(pids, args.idle)
+        # Equal load per process (the default): two processes carry twice the sessions,
+        # so each runs at the load point of the one-process run (an event loop's cost per
+        # frame falls as it gets busier; at capacity every process is busy).
+        many = args.sessions * (2 if args.equal_load else 1)
         runs: dict[str, list[tuple[dict[str, Any], dict[str, float], float]]] = {}
         shares: dict[str, list[str]] = {"routed": [], "cross": []}
         for _ in range(args.rounds):  # the setups in turn, so a load spike hits all alike
             one = _pin(asyncio.run(make_broker_sessions(info, args.sessions, False)), n1, n1)
+            _settle(pids, idle)
             runs.setdefault("one", []).append(_only(drive({"one": one}, *common)))
             before = _cross_count(cluster)
-            two = _routed(asyncio.run(make_broker_sessions(info, args.sessions, False)), lb)
+            two = _routed(asyncio.run(make_broker_sessions(info, many, False)), lb)
+            _settle(pids, idle)
             runs.setdefault("routed", []).append(_only(drive({"two": two}, *common)))
             shares["routed"].append(f"{_cross_count(cluster) - before}/{len(two)}")
             before = _cross_count(cluster)
-            crossing = asyncio.run(make_broker_sessions(info, args.sessions, False))
+            crossing = asyncio.run(make_broker_sessions(info, many, False))
             half = len(crossing) // 2
             spread = _pin(crossing[:half], n1, n2) + _pin(crossing[half:], n2, n1)
+            _settle(pids, idle)
             runs.setdefault("cross", []).append(_only(drive({"spread": spread}, *common)))
             shares["cross"].append(f"{_cross_count(cluster) - before}/{len(spread)}")
         same = _pin(asyncio.run(make_broker_sessions(info, args.latency_sessions, False)), n1, n1)
         hop = _pin(asyncio.run(make_broker_sessions(info, args.latency_sessions, False)), n1, n2)
         routed = _routed(asyncio.run(make_broker_sessions(info, args.latency_sessions, False)), lb)
+        _settle(pids, idle)
         lat, _, _ = drive({"same": same, "cross": hop, "routed": routed}, *common)
     finally:
         cluster.stop()
@@ -195,12 +210,16 @@ def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
         "cross": f"2 processes, all cross-process ({', '.join(shares['cross'])})",
     }
     rows = []
+    per_round: dict[str, list[dict[str, Any]]] = {}
     for key, label in labels.items():
         used = ("node1",) if key == "one" else ("node1", "node2", "nats")
         machine = 1.0 if key == "one" else 2.0  # cores: one process uses one
         each = [row(label, res, cpu, secs, used, machine) for res, cpu, secs in runs[key]]
-        best = sorted(each, key=lambda r: r["cpu_us_per_frame"])[len(each) // 2]  # median
-        rows.append({**best, "cpu_us_per_frame_rounds": [r["cpu_us_per_frame"] for r in each]})
+        per_round[key] = each
+        mean = {k: round(sum(r[k] for r in each) / len(each), 1)
+                for k in ("cpu_us_per_frame", "marginal_us_per_frame", "capacity_frames_per_s")}  # fmt: skip
+        rows.append({**each[-1], **mean,
+                     "cpu_us_per_frame_rounds": [r["cpu_us_per_frame"] for r in each]})  # fmt: skip
     cols = ["setup", "sessions", "frames_per_s", "offered_per_s", "cores_used", "node1_cores",
             "node2_cores", "nats_cores", "cpu_us_per_frame", "cpu_us_per_frame_rounds",
             "marginal_us_per_frame", "capacity_frames_per_s",
@@ -210,16 +229,23 @@ def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
     print_table("P9 latency, same and cross-process sessions side by side", lrows,
                 ["setup", "sessions", "frames_per_s", "offered_per_s", "p50_ms", "p95_ms",
                  "p99_ms", "errors"])  # fmt: skip
-    # Capacity on 2 cores with two processes ÷ one process on its one core, from CPU per
-    # delivered frame (the load generators share the cores: nothing can be saturated).
-    per1 = rows[0]["cpu_us_per_frame"]
-    ratio = 2.0 * per1 / rows[1]["cpu_us_per_frame"] if rows[1]["cpu_us_per_frame"] else None
-    crossed = 2.0 * per1 / rows[2]["cpu_us_per_frame"] if rows[2]["cpu_us_per_frame"] else None
-    # The same from the marginal cost: each setup's capacity where its per-frame cost
-    # fills the cores its fixed cost leaves (what the machine carries when loaded).
-    cap = [r["capacity_frames_per_s"] for r in rows]
-    ratio_marginal = cap[1] / cap[0] if cap[0] else None
-    crossed_marginal = cap[2] / cap[0] if cap[0] else None
+
+    # Capacity on 2 cores with two processes ÷ one process on its one core, extrapolated
+    # (the load generators share the cores: nothing can be saturated honestly): each
+    # setup's capacity is where its marginal cost per frame fills the cores its fixed
+    # cost leaves; also the plain ratio of CPU per frame (fixed cost included). Ratios per round (the setups of one round ran minutes apart, not the rounds), then
+    # their mean: a load spike from the machine's other users moves one round.
+    def paired(key: str, field: str, factor: float) -> list[float]:
+        return [round(factor * (b[field] / a[field] if field.startswith("capacity")
+                                else a[field] / b[field]), 3)
+                for a, b in zip(per_round["one"], per_round[key], strict=True)]  # fmt: skip
+
+    rounds_marginal = paired("routed", "capacity_frames_per_s", 1.0)
+    rounds_cross = paired("cross", "capacity_frames_per_s", 1.0)
+    ratio_marginal = sum(rounds_marginal) / len(rounds_marginal)
+    crossed_marginal = sum(rounds_cross) / len(rounds_cross)
+    ratio = sum(paired("routed", "cpu_us_per_frame", 2.0)) / args.rounds
+    crossed = sum(paired("cross", "cpu_us_per_frame", 2.0)) / args.rounds
     added = round(lat["cross"]["p50_ms"] - lat["same"]["p50_ms"], 2)
     added_routed = round(lat["routed"]["p50_ms"] - lat["same"]["p50_ms"], 2)
     out = {
@@ -228,6 +254,8 @@ def run(args: argparse.Namespace, server_url: str) -> dict[str, Any]:
         "capacity": rows, "latency": lrows,
         "cross_process_sessions": shares,
         "idle_cores": idle,
+        "p9_capacity_ratio_rounds": rounds_marginal,
+        "p9_capacity_ratio_all_cross_rounds": rounds_cross,
         "p9_capacity_ratio": round(ratio_marginal, 3) if ratio_marginal else None,
         "p9_capacity_ratio_all_cross": round(crossed_marginal, 3) if crossed_marginal else None,
         "p9_cpu_per_frame_ratio": round(ratio, 3) if ratio else None,
@@ -262,6 +290,15 @@ def _idle(pids: dict[str, int], seconds: float) -> dict[str, float]:
     return {n: round((_proc_stat(p)[0] - start[n]) / seconds, 4) for n, p in pids.items()}
 
 
+def _settle(pids: dict[str, int], idle: dict[str, float], limit_s: float = 60.0) -> None:
+    """Wait until the processes are back near idle: the sessions of the previous run
+    end (logs sealed, recordings closed) and must not be counted in the next."""
+    quiet = sum(idle.values()) + 0.02
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and sum(_idle(pids, 1.0).values()) > quiet:
+        pass
+
+
 def _routed(sessions: list[dict[str, Any]], lb: str) -> list[dict[str, Any]]:
     """Agents through the load balancer; viewers where their late join says."""
     return [{**s, "agent_url": _wss(lb), "rejoin": True} for s in sessions]
@@ -289,6 +326,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="each setup this many times, in turn (the median is reported)",
     )
     ap.add_argument("--idle", type=float, default=5.0, help="seconds of idle measurement")
+    ap.add_argument(
+        "--same-total",
+        dest="equal_load",
+        action="store_false",
+        help="two processes carry the same sessions as one (not twice as many)",
+    )
     args = ap.parse_args(argv)
     server_url = os.environ.get(PG_ENV)
     if not server_url:  # a throwaway PostgreSQL for the run
