@@ -414,3 +414,30 @@ async def test_a_transfer_or_invite_needs_an_engineer_fit_for_the_ticket(tmp_pat
                     json={"engineer_id": ids["fit"]},
                 )
                 assert status == 201, made
+
+
+async def test_an_accepted_transfer_cancels_the_old_engineers_other_offers(
+    tmp_path: Path,
+) -> None:
+    """Review of 2026-12-04: Ann invited Bob, then handed the session to Carl; after the
+    client accepted Carl, Bob's invitation (Ann's offer) stayed pending and let him join
+    Carl's session "invited by Ann". It is cancelled with the accepted transfer."""
+    async with running_broker(tmp_path) as b:
+        _, ann_id = await _engineer(b, "ann", "Ann Old")
+        _, bob_id = await _engineer(b, "bob", "Bob Colleague")
+        _, carl_id = await _engineer(b, "carl", "Carl New")
+        sid, _ = await agent_request(b)
+        db = b.app[DB]
+        invite = await handovers.create_handover(
+            db, sid, kind="invite", from_user_id=ann_id, to_user_id=bob_id, group=None, at=1
+        )
+        move = await handovers.create_handover(
+            db, sid, kind="transfer", from_user_id=ann_id, to_user_id=carl_id, group=None, at=2
+        )
+        assert (await handovers.pending_handover(db, sid, bob_id)) is not None
+        await handovers.answer_handover(db, move.id, "accepted", at=3)
+        assert await handovers.pending_handover(db, sid, bob_id) is None
+        states = {h.id: h.state for h in await handovers.list_handovers(db, sid)}
+        assert states == {invite.id: "cancelled", move.id: "accepted"}
+        row = await queries.get_session(db, sid)
+        assert row is not None and row.engineer_id == carl_id

@@ -165,6 +165,18 @@ async def answer_handover(db: Database, handover_id: str, outcome: str, *, at: i
             raise NotFound("no such hand-over")
         m.state, m.answered_at_ms = outcome, at
         if m.kind == "transfer" and outcome == "accepted":
+            # Review of 2026-12-04: what the previous holder had offered (an invitation
+            # to a colleague) is not theirs to offer any more: cancelled, else that
+            # colleague joined the new engineer's session "invited by" the old one.
+            others = await s.scalars(
+                select(HandoverModel).where(
+                    HandoverModel.session_id == m.session_id,
+                    HandoverModel.state == "pending",
+                    HandoverModel.id != m.id,
+                )
+            )
+            for o in others:
+                o.state, o.answered_at_ms = "cancelled", at
             session = await s.get(SessionModel, m.session_id, with_for_update=True)
             if session is not None:
                 session.engineer_id = m.to_user_id
