@@ -164,3 +164,64 @@ async def test_a_node_that_loses_nats_fences_itself(
             await eventually(healthy, timeout=20, interval=0.2, what="node 2 serving again")
         finally:
             await api.http.close()
+
+
+async def test_an_agent_on_a_fenced_node_reconnects_to_a_healthy_one(
+    cluster: LocalCluster, nats_link: LinkProxy
+) -> None:
+    """The agent's socket held by node 2 for a session homed on node 1: node 2 loses NATS
+    and closes it with 1013; the agent comes back through the load balancer, which has
+    taken node 2 out of rotation, and the session goes on at its home."""
+    api = Api(cluster)
+    try:
+        _, eng = await api.engineer(cluster)
+        async with ws(cluster.pinned_url(0), "/ws/agent", api.ssl) as first:
+            sid, token = await start_session(api, cluster, eng, first, ["view"])
+            welcome = next(x for x in first.seen if isinstance(x, m.Welcome))
+        async with (
+            ws(cluster.pinned_url(0), "/ws/viewer", api.ssl, origin=cluster.url) as viewer,
+            ws(cluster.pinned_url(1), "/ws/agent", api.ssl) as agent,
+        ):
+            # The agent reconnects to node 2: attached over NATS to its home on node 1.
+            await agent.say(m.Hello(token=welcome.resume_token, client="test-agent/cluster"))
+            await agent.expect("welcome")
+            await eventually(lambda: cluster.nodes[1].saw(
+                rf"session {sid}: agent attached to its home node1"))  # fmt: skip
+            await viewer.say(m.Hello(token=token, client="test-viewer"))
+            vid = (await viewer.expect("welcome")).viewer_id
+            req = await agent.expect("consent.request")
+            await agent.say(m.ConsentGrant(request_id=req.request_id, viewer_id=vid,
+                                           permissions=("view",)))  # fmt: skip
+            await viewer.expect("consent.grant")
+
+            haproxy_log = cluster.workdir / "haproxy.log"
+            downs = haproxy_log.read_text().count("node2 is DOWN")
+            nats_link.stall()
+            code, _ = await agent.closed(timeout=15)
+            assert code == RETRY_CLOSE  # "try again", not the end of the session
+            # Node 2 answers 503 and HAProxy's check takes it out of the rotation.
+            await eventually(
+                lambda: haproxy_log.read_text().count("node2 is DOWN") > downs,
+                timeout=10,
+                what="node 2 out of rotation",
+            )
+            async with ws(cluster.url, "/ws/agent", api.ssl) as again:
+                await again.say(m.Hello(token=welcome.resume_token, client="test-agent/cluster"))
+                await again.expect("welcome", timeout=10)
+                await again.ws.send(update(3, full=True))
+                frame = parse_binary(await viewer.expect_binary(timeout=10))
+                assert isinstance(frame, ScreenUpdateFrame) and frame.seq == 3
+                assert not any(isinstance(x, m.SessionEnded) for x in viewer.seen)
+    finally:
+        nats_link.heal()
+
+        async def healthy() -> bool:
+            try:
+                return await health(api, cluster.pinned_url(1)) == 200
+            except aiohttp.ClientError:
+                return False
+
+        try:
+            await eventually(healthy, timeout=20, interval=0.2, what="node 2 serving again")
+        finally:
+            await api.http.close()
