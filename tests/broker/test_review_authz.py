@@ -59,3 +59,23 @@ async def test_engineers_supervisors_reviewers_and_scoped_keys_cannot_administer
         assert status == want, who
     status, orgs, _ = await broker.request("GET", "/api/v1/organisations", token=admin)
     assert status == 200 and "acme" not in str(orgs)  # nothing was made by the refusals
+
+
+async def test_a_tickets_key_does_not_read_sessions_through_the_ticket(
+    broker: RunningBroker,
+) -> None:
+    """Review of 2026-12-04: ``GET /tickets/{id}`` listed the ticket's sessions (engineer,
+    state, rating, times) to a key without ``sessions:read``. Only a key with it sees them."""
+    from tests.broker.conftest import agent_request
+
+    admin = await broker.login(broker.admin_username, broker.admin_password)
+    tickets_only = await integration_key(broker, admin, ["tickets"])
+    reader = await integration_key(broker, admin, ["tickets", "sessions:read"])
+    sid, _ = await agent_request(broker)
+    status, session, _ = await broker.request("GET", f"/api/v1/sessions/{sid}", token=reader)
+    assert status == 200, session
+    tid = session["ticket_id"]
+    status, seen, _ = await broker.request("GET", f"/api/v1/tickets/{tid}", token=tickets_only)
+    assert status == 200 and seen["sessions"] == [], seen
+    status, seen, _ = await broker.request("GET", f"/api/v1/tickets/{tid}", token=reader)
+    assert status == 200 and [s["id"] for s in seen["sessions"]] == [sid]
