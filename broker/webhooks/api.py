@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from broker.api.body import Query, read_body
-from broker.auth.policy import USER
+from broker.auth.policy import API_KEY, USER
 from broker.clock import CLOCK, iso_ms
 from broker.config import CONFIG
-from broker.errors import InvalidField, NotFound
+from broker.errors import Forbidden, InvalidField, NotFound
 from broker.store import webhook_models as store
 from broker.store.db import DB
 from broker.store.delivery_log_models import DeliveryAttempt, list_attempts
@@ -117,6 +117,26 @@ async def _endpoint_or_404(request: web.Request) -> store.WebhookEndpoint:
     return endpoint
 
 
+#: The API-key scope an event's data needs (review of 2026-12-04: a key with only
+#: ``webhooks`` subscribed to session.summary and read what ``sessions:read`` guards).
+_EVENT_SCOPES = (
+    (("session.", "consent.", "queue.", "recording."), "sessions:read"),
+    (("ticket.", "sla.", "escalation."), "tickets"),
+)
+
+
+def _check_event_scopes(request: web.Request, events: list[str]) -> None:
+    """An API key subscribes only to events whose data its scopes may read; the
+    security alerts are for admins (no key subscribes to them)."""
+    key = request.get(API_KEY)
+    if key is None:
+        return
+    for event in events:
+        needed = next((sc for starts, sc in _EVENT_SCOPES if event.startswith(starts)), None)
+        if needed is None or needed not in key.scopes:
+            raise Forbidden(f"this API key lacks the scope {needed or 'admin'!r} for {event!r}")
+
+
 async def list_webhooks(request: web.Request) -> web.Response:
     """``GET /api/v1/webhooks`` (an integration account: those it registered)."""
     Query(request, ())
@@ -141,6 +161,7 @@ async def create_webhook(request: web.Request) -> web.Response:
     if not events:
         raise InvalidField("events", f"list at least one of {', '.join(EVENT_TYPES)}")
     description = body.opt_text("description", max_len=200) or ""
+    _check_event_scopes(request, events)
     secret = new_secret()
     endpoint = await store.create_endpoint(
         app[DB],

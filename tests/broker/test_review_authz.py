@@ -79,3 +79,33 @@ async def test_a_tickets_key_does_not_read_sessions_through_the_ticket(
     assert status == 200 and seen["sessions"] == [], seen
     status, seen, _ = await broker.request("GET", f"/api/v1/tickets/{tid}", token=reader)
     assert status == 200 and [s["id"] for s in seen["sessions"]] == [sid]
+
+
+async def test_a_key_subscribes_only_to_events_its_scopes_may_read(
+    broker: RunningBroker,
+) -> None:
+    """Review of 2026-12-04: a key with only ``webhooks`` subscribed to session.summary
+    (and every session and ticket event), reading what ``sessions:read`` and
+    ``tickets`` guard. Each event now needs its scope; security alerts are admins'."""
+    admin = await broker.login(broker.admin_username, broker.admin_password)
+    hooks_only = await integration_key(broker, admin, ["webhooks"])
+    desk = await integration_key(broker, admin, ["webhooks", "tickets", "sessions:read"])
+    url = "https://hd.example.com/hook"
+    for events in (["session.summary"], ["ticket.created"], ["consent.granted"], ["sla.breached"]):
+        status, err, _ = await broker.request(
+            "POST", "/api/v1/webhooks", token=hooks_only, json={"url": url, "events": events}
+        )
+        assert status == 403 and err["error"]["code"] == "forbidden", (events, err)
+    status, err, _ = await broker.request(
+        "POST", "/api/v1/webhooks", token=desk, json={"url": url, "events": ["security.alert"]}
+    )
+    assert status == 403, err
+    events = ["session.ended", "session.summary", "ticket.client_opened"]  # the connector's
+    status, made, _ = await broker.request(
+        "POST", "/api/v1/webhooks", token=desk, json={"url": url, "events": events}
+    )
+    assert status == 201, made
+    status, made, _ = await broker.request(
+        "POST", "/api/v1/webhooks", token=admin, json={"url": url, "events": ["security.alert"]}
+    )
+    assert status == 201, made

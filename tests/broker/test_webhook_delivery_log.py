@@ -174,8 +174,8 @@ async def test_one_help_desks_key_cannot_reach_anothers_webhooks(
     await receiver.start()
     try:
         admin = await hooked.login(hooked.admin_username, hooked.admin_password)
-        desk_a = await integration_key(hooked, admin, ["webhooks"])
-        desk_b = await integration_key(hooked, admin, ["webhooks"])
+        desk_a = await integration_key(hooked, admin, ["webhooks", "tickets"])
+        desk_b = await integration_key(hooked, admin, ["webhooks", "tickets"])
         tickets_only = await integration_key(hooked, admin, ["tickets"])
         status, hook, _ = await hooked.request(
             "POST",
