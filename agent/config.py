@@ -108,6 +108,11 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         "Camera: `auto`, `v4l2:/dev/videoN`, `synthetic[:WxH@FPS]`, `none` (docs/video-calls.md).",
     ),
     EnvVar(
+        "CLEARPANE_HIGH_CONTRAST",
+        "—",
+        "`1` forces the window's high-contrast look (system colours only), `0` refuses it; unset: follows the system palette (docs/accessibility.md).",
+    ),
+    EnvVar(
         "CLEARPANE_CALL_AUDIO",
         "—",
         "Microphone: `auto`, `pulse:SRC`, `alsa:DEV`, `synthetic[:HZ]`, `none`.",

@@ -248,3 +248,27 @@ async def test_the_presence_lease_lapses_when_the_viewer_goes_quiet(
     assert me["presence"] == "available"
     await broker.app[ROUTER].run_once()
     assert await _assigned_to(broker, sid) == await _uid(broker, "ann")
+
+
+async def test_routing_never_overwrites_a_ticket_resolved_meanwhile(
+    broker: RunningBroker, clock: FakeClock
+) -> None:
+    """The pass reads the waiting requests with their tickets, then assigns: a ticket an
+    engineer resolved in between stays resolved (a lost update, seen as a flaky
+    closure in test_openapi)."""
+    from broker.store.models import SessionModel, TicketModel
+
+    await staff(broker, "ann", "engineer")
+    sid = await _request(broker)
+    session = await queries.get_session(broker.app[DB], sid)
+    assert session is not None
+    db = broker.app[DB]
+    async with db.sessions.begin() as s:
+        sm = await s.get(SessionModel, sid)
+        tm = await s.get(TicketModel, session.ticket_id)
+        assert sm is not None and tm is not None and tm.status == "new"  # the pass's view
+        async with db.sessions.begin() as other:  # the engineer resolves it meanwhile
+            (await other.get(TicketModel, session.ticket_id)).status = "resolved"  # type: ignore[union-attr]
+        await rq._assign(s, sm, await _uid(broker, "ann"), at=clock.now_ms(), actor_id=None)
+    ticket = await queries.get_ticket(db, session.ticket_id)
+    assert ticket is not None and ticket.status == "resolved"

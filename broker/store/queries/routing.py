@@ -147,7 +147,10 @@ async def _assign(
 ) -> None:
     """Give (or take back, with None) a queued session and its ticket."""
     m.assigned_engineer_id = engineer_id
-    ticket = await s.get(TicketModel, m.ticket_id)
+    # Read the ticket again, locked (the pass's first query put a possibly stale copy in
+    # the session; the autoflush of the line above already holds SQLite's write lock):
+    # an engineer resolving it meanwhile must not be overwritten by "assigned".
+    ticket = await s.get(TicketModel, m.ticket_id, populate_existing=True, with_for_update=True)
     if ticket is not None and ticket.status in ("new", "assigned"):
         set_field(s, ticket, "assignee_id", engineer_id, at=at, actor_id=actor_id)
         status = "assigned" if engineer_id else "new"
