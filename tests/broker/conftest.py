@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import socket
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -24,9 +27,10 @@ from broker.store.db import DB
 from broker.testing import FakeClock, RunningBroker, drop_test_databases, running_broker
 from protocol import messages as m
 from protocol.media import FLAG_FULL, ScreenUpdateFrame
-from tests.helpers import eventually
+from tests.helpers import eventually, eventually_blocking
 
 PG_ENV = "CLEARPANE_TEST_DATABASE_URL"
+NATS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "cluster" / "nats.conf"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -268,3 +272,31 @@ async def put_contract(
     assert status == 200, answer
     result: dict[str, Any] = answer
     return result
+
+
+def _accepts(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def nats_url() -> Iterator[str]:
+    """A real nats-server (Debian's, the cluster's config) on a free loopback port."""
+    if shutil.which("nats-server") is None:
+        pytest.fail("nats-server is missing: make system-deps installs it")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        ["nats-server", "-c", str(NATS_CONF), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    eventually_blocking(lambda: _accepts(port), what="nats-server to listen")
+    yield f"nats://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(5)

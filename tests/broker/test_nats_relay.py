@@ -5,12 +5,8 @@ the per-viewer credit across processes, and a viewer's process going silent."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,9 +17,8 @@ from broker.relay.testing import MemoryLog
 from protocol import messages as m
 from protocol.errors import ProtocolError
 from protocol.media import FLAG_FULL, AckFrame, ScreenUpdateFrame, parse_binary
-from tests.helpers import eventually, eventually_blocking
+from tests.helpers import eventually
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "cluster"
 INFO = SessionInfo("s1", "t1", "Printer", "Alice")
 ENGINEER = ViewerUser("u1", "Eve Engineer", "engineer")
 
@@ -47,33 +42,6 @@ class Box:
 
     def types(self) -> list[str]:
         return [t.type for t in self.texts]
-
-
-def _accepts(port: int) -> bool:
-    """Whether something listens on 127.0.0.1:``port``."""
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-    except OSError:
-        return False
-    return True
-
-
-@pytest.fixture
-def nats_url() -> Iterator[str]:
-    if shutil.which("nats-server") is None:
-        pytest.fail("nats-server is missing: make system-deps installs it")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        ["nats-server", "-c", str(DEPLOY / "nats.conf"), "-a", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    eventually_blocking(lambda: _accepts(port), what="nats-server to listen")
-    yield f"nats://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(5)
 
 
 @pytest.fixture
