@@ -126,18 +126,7 @@ async def transfer_session(request: web.Request) -> web.Response:
     if engineer_id is None:
         assert group is not None
         engineer_id = await _from_group(request, group, session)
-    await _engineer(request, engineer_id, session)
-    assert session.engineer_id is not None
-    made = await handovers.create_handover(
-        request.app[DB],
-        session.id,
-        kind="transfer",
-        from_user_id=session.engineer_id,
-        to_user_id=engineer_id,
-        group=group,
-        at=request.app[CLOCK].now_ms(),
-    )
-    return web.json_response(handover_json(made), status=201)
+    return await _offer(request, session, "transfer", engineer_id, group)
 
 
 async def invite_colleague(request: web.Request) -> web.Response:
@@ -145,15 +134,26 @@ async def invite_colleague(request: web.Request) -> web.Response:
     body = await read_body(request, allowed={"engineer_id"}, required={"engineer_id"})
     engineer_id = body.text("engineer_id", max_len=64)
     session = await _live_session_of_caller(request)
+    return await _offer(request, session, "invite", engineer_id, None)
+
+
+async def _offer(
+    request: web.Request,
+    session: queries.SessionInfo,
+    kind: str,
+    engineer_id: str,
+    group: str | None,
+) -> web.Response:
+    """Check the target engineer, then store the pending transfer or invitation (201)."""
     await _engineer(request, engineer_id, session)
     assert session.engineer_id is not None
     made = await handovers.create_handover(
         request.app[DB],
         session.id,
-        kind="invite",
+        kind=kind,
         from_user_id=session.engineer_id,
         to_user_id=engineer_id,
-        group=None,
+        group=group,
         at=request.app[CLOCK].now_ms(),
     )
     return web.json_response(handover_json(made), status=201)
